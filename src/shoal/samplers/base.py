@@ -1,0 +1,107 @@
+"""The sampler contract: decide what to try next from the history, in the unit cube.
+
+A sampler is a pure decision over the data it is handed (``SamplingContext``): no storage calls, no
+threads, no global random state. Its randomness comes from ``rng_for(context)``, a generator derived
+from (seed, study name, trial number), so a seeded run repeats exactly and parallel proposals never
+share a stream.
+"""
+
+from __future__ import annotations
+
+import zlib
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..space import Space
+from ..trial import Trial
+
+__all__ = ["Sampler", "SamplingContext", "Proposal", "SearchExhausted"]
+
+
+class SearchExhausted(Exception):
+    """The sampler has nothing left to propose (e.g. every grid point has been tried)."""
+
+
+@dataclass(frozen=True)
+class SamplingContext:
+    """What a sampler may look at when it proposes the next trial.
+
+    ``history`` holds finished trials, ``running`` the trials queued or in progress (so parallel
+    proposals can avoid them), ``budget`` the number of trials the current ``optimize`` call plans
+    (None in an open-ended ask/tell loop).
+    """
+
+    space: Space
+    study_name: str
+    direction: str
+    trial_number: int
+    history: Sequence[Trial] = ()
+    running: Sequence[Trial] = ()
+    budget: int | None = None
+
+    @property
+    def trials(self) -> list[Trial]:
+        """Finished and running trials together."""
+        return [*self.history, *self.running]
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """A point of the unit cube (one coordinate per dimension, in space order).
+
+    ``claim`` is a key no other trial of the study may hold (a grid index, a quasi-random sequence
+    position): storage enforces it atomically, so two workers never test the same point.
+    ``round`` records the search round a trial came from (coarse-to-fine).
+    """
+
+    unit: np.ndarray
+    claim: str | None = None
+    round: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _study_key(name: str) -> int:
+    return zlib.crc32(name.encode("utf-8"))
+
+
+class Sampler(ABC):
+    """Base class: subclasses implement ``propose`` and ``describe``."""
+
+    seed: int | None = None
+
+    def __init__(self, seed: int | None = None) -> None:
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
+            raise ValueError(f"seed must be an int or None, got {seed!r}")
+        if seed is not None and seed < 0:
+            raise ValueError(f"seed must be >= 0, got {seed}")
+        self.seed = None if seed is None else int(seed)
+        self._entropy = np.random.SeedSequence().entropy if seed is None else None
+
+    def rng_for(self, context: SamplingContext, stream: int = 0) -> np.random.Generator:
+        """The generator for this trial: a function of (seed, study, trial number, stream)."""
+        root = self.seed if self.seed is not None else self._entropy
+        return np.random.default_rng(
+            [int(root), _study_key(context.study_name), context.trial_number, stream]
+        )
+
+    def with_seed(self, seed: int | None) -> Sampler:
+        """The sampler seeded (used by ``Study(seed=...)`` for a sampler given without a seed)."""
+        if seed is not None and self.seed is None:
+            self.seed = int(seed)
+            self._entropy = None
+        return self
+
+    @abstractmethod
+    def propose(self, context: SamplingContext) -> Proposal:
+        """The next point to try."""
+
+    def describe(self) -> str:
+        """A short description stored with the study, e.g. ``Random(seed=0)``."""
+        return f"{type(self).__name__}(seed={self.seed})"
+
+    def __repr__(self) -> str:
+        return self.describe()

@@ -1,0 +1,172 @@
+"""The storage contract: the single source of truth for studies and trials.
+
+Every backend (memory, SQLite, PostgreSQL) passes the same conformance suite
+(``tests/test_storage_conformance.py``). State changes of a trial are compare-and-set: two drivers can
+never both claim one queued trial, and a finished trial never changes again.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from ..trial import Trial, TrialState
+
+__all__ = [
+    "Storage",
+    "StudyRecord",
+    "StudySummary",
+    "DriverRecord",
+    "StudyExists",
+    "StudyNotFound",
+    "ClaimTaken",
+    "StateConflict",
+]
+
+
+class StudyExists(ValueError):
+    """A study of that name is already in the storage."""
+
+
+class StudyNotFound(KeyError):
+    """No study of that name in the storage."""
+
+    def __str__(self) -> str:  # KeyError quotes its message; keep it readable
+        return str(self.args[0]) if self.args else "study not found"
+
+
+class ClaimTaken(Exception):
+    """Another trial of the study already holds this claim key (e.g. a grid point)."""
+
+
+class StateConflict(RuntimeError):
+    """A compare-and-set on a trial's state failed: someone else changed it first."""
+
+
+@dataclass(frozen=True)
+class StudyRecord:
+    study_id: int
+    name: str
+    direction: str
+    space: dict[str, Any]
+    sampler: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class StudySummary:
+    record: StudyRecord
+    counts: dict[TrialState, int]
+    best_value: float | None
+
+    @property
+    def n_trials(self) -> int:
+        return sum(self.counts.values())
+
+
+@dataclass(frozen=True)
+class DriverRecord:
+    driver_id: int
+    host: str
+    pid: int
+    heartbeat_at: datetime
+
+
+class Storage(ABC):
+    """Where studies and trials live. Methods are safe to call from several threads."""
+
+    url: str = ""
+    #: True when other processes can reach the same studies (drivers then send heartbeats).
+    shared: bool = True
+
+    # -- studies -------------------------------------------------------------------------------
+    @abstractmethod
+    def create_study(
+        self, name: str, direction: str, space: dict[str, Any], sampler: str
+    ) -> StudyRecord:
+        """Create a study; raise ``StudyExists`` if the name is taken."""
+
+    @abstractmethod
+    def get_study(self, name: str) -> StudyRecord:
+        """The study of that name; raise ``StudyNotFound`` naming the studies that do exist."""
+
+    @abstractmethod
+    def list_studies(self) -> list[StudySummary]:
+        """All studies with their trial counts per state and best completed value."""
+
+    @abstractmethod
+    def update_study(
+        self, study_id: int, *, space: dict[str, Any] | None = None, sampler: str | None = None
+    ) -> None:
+        """Replace a study's stored space or sampler description."""
+
+    @abstractmethod
+    def delete_study(self, name: str) -> None:
+        """Remove a study and all its trials."""
+
+    # -- trials --------------------------------------------------------------------------------
+    @abstractmethod
+    def create_trial(
+        self,
+        study_id: int,
+        state: TrialState,
+        config: dict[str, Any],
+        unit: dict[str, float],
+        *,
+        claim: str | None = None,
+        round: int | None = None,
+        requeued_from: int | None = None,
+        driver_id: int | None = None,
+    ) -> Trial:
+        """Add a QUEUED or RUNNING trial with the next free number.
+
+        Raise ``ClaimTaken`` if ``claim`` is already held by a trial of the study.
+        """
+
+    @abstractmethod
+    def claim_queued(self, study_id: int, driver_id: int | None) -> Trial | None:
+        """Atomically move the oldest QUEUED trial to RUNNING and return it (None if none)."""
+
+    @abstractmethod
+    def set_state(
+        self,
+        trial_id: int,
+        expected: TrialState,
+        state: TrialState,
+        *,
+        value: float | None = None,
+        error: str | None = None,
+    ) -> Trial:
+        """Compare-and-set a trial's state; raise ``StateConflict`` if it is not ``expected``.
+
+        Moving to a finished state stamps ``finished_at`` and records ``value`` and ``error``.
+        """
+
+    @abstractmethod
+    def add_report(self, trial_id: int, step: int, value: float) -> None:
+        """Record an intermediate value; a second report at one step replaces the first."""
+
+    @abstractmethod
+    def read_trials(
+        self, study_id: int, *, after: int = -1, numbers: Collection[int] = ()
+    ) -> list[Trial]:
+        """Trials numbered above ``after`` plus those in ``numbers``, with their reports, by number."""
+
+    # -- drivers (who runs what, for detecting vanished drivers) -------------------------------
+    @abstractmethod
+    def register_driver(self, host: str, pid: int) -> int:
+        """Record a driver process; returns its id."""
+
+    @abstractmethod
+    def heartbeat(self, driver_id: int) -> None:
+        """Mark a driver as alive now."""
+
+    @abstractmethod
+    def running_with_drivers(self, study_id: int) -> list[tuple[Trial, DriverRecord | None]]:
+        """Trials in RUNNING state and the driver that runs each (None when unknown)."""
+
+    def close(self) -> None:
+        """Release connections."""

@@ -1,0 +1,470 @@
+"""SQL storage through SQLAlchemy Core: SQLite (the embedded default) and PostgreSQL, one code path.
+
+SQLite runs in WAL mode with a busy timeout, and every write is a short ``BEGIN IMMEDIATE``
+transaction, so several processes can write one file without "database is locked" errors. A trial's
+result is committed before ``tell`` returns: a driver killed with SIGKILL loses no finished trial.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError
+
+from ..trial import Trial, TrialState
+from .base import (
+    ClaimTaken,
+    DriverRecord,
+    StateConflict,
+    Storage,
+    StudyExists,
+    StudyNotFound,
+    StudyRecord,
+    StudySummary,
+)
+from .summary import not_found_message, summarize
+
+SCHEMA_VERSION = 1
+_metadata = sa.MetaData()
+
+studies = sa.Table(
+    "shoal_studies",
+    _metadata,
+    sa.Column("study_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(512), nullable=False, unique=True),
+    sa.Column("direction", sa.String(16), nullable=False),
+    sa.Column("space", sa.Text, nullable=False),
+    sa.Column("sampler", sa.Text, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+)
+
+drivers = sa.Table(
+    "shoal_drivers",
+    _metadata,
+    sa.Column("driver_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("host", sa.String(255), nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("heartbeat_at", sa.Float, nullable=False),
+)
+
+trials = sa.Table(
+    "shoal_trials",
+    _metadata,
+    sa.Column("trial_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "study_id",
+        sa.Integer,
+        sa.ForeignKey("shoal_studies.study_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("number", sa.Integer, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("config", sa.Text, nullable=False),
+    sa.Column("unit", sa.Text, nullable=False),
+    sa.Column("value", sa.Float, nullable=True),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("round", sa.Integer, nullable=True),
+    sa.Column("claim", sa.String(255), nullable=True),
+    sa.Column("requeued_from", sa.Integer, nullable=True),
+    sa.Column("driver_id", sa.Integer, nullable=True),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("started_at", sa.Float, nullable=True),
+    sa.Column("finished_at", sa.Float, nullable=True),
+    sa.UniqueConstraint("study_id", "number", name="uq_shoal_trial_number"),
+    sa.UniqueConstraint("study_id", "claim", name="uq_shoal_trial_claim"),
+)
+sa.Index("ix_shoal_trials_state", trials.c.study_id, trials.c.state)
+
+reports = sa.Table(
+    "shoal_reports",
+    _metadata,
+    sa.Column(
+        "trial_id",
+        sa.Integer,
+        sa.ForeignKey("shoal_trials.trial_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("step", sa.Integer, primary_key=True),
+    sa.Column("value", sa.Float, nullable=False),
+)
+
+meta = sa.Table(
+    "shoal_meta",
+    _metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.String(255), nullable=False),
+)
+
+_TRIAL_COLUMNS = [c for c in trials.c if c.name != "driver_id"]
+
+
+def _stamp(seconds: float | None) -> datetime | None:
+    return None if seconds is None else datetime.fromtimestamp(seconds, timezone.utc)
+
+
+def _dumps(obj: Any) -> str:
+    return json.dumps(obj, separators=(",", ":"), allow_nan=False)
+
+
+def _is_sqlite(url: sa.engine.URL) -> bool:
+    return url.get_backend_name() == "sqlite"
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    """WAL, a busy timeout and explicit BEGIN [IMMEDIATE] so concurrent writers wait, not fail."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record) -> None:  # pragma: no cover - driver glue
+        dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA busy_timeout = 60000")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:  # pragma: no cover - driver glue
+        write = connection.get_execution_options().get("shoal_write", False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+class SQLStorage(Storage):
+    """Storage on any SQLAlchemy URL, e.g. ``sqlite:///shoal.db`` or ``postgresql+psycopg://...``."""
+
+    def __init__(self, url: str, **engine_kwargs: Any) -> None:
+        self.url = url
+        parsed = sa.engine.make_url(url)
+        self._sqlite = _is_sqlite(parsed)
+        if self._sqlite:
+            database = parsed.database or ""
+            if database in ("", ":memory:"):
+                raise ValueError(
+                    "storage: an in-memory SQLite URL would vanish with its connection; use "
+                    "storage=None for memory or 'sqlite:///path.db' for a file"
+                )
+            engine_kwargs.setdefault("connect_args", {"check_same_thread": False, "timeout": 60})
+        else:
+            engine_kwargs.setdefault("pool_pre_ping", True)
+        self._engine = sa.create_engine(url, **engine_kwargs)
+        if self._sqlite:
+            _configure_sqlite(self._engine)
+        self._create_schema()
+
+    def _create_schema(self) -> None:
+        with self._write() as conn:
+            _metadata.create_all(conn)
+            version = conn.execute(
+                sa.select(meta.c.value).where(meta.c.key == "schema_version")
+            ).scalar()
+            if version is None:
+                conn.execute(meta.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
+            elif int(version) > SCHEMA_VERSION:
+                raise RuntimeError(
+                    f"storage {self.url}: written by a newer shoal (schema {version}); upgrade shoal"
+                )
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        with self._engine.connect().execution_options(shoal_write=True) as conn:
+            with conn.begin():
+                yield conn
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        with self._engine.connect() as conn:
+            with conn.begin():
+                yield conn
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    # -- studies -------------------------------------------------------------------------------
+    @staticmethod
+    def _study(row: Any) -> StudyRecord:
+        return StudyRecord(
+            row.study_id,
+            row.name,
+            row.direction,
+            json.loads(row.space),
+            row.sampler,
+            _stamp(row.created_at),
+        )
+
+    def create_study(
+        self, name: str, direction: str, space: dict[str, Any], sampler: str
+    ) -> StudyRecord:
+        try:
+            with self._write() as conn:
+                study_id = conn.execute(
+                    studies.insert().values(
+                        name=name,
+                        direction=direction,
+                        space=_dumps(space),
+                        sampler=sampler,
+                        created_at=time.time(),
+                    )
+                ).inserted_primary_key[0]
+        except IntegrityError:
+            raise StudyExists(f"study {name!r} already exists in {self.url}") from None
+        return self._get_study_by(studies.c.study_id == study_id, name)
+
+    def _get_study_by(self, clause: Any, name: str) -> StudyRecord:
+        with self._read() as conn:
+            row = conn.execute(sa.select(studies).where(clause)).first()
+            if row is None:
+                names = conn.execute(sa.select(studies.c.name)).scalars().all()
+                raise StudyNotFound(not_found_message(name, names))
+        return self._study(row)
+
+    def get_study(self, name: str) -> StudyRecord:
+        return self._get_study_by(studies.c.name == name, name)
+
+    def list_studies(self) -> list[StudySummary]:
+        with self._read() as conn:
+            records = [self._study(r) for r in conn.execute(sa.select(studies).order_by("study_id"))]
+            rows = conn.execute(
+                sa.select(trials.c.study_id, trials.c.state, trials.c.value)
+            ).all()
+        per_study: dict[int, list[tuple[TrialState, float | None]]] = {}
+        for row in rows:
+            per_study.setdefault(row.study_id, []).append((TrialState(row.state), row.value))
+        return [summarize(r, per_study.get(r.study_id, [])) for r in records]
+
+    def update_study(
+        self, study_id: int, *, space: dict[str, Any] | None = None, sampler: str | None = None
+    ) -> None:
+        values: dict[str, Any] = {}
+        if space is not None:
+            values["space"] = _dumps(space)
+        if sampler is not None:
+            values["sampler"] = sampler
+        if values:
+            with self._write() as conn:
+                conn.execute(studies.update().where(studies.c.study_id == study_id).values(**values))
+
+    def delete_study(self, name: str) -> None:
+        record = self.get_study(name)
+        with self._write() as conn:
+            ids = sa.select(trials.c.trial_id).where(trials.c.study_id == record.study_id)
+            conn.execute(reports.delete().where(reports.c.trial_id.in_(ids)))
+            conn.execute(trials.delete().where(trials.c.study_id == record.study_id))
+            conn.execute(studies.delete().where(studies.c.study_id == record.study_id))
+
+    # -- trials --------------------------------------------------------------------------------
+    def create_trial(
+        self,
+        study_id: int,
+        state: TrialState,
+        config: dict[str, Any],
+        unit: dict[str, float],
+        *,
+        claim: str | None = None,
+        round: int | None = None,
+        requeued_from: int | None = None,
+        driver_id: int | None = None,
+    ) -> Trial:
+        if state not in (TrialState.QUEUED, TrialState.RUNNING):
+            raise ValueError(f"a new trial is QUEUED or RUNNING, not {state}")
+        config_text, unit_text = _dumps(config), _dumps(unit)
+        for _attempt in range(50):
+            now = time.time()
+            try:
+                with self._write() as conn:
+                    if claim is not None and self._claim_exists(conn, study_id, claim):
+                        raise ClaimTaken(claim)
+                    last = conn.execute(
+                        sa.select(sa.func.max(trials.c.number)).where(trials.c.study_id == study_id)
+                    ).scalar()
+                    number = 0 if last is None else last + 1
+                    trial_id = conn.execute(
+                        trials.insert().values(
+                            study_id=study_id,
+                            number=number,
+                            state=state.value,
+                            config=config_text,
+                            unit=unit_text,
+                            round=round,
+                            claim=claim,
+                            requeued_from=requeued_from,
+                            driver_id=driver_id,
+                            created_at=now,
+                            started_at=now if state == TrialState.RUNNING else None,
+                        )
+                    ).inserted_primary_key[0]
+            except IntegrityError:
+                # Another driver took the number (PostgreSQL) or the claim: look again.
+                if claim is not None:
+                    with self._read() as conn:
+                        if self._claim_exists(conn, study_id, claim):
+                            raise ClaimTaken(claim) from None
+                continue
+            return Trial(
+                number=number,
+                state=state,
+                config=dict(config),
+                unit=dict(unit),
+                round=round,
+                claim=claim,
+                requeued_from=requeued_from,
+                created_at=_stamp(now),
+                started_at=_stamp(now) if state == TrialState.RUNNING else None,
+                trial_id=trial_id,
+            )
+        raise RuntimeError(f"could not number a new trial of study {study_id}: too much contention")
+
+    @staticmethod
+    def _claim_exists(conn: Connection, study_id: int, claim: str) -> bool:
+        found = conn.execute(
+            sa.select(trials.c.trial_id).where(
+                (trials.c.study_id == study_id) & (trials.c.claim == claim)
+            )
+        ).first()
+        return found is not None
+
+    def claim_queued(self, study_id: int, driver_id: int | None) -> Trial | None:
+        for _attempt in range(50):
+            with self._write() as conn:
+                row = conn.execute(
+                    sa.select(trials.c.trial_id)
+                    .where((trials.c.study_id == study_id) & (trials.c.state == "QUEUED"))
+                    .order_by(trials.c.number)
+                    .limit(1)
+                ).first()
+                if row is None:
+                    return None
+                moved = conn.execute(
+                    trials.update()
+                    .where((trials.c.trial_id == row.trial_id) & (trials.c.state == "QUEUED"))
+                    .values(state="RUNNING", started_at=time.time(), driver_id=driver_id)
+                ).rowcount
+                if moved == 1:
+                    return self._read_one(conn, row.trial_id)
+            # someone else claimed it between our select and update (PostgreSQL): try the next
+        return None
+
+    def set_state(
+        self,
+        trial_id: int,
+        expected: TrialState,
+        state: TrialState,
+        *,
+        value: float | None = None,
+        error: str | None = None,
+    ) -> Trial:
+        values: dict[str, Any] = {"state": state.value}
+        if state.finished:
+            values.update(value=value, error=error, finished_at=time.time())
+        elif state == TrialState.RUNNING:
+            values["started_at"] = sa.func.coalesce(trials.c.started_at, time.time())
+        with self._write() as conn:
+            moved = conn.execute(
+                trials.update()
+                .where((trials.c.trial_id == trial_id) & (trials.c.state == expected.value))
+                .values(**values)
+            ).rowcount
+            if moved != 1:
+                current = conn.execute(
+                    sa.select(trials.c.number, trials.c.state).where(trials.c.trial_id == trial_id)
+                ).first()
+                where = f"trial {current.number} is {current.state}" if current else "no such trial"
+                raise StateConflict(f"{where}, not {expected}; not moved to {state}")
+            return self._read_one(conn, trial_id)
+
+    def add_report(self, trial_id: int, step: int, value: float) -> None:
+        with self._write() as conn:
+            updated = conn.execute(
+                reports.update()
+                .where((reports.c.trial_id == trial_id) & (reports.c.step == step))
+                .values(value=value)
+            ).rowcount
+            if not updated:
+                conn.execute(reports.insert().values(trial_id=trial_id, step=step, value=value))
+
+    def _read_one(self, conn: Connection, trial_id: int) -> Trial:
+        row = conn.execute(sa.select(*_TRIAL_COLUMNS).where(trials.c.trial_id == trial_id)).one()
+        return self._with_reports(conn, [row])[0]
+
+    def read_trials(
+        self, study_id: int, *, after: int = -1, numbers: Collection[int] = ()
+    ) -> list[Trial]:
+        clause = trials.c.number > after
+        if numbers:
+            clause = clause | trials.c.number.in_(sorted(numbers))
+        with self._read() as conn:
+            rows = conn.execute(
+                sa.select(*_TRIAL_COLUMNS)
+                .where((trials.c.study_id == study_id) & clause)
+                .order_by(trials.c.number)
+            ).all()
+            return self._with_reports(conn, rows) if rows else []
+
+    @staticmethod
+    def _with_reports(conn: Connection, rows: list[Any]) -> list[Trial]:
+        by_trial: dict[int, list[tuple[int, float]]] = {}
+        ids = [row.trial_id for row in rows]
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            for r in conn.execute(
+                sa.select(reports).where(reports.c.trial_id.in_(chunk)).order_by(reports.c.step)
+            ):
+                by_trial.setdefault(r.trial_id, []).append((r.step, r.value))
+        return [
+            Trial(
+                number=row.number,
+                state=TrialState(row.state),
+                config=json.loads(row.config),
+                unit=json.loads(row.unit),
+                value=row.value,
+                error=row.error,
+                reports=by_trial.get(row.trial_id, []),
+                round=row.round,
+                claim=row.claim,
+                requeued_from=row.requeued_from,
+                created_at=_stamp(row.created_at),
+                started_at=_stamp(row.started_at),
+                finished_at=_stamp(row.finished_at),
+                trial_id=row.trial_id,
+            )
+            for row in rows
+        ]
+
+    # -- drivers -------------------------------------------------------------------------------
+    def register_driver(self, host: str, pid: int) -> int:
+        with self._write() as conn:
+            return conn.execute(
+                drivers.insert().values(host=host, pid=pid, heartbeat_at=time.time())
+            ).inserted_primary_key[0]
+
+    def heartbeat(self, driver_id: int) -> None:
+        with self._write() as conn:
+            conn.execute(
+                drivers.update()
+                .where(drivers.c.driver_id == driver_id)
+                .values(heartbeat_at=time.time())
+            )
+
+    def running_with_drivers(self, study_id: int) -> list[tuple[Trial, DriverRecord | None]]:
+        with self._read() as conn:
+            rows = conn.execute(
+                sa.select(*_TRIAL_COLUMNS, trials.c.driver_id)
+                .where((trials.c.study_id == study_id) & (trials.c.state == "RUNNING"))
+                .order_by(trials.c.number)
+            ).all()
+            if not rows:
+                return []
+            found = self._with_reports(conn, rows)
+            driver_ids = {row.driver_id for row in rows if row.driver_id is not None}
+            known = {
+                d.driver_id: DriverRecord(d.driver_id, d.host, d.pid, _stamp(d.heartbeat_at))
+                for d in conn.execute(sa.select(drivers).where(drivers.c.driver_id.in_(driver_ids)))
+            }
+        return [(trial, known.get(row.driver_id)) for trial, row in zip(found, rows, strict=True)]

@@ -1,0 +1,524 @@
+"""Study: a named, persisted set of trials for one space and one direction.
+
+A thin coordinator: the sampler decides what to try, storage keeps every trial, the executor runs
+objective calls. ``ask``/``tell`` for users who own the loop, ``optimize`` for everyone else.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import socket
+import threading
+import time
+import weakref
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime, timezone
+from typing import Any
+
+from ._progress import ProgressBar
+from .execution import run_objective, wants_trial
+from .execution.inprocess import as_value
+from .samplers.base import Sampler, SamplingContext, SearchExhausted
+from .samplers.random import Random
+from .space import Space, as_space
+from .storage import ClaimTaken, Storage, StudyNotFound, get_storage
+from .trial import RunningTrial, Trial, TrialState
+
+__all__ = ["Study"]
+
+logger = logging.getLogger("shoal")
+
+_DIRECTIONS = ("minimize", "maximize")
+#: How often a driver says it is alive, and how long silence means it is gone.
+HEARTBEAT_SECONDS = 10.0
+STALE_AFTER_SECONDS = 60.0
+#: A configuration whose runs keep vanishing (it kills its driver) is re-queued at most this often.
+MAX_REQUEUES = 2
+
+
+def _check_direction(direction: str) -> str:
+    if direction not in _DIRECTIONS:
+        raise ValueError(f"direction must be 'minimize' or 'maximize', got {direction!r}")
+    return direction
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class _Heartbeat:
+    """A daemon thread that tells storage this driver is alive."""
+
+    def __init__(self, storage: Storage, driver_id: int, interval: float) -> None:
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, args=(storage, driver_id, interval), daemon=True, name="shoal-heartbeat"
+        )
+        self._thread.start()
+
+    def _run(self, storage: Storage, driver_id: int, interval: float) -> None:
+        while not self._stop.wait(interval):
+            try:
+                storage.heartbeat(driver_id)
+            except Exception as exc:  # noqa: BLE001 - a missed beat must not kill the driver
+                logger.warning("heartbeat failed: %s", exc)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+class Study:
+    """A named set of trials over one space, persisted in ``storage``.
+
+    ``Study(name, space, ...)`` creates the study, or resumes it when the storage already has one of
+    that name (the stored trials must fit ``space``: a widened range or a new dimension with a
+    default is fine). ``storage=None`` keeps it in memory; ``"sqlite:///shoal.db"`` or any SQLAlchemy
+    URL persists it. ``seed`` seeds the sampler so a run repeats exactly.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        space: Space | Mapping[str, Any],
+        direction: str = "minimize",
+        storage: str | Storage | None = None,
+        sampler: Sampler | None = None,
+        *,
+        seed: int | None = None,
+        requeue_stale: bool = True,
+    ) -> None:
+        if not isinstance(name, str) or not name.strip():
+            raise ValueError(f"name must be a non-empty string, got {name!r}")
+        if sampler is not None and not isinstance(sampler, Sampler):
+            raise ValueError(
+                f"sampler must be a shoal sampler such as shoal.samplers.Random(), got {sampler!r}"
+            )
+        self.name = name
+        self.space = as_space(space)
+        self.direction = _check_direction(direction)
+        self.sampler: Sampler = (sampler or Random()).with_seed(seed)
+        self.requeue_stale = requeue_stale
+        self.storage = get_storage(storage)
+        self._cache: dict[int, Trial] = {}
+        self._last_seen = -1
+        self._mine: set[int] = set()
+        self._driver_id: int | None = None
+        self._heartbeat: _Heartbeat | None = None
+        self._record = self._open_record()
+        self.refresh()
+        self._check_space_fits()
+
+    # -- opening -------------------------------------------------------------------------------
+    def _open_record(self):
+        try:
+            record = self.storage.get_study(self.name)
+        except StudyNotFound:
+            try:
+                return self.storage.create_study(
+                    self.name, self.direction, self.space.to_dict(), self.sampler.describe()
+                )
+            except ValueError:  # created by another driver between our two calls
+                record = self.storage.get_study(self.name)
+        if record.direction != self.direction:
+            raise ValueError(
+                f"study {self.name!r} was created with direction={record.direction!r}; "
+                f"pass direction={record.direction!r} or use a new study name"
+            )
+        return record
+
+    def _check_space_fits(self) -> None:
+        stored = self._record.space
+        current = self.space.to_dict()
+        if stored == current:
+            return
+        self.space.check_fits(t.config for t in self._cache.values())
+        self.storage.update_study(self._record.study_id, space=current)
+        for trial in self._cache.values():
+            self._place(trial)
+        logger.info("study %r: space updated; %d stored trials fit it", self.name, len(self._cache))
+
+    @classmethod
+    def load(
+        cls,
+        name: str,
+        storage: str | Storage,
+        *,
+        space: Space | Mapping[str, Any] | None = None,
+        sampler: Sampler | None = None,
+        seed: int | None = None,
+        requeue_stale: bool = True,
+    ) -> Study:
+        """Open an existing study to inspect or resume it; ``optimize`` then continues it.
+
+        ``space`` may differ from the stored one where the old trials still fit it.
+        """
+        backend = get_storage(storage)
+        record = backend.get_study(name)
+        if space is None:
+            try:
+                space = Space.from_dict(record.space)
+            except ValueError as exc:
+                raise ValueError(
+                    f"study {name!r}: the stored space cannot be rebuilt ({exc}); pass space=..."
+                ) from None
+        return cls(
+            name,
+            space,
+            record.direction,
+            backend,
+            sampler,
+            seed=seed,
+            requeue_stale=requeue_stale,
+        )
+
+    # -- reading -------------------------------------------------------------------------------
+    def _place(self, trial: Trial) -> None:
+        """Fill the unit coordinates of dimensions the stored trial lacks (a changed space)."""
+        for name, dim in self.space:
+            if name not in trial.unit:
+                value = trial.config.get(name, dim.default if dim.has_default else None)
+                if name in trial.config or dim.has_default:
+                    try:
+                        trial.unit[name] = dim.to_unit(value)
+                    except ValueError:
+                        pass
+
+    def refresh(self) -> None:
+        """Read what other drivers have written since the last look."""
+        unfinished = [
+            n for n, t in self._cache.items() if not t.state.finished and n not in self._mine
+        ]
+        for trial in self.storage.read_trials(
+            self._record.study_id, after=self._last_seen, numbers=unfinished
+        ):
+            if self._record.space != self.space.to_dict() or len(trial.unit) < len(trial.config):
+                self._place(trial)
+            self._cache[trial.number] = trial
+            self._last_seen = max(self._last_seen, trial.number)
+
+    @property
+    def trials(self) -> list[Trial]:
+        """All trials, by number."""
+        self.refresh()
+        return [self._cache[n] for n in sorted(self._cache)]
+
+    def _better(self, a: float, b: float) -> bool:
+        return a > b if self.direction == "maximize" else a < b
+
+    def _best_value(self) -> float | None:
+        values = [
+            t.value for t in self._cache.values() if t.state == TrialState.COMPLETE and t.value is not None
+        ]
+        if not values:
+            return None
+        return max(values) if self.direction == "maximize" else min(values)
+
+    @property
+    def best(self) -> Trial:
+        """The completed trial with the best value; ``ValueError`` while there is none."""
+        best: Trial | None = None
+        for trial in self.trials:
+            if trial.state == TrialState.COMPLETE and trial.value is not None:
+                if best is None or self._better(trial.value, best.value):  # type: ignore[arg-type]
+                    best = trial
+        if best is None:
+            raise ValueError(f"study {self.name!r} has no completed trial yet")
+        return best
+
+    def to_dataframe(self):
+        """One row per trial: number, state, value, a ``config_<name>`` column per dimension, ..."""
+        try:
+            import pandas as pd
+        except ImportError:
+            raise ImportError("to_dataframe needs pandas: pip install 'shoal[pandas]'") from None
+        rows = []
+        for t in self.trials:
+            row: dict[str, Any] = {"number": t.number, "state": t.state.value, "value": t.value}
+            row.update({f"config_{k}": v for k, v in t.config.items()})
+            row.update(
+                round=t.round,
+                duration=t.duration,
+                started_at=t.started_at,
+                finished_at=t.finished_at,
+                error=t.error,
+            )
+            rows.append(row)
+        columns = ["number", "state", "value", *(f"config_{n}" for n in self.space.names)]
+        frame = pd.DataFrame(rows, columns=columns + ["round", "duration", "started_at",
+                                                       "finished_at", "error"])
+        return frame
+
+    # -- ask / tell ----------------------------------------------------------------------------
+    def _driver(self) -> int:
+        if self._driver_id is None:
+            self._driver_id = self.storage.register_driver(socket.gethostname(), os.getpid())
+            if self.storage.shared:
+                self._heartbeat = _Heartbeat(self.storage, self._driver_id, HEARTBEAT_SECONDS)
+                weakref.finalize(self, self._heartbeat.stop)
+        return self._driver_id
+
+    def ask(self, *, budget: int | None = None) -> RunningTrial:
+        """Start the next trial: a queued one if any, else the sampler's proposal.
+
+        Raises ``SearchExhausted`` when the sampler has nothing left (a finished grid).
+        """
+        driver = self._driver()
+        self.refresh()
+        if any(t.state == TrialState.QUEUED for t in self._cache.values()):
+            claimed = self.storage.claim_queued(self._record.study_id, driver)
+            if claimed is not None:
+                return self._start(claimed)
+        for _attempt in range(100):
+            context = self._context(budget)
+            proposal = self.sampler.propose(context)
+            config, unit = self.space.decode(proposal.unit)
+            try:
+                record = self.storage.create_trial(
+                    self._record.study_id,
+                    TrialState.RUNNING,
+                    config,
+                    unit,
+                    claim=proposal.claim,
+                    round=proposal.round,
+                    driver_id=driver,
+                )
+            except ClaimTaken:
+                self.refresh()  # another driver took that point; look again
+                continue
+            return self._start(record)
+        raise RuntimeError("the sampler kept proposing points other drivers had already claimed")
+
+    def _context(self, budget: int | None) -> SamplingContext:
+        history, running = [], []
+        for trial in self._cache.values():
+            (history if trial.state.finished else running).append(trial)
+        return SamplingContext(
+            space=self.space,
+            study_name=self.name,
+            direction=self.direction,
+            trial_number=self._last_seen + 1,
+            history=history,
+            running=running,
+            budget=budget,
+        )
+
+    def _start(self, record: Trial) -> RunningTrial:
+        self._cache[record.number] = record
+        self._last_seen = max(self._last_seen, record.number)
+        self._mine.add(record.number)
+        return RunningTrial(self, record)
+
+    def _report(self, record: Trial, step: int, value: float) -> None:
+        assert record.trial_id is not None
+        self.storage.add_report(record.trial_id, step, value)
+        record.reports = [r for r in record.reports if r[0] != step] + [(step, value)]
+        record.reports.sort()
+
+    def _own(self, trial: RunningTrial | int) -> Trial:
+        number = trial.number if isinstance(trial, RunningTrial) else trial
+        if isinstance(number, bool) or not isinstance(number, int):
+            raise ValueError(f"trial must be a RunningTrial from ask() or a trial number, got {trial!r}")
+        self.refresh()
+        record = self._cache.get(number)
+        if record is None:
+            raise ValueError(f"study {self.name!r} has no trial number {number}")
+        return record
+
+    def tell(
+        self,
+        trial: RunningTrial | int,
+        value: float | None = None,
+        *,
+        state: TrialState | str | None = None,
+        error: str | None = None,
+    ) -> Trial:
+        """Finish a running trial: with a value it is COMPLETE; or pass ``state="FAILED"``/``"PRUNED"``.
+
+        A NaN or infinite value marks the trial FAILED with that reason. Returns the stored trial.
+        """
+        record = self._own(trial)
+        if state is None:
+            if value is None:
+                raise ValueError("tell needs a value, or state='FAILED' / 'PRUNED'")
+            number, problem = as_value(value)
+            if problem is not None and number is None and not _is_number(value):
+                raise ValueError(f"tell: value must be a number, got {value!r}")
+            state = TrialState.COMPLETE if problem is None else TrialState.FAILED
+            return self._finish(record, state, number, problem or error)
+        try:
+            state = TrialState(state)
+        except ValueError:
+            state = None
+        if state not in (TrialState.COMPLETE, TrialState.FAILED, TrialState.PRUNED):
+            raise ValueError("tell: state must be 'COMPLETE', 'FAILED' or 'PRUNED'")
+        if value is not None:
+            value, problem = as_value(value)
+            if problem is not None:
+                raise ValueError(f"tell: {problem}")
+        if state == TrialState.COMPLETE and value is None:
+            raise ValueError("tell: a COMPLETE trial needs a finite value")
+        return self._finish(record, state, value, error)
+
+    def _finish(
+        self, record: Trial, state: TrialState, value: float | None, error: str | None
+    ) -> Trial:
+        if record.state != TrialState.RUNNING:
+            raise ValueError(
+                f"trial {record.number} is {record.state}, not RUNNING; finished trials never change"
+            )
+        assert record.trial_id is not None
+        finished = self.storage.set_state(
+            record.trial_id, TrialState.RUNNING, state, value=value, error=error
+        )
+        self._cache[finished.number] = finished
+        self._mine.discard(finished.number)
+        return finished
+
+    def enqueue(self, config: Mapping[str, Any]) -> Trial:
+        """Queue a configuration a person chose; the next ``ask`` runs it before sampling."""
+        checked = self.space.validate(config, fill_defaults=True)
+        unit = {
+            name: float(u)
+            for name, u in zip(self.space.names, self.space.encode(checked), strict=True)
+            if not math.isnan(u)
+        }
+        record = self.storage.create_trial(
+            self._record.study_id, TrialState.QUEUED, checked, unit
+        )
+        self._cache[record.number] = record
+        self._last_seen = max(self._last_seen, record.number)
+        return record
+
+    # -- crash recovery ------------------------------------------------------------------------
+    def recover_stale(self, *, stale_after: float = STALE_AFTER_SECONDS) -> list[Trial]:
+        """Mark RUNNING trials whose driver vanished as STALE (and re-queue them if configured).
+
+        A driver is gone when its process is dead on this host, or when it has sent no heartbeat
+        for ``stale_after`` seconds; a slow but live trial is never taken from its driver.
+        """
+        host, now, stale = socket.gethostname(), datetime.now(timezone.utc), []
+        for trial, driver in self.storage.running_with_drivers(self._record.study_id):
+            if driver is None or driver.driver_id == self._driver_id:
+                continue
+            silent = (now - driver.heartbeat_at).total_seconds()
+            dead = driver.host == host and driver.pid != os.getpid() and not _pid_alive(driver.pid)
+            if not dead and silent < stale_after:
+                continue
+            why = (
+                f"driver {driver.host}:{driver.pid} vanished"
+                + (" (process gone)" if dead else f" (no heartbeat for {silent:.0f}s)")
+            )
+            stale.append(self._mark_stale(trial, why))
+        self.refresh()
+        return [t for t in stale if t is not None]
+
+    def _mark_stale(self, trial: Trial, why: str) -> Trial | None:
+        assert trial.trial_id is not None
+        try:
+            marked = self.storage.set_state(
+                trial.trial_id, TrialState.RUNNING, TrialState.STALE, error=why
+            )
+        except Exception:  # noqa: BLE001 - it finished or was claimed meanwhile
+            return None
+        self._cache[marked.number] = marked
+        self._mine.discard(marked.number)
+        if self.requeue_stale and self._requeue_depth(marked) < MAX_REQUEUES:
+            self.storage.create_trial(
+                self._record.study_id,
+                TrialState.QUEUED,
+                marked.config,
+                marked.unit,
+                round=marked.round,
+                requeued_from=marked.number,
+            )
+        return marked
+
+    def _requeue_depth(self, trial: Trial) -> int:
+        depth = 0
+        while trial.requeued_from is not None and trial.requeued_from in self._cache:
+            depth += 1
+            trial = self._cache[trial.requeued_from]
+        return depth
+
+    # -- the loop ------------------------------------------------------------------------------
+    def optimize(
+        self,
+        objective: Callable[..., Any],
+        n_trials: int | None = None,
+        *,
+        timeout: float | None = None,
+        catch: Iterable[type[BaseException]] | type[BaseException] = (Exception,),
+        show_progress: bool = True,
+        callbacks: Iterable[Callable[[Study, Trial], None]] = (),
+    ) -> None:
+        """Run ``objective(config)`` (or ``objective(config, trial)``) on ``n_trials`` new trials.
+
+        Exceptions of a type in ``catch`` mark the trial FAILED (traceback kept) and the study goes
+        on; others are recorded, then raised. Ctrl-C marks the running trial STALE, re-queues it and
+        stops; ``optimize`` again (or ``Study.load``) resumes. Stops early when the sampler is
+        exhausted or ``timeout`` seconds have passed.
+        """
+        if n_trials is not None and (
+            isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 1
+        ):
+            raise ValueError(f"n_trials must be a positive int or None, got {n_trials!r}")
+        if timeout is not None and not timeout > 0:
+            raise ValueError(f"timeout must be > 0 seconds, got {timeout!r}")
+        catch = (catch,) if isinstance(catch, type) else tuple(catch)
+        if not all(isinstance(c, type) and issubclass(c, BaseException) for c in catch):
+            raise ValueError(f"catch must be exception classes, got {catch!r}")
+        callbacks = list(callbacks)
+        pass_trial = wants_trial(objective)
+        self._driver()
+        self.recover_stale()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        done = 0
+        best = self._best_value()
+        with ProgressBar(n_trials, show_progress, self.name) as bar:
+            while n_trials is None or done < n_trials:
+                if deadline is not None and time.monotonic() >= deadline:
+                    break
+                try:
+                    handle = self.ask(budget=n_trials)
+                except SearchExhausted as exc:
+                    logger.info("study %r: %s", self.name, exc)
+                    break
+                try:
+                    outcome, to_raise = run_objective(
+                        objective, handle, pass_trial=pass_trial, catch=catch
+                    )
+                except KeyboardInterrupt:
+                    self._mark_stale(handle.record, "interrupted (KeyboardInterrupt)")
+                    raise
+                finished = self._finish(handle.record, outcome.state, outcome.value, outcome.error)
+                if finished.state == TrialState.FAILED:
+                    first_line = (finished.error or "").strip().splitlines()[-1:] or [""]
+                    logger.warning("trial %d failed: %s", finished.number, first_line[0])
+                if to_raise is not None:
+                    raise to_raise
+                done += 1
+                for callback in callbacks:
+                    callback(self, finished)
+                if finished.state == TrialState.COMPLETE and (
+                    best is None or self._better(finished.value, best)  # type: ignore[arg-type]
+                ):
+                    best = finished.value
+                bar.update("" if best is None else f"best {best:.6g}")
+
+    def __repr__(self) -> str:
+        return (
+            f"Study({self.name!r}, direction={self.direction!r}, storage={self.storage.url!r}, "
+            f"sampler={self.sampler!r}, trials={len(self._cache)})"
+        )
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
