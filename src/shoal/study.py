@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ._progress import ProgressBar
+from ._trial_log import TrialLog
 from .execution import run_objective, wants_trial
 from .execution.inprocess import as_value
 from .samplers.base import Sampler, SamplingContext, SearchExhausted
@@ -107,14 +108,14 @@ class Study:
         self.sampler: Sampler = (sampler or Random()).with_seed(seed)
         self.requeue_stale = requeue_stale
         self.storage = get_storage(storage)
-        self._cache: dict[int, Trial] = {}
-        self._last_seen = -1
-        self._mine: set[int] = set()
+        self._log = TrialLog()
         self._driver_id: int | None = None
         self._heartbeat: _Heartbeat | None = None
         self._record = self._open_record()
         self.refresh()
         self._check_space_fits()
+        if self.storage.shared and self._log.active:
+            self.recover_stale()
 
     # -- opening -------------------------------------------------------------------------------
     def _open_record(self):
@@ -139,11 +140,11 @@ class Study:
         current = self.space.to_dict()
         if stored == current:
             return
-        self.space.check_fits(t.config for t in self._cache.values())
+        self.space.check_fits(t.config for t in self._log.by_number.values())
         self.storage.update_study(self._record.study_id, space=current)
-        for trial in self._cache.values():
+        for trial in self._log.by_number.values():
             self._place(trial)
-        logger.info("study %r: space updated; %d stored trials fit it", self.name, len(self._cache))
+        logger.info("study %r: space updated; %d stored trials fit it", self.name, len(self._log))
 
     @classmethod
     def load(
@@ -193,30 +194,24 @@ class Study:
 
     def refresh(self) -> None:
         """Read what other drivers have written since the last look."""
-        unfinished = [
-            n for n, t in self._cache.items() if not t.state.finished and n not in self._mine
-        ]
         for trial in self.storage.read_trials(
-            self._record.study_id, after=self._last_seen, numbers=unfinished
+            self._record.study_id, after=self._log.last_seen, numbers=self._log.watched()
         ):
             if self._record.space != self.space.to_dict() or len(trial.unit) < len(trial.config):
                 self._place(trial)
-            self._cache[trial.number] = trial
-            self._last_seen = max(self._last_seen, trial.number)
+            self._log.put(trial)
 
     @property
     def trials(self) -> list[Trial]:
         """All trials, by number."""
         self.refresh()
-        return [self._cache[n] for n in sorted(self._cache)]
+        return self._log.ordered()
 
     def _better(self, a: float, b: float) -> bool:
         return a > b if self.direction == "maximize" else a < b
 
     def _best_value(self) -> float | None:
-        values = [
-            t.value for t in self._cache.values() if t.state == TrialState.COMPLETE and t.value is not None
-        ]
+        values = [t.value for t in self._log.finished if t.state == TrialState.COMPLETE]
         if not values:
             return None
         return max(values) if self.direction == "maximize" else min(values)
@@ -272,7 +267,7 @@ class Study:
         """
         driver = self._driver()
         self.refresh()
-        if any(t.state == TrialState.QUEUED for t in self._cache.values()):
+        if self._log.has_queued():
             claimed = self.storage.claim_queued(self._record.study_id, driver)
             if claimed is not None:
                 return self._start(claimed)
@@ -297,23 +292,19 @@ class Study:
         raise RuntimeError("the sampler kept proposing points other drivers had already claimed")
 
     def _context(self, budget: int | None) -> SamplingContext:
-        history, running = [], []
-        for trial in self._cache.values():
-            (history if trial.state.finished else running).append(trial)
         return SamplingContext(
             space=self.space,
             study_name=self.name,
             direction=self.direction,
-            trial_number=self._last_seen + 1,
-            history=history,
-            running=running,
+            trial_number=self._log.last_seen + 1,
+            history=self._log.finished,
+            running=list(self._log.active.values()),
             budget=budget,
         )
 
     def _start(self, record: Trial) -> RunningTrial:
-        self._cache[record.number] = record
-        self._last_seen = max(self._last_seen, record.number)
-        self._mine.add(record.number)
+        self._log.put(record)
+        self._log.mine.add(record.number)
         return RunningTrial(self, record)
 
     def _report(self, record: Trial, step: int, value: float) -> None:
@@ -327,7 +318,7 @@ class Study:
         if isinstance(number, bool) or not isinstance(number, int):
             raise ValueError(f"trial must be a RunningTrial from ask() or a trial number, got {trial!r}")
         self.refresh()
-        record = self._cache.get(number)
+        record = self._log.by_number.get(number)
         if record is None:
             raise ValueError(f"study {self.name!r} has no trial number {number}")
         return record
@@ -378,8 +369,7 @@ class Study:
         finished = self.storage.set_state(
             record.trial_id, TrialState.RUNNING, state, value=value, error=error
         )
-        self._cache[finished.number] = finished
-        self._mine.discard(finished.number)
+        self._log.put(finished)
         return finished
 
     def enqueue(self, config: Mapping[str, Any]) -> Trial:
@@ -393,8 +383,7 @@ class Study:
         record = self.storage.create_trial(
             self._record.study_id, TrialState.QUEUED, checked, unit
         )
-        self._cache[record.number] = record
-        self._last_seen = max(self._last_seen, record.number)
+        self._log.put(record)
         return record
 
     # -- crash recovery ------------------------------------------------------------------------
@@ -428,8 +417,7 @@ class Study:
             )
         except Exception:  # noqa: BLE001 - it finished or was claimed meanwhile
             return None
-        self._cache[marked.number] = marked
-        self._mine.discard(marked.number)
+        self._log.put(marked)
         if self.requeue_stale and self._requeue_depth(marked) < MAX_REQUEUES:
             self.storage.create_trial(
                 self._record.study_id,
@@ -443,9 +431,9 @@ class Study:
 
     def _requeue_depth(self, trial: Trial) -> int:
         depth = 0
-        while trial.requeued_from is not None and trial.requeued_from in self._cache:
+        while trial.requeued_from is not None and trial.requeued_from in self._log.by_number:
             depth += 1
-            trial = self._cache[trial.requeued_from]
+            trial = self._log.by_number[trial.requeued_from]
         return depth
 
     # -- the loop ------------------------------------------------------------------------------
@@ -516,7 +504,7 @@ class Study:
     def __repr__(self) -> str:
         return (
             f"Study({self.name!r}, direction={self.direction!r}, storage={self.storage.url!r}, "
-            f"sampler={self.sampler!r}, trials={len(self._cache)})"
+            f"sampler={self.sampler!r}, trials={len(self._log)})"
         )
 
 

@@ -8,6 +8,8 @@ result is committed before ``tell`` returns: a driver killed with SIGKILL loses 
 from __future__ import annotations
 
 import json
+import os
+import threading
 import time
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
@@ -75,6 +77,7 @@ trials = sa.Table(
     sa.Column("claim", sa.String(255), nullable=True),
     sa.Column("requeued_from", sa.Integer, nullable=True),
     sa.Column("driver_id", sa.Integer, nullable=True),
+    sa.Column("n_reports", sa.Integer, nullable=False, server_default="0"),
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("started_at", sa.Float, nullable=True),
     sa.Column("finished_at", sa.Float, nullable=True),
@@ -104,6 +107,36 @@ meta = sa.Table(
 )
 
 _TRIAL_COLUMNS = [c for c in trials.c if c.name != "driver_id"]
+_TRIAL_FIELDS = ", ".join(c.name for c in _TRIAL_COLUMNS)
+
+# The hot path (one ask and one tell per trial) uses prebuilt statements: building SQLAlchemy
+# expressions anew on every call costs more than SQLite itself.
+_INSERT_TRIAL = sa.text(
+    "INSERT INTO shoal_trials (study_id, number, state, config, unit, round, claim, requeued_from, "
+    "driver_id, created_at, started_at) "
+    "SELECT :study_id, COALESCE(MAX(number), -1) + 1, :state, :config, :unit, :round, :claim, "
+    ":requeued_from, :driver_id, :created_at, :started_at FROM shoal_trials WHERE study_id = :study_id "
+    "RETURNING trial_id, number"
+).columns(trials.c.trial_id, trials.c.number)
+_FINISH_TRIAL = sa.text(
+    "UPDATE shoal_trials SET state = :state, value = :value, error = :error, finished_at = :now "
+    f"WHERE trial_id = :trial_id AND state = :expected RETURNING {_TRIAL_FIELDS}"
+).columns(*_TRIAL_COLUMNS)
+_RESTART_TRIAL = sa.text(
+    "UPDATE shoal_trials SET state = :state, started_at = COALESCE(started_at, :now) "
+    f"WHERE trial_id = :trial_id AND state = :expected RETURNING {_TRIAL_FIELDS}"
+).columns(*_TRIAL_COLUMNS)
+_MOVE_TRIAL = sa.text(
+    "UPDATE shoal_trials SET state = :state "
+    f"WHERE trial_id = :trial_id AND state = :expected RETURNING {_TRIAL_FIELDS}"
+).columns(*_TRIAL_COLUMNS)
+_NEW_TRIALS = sa.text(
+    f"SELECT {_TRIAL_FIELDS} FROM shoal_trials WHERE study_id = :study_id AND number > :after "
+    "ORDER BY number"
+).columns(*_TRIAL_COLUMNS)
+_REPORTS_OF = sa.text(
+    "SELECT trial_id, step, value FROM shoal_reports WHERE trial_id IN :ids ORDER BY step"
+).bindparams(sa.bindparam("ids", expanding=True))
 
 
 def _stamp(seconds: float | None) -> datetime | None:
@@ -133,8 +166,9 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:  # pragma: no cover - driver glue
-        write = connection.get_execution_options().get("shoal_write", False)
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+        mode = connection.get_execution_options().get("shoal_mode", "read")
+        if mode != "autocommit":  # a lone SELECT needs no transaction in SQLite
+            connection.exec_driver_sql("BEGIN IMMEDIATE" if mode == "write" else "BEGIN")
 
 
 class SQLStorage(Storage):
@@ -155,6 +189,7 @@ class SQLStorage(Storage):
         else:
             engine_kwargs.setdefault("pool_pre_ping", True)
         self._engine = sa.create_engine(url, **engine_kwargs)
+        self._local = threading.local()
         if self._sqlite:
             _configure_sqlite(self._engine)
         self._create_schema()
@@ -173,18 +208,34 @@ class SQLStorage(Storage):
                 )
 
     @contextmanager
-    def _write(self) -> Iterator[Connection]:
-        with self._engine.connect().execution_options(shoal_write=True) as conn:
-            with conn.begin():
-                yield conn
+    def _connect(self, mode: str) -> Iterator[Connection]:
+        """A connection in a transaction of the given mode (write, read or autocommit).
 
-    @contextmanager
-    def _read(self) -> Iterator[Connection]:
-        with self._engine.connect() as conn:
-            with conn.begin():
+        SQLite keeps one connection per thread and process (opening one per call costs more than
+        the statement); other databases use the pool.
+        """
+        if not self._sqlite:
+            with self._engine.connect().execution_options(shoal_mode=mode) as conn, conn.begin():
                 yield conn
+            return
+        local = self._local
+        if getattr(local, "pid", None) != os.getpid():
+            local.conn, local.pid = self._engine.connect(), os.getpid()
+        conn = local.conn.execution_options(shoal_mode=mode)
+        with conn.begin():
+            yield conn
+
+    def _write(self):
+        return self._connect("write")
+
+    def _read(self, snapshot: bool = True):
+        return self._connect("read" if snapshot else "autocommit")
 
     def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None and getattr(self._local, "pid", None) == os.getpid():
+            conn.close()
+        self._local = threading.local()
         self._engine.dispose()
 
     # -- studies -------------------------------------------------------------------------------
@@ -274,34 +325,25 @@ class SQLStorage(Storage):
     ) -> Trial:
         if state not in (TrialState.QUEUED, TrialState.RUNNING):
             raise ValueError(f"a new trial is QUEUED or RUNNING, not {state}")
-        config_text, unit_text = _dumps(config), _dumps(unit)
+        params = {
+            "study_id": study_id,
+            "state": state.value,
+            "config": _dumps(config),
+            "unit": _dumps(unit),
+            "round": round,
+            "claim": claim,
+            "requeued_from": requeued_from,
+            "driver_id": driver_id,
+        }
         for _attempt in range(50):
             now = time.time()
+            params["created_at"] = now
+            params["started_at"] = now if state == TrialState.RUNNING else None
             try:
                 with self._write() as conn:
-                    if claim is not None and self._claim_exists(conn, study_id, claim):
-                        raise ClaimTaken(claim)
-                    last = conn.execute(
-                        sa.select(sa.func.max(trials.c.number)).where(trials.c.study_id == study_id)
-                    ).scalar()
-                    number = 0 if last is None else last + 1
-                    trial_id = conn.execute(
-                        trials.insert().values(
-                            study_id=study_id,
-                            number=number,
-                            state=state.value,
-                            config=config_text,
-                            unit=unit_text,
-                            round=round,
-                            claim=claim,
-                            requeued_from=requeued_from,
-                            driver_id=driver_id,
-                            created_at=now,
-                            started_at=now if state == TrialState.RUNNING else None,
-                        )
-                    ).inserted_primary_key[0]
+                    trial_id, number = conn.execute(_INSERT_TRIAL, params).one()
             except IntegrityError:
-                # Another driver took the number (PostgreSQL) or the claim: look again.
+                # Another driver took the claim, or the number (PostgreSQL): look again.
                 if claim is not None:
                     with self._read() as conn:
                         if self._claim_exists(conn, study_id, claim):
@@ -360,24 +402,24 @@ class SQLStorage(Storage):
         value: float | None = None,
         error: str | None = None,
     ) -> Trial:
-        values: dict[str, Any] = {"state": state.value}
+        params = {"state": state.value, "trial_id": trial_id, "expected": expected.value}
         if state.finished:
-            values.update(value=value, error=error, finished_at=time.time())
+            statement = _FINISH_TRIAL
+            params.update(value=value, error=error, now=time.time())
         elif state == TrialState.RUNNING:
-            values["started_at"] = sa.func.coalesce(trials.c.started_at, time.time())
+            statement = _RESTART_TRIAL
+            params["now"] = time.time()
+        else:
+            statement = _MOVE_TRIAL
         with self._write() as conn:
-            moved = conn.execute(
-                trials.update()
-                .where((trials.c.trial_id == trial_id) & (trials.c.state == expected.value))
-                .values(**values)
-            ).rowcount
-            if moved != 1:
+            row = conn.execute(statement, params).first()
+            if row is None:
                 current = conn.execute(
                     sa.select(trials.c.number, trials.c.state).where(trials.c.trial_id == trial_id)
                 ).first()
                 where = f"trial {current.number} is {current.state}" if current else "no such trial"
                 raise StateConflict(f"{where}, not {expected}; not moved to {state}")
-            return self._read_one(conn, trial_id)
+            return self._with_reports(conn, [row])[0]
 
     def add_report(self, trial_id: int, step: int, value: float) -> None:
         with self._write() as conn:
@@ -388,6 +430,11 @@ class SQLStorage(Storage):
             ).rowcount
             if not updated:
                 conn.execute(reports.insert().values(trial_id=trial_id, step=step, value=value))
+                conn.execute(
+                    trials.update()
+                    .where(trials.c.trial_id == trial_id)
+                    .values(n_reports=trials.c.n_reports + 1)
+                )
 
     def _read_one(self, conn: Connection, trial_id: int) -> Trial:
         row = conn.execute(sa.select(*_TRIAL_COLUMNS).where(trials.c.trial_id == trial_id)).one()
@@ -396,26 +443,25 @@ class SQLStorage(Storage):
     def read_trials(
         self, study_id: int, *, after: int = -1, numbers: Collection[int] = ()
     ) -> list[Trial]:
-        clause = trials.c.number > after
-        if numbers:
-            clause = clause | trials.c.number.in_(sorted(numbers))
-        with self._read() as conn:
-            rows = conn.execute(
-                sa.select(*_TRIAL_COLUMNS)
-                .where((trials.c.study_id == study_id) & clause)
-                .order_by(trials.c.number)
-            ).all()
+        # No snapshot transaction: trials are read first and their reports only ever grow.
+        with self._read(snapshot=False) as conn:
+            if numbers:
+                clause = (trials.c.number > after) | trials.c.number.in_(sorted(numbers))
+                rows = conn.execute(
+                    sa.select(*_TRIAL_COLUMNS)
+                    .where((trials.c.study_id == study_id) & clause)
+                    .order_by(trials.c.number)
+                ).all()
+            else:
+                rows = conn.execute(_NEW_TRIALS, {"study_id": study_id, "after": after}).all()
             return self._with_reports(conn, rows) if rows else []
 
     @staticmethod
     def _with_reports(conn: Connection, rows: list[Any]) -> list[Trial]:
         by_trial: dict[int, list[tuple[int, float]]] = {}
-        ids = [row.trial_id for row in rows]
+        ids = [row.trial_id for row in rows if row.n_reports]
         for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            for r in conn.execute(
-                sa.select(reports).where(reports.c.trial_id.in_(chunk)).order_by(reports.c.step)
-            ):
+            for r in conn.execute(_REPORTS_OF, {"ids": ids[start : start + 500]}):
                 by_trial.setdefault(r.trial_id, []).append((r.step, r.value))
         return [
             Trial(

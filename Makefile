@@ -1,0 +1,39 @@
+# `make demo` and `make test` work on a fresh machine: they create .venv and install what they need.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test bench lint clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.demo-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[sklearn]'
+	touch $@
+
+$(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[dev,bench]'
+	touch $@ $(VENV)/.demo-installed
+
+## demo: tune an MLP on the bundled digits data with four search strategies (trials kept in shoal.db)
+demo: $(VENV)/.demo-installed
+	$(BIN)/python examples/demo.py
+
+## test: the whole suite, against in-memory, SQLite and a local PostgreSQL server
+test: $(VENV)/.dev-installed
+	@url=$$(bash scripts/postgres.sh | tail -n 1) || url=""; \
+	if [ -z "$$url" ] && [ -n "$${SHOAL_REQUIRE_POSTGRES:-}" ]; then \
+		echo "make test: PostgreSQL could not be started (see above)" >&2; exit 1; fi; \
+	SHOAL_TEST_POSTGRES_URL="$$url" $(BIN)/python -m pytest
+
+## bench: overhead of optimize() against Optuna, side by side
+bench: $(VENV)/.dev-installed
+	$(BIN)/python benchmarks/overhead.py
+
+lint: $(VENV)/.dev-installed
+	$(BIN)/ruff check src tests benchmarks examples
+
+clean:
+	rm -rf $(VENV) .tmp shoal.db shoal.db-wal shoal.db-shm
