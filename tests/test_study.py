@@ -173,7 +173,11 @@ def test_keyboard_interrupt_keeps_finished_trials_and_requeues_the_running_one(u
 def test_resume_with_a_changed_space(url: str) -> None:
     study = shoal.Study("s", SPACE, "maximize", url, seed=0)
     study.optimize(score, n_trials=5, show_progress=False)
-    widened = {**SPACE, "lr": shoal.Float(1e-5, 1.0, scale="log"), "dropout": shoal.Float(0, 0.5, default=0.0)}
+    widened = {
+        **SPACE,
+        "lr": shoal.Float(1e-5, 1.0, scale="log"),
+        "dropout": shoal.Float(0, 0.5, default=0.0),
+    }
     resumed = shoal.Study("s", widened, "maximize", url)
     resumed.optimize(score, n_trials=3, show_progress=False)
     assert len(resumed.trials) == 8
