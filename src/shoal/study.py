@@ -133,6 +133,8 @@ class Study:
                 f"study {self.name!r} was created with direction={record.direction!r}; "
                 f"pass direction={record.direction!r} or use a new study name"
             )
+        if record.sampler != self.sampler.describe():
+            self.storage.update_study(record.study_id, sampler=self.sampler.describe())
         return record
 
     def _check_space_fits(self) -> None:
