@@ -106,6 +106,7 @@ class Study:
         self.space = as_space(space)
         self.direction = _check_direction(direction)
         self.sampler: Sampler = (sampler or Random()).with_seed(seed)
+        self._sampler_given = sampler is not None
         self.requeue_stale = requeue_stale
         self.storage = get_storage(storage)
         self._log = TrialLog()
@@ -133,7 +134,7 @@ class Study:
                 f"study {self.name!r} was created with direction={record.direction!r}; "
                 f"pass direction={record.direction!r} or use a new study name"
             )
-        if record.sampler != self.sampler.describe():
+        if self._sampler_given and record.sampler != self.sampler.describe():
             self.storage.update_study(record.study_id, sampler=self.sampler.describe())
         return record
 

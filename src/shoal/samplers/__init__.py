@@ -1,6 +1,9 @@
 """Samplers decide what to try next; every one works in the unit cube."""
 
 from .base import Proposal, Sampler, SamplingContext, SearchExhausted
+from .coarse_to_fine import Box, CoarseToFine
+from .grid import Grid
+from .quasirandom import QuasiRandom
 from .random import Random
 
 __all__ = [
@@ -9,4 +12,8 @@ __all__ = [
     "Proposal",
     "SearchExhausted",
     "Random",
+    "Grid",
+    "QuasiRandom",
+    "CoarseToFine",
+    "Box",
 ]

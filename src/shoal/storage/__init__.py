@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from .base import (
     ClaimTaken,
     DriverRecord,
@@ -50,8 +52,17 @@ def get_storage(storage: str | Storage | None) -> Storage:
             f"storage must be None (memory), a URL such as 'sqlite:///shoal.db' or "
             f"'postgresql+psycopg://user@host/db', or a Storage; got {storage!r}"
         )
-    if storage not in _OPEN:
+    key = _cache_key(storage)
+    if key not in _OPEN:
         from .sql import SQLStorage
 
-        _OPEN[storage] = SQLStorage(storage)
-    return _OPEN[storage]
+        _OPEN[key] = SQLStorage(key)
+    return _OPEN[key]
+
+
+def _cache_key(url: str) -> str:
+    """SQLite files by absolute path, so a relative URL follows the working directory."""
+    prefix, sep, path = url.partition(":///")
+    if prefix.startswith("sqlite") and sep and path and not path.startswith("/"):
+        return f"{prefix}:///{os.path.abspath(path.split('?')[0])}"
+    return url

@@ -1,0 +1,515 @@
+"""The ``shoal`` command line: run a study from a YAML config and inspect stored studies.
+
+Exit codes: 0 ok; 1 the objective raised an exception that is not caught (traceback printed);
+2 bad input (a usage error, a bad config, an unknown study), with one line on stderr;
+130 interrupted (the study is saved; run the same command again to resume).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import sys
+import traceback
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from . import __version__
+from .config import STORAGE_ENV, ConfigError, RunConfig, default_storage
+from .storage import Storage, StudyNotFound, StudyRecord, get_storage
+from .trial import Trial, TrialState
+
+__all__ = ["main", "build_parser"]
+
+_STATES = [s.value for s in TrialState]
+
+
+class CLIError(Exception):
+    """Bad input: printed as one ``shoal: error: ...`` line, exit code 2."""
+
+
+class _Interrupted(Exception):
+    """Ctrl-C, carrying what to tell the user."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with usage errors on one line and a pointer to ``--help``."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+# -- output helpers ----------------------------------------------------------------------------
+def _console():
+    from rich.console import Console
+
+    console = Console(highlight=False)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console = Console(highlight=False, width=200)
+    return console
+
+
+def _table(*columns: str, title: str | None = None):
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left", min_width=len(title) + 4 if title else None)
+    for name in columns:
+        table.add_column(name, overflow="fold")
+    return table
+
+
+def _esc(text: Any) -> str:
+    from rich.markup import escape
+
+    return escape(str(text))
+
+
+def _fmt(value: Any) -> str:
+    """A value for a table: floats to 6 significant digits, everything else as written."""
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
+
+
+def _fmt_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    return f"{seconds * 1000:.3g}ms" if seconds < 1 else f"{seconds:.1f}s"
+
+
+def _error_line(error: str | None) -> str:
+    """One line of an error: the last line of a traceback (the exception), else the first line."""
+    if not error:
+        return ""
+    lines = [line for line in error.strip().splitlines() if line.strip()]
+    if not lines:
+        return ""
+    return lines[-1].strip() if lines[0].startswith("Traceback") else lines[0].strip()
+
+
+def _counts_text(counts: dict[TrialState, int]) -> str:
+    if not counts:
+        return "none"
+    ordered = sorted(counts.items(), key=lambda item: _STATES.index(item[0].value))
+    return ", ".join(f"{n} {state.value.lower()}" for state, n in ordered)
+
+
+def _count(trials: Iterable[Trial]) -> dict[TrialState, int]:
+    counts: dict[TrialState, int] = {}
+    for trial in trials:
+        counts[trial.state] = counts.get(trial.state, 0) + 1
+    return counts
+
+
+def _describe_dimension(spec: Any) -> str:
+    """A stored dimension (its JSON form) as one short line."""
+    if not isinstance(spec, dict):
+        return f"fixed {json.dumps(spec)}"
+    kind = spec.get("type", "?")
+    if kind in ("float", "int"):
+        text = f"{kind} [{_fmt(spec.get('low'))}, {_fmt(spec.get('high'))}]"
+        if spec.get("scale"):
+            text += f" {spec['scale']}"
+        if spec.get("step") is not None:
+            text += f" step {_fmt(spec['step'])}"
+    elif kind == "choice":
+        text = "choice " + ", ".join(json.dumps(v) for v in spec.get("values", []))
+    elif kind == "fixed":
+        text = f"fixed {json.dumps(spec.get('value'))}"
+    else:
+        text = f"{kind} {spec.get('fn', '')}".strip()
+    for parent, values in (spec.get("when") or {}).items():
+        text += f"; when {parent} in {json.dumps(values)}"
+    if "default" in spec:
+        text += f"; default {json.dumps(spec['default'])}"
+    return text
+
+
+# -- storage access (read-only for the inspecting commands) ------------------------------------
+def _storage_url(args: argparse.Namespace) -> str:
+    return args.storage or default_storage()
+
+
+def _open_storage(url: str, *, must_exist: bool) -> Storage:
+    """Open a storage URL; for reading, a SQLite file that is not there is an error, not a new file."""
+    import sqlalchemy as sa
+    from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+    if not isinstance(url, str) or "://" not in url:
+        raise CLIError(
+            f"--storage: expected a URL such as 'sqlite:///shoal.db' or "
+            f"'postgresql+psycopg://user@host/db', got {url!r}"
+        )
+    try:
+        parsed = sa.engine.make_url(url)
+    except ArgumentError as exc:
+        raise CLIError(f"--storage {url!r}: not a database URL ({exc})") from None
+    if must_exist and parsed.get_backend_name() == "sqlite" and parsed.database:
+        path = Path(parsed.database)
+        if parsed.database != ":memory:" and not path.exists():
+            raise CLIError(
+                f"no shoal database at {str(path.resolve())!r} (storage {url}); run 'shoal run "
+                f"CONFIG.yaml' first, or pass --storage / set {STORAGE_ENV}"
+            )
+    try:
+        return get_storage(url)
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
+    except SQLAlchemyError as exc:
+        raise CLIError(f"storage {url!r}: cannot open it ({_error_line(str(exc))})") from None
+
+
+def _load(args: argparse.Namespace) -> tuple[Storage, StudyRecord, list[Trial]]:
+    storage = _open_storage(_storage_url(args), must_exist=True)
+    try:
+        record = storage.get_study(args.study)
+    except StudyNotFound as exc:
+        raise CLIError(str(exc)) from None
+    return storage, record, storage.read_trials(record.study_id)
+
+
+def _ranked(record: StudyRecord, trials: Iterable[Trial]) -> list[Trial]:
+    """Completed trials, best first."""
+    sign = -1.0 if record.direction == "maximize" else 1.0
+    done = [t for t in trials if t.state == TrialState.COMPLETE and t.value is not None]
+    return sorted(done, key=lambda t: (sign * t.value, t.number))  # ties: the earliest first
+
+
+def _best(record: StudyRecord, trials: Iterable[Trial]) -> Trial:
+    ranked = _ranked(record, trials)
+    if not ranked:
+        raise CLIError(f"study {record.name!r} has no completed trial yet")
+    return ranked[0]
+
+
+def _dimension_names(record: StudyRecord, trials: Iterable[Trial]) -> list[str]:
+    names = list(record.space)
+    for trial in trials:
+        names.extend(k for k in trial.config if k not in names)
+    return names
+
+
+def _config_table(config: dict[str, Any], title: str):
+    table = _table("name", "value", title=title)
+    for name, value in config.items():
+        table.add_row(_esc(name), _esc(_fmt(value)))
+    return table
+
+
+def _trials_table(trials: Sequence[Trial], names: list[str], *, title: str, full: bool):
+    columns = ["#", "state", "value", *names, "duration"] if full else ["#", "value", *names, "duration"]
+    if full:
+        columns.append("error")
+    table = _table(*[_esc(c) for c in columns], title=title)
+    for t in trials:
+        row = [str(t.number)]
+        if full:
+            row.append(t.state.value)
+        row.append(_fmt(t.value))
+        row.extend(_fmt(t.config.get(n)) for n in names)
+        row.append(_fmt_duration(t.duration))
+        if full:
+            row.append(_error_line(t.error))
+        table.add_row(*[_esc(c) for c in row])
+    return table
+
+
+# -- commands ----------------------------------------------------------------------------------
+def _cmd_run(args: argparse.Namespace) -> int:
+    overrides: dict[str, Any] = {}
+    for key in ("n_trials", "timeout", "seed", "storage", "study"):
+        if getattr(args, key) is not None:
+            overrides[key] = getattr(args, key)
+    try:
+        config = RunConfig.from_yaml(args.config, overrides)
+    except ConfigError as exc:
+        raise CLIError(str(exc)) from None
+    try:
+        objective = config.load_objective()
+    except ConfigError as exc:
+        raise CLIError(f"{args.config}: {exc}") from None
+    _open_storage(config.storage, must_exist=False)
+    try:
+        study = config.build_study()
+        catch = config.catch_types()
+    except (ConfigError, ValueError) as exc:  # a changed space or direction, a bad storage URL
+        about = "" if str(exc).startswith(f"study {config.study!r}") else f"study {config.study!r}: "
+        raise CLIError(f"{args.config}: {about}{exc}") from None
+
+    finished_before = {t.number for t in study.trials if t.state.finished}
+    new: list[Trial] = []  # the trials this run finished (other drivers may add theirs meanwhile)
+    try:
+        study.optimize(
+            objective,
+            config.n_trials,
+            timeout=config.timeout,
+            catch=catch,
+            show_progress=not args.no_progress,
+            callbacks=[lambda _study, trial: new.append(trial)],
+        )
+    except KeyboardInterrupt:
+        raise _Interrupted(
+            f"interrupted; study {config.study!r} keeps its finished trials in {config.storage}; "
+            "run the same command again to resume"
+        ) from None
+    except Exception as exc:  # the objective raised something 'catch' does not cover
+        traceback.print_exc()
+        failed = [
+            t for t in study.trials
+            if t.state == TrialState.FAILED and t.number not in finished_before
+            and type(exc).__name__ in _error_line(t.error)
+        ]
+        if failed:
+            print(
+                f"shoal: the objective raised {type(exc).__name__}, which the config's 'catch' list "
+                f"does not cover; trial {failed[-1].number} of study {config.study!r} is recorded "
+                "as FAILED",
+                file=sys.stderr,
+            )
+        return 1
+
+    trials = study.trials
+    console = _console()
+    console.print(
+        f"study {_esc(config.study)!r}: ran {len(new)} trial{'s' * (len(new) != 1)} "
+        f"({_counts_text(_count(new))}); {len(trials)} in total; storage {_esc(config.storage)}"
+    )
+    failed = [t for t in new if t.state == TrialState.FAILED]
+    if failed:
+        console.print(f"first failure (trial {failed[0].number}): {_esc(_error_line(failed[0].error))}")
+    try:
+        best = study.best
+    except ValueError:
+        console.print("no completed trial yet")
+        return 0
+    console.print(f"best value {_fmt(best.value)} (trial {best.number})")
+    for name, value in best.config.items():
+        console.print(f"  {_esc(name)} = {_esc(_fmt(value))}")
+    return 0
+
+
+def _cmd_studies(args: argparse.Namespace) -> int:
+    url = _storage_url(args)
+    summaries = _open_storage(url, must_exist=True).list_studies()
+    console = _console()
+    if not summaries:
+        console.print(f"no studies in {_esc(url)}")
+        return 0
+    table = _table("study", "direction", "trials", "states", "best", "sampler", title=_esc(url))
+    for s in summaries:
+        table.add_row(
+            _esc(s.record.name),
+            s.record.direction,
+            str(s.n_trials),
+            _counts_text(s.counts),
+            _fmt(s.best_value),
+            _esc(s.record.sampler),
+        )
+    console.print(table)
+    return 0
+
+
+def _cmd_show(args: argparse.Namespace) -> int:
+    _, record, trials = _load(args)
+    console = _console()
+    summary = _table("", "", title=f"study {_esc(record.name)}")
+    summary.show_header = False
+    summary.add_row("direction", record.direction)
+    summary.add_row("sampler", _esc(record.sampler))
+    summary.add_row("storage", _esc(_storage_url(args)))
+    summary.add_row("created", record.created_at.isoformat(timespec="seconds"))
+    summary.add_row("trials", f"{len(trials)} ({_counts_text(_count(trials))})")
+    console.print(summary)
+    space = _table("dimension", "definition", title="space")
+    for name, spec in record.space.items():
+        space.add_row(_esc(name), _esc(_describe_dimension(spec)))
+    console.print(space)
+    ranked = _ranked(record, trials)
+    if not ranked:
+        console.print("no completed trial yet")
+        return 0
+    best = _best(record, trials)
+    console.print(_config_table(best.config, f"best: trial {best.number}, value {_fmt(best.value)}"))
+    top = ranked[: args.top]
+    console.print(
+        _trials_table(top, _dimension_names(record, top), title=f"top {len(top)}", full=False)
+    )
+    return 0
+
+
+def _csv_cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
+
+
+def _cmd_trials(args: argparse.Namespace) -> int:
+    _, record, trials = _load(args)
+    if args.state is not None:
+        trials = [t for t in trials if t.state.value == args.state]
+    names = _dimension_names(record, trials)
+    if args.json:
+        json.dump([t.to_dict() for t in trials], sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return 0
+    if args.csv:
+        fixed = {"number", "state", "value", "duration", "error"}
+        columns = [f"config_{n}" if n in fixed else n for n in names]
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(["number", "state", "value", *columns, "duration", "error"])
+        for t in trials:
+            writer.writerow(
+                [t.number, t.state.value, _csv_cell(t.value)]
+                + [_csv_cell(t.config.get(n)) for n in names]
+                + [_csv_cell(t.duration), _error_line(t.error)]
+            )
+        return 0
+    console = _console()
+    if not trials:
+        console.print(f"study {_esc(record.name)!r} has no trials" + (
+            f" in state {args.state}" if args.state else ""))
+        return 0
+    console.print(_trials_table(trials, names, title=f"study {_esc(record.name)}", full=True))
+    return 0
+
+
+def _cmd_best(args: argparse.Namespace) -> int:
+    _, record, trials = _load(args)
+    best = _best(record, trials)
+    if args.json:
+        json.dump({"number": best.number, "value": best.value, "config": best.config}, sys.stdout)
+        sys.stdout.write("\n")
+        return 0
+    _console().print(_config_table(best.config, f"best: trial {best.number}, value {_fmt(best.value)}"))
+    return 0
+
+
+def _cmd_delete(args: argparse.Namespace) -> int:
+    url = _storage_url(args)
+    storage, record, trials = _load(args)
+    if not args.yes:
+        raise CLIError(
+            f"study {record.name!r} has {len(trials)} trials; add --yes to delete it for good"
+        )
+    storage.delete_study(record.name)
+    _console().print(f"deleted study {_esc(record.name)!r} ({len(trials)} trials) from {_esc(url)}")
+    return 0
+
+
+# -- parser ------------------------------------------------------------------------------------
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _state(text: str) -> str:
+    value = text.upper()
+    if value not in _STATES:
+        raise argparse.ArgumentTypeError(f"unknown state {text!r}; use one of {', '.join(_STATES)}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``shoal`` argument parser with its subcommands."""
+    parser = _Parser(
+        prog="shoal",
+        description="Run hyperparameter searches from a YAML config and inspect stored studies.",
+        epilog=f"Storage defaults to ${STORAGE_ENV} if set, else sqlite:///shoal.db in the working "
+        "directory.",
+    )
+    parser.add_argument("--version", action="version", version=f"shoal {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    storage_help = f"storage URL (default: ${STORAGE_ENV} or sqlite:///shoal.db)"
+
+    run = commands.add_parser(
+        "run",
+        help="run (or resume) a study from a YAML config",
+        description="Run a study from a YAML config; running it again adds trials to the same study.",
+    )
+    run.add_argument("config", metavar="CONFIG", help="the YAML run config (see docs/cli.md)")
+    run.add_argument("--n-trials", type=_positive_int, help="trials to run now (overrides n_trials)")
+    run.add_argument("--timeout", type=float, help="stop starting trials after this many seconds")
+    run.add_argument("--storage", help="storage URL (overrides the config's storage)")
+    run.add_argument("--study", help="study name (overrides the config's study)")
+    run.add_argument("--seed", type=int, help="sampler seed (overrides the config's seed)")
+    run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    run.set_defaults(handler=_cmd_run)
+
+    studies = commands.add_parser(
+        "studies", help="list the studies in a storage", description="List the studies in a storage."
+    )
+    studies.add_argument("--storage", help=storage_help)
+    studies.set_defaults(handler=_cmd_studies)
+
+    show = commands.add_parser(
+        "show",
+        help="summarize a study: counts, space, best and top trials",
+        description="Summarize a study: direction, sampler, trials per state, space, best and top trials.",
+    )
+    show.add_argument("study", metavar="STUDY")
+    show.add_argument("--storage", help=storage_help)
+    show.add_argument("--top", type=_positive_int, default=10, help="how many top trials (default 10)")
+    show.set_defaults(handler=_cmd_show)
+
+    trials = commands.add_parser(
+        "trials",
+        help="list a study's trials (table, CSV or JSON)",
+        description="List a study's trials as a table, as CSV or as JSON.",
+    )
+    trials.add_argument("study", metavar="STUDY")
+    trials.add_argument("--storage", help=storage_help)
+    trials.add_argument("--state", type=_state, help=f"only trials in this state ({', '.join(_STATES)})")
+    form = trials.add_mutually_exclusive_group()
+    form.add_argument("--csv", action="store_true", help="write CSV to stdout")
+    form.add_argument("--json", action="store_true", help="write a JSON list of trials to stdout")
+    trials.set_defaults(handler=_cmd_trials)
+
+    best = commands.add_parser(
+        "best", help="the best completed trial", description="Print a study's best completed trial."
+    )
+    best.add_argument("study", metavar="STUDY")
+    best.add_argument("--storage", help=storage_help)
+    best.add_argument("--json", action="store_true", help='write {"number", "value", "config"} as JSON')
+    best.set_defaults(handler=_cmd_best)
+
+    delete = commands.add_parser(
+        "delete", help="delete a study and its trials", description="Delete a study and all its trials."
+    )
+    delete.add_argument("study", metavar="STUDY")
+    delete.add_argument("--storage", help=storage_help)
+    delete.add_argument("--yes", action="store_true", help="really delete (required)")
+    delete.set_defaults(handler=_cmd_delete)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version and usage errors
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
+    try:
+        return args.handler(args)
+    except CLIError as exc:
+        print(f"shoal: error: {exc}", file=sys.stderr)
+        return 2
+    except (_Interrupted, KeyboardInterrupt) as exc:
+        print(f"shoal: {str(exc) or 'interrupted'}", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

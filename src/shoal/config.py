@@ -1,0 +1,348 @@
+"""Run configs: a study, its space, sampler and objective written in YAML (what ``shoal run`` reads).
+
+The CLI and the Python API share this parser::
+
+    config = RunConfig.from_yaml("examples/quickstart.yaml")
+    study = config.run()            # build the study, import the objective, optimize
+"""
+
+from __future__ import annotations
+
+import builtins
+import inspect
+import os
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from .samplers.base import Sampler
+from .space import Space, import_object
+from .study import Study
+
+__all__ = [
+    "RunConfig",
+    "ConfigError",
+    "DEFAULT_STORAGE",
+    "SAMPLER_NAMES",
+    "default_storage",
+    "build_sampler",
+]
+
+#: Where studies live when neither ``--storage``, the config nor ``SHOAL_STORAGE`` says otherwise.
+DEFAULT_STORAGE = "sqlite:///shoal.db"
+STORAGE_ENV = "SHOAL_STORAGE"
+
+#: Sampler names a config may use, and the class in ``shoal.samplers`` each one means.
+SAMPLER_NAMES: dict[str, str] = {
+    "random": "Random",
+    "grid": "Grid",
+    "quasirandom": "QuasiRandom",
+    "coarse_to_fine": "CoarseToFine",
+}
+
+_REQUIRED = ("study", "objective", "space")
+
+
+class ConfigError(ValueError):
+    """A run config is malformed; the message names the key and the fix."""
+
+
+def default_storage() -> str:
+    """``$SHOAL_STORAGE`` if set, else ``sqlite:///shoal.db`` (relative to the working directory)."""
+    return os.environ.get(STORAGE_ENV) or DEFAULT_STORAGE
+
+
+def _sampler_class(name: str) -> type[Sampler]:
+    from . import samplers
+
+    if not isinstance(name, str) or name not in SAMPLER_NAMES:
+        raise ConfigError(
+            f"sampler: unknown name {name!r}; use one of {', '.join(SAMPLER_NAMES)}"
+        )
+    cls = getattr(samplers, SAMPLER_NAMES[name], None)
+    if cls is None:
+        raise ConfigError(f"sampler: {name!r} is not available in this version of shoal")
+    return cls
+
+
+def build_sampler(spec: str | Mapping[str, Any] | None) -> Sampler | None:
+    """A sampler from its config form: ``"grid"`` or ``{"name": "grid", "resolution": 4}``.
+
+    ``coarse_to_fine`` takes a nested ``base:`` spec. ``None`` means the study's default (random).
+    """
+    if spec is None:
+        return None
+    if isinstance(spec, str):
+        name, options = spec, {}
+    elif isinstance(spec, Mapping):
+        options = dict(spec)
+        if "name" not in options:
+            raise ConfigError(
+                "sampler: a mapping needs a 'name' key, e.g. {name: grid, resolution: 4}"
+            )
+        name = options.pop("name")
+    else:
+        raise ConfigError(
+            f"sampler: expected a name or a mapping with 'name', got {spec!r}"
+        )
+    cls = _sampler_class(name)
+    accepted = [
+        p.name
+        for p in inspect.signature(cls).parameters.values()
+        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+    ]
+    unknown = [k for k in options if k not in accepted]
+    if unknown:
+        raise ConfigError(
+            f"sampler {name!r}: unknown option {unknown[0]!r}; valid options: "
+            f"{', '.join(accepted) or 'none'}"
+        )
+    if "base" in options:
+        try:
+            options["base"] = build_sampler(options["base"])
+        except ConfigError as exc:
+            raise ConfigError(f"sampler {name!r}: base {exc}") from None
+    try:
+        return cls(**options)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"sampler {name!r}: {exc}") from None
+
+
+def _exception_class(name: Any) -> type[BaseException]:
+    if not isinstance(name, str) or not name:
+        raise ConfigError(f"catch: expected exception names like ValueError, got {name!r}")
+    obj = getattr(builtins, name, None) if ":" not in name else None
+    if obj is None and ":" in name:
+        try:
+            obj = import_object(name)
+        except (ImportError, AttributeError, ValueError) as exc:
+            raise ConfigError(f"catch: cannot import {name!r} ({exc})") from None
+    if not (isinstance(obj, type) and issubclass(obj, BaseException)):
+        raise ConfigError(
+            f"catch: {name!r} is not an exception class; give a builtin name such as ValueError "
+            "or 'module:ExceptionClass'"
+        )
+    return obj
+
+
+def _add_import_paths(base_dir: str | os.PathLike[str] | None) -> None:
+    """Put the working directory and the config's directory at the front of ``sys.path``."""
+    for directory in (os.getcwd(), None if base_dir is None else str(Path(base_dir).resolve())):
+        if directory is not None and directory not in sys.path:
+            sys.path.insert(0, directory)
+
+
+def _positive_int(key: str, value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"{key}: must be a positive integer, got {value!r}")
+    return value
+
+
+@dataclass
+class RunConfig:
+    """A validated run config. Build one with ``from_yaml`` or ``from_dict``.
+
+    ``space`` and ``sampler`` keep their plain (YAML/JSON) form; ``base_dir`` is the config file's
+    directory, put on ``sys.path`` (with the working directory) to import the objective.
+    """
+
+    study: str
+    objective: str
+    space: dict[str, Any]
+    direction: str = "minimize"
+    sampler: str | dict[str, Any] | None = None
+    n_trials: int | None = None
+    timeout: float | None = None
+    seed: int | None = None
+    storage: str = field(default_factory=default_storage)
+    catch: list[str] | None = None
+    base_dir: Path | None = None
+
+    #: The keys a config file may hold.
+    KEYS = ("study", "objective", "direction", "space", "sampler", "n_trials", "timeout", "seed",
+            "storage", "catch")
+
+    @classmethod
+    def from_yaml(
+        cls, path: str | os.PathLike[str], overrides: Mapping[str, Any] | None = None
+    ) -> RunConfig:
+        """Read and validate a YAML config; ``overrides`` (e.g. from the command line) win over it."""
+        import yaml
+
+        path = Path(path)
+        if not path.exists():
+            raise ConfigError(f"config file {str(path)!r} not found")
+        if not path.is_file():
+            raise ConfigError(f"config file {str(path)!r} is not a file")
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+            problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+            raise ConfigError(f"{path}: not valid YAML{where}: {problem}") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: cannot read it ({exc})") from None
+        if data is None:
+            raise ConfigError(f"{path}: the file is empty; it needs at least {', '.join(_REQUIRED)}")
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"{path}: the top level must be a mapping of keys, got {type(data).__name__}")
+        data = {**data, **(overrides or {})}
+        try:
+            return cls.from_dict(data, base_dir=path.resolve().parent)
+        except ConfigError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
+
+    @classmethod
+    def from_dict(
+        cls, data: Mapping[str, Any], *, base_dir: str | os.PathLike[str] | None = None
+    ) -> RunConfig:
+        """Validate a config mapping (the parsed YAML); raises ``ConfigError`` naming the bad key."""
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"a run config must be a mapping, got {type(data).__name__}")
+        unknown = [k for k in data if k not in cls.KEYS]
+        if unknown:
+            raise ConfigError(f"unknown key {unknown[0]!r}; valid keys: {', '.join(cls.KEYS)}")
+        missing = [k for k in _REQUIRED if data.get(k) is None]
+        if missing:
+            raise ConfigError(f"missing key {missing[0]!r}; a run config needs {', '.join(_REQUIRED)}")
+
+        study = data["study"]
+        if not isinstance(study, str) or not study.strip():
+            raise ConfigError(f"study: must be a non-empty name, got {study!r}")
+        objective = data["objective"]
+        if not isinstance(objective, str) or objective.count(":") != 1 or objective.startswith(":") \
+                or objective.endswith(":"):
+            raise ConfigError(
+                f"objective: must be 'module:function' (e.g. 'train:objective'), got {objective!r}"
+            )
+        direction = data.get("direction", "minimize")
+        if direction not in ("minimize", "maximize"):
+            raise ConfigError(f"direction: must be minimize or maximize, got {direction!r}")
+        space = data["space"]
+        if not isinstance(space, Mapping) or not space:
+            raise ConfigError(
+                "space: must be a mapping of dimension names to specs, e.g. "
+                "{lr: {type: float, low: 1.0e-4, high: 1, scale: log}}"
+            )
+        _add_import_paths(base_dir)  # a custom dimension's map may live next to the config
+        try:
+            Space.from_dict(space)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        sampler = data.get("sampler")
+        build_sampler(sampler)  # validate now: a typo fails before any trial runs
+        timeout = data.get("timeout")
+        if isinstance(timeout, str):  # YAML 1.1 reads 3e2 as a string
+            try:
+                timeout = float(timeout)
+            except ValueError:
+                pass
+        if timeout is not None and (
+            isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0
+        ):
+            raise ConfigError(f"timeout: must be a number of seconds > 0, got {data.get('timeout')!r}")
+        seed = data.get("seed")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
+            raise ConfigError(f"seed: must be an integer >= 0, got {seed!r}")
+        storage = data.get("storage")
+        if storage is None:
+            storage = default_storage()
+        if not isinstance(storage, str) or "://" not in storage:
+            raise ConfigError(
+                f"storage: must be a URL such as 'sqlite:///shoal.db' or "
+                f"'postgresql+psycopg://user@host/db', got {storage!r}"
+            )
+        n_trials = _positive_int("n_trials", data.get("n_trials"))
+        if n_trials is None and timeout is None:
+            raise ConfigError(
+                "n_trials: set n_trials or timeout so the run ends (a grid stops early when every "
+                "point is done)"
+            )
+        catch = data.get("catch")
+        if catch is not None:
+            if isinstance(catch, str):
+                catch = [catch]
+            if not isinstance(catch, list):
+                raise ConfigError(f"catch: must be a list of exception names, got {catch!r}")
+            for name in catch:
+                _exception_class(name)
+        return cls(
+            study=study,
+            objective=objective,
+            space=dict(space),
+            direction=direction,
+            sampler=sampler if not isinstance(sampler, Mapping) else dict(sampler),
+            n_trials=n_trials,
+            timeout=None if timeout is None else float(timeout),
+            seed=seed,
+            storage=storage,
+            catch=None if catch is None else list(catch),
+            base_dir=None if base_dir is None else Path(base_dir),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The config as a mapping (the keys of a config file; unset optional keys left out)."""
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name in self.KEYS}
+        return {k: v for k, v in out.items() if v is not None}
+
+    # -- building ------------------------------------------------------------------------------
+    def build_space(self) -> Space:
+        return Space.from_dict(self.space)
+
+    def build_sampler(self) -> Sampler | None:
+        return build_sampler(self.sampler)
+
+    def catch_types(self) -> tuple[type[BaseException], ...]:
+        """The exception classes that fail a trial without stopping the run (default: Exception)."""
+        if self.catch is None:
+            return (Exception,)
+        return tuple(_exception_class(name) for name in self.catch)
+
+    def load_objective(self) -> Callable[..., Any]:
+        """Import the objective, with the config's directory and the working directory on sys.path.
+
+        Raises ``ConfigError`` when the module or function cannot be found; errors raised by the
+        module's own code while it imports propagate unchanged.
+        """
+        _add_import_paths(self.base_dir)
+        try:
+            objective = import_object(self.objective)
+        except ModuleNotFoundError as exc:
+            raise ConfigError(
+                f"objective {self.objective!r}: cannot import module {exc.name!r}; put it next to the "
+                "config file or in the working directory, or install it"
+            ) from None
+        except (ImportError, AttributeError) as exc:
+            raise ConfigError(f"objective {self.objective!r}: cannot import it ({exc})") from None
+        if not callable(objective):
+            raise ConfigError(f"objective {self.objective!r} is a {type(objective).__name__}, not a function")
+        return objective
+
+    def build_study(self) -> Study:
+        """Create the study in its storage, or resume it when one of that name exists."""
+        return Study(
+            self.study,
+            self.build_space(),
+            self.direction,
+            self.storage,
+            self.build_sampler(),
+            seed=self.seed,
+        )
+
+    def run(self, *, show_progress: bool = True) -> Study:
+        """Import the objective, build (or resume) the study and run ``n_trials`` more trials."""
+        objective = self.load_objective()
+        study = self.build_study()
+        study.optimize(
+            objective,
+            self.n_trials,
+            timeout=self.timeout,
+            catch=self.catch_types(),
+            show_progress=show_progress,
+        )
+        return study
