@@ -8,9 +8,11 @@ unit count). Dimensions are small immutable value objects with a JSON form.
 from __future__ import annotations
 
 import importlib
+import inspect
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -234,11 +236,22 @@ class Float(Dimension):
     def n_values(self) -> int | None:
         return None if self.step is None else self._n_steps + 1
 
+    def _step_value(self, k: int) -> float:
+        """low + k * step in decimal arithmetic: 0.1 + 2 * 0.1 is 0.3, not 0.30000000000000004."""
+        if k >= self._n_steps:
+            return self.high
+        assert self.step is not None
+        return min(self.high, float(Decimal(repr(self.low)) + k * Decimal(repr(self.step))))
+
+    def grid(self, k: int) -> list[Any]:
+        if self.step is not None and k >= self._n_steps + 1:
+            return [self._step_value(i) for i in range(self._n_steps + 1)]
+        return super().grid(k)
+
     def from_unit(self, u: float) -> float:
         u = _clip_unit(u)
         if self.step is not None:
-            k = min(int(u * (self._n_steps + 1)), self._n_steps)
-            return float(min(self.high, self.low + k * self.step))
+            return self._step_value(min(int(u * (self._n_steps + 1)), self._n_steps))
         if self.scale == "log":
             lo, hi = math.log(self.low), math.log(self.high)
             return float(min(self.high, max(self.low, math.exp(lo + u * (hi - lo)))))
@@ -337,6 +350,11 @@ class Int(Dimension):
     def n_values(self) -> int:
         return (self.high - self.low) // self.step + 1
 
+    def grid(self, k: int) -> list[Any]:
+        if k >= self.n_values():
+            return list(range(self.low, self.high + 1, self.step))
+        return super().grid(k)
+
     def from_unit(self, u: float) -> int:
         u = _clip_unit(u)
         if self.scale == "log":
@@ -395,9 +413,11 @@ class Choice(Dimension):
                     f"Choice: value {v!r} is a {type(v).__name__}; choices must be str, int, float, "
                     "bool or None so they survive storage (map an index to objects yourself)"
                 )
+            if isinstance(v, float) and not math.isfinite(v):
+                raise ValueError(f"Choice: value {v!r} is not finite; storage keeps finite numbers only")
         for i, v in enumerate(values):
             if any(_same_value(v, w) for w in values[:i]):
-                raise ValueError(f"Choice: value {v!r} is listed twice")
+                raise ValueError(f"Choice: value {v!r} is listed twice; list each value once")
         self.values = values
         self._init_common(when, default)
 
@@ -440,6 +460,8 @@ class Fixed(Dimension):
     ) -> None:
         if not isinstance(value, _SCALAR_TYPES):
             raise ValueError(f"Fixed: value must be str, int, float, bool or None, got {value!r}")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"Fixed: value {value!r} is not finite; storage keeps finite numbers only")
         self.value = value
         self._init_common(when, _NO_DEFAULT)
 
@@ -579,10 +601,18 @@ def dimension_from_dict(name: str, data: Mapping[str, Any]) -> Dimension:
                         f"dimension {name!r}: cannot import custom {field} {data[field]!r} ({exc}); "
                         "give an importable 'module:function' or pass the space in Python"
                     ) from None
+    cls = _KINDS[kind]
+    fields = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise ValueError(
+            f"dimension {name!r}: unknown field(s) {unknown} for type {kind!r}; "
+            f"the fields are {['type', *fields]}"
+        )
     try:
-        dim = _KINDS[kind](**data)
+        dim = cls(**data)
     except TypeError as exc:
-        raise ValueError(f"dimension {name!r}: {exc}") from None
+        raise ValueError(f"dimension {name!r}: {exc}; the fields are {['type', *fields]}") from None
     except ValueError as exc:
         message = str(exc)
         prefix = f"{_KINDS[kind].__name__}: "
@@ -624,7 +654,10 @@ class Space:
             if dim.when:
                 for parent, values in dim.when.items():
                     if parent == name:
-                        raise ValueError(f"dimension {name!r}: when names itself (a cycle)")
+                        raise ValueError(
+                            f"dimension {name!r}: when names itself (a cycle); name a parent "
+                            "dimension defined before it"
+                        )
                     if parent not in bound:
                         where = "defined later" if parent in dimensions else "unknown"
                         raise ValueError(
@@ -636,9 +669,14 @@ class Space:
                         continue
                     for v in values:
                         if not parent_dim.contains(v):
+                            legal = (
+                                f"one of {list(parent_dim.values)}"
+                                if isinstance(parent_dim, Choice)
+                                else f"a value of {parent_dim!r}"
+                            )
                             raise ValueError(
                                 f"dimension {name!r}: when[{parent!r}] lists {v!r}, which "
-                                f"{parent!r} can never take"
+                                f"{parent!r} can never take; list {legal}"
                             )
             bound[name] = dim
         self.dimensions: dict[str, Dimension] = bound
