@@ -17,11 +17,12 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
+from ._loop import Budget, TrialLoop
 from ._progress import ProgressBar
 from ._trial_log import TrialLog
-from .execution import run_objective, wants_trial
+from .execution import Job, choose_executor, wants_trial
 from .execution.inprocess import as_value
-from .samplers.base import Sampler, SamplingContext, SearchExhausted
+from .samplers.base import Sampler, SamplingContext
 from .samplers.random import Random
 from .space import Space, as_space
 from .storage import ClaimTaken, Storage, StudyNotFound, get_storage
@@ -310,11 +311,13 @@ class Study:
         self._log.mine.add(record.number)
         return RunningTrial(self, record)
 
-    def _report(self, record: Trial, step: int, value: float) -> None:
+    def _report(self, record: Trial, step: int, value: float) -> bool:
+        """Store an intermediate value; return whether the trial should stop early."""
         assert record.trial_id is not None
         self.storage.add_report(record.trial_id, step, value)
         record.reports = [r for r in record.reports if r[0] != step] + [(step, value)]
         record.reports.sort()
+        return False
 
     def _own(self, trial: RunningTrial | int) -> Trial:
         number = trial.number if isinstance(trial, RunningTrial) else trial
@@ -446,69 +449,90 @@ class Study:
         n_trials: int | None = None,
         *,
         timeout: float | None = None,
+        n_workers: int = 1,
+        executor: Any = None,
+        timeout_per_trial: float | None = None,
+        max_trials_per_worker: int | None = None,
+        retries: int = 0,
+        total_trials: int | None = None,
         catch: Iterable[type[BaseException]] | type[BaseException] = (Exception,),
         show_progress: bool = True,
         callbacks: Iterable[Callable[[Study, Trial], None]] = (),
     ) -> None:
         """Run ``objective(config)`` (or ``objective(config, trial)``) on ``n_trials`` new trials.
 
-        Exceptions of a type in ``catch`` mark the trial FAILED (traceback kept) and the study goes
-        on; others are recorded, then raised. Ctrl-C marks the running trial STALE, re-queues it and
-        stops; ``optimize`` again (or ``Study.load``) resumes. Stops early when the sampler is
-        exhausted or ``timeout`` seconds have passed.
+        ``n_workers > 1`` runs that many trials at once in local worker processes (a new one starts
+        the moment a slot frees); ``executor=`` takes a Dask ``Client`` or scheduler address, or any
+        ``shoal.execution.Executor``. ``timeout_per_trial`` stops (and fails) a trial that runs too
+        long; ``max_trials_per_worker`` recycles worker processes (for leaky objectives); ``retries``
+        re-runs a failed trial up to that many times, each attempt kept. ``total_trials`` is a
+        study-wide budget shared by every driver. Exceptions of a type in ``catch`` mark the trial
+        FAILED (traceback kept) and the study goes on; others are recorded, then raised. Ctrl-C marks
+        running trials STALE, re-queues them and stops; ``optimize`` again resumes.
         """
-        if n_trials is not None and (
-            isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 1
-        ):
-            raise ValueError(f"n_trials must be a positive int or None, got {n_trials!r}")
-        if timeout is not None and not timeout > 0:
-            raise ValueError(f"timeout must be > 0 seconds, got {timeout!r}")
+        _check_count("n_trials", n_trials)
+        _check_count("total_trials", total_trials)
+        _check_count("max_trials_per_worker", max_trials_per_worker)
+        for name, seconds in (("timeout", timeout), ("timeout_per_trial", timeout_per_trial)):
+            if seconds is not None and not (isinstance(seconds, (int, float)) and seconds > 0):
+                raise ValueError(f"{name} must be a number of seconds > 0, got {seconds!r}")
+        if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+            raise ValueError(f"retries must be an int >= 0, got {retries!r}")
         catch = (catch,) if isinstance(catch, type) else tuple(catch)
         if not all(isinstance(c, type) and issubclass(c, BaseException) for c in catch):
             raise ValueError(f"catch must be exception classes, got {catch!r}")
-        callbacks = list(callbacks)
-        pass_trial = wants_trial(objective)
+        job = Job(objective, wants_trial(objective), catch)
+        runner = choose_executor(
+            n_workers, executor, timeout_per_trial=timeout_per_trial,
+            max_trials_per_worker=max_trials_per_worker,
+        )
         self._driver()
         self.recover_stale()
         deadline = None if timeout is None else time.monotonic() + timeout
-        done = 0
-        best = self._best_value()
-        with ProgressBar(n_trials, show_progress, self.name) as bar:
-            while n_trials is None or done < n_trials:
-                if deadline is not None and time.monotonic() >= deadline:
-                    break
-                try:
-                    handle = self.ask(budget=n_trials)
-                except SearchExhausted as exc:
-                    logger.info("study %r: %s", self.name, exc)
-                    break
-                try:
-                    outcome, to_raise = run_objective(
-                        objective, handle, pass_trial=pass_trial, catch=catch
-                    )
-                except KeyboardInterrupt:
-                    self._mark_stale(handle.record, "interrupted (KeyboardInterrupt)")
-                    raise
-                finished = self._finish(handle.record, outcome.state, outcome.value, outcome.error)
-                if finished.state == TrialState.FAILED:
-                    first_line = (finished.error or "").strip().splitlines()[-1:] or [""]
-                    logger.warning("trial %d failed: %s", finished.number, first_line[0])
-                if to_raise is not None:
-                    raise to_raise
-                done += 1
-                for callback in callbacks:
-                    callback(self, finished)
-                if finished.state == TrialState.COMPLETE and (
-                    best is None or self._better(finished.value, best)  # type: ignore[arg-type]
-                ):
-                    best = finished.value
-                bar.update("" if best is None else f"best {best:.6g}")
+        with ProgressBar(n_trials, show_progress, self.name) as progress:
+            TrialLoop(
+                self,
+                runner,
+                job,
+                Budget(n_trials, total_trials, deadline),
+                timeout_per_trial=timeout_per_trial,
+                retries=retries,
+                callbacks=callbacks,
+                progress=progress,
+            ).run()
+
+    def _ask_within(self, n_trials: int | None, total_trials: int | None) -> RunningTrial | None:
+        """``ask``, unless the study already holds ``total_trials`` configurations (then None)."""
+        if total_trials is not None:
+            self.refresh()
+            started = sum(1 for t in self._log.by_number.values() if t.requeued_from is None)
+            if started >= total_trials:
+                return None
+        return self.ask(budget=n_trials)
+
+    def _rerun(self, failed: Trial) -> RunningTrial:
+        """Start a new attempt of a failed trial's configuration."""
+        record = self.storage.create_trial(
+            self._record.study_id,
+            TrialState.RUNNING,
+            failed.config,
+            failed.unit,
+            round=failed.round,
+            requeued_from=failed.number,
+            driver_id=self._driver(),
+        )
+        return self._start(record)
 
     def __repr__(self) -> str:
         return (
             f"Study({self.name!r}, direction={self.direction!r}, storage={self.storage.url!r}, "
             f"sampler={self.sampler!r}, trials={len(self._log)})"
         )
+
+
+def _check_count(name: str, value: int | None) -> None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise ValueError(f"{name} must be a positive int or None, got {value!r}")
 
 
 def _is_number(value: Any) -> bool:

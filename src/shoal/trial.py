@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import math
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -11,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # pragma: no cover
     from .study import Study
 
-__all__ = ["TrialState", "Trial", "RunningTrial", "TrialPruned"]
+__all__ = ["TrialState", "Trial", "TrialHandle", "RunningTrial", "TrialPruned"]
 
 
 class TrialState(str, enum.Enum):
@@ -102,33 +103,32 @@ def _iso(moment: datetime | None) -> str | None:
     return None if moment is None else moment.isoformat()
 
 
-class RunningTrial:
-    """The handle an objective (or an ask/tell loop) gets for a trial in progress.
+class TrialHandle(ABC):
+    """What an objective gets as its ``trial`` argument, wherever it runs.
 
-    ``config`` is the configuration to test; ``report(value, step)`` records an intermediate value;
-    ``should_stop()`` says whether the study wants the trial to stop early.
+    ``config`` is the configuration to test; ``report(value, step)`` records an intermediate value
+    (stored at once, visible to other drivers and the CLI); ``should_stop()`` says whether the study
+    wants the trial to stop early (then raise ``shoal.TrialPruned``).
     """
 
-    def __init__(self, study: Study, record: Trial) -> None:
-        self._study = study
-        self._record = record
+    def __init__(self, number: int, config: dict[str, Any]) -> None:
+        self._number = number
+        self._config = config
         self._stop_requested = False
+        self._last_value: float | None = None
 
     @property
     def number(self) -> int:
-        return self._record.number
+        return self._number
 
     @property
     def config(self) -> dict[str, Any]:
-        return self._record.config
+        return self._config
 
     @property
-    def unit(self) -> dict[str, float]:
-        return self._record.unit
-
-    @property
-    def record(self) -> Trial:
-        return self._record
+    def last_value(self) -> float | None:
+        """The most recently reported value (what a PRUNED trial keeps as its value)."""
+        return self._last_value
 
     def report(self, value: float, step: int) -> None:
         """Record an intermediate value (e.g. validation accuracy after epoch ``step``)."""
@@ -140,11 +140,37 @@ class RunningTrial:
             raise ValueError(f"report: value must be a number, got {value!r}") from None
         if not math.isfinite(value):
             raise ValueError(f"report: value must be finite, got {value!r}")
-        self._study._report(self._record, step, value)
+        self._last_value = value
+        if self._deliver(step, value):
+            self._stop_requested = True
 
     def should_stop(self) -> bool:
         """True when the study asks this trial to stop early (then raise ``shoal.TrialPruned``)."""
         return self._stop_requested
 
+    @abstractmethod
+    def _deliver(self, step: int, value: float) -> bool:
+        """Send a report where it is stored; return whether the trial should stop."""
+
     def __repr__(self) -> str:
-        return f"RunningTrial(number={self.number}, config={self.config!r})"
+        return f"{type(self).__name__}(number={self.number}, config={self.config!r})"
+
+
+class RunningTrial(TrialHandle):
+    """The handle for a trial this process runs (``optimize`` in process, or ``ask``)."""
+
+    def __init__(self, study: Study, record: Trial) -> None:
+        super().__init__(record.number, record.config)
+        self._study = study
+        self._record = record
+
+    @property
+    def unit(self) -> dict[str, float]:
+        return self._record.unit
+
+    @property
+    def record(self) -> Trial:
+        return self._record
+
+    def _deliver(self, step: int, value: float) -> bool:
+        return self._study._report(self._record, step, value)

@@ -6,19 +6,10 @@ import inspect
 import math
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
-from ..trial import RunningTrial, TrialPruned, TrialState
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """How a trial ended: its state, its value (COMPLETE, maybe PRUNED) and the error text."""
-
-    state: TrialState
-    value: float | None = None
-    error: str | None = None
+from ..trial import TrialHandle, TrialPruned, TrialState
+from .base import Event, Executor, Finished, Job, Outcome, ReportHandler
 
 
 def wants_trial(objective: Callable[..., Any]) -> bool:
@@ -61,7 +52,7 @@ def as_value(result: Any) -> tuple[float | None, str | None]:
 
 def run_objective(
     objective: Callable[..., Any],
-    handle: RunningTrial,
+    handle: TrialHandle,
     *,
     pass_trial: bool,
     catch: tuple[type[BaseException], ...],
@@ -70,8 +61,7 @@ def run_objective(
     try:
         result = objective(handle.config, handle) if pass_trial else objective(handle.config)
     except TrialPruned:
-        last = handle.record.reports[-1][1] if handle.record.reports else None
-        return Outcome(TrialState.PRUNED, last), None
+        return Outcome(TrialState.PRUNED, handle.last_value), None
     except Exception as exc:  # noqa: BLE001 - recorded, then re-raised unless caught
         text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)).rstrip()
         outcome = Outcome(TrialState.FAILED, None, text)
@@ -80,3 +70,55 @@ def run_objective(
     if problem is not None:
         return Outcome(TrialState.FAILED, None, problem), None
     return Outcome(TrialState.COMPLETE, value), None
+
+
+class _LocalTrial(TrialHandle):
+    def __init__(self, key: int, number: int, config: dict[str, Any], on_report: ReportHandler) -> None:
+        super().__init__(number, config)
+        self._key = key
+        self._on_report = on_report
+
+    def _deliver(self, step: int, value: float) -> bool:
+        return self._on_report(self._key, step, value)
+
+
+class InProcess(Executor):
+    """Runs each call in this process, one at a time (the default for ``n_workers=1``)."""
+
+    def __init__(self) -> None:
+        self._job: Job | None = None
+        self._pending: tuple[int, dict[str, Any], int] | None = None
+
+    @property
+    def slots(self) -> int:
+        return 1
+
+    def start(self, job: Job, on_report: ReportHandler) -> None:
+        self._job = job
+        self._on_report = on_report
+
+    def submit(self, key: int, config: dict[str, Any], number: int) -> None:
+        if self._pending is not None:
+            raise RuntimeError("submit called while a call is pending")
+        self._pending = (key, config, number)
+
+    def wait(self, timeout: float | None) -> list[Event]:
+        if self._pending is None or self._job is None:
+            return []
+        key, config, number = self._pending
+        try:
+            outcome, to_raise = run_objective(
+                self._job.objective,
+                _LocalTrial(key, number, config, self._on_report),
+                pass_trial=self._job.pass_trial,
+                catch=self._job.catch,
+            )
+        finally:
+            self._pending = None
+        return [Finished(key, outcome, to_raise)]
+
+    def cancel(self, key: int) -> None:
+        self._pending = None
+
+    def close(self) -> None:
+        self._pending = None

@@ -1,0 +1,197 @@
+"""The optimize loop: keep every executor slot busy, record what comes back, survive faults.
+
+A new trial starts the moment a slot frees (no batch barrier). A call that fails (an exception, its
+worker died, it ran past ``timeout_per_trial``) may be retried ``retries`` times as a new trial that
+names the attempt it repeats; every attempt stays in storage.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ._progress import ProgressBar
+from .execution.base import Died, Executor, Finished, Job, Outcome
+from .samplers.base import SearchExhausted
+from .storage import StateConflict
+from .trial import RunningTrial, Trial, TrialState
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .study import Study
+
+logger = logging.getLogger("shoal")
+
+#: How often a driver looks for trials other drivers left behind while it runs.
+RECOVER_EVERY_SECONDS = 30.0
+
+
+@dataclass
+class _Running:
+    handle: RunningTrial
+    started: float
+    attempt: int
+
+
+@dataclass
+class Budget:
+    """When to stop starting trials: this call's count, the study's total, a deadline."""
+
+    n_trials: int | None = None
+    total_trials: int | None = None
+    deadline: float | None = None
+
+
+class TrialLoop:
+    """Runs one ``optimize`` call on an executor."""
+
+    def __init__(
+        self,
+        study: Study,
+        executor: Executor,
+        job: Job,
+        budget: Budget,
+        *,
+        timeout_per_trial: float | None,
+        retries: int,
+        callbacks: Iterable[Callable[[Study, Trial], None]],
+        progress: ProgressBar,
+    ) -> None:
+        self.study = study
+        self.executor = executor
+        self.job = job
+        self.budget = budget
+        self.timeout_per_trial = timeout_per_trial
+        self.retries = retries
+        self.callbacks = list(callbacks)
+        self.progress = progress
+        self.running: dict[int, _Running] = {}
+        self.started = 0
+        self.exhausted = False
+        self.to_raise: BaseException | None = None
+        self.best = study._best_value()
+        self._next_recovery = time.monotonic() + RECOVER_EVERY_SECONDS
+
+    # -- the loop ------------------------------------------------------------------------------
+    def run(self) -> None:
+        self.executor.start(self.job, self._on_report)
+        try:
+            while True:
+                self._fill()
+                if not self.running:
+                    break
+                for event in self.executor.wait(self._wait_seconds()):
+                    self._handle(event)
+                self._enforce_timeouts()
+                self._recover_periodically()
+        except BaseException as exc:
+            self._abandon(f"interrupted ({type(exc).__name__})")
+            raise
+        finally:
+            self.executor.close()
+        if self.to_raise is not None:
+            raise self.to_raise
+
+    def _may_start(self) -> bool:
+        budget = self.budget
+        if self.exhausted or self.to_raise is not None:
+            return False
+        if budget.n_trials is not None and self.started >= budget.n_trials:
+            return False
+        if budget.deadline is not None and time.monotonic() >= budget.deadline:
+            return False
+        return True
+
+    def _fill(self) -> None:
+        while len(self.running) < self.executor.slots and self._may_start():
+            try:
+                handle = self.study._ask_within(self.budget.n_trials, self.budget.total_trials)
+            except SearchExhausted as exc:
+                logger.info("study %r: %s", self.study.name, exc)
+                self.exhausted = True
+                return
+            if handle is None:  # the study-wide budget is spent
+                self.exhausted = True
+                return
+            self.started += 1
+            self._submit(handle, attempt=0)
+
+    def _submit(self, handle: RunningTrial, attempt: int) -> None:
+        self.running[handle.number] = _Running(handle, time.monotonic(), attempt)
+        self.executor.submit(handle.number, handle.config, handle.number)
+
+    def _wait_seconds(self) -> float:
+        now = time.monotonic()
+        limits = [self._next_recovery - now]
+        if self.timeout_per_trial is not None:
+            limits += [r.started + self.timeout_per_trial - now for r in self.running.values()]
+        return max(0.0, min(limits))
+
+    # -- events --------------------------------------------------------------------------------
+    def _on_report(self, key: int, step: int, value: float) -> bool:
+        running = self.running.get(key)
+        if running is None:
+            return True  # a call we no longer track should stop
+        return self.study._report(running.handle.record, step, value)
+
+    def _handle(self, event: Finished | Died) -> None:
+        running = self.running.pop(event.key, None)
+        if running is None:
+            return
+        if isinstance(event, Died):
+            outcome = Outcome(TrialState.FAILED, None, event.cause)
+        else:
+            outcome = event.outcome
+            if event.exception is not None:
+                self.to_raise = event.exception
+        self._conclude(running, outcome)
+
+    def _conclude(self, running: _Running, outcome: Outcome) -> None:
+        try:
+            finished = self.study._finish(
+                running.handle.record, outcome.state, outcome.value, outcome.error
+            )
+        except StateConflict as exc:  # another driver judged it stale meanwhile; its verdict stands
+            logger.warning("trial %d: result not recorded: %s", running.handle.number, exc)
+            return
+        if finished.state == TrialState.FAILED:
+            lines = (finished.error or "").strip().splitlines()
+            logger.warning("trial %d failed: %s", finished.number, lines[-1] if lines else "")
+            if running.attempt < self.retries and self.to_raise is None:
+                retry = self.study._rerun(finished)
+                logger.info("trial %d retries trial %d", retry.number, finished.number)
+                self._submit(retry, running.attempt + 1)
+                return
+        for callback in self.callbacks:
+            callback(self.study, finished)
+        if finished.state == TrialState.COMPLETE and (
+            self.best is None or self.study._better(finished.value, self.best)  # type: ignore[arg-type]
+        ):
+            self.best = finished.value
+        self.progress.update("" if self.best is None else f"best {self.best:.6g}")
+
+    def _enforce_timeouts(self) -> None:
+        if self.timeout_per_trial is None:
+            return
+        now = time.monotonic()
+        for key, running in list(self.running.items()):
+            if now - running.started >= self.timeout_per_trial:
+                self.executor.cancel(key)
+                del self.running[key]
+                cause = f"timed out after {self.timeout_per_trial:g}s (timeout_per_trial)"
+                self._conclude(running, Outcome(TrialState.FAILED, None, cause))
+
+    def _recover_periodically(self) -> None:
+        if time.monotonic() < self._next_recovery:
+            return
+        self._next_recovery = time.monotonic() + RECOVER_EVERY_SECONDS
+        if self.study.storage.shared:
+            self.study.recover_stale()
+
+    def _abandon(self, why: str) -> None:
+        """Leave the running trials STALE (and re-queued) when the driver stops abruptly."""
+        for running in self.running.values():
+            self.study._mark_stale(running.handle.record, why)
+        self.running.clear()

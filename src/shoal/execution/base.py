@@ -1,0 +1,91 @@
+"""The executor contract: run objective calls somewhere and stream back what happens.
+
+Executors know nothing of tuning. The driver starts an executor with a job (the objective) and a report
+handler, then submits calls (a key, a config and a trial number). An executor passes each intermediate
+report to the handler and sends its answer (stop or not) back to the call; it answers ``wait`` with
+events: a ``Finished`` outcome, or ``Died`` when the call's worker vanished.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ..trial import TrialState
+
+__all__ = ["Executor", "Outcome", "Job", "Finished", "Died", "Event", "ReportHandler"]
+
+#: ``handler(key, step, value) -> stop?`` stores a report and decides whether the call should stop.
+ReportHandler = Callable[[int, int, float], bool]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a call ended: its state, its value (COMPLETE, maybe PRUNED) and the error text."""
+
+    state: TrialState
+    value: float | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Job:
+    """What an executor needs to run: the objective, how to call it, and which exceptions it catches."""
+
+    objective: Callable[..., Any]
+    pass_trial: bool
+    catch: tuple[type[BaseException], ...]
+
+
+@dataclass(frozen=True)
+class Finished:
+    key: int
+    outcome: Outcome
+    #: an exception the objective raised that ``catch`` does not cover (the driver re-raises it)
+    exception: BaseException | None = None
+
+
+@dataclass(frozen=True)
+class Died:
+    key: int
+    cause: str
+
+
+Event = Finished | Died
+
+
+class Executor(ABC):
+    """Runs calls of one job on ``slots`` workers at a time."""
+
+    @property
+    @abstractmethod
+    def slots(self) -> int:
+        """How many calls may run at once."""
+
+    @abstractmethod
+    def start(self, job: Job, on_report: ReportHandler) -> None:
+        """Get workers ready to run ``job``; reports go to ``on_report``."""
+
+    @abstractmethod
+    def submit(self, key: int, config: dict[str, Any], number: int) -> None:
+        """Start one call; the caller never submits more than ``slots`` at once."""
+
+    @abstractmethod
+    def wait(self, timeout: float | None) -> list[Event]:
+        """Events since the last call, waiting up to ``timeout`` seconds for the first."""
+
+    @abstractmethod
+    def cancel(self, key: int) -> None:
+        """Stop a running call at once (its worker is replaced); no event follows for it."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Stop all workers."""
+
+    def __enter__(self) -> Executor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

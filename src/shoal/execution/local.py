@@ -1,0 +1,175 @@
+"""Local worker processes: one fresh Python process per slot, talking over a socket pair.
+
+Workers are started with ``subprocess`` (not ``multiprocessing``), so scripts need no
+``if __name__ == "__main__"`` guard and a worker never inherits the driver's threads or database
+connections. A worker that dies (SIGKILL, ``os._exit``, a segfault, the OOM killer) is noticed at once
+from its closed socket, reported as ``Died`` with its exit signal or code, and replaced.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection, wait
+from typing import Any
+
+from .base import Died, Event, Executor, Finished, Job, ReportHandler
+
+__all__ = ["LocalPool"]
+
+
+def _describe_exit(code: int | None) -> str:
+    if code is None:
+        return "worker died"
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        return f"worker died: signal {-code} ({name})"
+    return f"worker died: exit code {code}"
+
+
+@dataclass
+class _Worker:
+    process: subprocess.Popen
+    conn: Connection
+    key: int | None = None
+    ready: bool = False
+    pending: list[Any] = field(default_factory=list)
+
+
+class LocalPool(Executor):
+    """``n_workers`` local processes; ``max_trials_per_worker`` recycles each after that many calls."""
+
+    def __init__(self, n_workers: int, *, max_trials_per_worker: int | None = None) -> None:
+        if isinstance(n_workers, bool) or not isinstance(n_workers, int) or n_workers < 1:
+            raise ValueError(f"n_workers must be a positive int, got {n_workers!r}")
+        if max_trials_per_worker is not None and (
+            isinstance(max_trials_per_worker, bool)
+            or not isinstance(max_trials_per_worker, int)
+            or max_trials_per_worker < 1
+        ):
+            raise ValueError(
+                f"max_trials_per_worker must be a positive int or None, got {max_trials_per_worker!r}"
+            )
+        self._n = n_workers
+        self._max_calls = max_trials_per_worker
+        self._payload: bytes | None = None
+        self._workers: list[_Worker] = []
+        self._events: list[Event] = []
+
+    @property
+    def slots(self) -> int:
+        return self._n
+
+    # -- processes -----------------------------------------------------------------------------
+    def start(self, job: Job, on_report: ReportHandler) -> None:
+        import cloudpickle
+
+        self._on_report = on_report
+        try:
+            self._payload = cloudpickle.dumps(job)
+        except Exception as exc:  # noqa: BLE001 - say what cannot travel to a worker
+            raise ValueError(
+                f"the objective cannot be sent to worker processes ({type(exc).__name__}: {exc}); "
+                "define it at module level or use n_workers=1"
+            ) from None
+        self._workers = [self._spawn() for _ in range(self._n)]
+
+    def _spawn(self) -> _Worker:
+        assert self._payload is not None
+        ours, theirs = socket.socketpair()
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "shoal.execution.worker", str(theirs.fileno())],
+            pass_fds=(theirs.fileno(),),
+            env=env,
+            stdin=subprocess.DEVNULL,
+        )
+        theirs.close()
+        conn = Connection(ours.detach())
+        conn.send_bytes(self._payload)
+        conn.send(self._max_calls)
+        return _Worker(process, conn)
+
+    def _replace(self, worker: _Worker, *, kill: bool) -> None:
+        if kill and worker.process.poll() is None:
+            worker.process.kill()
+        worker.conn.close()
+        worker.process.wait()
+        index = self._workers.index(worker)
+        self._workers[index] = self._spawn()
+
+    # -- calls ---------------------------------------------------------------------------------
+    def submit(self, key: int, config: dict[str, Any], number: int) -> None:
+        for worker in self._workers:
+            if worker.key is None:
+                worker.key = key
+                worker.conn.send(("run", key, number, config))
+                return
+        raise RuntimeError("submit called with every worker busy")
+
+    def wait(self, timeout: float | None) -> list[Event]:
+        if not self._events:
+            ready = wait([w.conn for w in self._workers], timeout)
+            for worker in [w for w in self._workers if w.conn in ready]:
+                self._drain(worker)
+        events, self._events = self._events, []
+        return events
+
+    def _drain(self, worker: _Worker) -> None:
+        """Read what one worker sent; notice if it died."""
+        try:
+            while worker.conn.poll():
+                message = worker.conn.recv()
+                kind = message[0]
+                if kind == "ready":
+                    worker.ready = True
+                elif kind == "report":
+                    _, key, step, value = message
+                    stop = self._on_report(key, step, value)
+                    worker.conn.send(("decision", key, stop))
+                elif kind == "done":
+                    _, key, outcome, exception = message
+                    worker.key = None
+                    self._events.append(Finished(key, outcome, exception))
+        except (EOFError, OSError):
+            key = worker.key
+            code = worker.process.wait()
+            if key is not None:
+                self._events.append(Died(key, _describe_exit(code)))
+            self._replace(worker, kill=False)  # retired or died: a fresh process takes the slot
+
+    def cancel(self, key: int) -> None:
+        for worker in self._workers:
+            if worker.key == key:
+                self._replace(worker, kill=True)
+                return
+
+    def worker_pids(self) -> list[int]:
+        """Process ids of the current workers (for tests and monitoring)."""
+        return [w.process.pid for w in self._workers]
+
+    def close(self) -> None:
+        for worker in self._workers:
+            try:
+                if worker.key is None:
+                    worker.conn.send(("exit",))
+            except OSError:
+                pass
+        for worker in self._workers:
+            try:
+                worker.process.wait(timeout=2 if worker.key is None else 0)
+            except subprocess.TimeoutExpired:
+                pass
+            if worker.process.poll() is None:
+                worker.process.kill()
+                worker.process.wait()
+            worker.conn.close()
+        self._workers = []
