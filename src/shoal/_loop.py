@@ -24,9 +24,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 logger = logging.getLogger("shoal")
 
-#: How often a driver looks for trials other drivers left behind while it runs.
-RECOVER_EVERY_SECONDS = 30.0
-
 
 @dataclass
 class _Running:
@@ -72,7 +69,7 @@ class TrialLoop:
         self.exhausted = False
         self.to_raise: BaseException | None = None
         self.best = study._best_value()
-        self._next_recovery = time.monotonic() + RECOVER_EVERY_SECONDS
+        self._next_recovery = time.monotonic() + study.heartbeat_seconds
 
     # -- the loop ------------------------------------------------------------------------------
     def run(self) -> None:
@@ -186,7 +183,8 @@ class TrialLoop:
     def _recover_periodically(self) -> None:
         if time.monotonic() < self._next_recovery:
             return
-        self._next_recovery = time.monotonic() + RECOVER_EVERY_SECONDS
+        # as often as drivers beat: trials of a driver that went silent are taken back promptly
+        self._next_recovery = time.monotonic() + self.study.heartbeat_seconds
         if self.study.storage.shared:
             self.study.recover_stale()
 

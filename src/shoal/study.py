@@ -96,6 +96,8 @@ class Study:
         *,
         seed: int | None = None,
         requeue_stale: bool = True,
+        heartbeat_seconds: float = HEARTBEAT_SECONDS,
+        stale_after: float = STALE_AFTER_SECONDS,
     ) -> None:
         if not isinstance(name, str) or not name.strip():
             raise ValueError(f"name must be a non-empty string, got {name!r}")
@@ -109,6 +111,15 @@ class Study:
         self.sampler: Sampler = (sampler or Random()).with_seed(seed)
         self._sampler_given = sampler is not None
         self.requeue_stale = requeue_stale
+        if not (isinstance(heartbeat_seconds, (int, float)) and heartbeat_seconds > 0):
+            raise ValueError(f"heartbeat_seconds must be > 0, got {heartbeat_seconds!r}")
+        if not (isinstance(stale_after, (int, float)) and stale_after >= 3 * heartbeat_seconds):
+            raise ValueError(
+                f"stale_after must be at least 3 x heartbeat_seconds ({3 * heartbeat_seconds:g}s), so "
+                f"a slow but live driver is never judged gone; got {stale_after!r}"
+            )
+        self.heartbeat_seconds = float(heartbeat_seconds)
+        self.stale_after = float(stale_after)
         self.storage = get_storage(storage)
         self._log = TrialLog()
         self._driver_id: int | None = None
@@ -160,6 +171,8 @@ class Study:
         sampler: Sampler | None = None,
         seed: int | None = None,
         requeue_stale: bool = True,
+        heartbeat_seconds: float = HEARTBEAT_SECONDS,
+        stale_after: float = STALE_AFTER_SECONDS,
     ) -> Study:
         """Open an existing study to inspect or resume it; ``optimize`` then continues it.
 
@@ -182,6 +195,8 @@ class Study:
             sampler,
             seed=seed,
             requeue_stale=requeue_stale,
+            heartbeat_seconds=heartbeat_seconds,
+            stale_after=stale_after,
         )
 
     # -- reading -------------------------------------------------------------------------------
@@ -260,7 +275,7 @@ class Study:
         if self._driver_id is None:
             self._driver_id = self.storage.register_driver(socket.gethostname(), os.getpid())
             if self.storage.shared:
-                self._heartbeat = _Heartbeat(self.storage, self._driver_id, HEARTBEAT_SECONDS)
+                self._heartbeat = _Heartbeat(self.storage, self._driver_id, self.heartbeat_seconds)
                 weakref.finalize(self, self._heartbeat.stop)
         return self._driver_id
 
@@ -393,11 +408,12 @@ class Study:
         return record
 
     # -- crash recovery ------------------------------------------------------------------------
-    def recover_stale(self, *, stale_after: float = STALE_AFTER_SECONDS) -> list[Trial]:
+    def recover_stale(self) -> list[Trial]:
         """Mark RUNNING trials whose driver vanished as STALE (and re-queue them if configured).
 
         A driver is gone when its process is dead on this host, or when it has sent no heartbeat
-        for ``stale_after`` seconds; a slow but live trial is never taken from its driver.
+        for ``stale_after`` seconds (its heartbeat thread beats every ``heartbeat_seconds`` whatever
+        the trial does); a slow but live trial is never taken from its driver.
         """
         host, now, stale = socket.gethostname(), datetime.now(timezone.utc), []
         for trial, driver in self.storage.running_with_drivers(self._record.study_id):
@@ -405,7 +421,7 @@ class Study:
                 continue
             silent = (now - driver.heartbeat_at).total_seconds()
             dead = driver.host == host and driver.pid != os.getpid() and not _pid_alive(driver.pid)
-            if not dead and silent < stale_after:
+            if not dead and silent < self.stale_after:
                 continue
             why = (
                 f"driver {driver.host}:{driver.pid} vanished"
