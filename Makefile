@@ -36,4 +36,5 @@ lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check src tests benchmarks examples
 
 clean:
+	-bash scripts/postgres.sh stop
 	rm -rf $(VENV) .tmp shoal.db shoal.db-wal shoal.db-shm

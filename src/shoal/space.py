@@ -185,6 +185,8 @@ class Float(Dimension):
         self.high = float(high)
         self.scale = scale
         self.step = None if step is None else float(step)
+        if isinstance(default, int) and not isinstance(default, bool):
+            default = float(default)  # a float dimension fills in a float
         self._init_common(when, default)
         self._validate("")
 
@@ -584,11 +586,12 @@ def dimension_from_dict(name: str, data: Mapping[str, Any]) -> Dimension:
         raise ValueError(
             f"dimension {name!r}: type must be one of {sorted(_KINDS)}, got {kind!r}"
         )
-    for field in ("low", "high", "step"):
+    numeric = ("low", "high", "step", "default") if kind in ("float", "int") else ("low", "high", "step")
+    for field in numeric:
         if field in data and data[field] is not None:
             data[field] = _as_number(name, field, data[field])
     if kind == "int":
-        for field in ("low", "high", "step"):
+        for field in ("low", "high", "step", "default"):
             if isinstance(data.get(field), float) and data[field].is_integer():
                 data[field] = int(data[field])
     if kind == "custom":

@@ -20,7 +20,7 @@ from .base import (
     StudySummary,
 )
 from .summary import not_found_message as _not_found
-from .summary import summarize
+from .summary import refuse_finished, summarize, to_json
 
 
 def _now() -> datetime:
@@ -111,6 +111,8 @@ class InMemoryStorage(Storage):
     ) -> Trial:
         if state not in (TrialState.QUEUED, TrialState.RUNNING):
             raise ValueError(f"a new trial is QUEUED or RUNNING, not {state}")
+        to_json("config", config)  # refuse what a SQL storage could not keep
+        to_json("unit", unit)
         with self._lock:
             trials = self._trials[study_id]
             if claim is not None:
@@ -155,15 +157,18 @@ class InMemoryStorage(Storage):
         value: float | None = None,
         error: str | None = None,
     ) -> Trial:
+        refuse_finished(expected, state)
         with self._lock:
-            trial = self._by_id[trial_id]
+            trial = self._by_id.get(trial_id)
+            if trial is None:
+                raise StateConflict(f"no such trial, not {expected}; not moved to {state}")
             if trial.state != expected:
                 raise StateConflict(
                     f"trial {trial.number} is {trial.state}, not {expected}; not moved to {state}"
                 )
             trial.state = state
             if state.finished:
-                trial.value = value
+                trial.value = None if value is None else float(value)
                 trial.error = error
                 trial.finished_at = _now()
             elif state == TrialState.RUNNING and trial.started_at is None:
@@ -173,7 +178,7 @@ class InMemoryStorage(Storage):
     def add_report(self, trial_id: int, step: int, value: float) -> None:
         with self._lock:
             trial = self._by_id[trial_id]
-            trial.reports = [r for r in trial.reports if r[0] != step] + [(step, value)]
+            trial.reports = [r for r in trial.reports if r[0] != step] + [(int(step), float(value))]
             trial.reports.sort()
 
     def read_trials(

@@ -32,7 +32,7 @@ from .base import (
     StudyRecord,
     StudySummary,
 )
-from .summary import not_found_message, summarize
+from .summary import not_found_message, refuse_finished, summarize, to_json
 
 SCHEMA_VERSION = 1
 _metadata = sa.MetaData()
@@ -328,8 +328,8 @@ class SQLStorage(Storage):
         params = {
             "study_id": study_id,
             "state": state.value,
-            "config": _dumps(config),
-            "unit": _dumps(unit),
+            "config": to_json("config", config),
+            "unit": to_json("unit", unit),
             "round": round,
             "claim": claim,
             "requeued_from": requeued_from,
@@ -380,6 +380,9 @@ class SQLStorage(Storage):
                     .where((trials.c.study_id == study_id) & (trials.c.state == "QUEUED"))
                     .order_by(trials.c.number)
                     .limit(1)
+                    # PostgreSQL: lock the row, skipping rows other claimers hold (SQLite ignores this;
+                    # BEGIN IMMEDIATE already serializes writers there)
+                    .with_for_update(skip_locked=True)
                 ).first()
                 if row is None:
                     return None
@@ -402,6 +405,7 @@ class SQLStorage(Storage):
         value: float | None = None,
         error: str | None = None,
     ) -> Trial:
+        refuse_finished(expected, state)
         params = {"state": state.value, "trial_id": trial_id, "expected": expected.value}
         if state.finished:
             statement = _FINISH_TRIAL

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import json
+import math
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from ..trial import TrialState
-from .base import StudyRecord, StudySummary
+from .base import StateConflict, StudyRecord, StudySummary
 
 _MAXIMIZE = "maximize"
 
@@ -27,3 +30,31 @@ def summarize(
 def not_found_message(name: str, existing: Iterable[str]) -> str:
     known = ", ".join(repr(n) for n in sorted(existing)) or "none"
     return f"no study named {name!r} in this storage (studies: {known})"
+
+
+def refuse_finished(expected: TrialState, state: TrialState) -> None:
+    """A finished trial never changes: no compare-and-set may start from a finished state."""
+    if expected.finished:
+        raise StateConflict(
+            f"a {expected} trial is finished and never changes; not moved to {state}"
+        )
+
+
+def to_json(what: str, mapping: Mapping[str, Any]) -> str:
+    """The stored JSON form of a config or unit dict; ``ValueError`` naming a value JSON cannot keep."""
+    try:
+        return json.dumps(mapping, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError):
+        for key, value in mapping.items():
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ValueError(
+                    f"{what}[{key!r}] is {value!r}; storage keeps finite numbers only"
+                ) from None
+            try:
+                json.dumps(value)
+            except (TypeError, ValueError):
+                raise ValueError(
+                    f"{what}[{key!r}] is {value!r} ({type(value).__name__}); storage keeps str, int, "
+                    "float, bool and None"
+                ) from None
+        raise

@@ -1,0 +1,98 @@
+"""Shared fixtures: a ``storage`` for every backend (memory, SQLite, PostgreSQL), each test on a fresh one.
+
+PostgreSQL runs when ``SHOAL_TEST_POSTGRES_URL`` names a server (``make test`` starts one with
+``scripts/postgres.sh`` and sets it). Unset, the PostgreSQL cases are skipped and say how to enable
+them; set but unreachable, they fail: a configured backend that cannot be tested is an error.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from shoal.storage import InMemoryStorage, Storage
+
+POSTGRES_ENV = "SHOAL_TEST_POSTGRES_URL"
+BACKENDS = ("memory", "sqlite", "postgresql")
+SQL_BACKENDS = ("sqlite", "postgresql")
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[object]:
+    """An AUTOCOMMIT engine on the server named by $SHOAL_TEST_POSTGRES_URL (skip when unset)."""
+    url = os.environ.get(POSTGRES_ENV, "").strip()
+    if not url:
+        pytest.skip(
+            f"PostgreSQL backend not tested: {POSTGRES_ENV} is unset. `make test` starts a local "
+            f"server and sets it; or run `export {POSTGRES_ENV}=$(bash scripts/postgres.sh | tail -n 1)`"
+        )
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT", pool_pre_ping=True)
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+    except Exception as exc:  # noqa: BLE001 - any failure to reach the server is reported as is
+        engine.dispose()
+        pytest.fail(
+            f"{POSTGRES_ENV}={url!r} is set but the server cannot be reached: {exc}\n"
+            f"Start one with `bash scripts/postgres.sh`, or unset {POSTGRES_ENV} to skip PostgreSQL.",
+            pytrace=False,
+        )
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def postgres_url(postgres_server) -> Iterator[str]:
+    """A URL on the test server whose tables live in a fresh schema, dropped after the test.
+
+    The schema rides in the URL (``options=-csearch_path=...``), so other processes opening the
+    same URL see the same tables.
+    """
+    import sqlalchemy as sa
+
+    schema = f"shoal_test_{uuid.uuid4().hex[:12]}"
+    with postgres_server.connect() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    url = postgres_server.url.update_query_dict({"options": f"-csearch_path={schema}"})
+    yield url.render_as_string(hide_password=False)
+    with postgres_server.connect() as conn:
+        conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+
+
+def _sql_url(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if kind == "sqlite":
+        return f"sqlite:///{tmp_path / 'shoal.db'}"
+    return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture(params=SQL_BACKENDS)
+def sql_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A URL for a fresh, empty SQL storage: a SQLite file, then a PostgreSQL schema."""
+    return _sql_url(request.param, request, tmp_path)
+
+
+@pytest.fixture(params=BACKENDS)
+def storage(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Storage]:
+    """A fresh, empty storage of each backend."""
+    if request.param == "memory":
+        backend: Storage = InMemoryStorage()
+    else:
+        from shoal.storage import SQLStorage
+
+        backend = SQLStorage(_sql_url(request.param, request, tmp_path))
+    yield backend
+    backend.close()
+
+
+@pytest.fixture
+def backend(storage: Storage) -> str:
+    """The name of the ``storage`` fixture's backend: memory, sqlite or postgresql."""
+    if isinstance(storage, InMemoryStorage):
+        return "memory"
+    return "sqlite" if storage.url.startswith("sqlite") else "postgresql"
