@@ -1,0 +1,320 @@
+"""The Dask executor against a real ``distributed.LocalCluster`` (2 worker processes, 1 thread each)."""
+
+from __future__ import annotations
+
+import functools
+import os
+import signal
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+distributed = pytest.importorskip("distributed")
+
+import cloudpickle  # noqa: E402
+import dask  # noqa: E402
+from distributed import Client, LocalCluster  # noqa: E402
+
+import shoal  # noqa: E402
+from shoal.execution import Job  # noqa: E402
+from shoal.execution.dask import DaskExecutor, TrialAbandoned, is_dask_target  # noqa: E402
+from shoal.storage import get_storage  # noqa: E402
+from shoal.trial import TrialState  # noqa: E402
+
+# Workers import nothing from tests/: the objectives below travel by value.
+cloudpickle.register_pickle_by_value(sys.modules[__name__])
+
+DRIVER_PID = os.getpid()
+SPACE = {"x": shoal.Float(0.0, 1.0)}
+
+
+def _cluster(**config: object) -> LocalCluster:
+    with dask.config.set(config):
+        return LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=50
+        )
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[LocalCluster]:
+    """Dask's defaults: a task whose worker dies is rescheduled (allowed-failures 3)."""
+    cluster = _cluster()
+    yield cluster
+    cluster.close()
+
+
+@pytest.fixture(scope="module")
+def module_client(cluster: LocalCluster) -> Iterator[Client]:
+    client = Client(cluster, set_as_default=False)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def client(module_client: Client) -> Client:
+    """The cluster's client, once both workers are up (a killed one is restarted by its nanny)."""
+    module_client.wait_for_workers(2, timeout=120)
+    return module_client
+
+
+def _worker_pids(client: Client) -> set[int]:
+    return set(client.run(os.getpid).values())
+
+
+def _sqlite(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'shoal.db'}"
+
+
+# -- objectives (run on the workers) -----------------------------------------------------------
+def pid_objective(config: dict, trial) -> float:
+    trial.report(config["x"], 0)
+    time.sleep(0.2)  # long enough that both workers get calls
+    return float(os.getpid())
+
+
+def reads_own_reports(url: str, name: str, config: dict, trial) -> float:
+    """Report twice, then read this trial's reports back from the study's storage."""
+    trial.report(config["x"], 0)
+    trial.report(config["x"] + 1, 1)
+    storage = get_storage(url)
+    study_id = storage.get_study(name).study_id
+    [me] = [t for t in storage.read_trials(study_id) if t.number == trial.number]
+    assert me.state == TrialState.RUNNING
+    return float(len(me.reports))
+
+
+def prunable(config: dict, trial) -> float:
+    for step in range(10):
+        trial.report(float(step), step)
+        if trial.should_stop():
+            raise shoal.TrialPruned()
+    return 100.0
+
+
+def raises_for_half(config: dict) -> float:
+    if config["x"] == 0.5:
+        raise ValueError("x = 0.5 is not allowed")
+    if config["x"] == 0.125:
+        raise KeyError("not caught")
+    return config["x"]
+
+
+def dies_once(marker: str, config: dict) -> float:
+    """SIGKILL this worker the first time x is 0.25 (never the test process)."""
+    if config["x"] == 0.25 and not os.path.exists(marker):
+        if os.getpid() == DRIVER_PID:
+            raise RuntimeError("the objective ran in the driver, not on a Dask worker")
+        Path(marker).write_text(str(os.getpid()))
+        os.kill(os.getpid(), signal.SIGKILL)
+        time.sleep(30)
+    return config["x"]
+
+
+def hangs(marker: str, config: dict, trial) -> float:
+    """Report forever when x is 0.75; note when the driver abandons the trial."""
+    if config["x"] == 0.75:
+        try:
+            for step in range(600):
+                trial.report(float(step), step)
+                time.sleep(0.05)
+        except TrialAbandoned:
+            Path(marker).write_text("abandoned")
+            raise
+    return config["x"]
+
+
+# -- targets and arguments ---------------------------------------------------------------------
+def test_is_dask_target(module_client: Client) -> None:
+    assert is_dask_target(module_client)
+    assert is_dask_target("tcp://10.0.0.1:8786") and is_dask_target("tls://host:8786")
+    for other in ("tcp://", "localhost:8786", "sqlite:///x.db", 3, None, object()):
+        assert not is_dask_target(other)
+
+
+def test_bad_arguments(module_client: Client) -> None:
+    with pytest.raises(ValueError, match="client_or_address"):
+        DaskExecutor("localhost:8786")
+    with pytest.raises(ValueError, match="slots"):
+        DaskExecutor(module_client, slots=0)
+    study = shoal.Study("bad", SPACE)
+    with pytest.raises(ValueError, match="executor must be"):
+        study.optimize(pid_objective, n_trials=1, executor="localhost:8786", show_progress=False)
+
+
+def test_slots_and_client_ownership(cluster: LocalCluster, client: Client) -> None:
+    assert DaskExecutor(client).slots == 2
+    assert DaskExecutor(client, slots=5).slots == 5
+    given = DaskExecutor(client)
+    given.close()
+    assert client.status == "running"  # a client we were given stays open
+    owned = DaskExecutor(cluster.scheduler_address)
+    own_client = owned.client
+    assert owned.slots == 2 and own_client is not client
+    owned.close()
+    assert own_client.status == "closed"
+
+
+# -- running trials ----------------------------------------------------------------------------
+def test_trials_run_in_worker_processes(client: Client, tmp_path: Path) -> None:
+    study = shoal.Study("pids", SPACE, storage=_sqlite(tmp_path), seed=1)
+    study.optimize(pid_objective, n_trials=8, executor=client, show_progress=False)
+    trials = study.trials
+    assert [t.state for t in trials] == [TrialState.COMPLETE] * 8
+    pids = {int(t.value) for t in trials}
+    assert len(pids) >= 2 and DRIVER_PID not in pids
+    assert pids <= _worker_pids(client)
+    assert all(t.reports == [(0, t.config["x"])] for t in trials)
+
+
+def test_scheduler_address(cluster: LocalCluster, client: Client, tmp_path: Path) -> None:
+    study = shoal.Study("address", SPACE, storage=_sqlite(tmp_path), seed=2)
+    study.optimize(pid_objective, n_trials=4, executor=cluster.scheduler_address, show_progress=False)
+    assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 4
+    assert {int(t.value) for t in study.trials} <= _worker_pids(client)
+
+
+def test_reports_are_stored_while_the_trial_runs(client: Client, tmp_path: Path) -> None:
+    url = _sqlite(tmp_path)
+    study = shoal.Study("reports", SPACE, storage=url, seed=3)
+    objective = functools.partial(reads_own_reports, url, "reports")
+    study.optimize(objective, n_trials=4, executor=client, show_progress=False)
+    assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 4, [t.error for t in study.trials]
+    assert [t.value for t in study.trials] == [2.0] * 4
+    reloaded = shoal.Study.load("reports", url)
+    assert all([s for s, _ in t.reports] == [0, 1] for t in reloaded.trials)
+
+
+class StopsAtTwo(shoal.Study):
+    """A study whose every trial is asked to stop once it reports step 2."""
+
+    def _report(self, record, step: int, value: float) -> bool:
+        super()._report(record, step, value)
+        return step >= 2
+
+
+def test_should_stop_reaches_the_worker(client: Client, tmp_path: Path) -> None:
+    study = StopsAtTwo("stop", SPACE, storage=_sqlite(tmp_path), seed=4)
+    study.optimize(prunable, n_trials=4, executor=client, show_progress=False)
+    for trial in study.trials:
+        assert trial.state == TrialState.PRUNED
+        assert trial.value == 2.0 and [s for s, _ in trial.reports] == [0, 1, 2]
+
+
+def test_an_exception_fails_the_trial_and_the_study_goes_on(client: Client, tmp_path: Path) -> None:
+    study = shoal.Study("errors", SPACE, storage=_sqlite(tmp_path), seed=5)
+    study.enqueue({"x": 0.5})
+    study.optimize(raises_for_half, n_trials=4, executor=client, show_progress=False)
+    first, *rest = study.trials
+    assert first.state == TrialState.FAILED and "ValueError: x = 0.5 is not allowed" in first.error
+    assert [t.state for t in rest] == [TrialState.COMPLETE] * 3
+
+    # an exception outside ``catch`` is recorded, then raised in the driver
+    study.enqueue({"x": 0.125})
+    with pytest.raises(KeyError, match="not caught"):
+        study.optimize(raises_for_half, n_trials=2, executor=client, catch=ValueError, show_progress=False)
+    failed = [t for t in study.trials if t.config["x"] == 0.125]
+    assert len(failed) == 1 and failed[0].state == TrialState.FAILED
+
+
+# -- faults ------------------------------------------------------------------------------------
+def _killed_run(client: Client, tmp_path: Path, retries: int) -> list[shoal.Trial]:
+    marker = tmp_path / "killed"
+    study = shoal.Study("kill", SPACE, storage=_sqlite(tmp_path), seed=6)
+    study.enqueue({"x": 0.25})
+    objective = functools.partial(dies_once, str(marker))
+    study.optimize(objective, n_trials=6, executor=client, retries=retries, show_progress=False)
+    assert marker.exists() and int(marker.read_text()) != DRIVER_PID  # a worker really died
+    return study.trials
+
+
+def test_a_killed_worker_fails_its_trial_once(client: Client, tmp_path: Path) -> None:
+    # Dask would reschedule the task on the other worker; the driver refuses the rerun.
+    killed, *rest = _killed_run(client, tmp_path, retries=0)
+    assert killed.state == TrialState.FAILED and "dask worker died" in killed.error
+    assert len(rest) == 5 and all(t.state == TrialState.COMPLETE for t in rest)
+    assert all(t.config["x"] != 0.25 for t in rest)  # not re-run behind the study's back
+
+
+def test_a_killed_trial_is_retried_when_asked(client: Client, tmp_path: Path) -> None:
+    trials = _killed_run(client, tmp_path, retries=1)
+    killed = trials[0]
+    assert killed.state == TrialState.FAILED and "dask worker died" in killed.error
+    [retry] = [t for t in trials if t.requeued_from == killed.number]
+    assert retry.state == TrialState.COMPLETE and retry.config == killed.config
+    assert len(trials) == 7 and sum(t.state == TrialState.COMPLETE for t in trials) == 6
+
+
+def test_killed_worker_without_allowed_failures(tmp_path: Path) -> None:
+    """With ``allowed-failures: 0`` the scheduler fails the task itself (KilledWorker)."""
+    cluster = _cluster(**{"distributed.scheduler.allowed-failures": 0})
+    client = Client(cluster, set_as_default=False)
+    try:
+        killed, *rest = _killed_run(client, tmp_path, retries=0)
+        assert killed.state == TrialState.FAILED and "dask worker died: KilledWorker" in killed.error
+        assert len(rest) == 5 and all(t.state == TrialState.COMPLETE for t in rest)
+    finally:
+        client.close()
+        cluster.close()
+
+
+def test_timeout_per_trial_abandons_the_call(client: Client, tmp_path: Path) -> None:
+    marker = tmp_path / "abandoned"
+    study = shoal.Study("timeout", SPACE, storage=_sqlite(tmp_path), seed=7)
+    study.enqueue({"x": 0.75})
+    objective = functools.partial(hangs, str(marker))
+    study.optimize(objective, n_trials=4, executor=client, timeout_per_trial=3, show_progress=False)
+    hung, *rest = study.trials
+    assert hung.state == TrialState.FAILED and "timed out" in hung.error
+    assert [t.state for t in rest] == [TrialState.COMPLETE] * 3
+    # Dask cannot kill the thread, but the call's next report tells the objective to stop
+    for _ in range(600):
+        if marker.exists():
+            break
+        time.sleep(0.05)
+    assert marker.read_text() == "abandoned"
+
+
+def test_close_stops_running_calls_at_their_next_report(client: Client, tmp_path: Path) -> None:
+    """A closed executor answers no more reports; the task sees it was cancelled and stops."""
+    marker = tmp_path / "abandoned"
+    objective = functools.partial(hangs, str(marker))
+    executor = DaskExecutor(client)
+    reports: list[tuple[int, int, float]] = []
+
+    def on_report(key: int, step: int, value: float) -> bool:
+        reports.append((key, step, value))
+        return False
+
+    executor.start(Job(objective, True, (Exception,)), on_report)
+    executor.submit(7, {"x": 0.75}, 7)
+    while not reports:
+        assert executor.wait(60) == []  # reports only: the call is still running
+    executor.close()
+    assert reports[0] == (7, 0, 0.0)
+    for _ in range(600):
+        if marker.exists():
+            break
+        time.sleep(0.05)
+    assert marker.read_text() == "abandoned"
+
+
+def test_an_objective_workers_cannot_load_fails_its_trials(
+    client: Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An objective from a module only the driver has travels by name; the workers say they lack it."""
+    (tmp_path / "driver_only_objectives.py").write_text("def objective(config):\n    return 1.0\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import driver_only_objectives
+
+    study = shoal.Study("unloadable", SPACE, seed=8)
+    try:
+        study.optimize(driver_only_objectives.objective, n_trials=2, executor=client, show_progress=False)
+    finally:
+        del sys.modules["driver_only_objectives"]
+    for trial in study.trials:
+        assert trial.state == TrialState.FAILED
+        assert "could not be loaded on dask worker tcp://" in trial.error
+        assert "driver_only_objectives" in trial.error
