@@ -123,7 +123,7 @@ class TrialLoop:
         now = time.monotonic()
         limits = [self._next_recovery - now]
         if self.timeout_per_trial is not None:
-            limits += [r.started + self.timeout_per_trial - now for r in self.running.values()]
+            limits += [self._since(k, r) + self.timeout_per_trial - now for k, r in self.running.items()]
         return max(0.0, min(limits))
 
     # -- events --------------------------------------------------------------------------------
@@ -174,11 +174,15 @@ class TrialLoop:
             return
         now = time.monotonic()
         for key, running in list(self.running.items()):
-            if now - running.started >= self.timeout_per_trial:
+            if now - self._since(key, running) >= self.timeout_per_trial:
                 self.executor.cancel(key)
                 del self.running[key]
                 cause = f"timed out after {self.timeout_per_trial:g}s (timeout_per_trial)"
                 self._conclude(running, Outcome(TrialState.FAILED, None, cause))
+
+    def _since(self, key: int, running: _Running) -> float:
+        since = self.executor.running_since(key)
+        return max(running.started, since) if since is not None else running.started
 
     def _recover_periodically(self) -> None:
         if time.monotonic() < self._next_recovery:

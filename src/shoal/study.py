@@ -522,7 +522,12 @@ class Study:
         if total_trials is not None:
             self.refresh()
             started = sum(1 for t in self._log.by_number.values() if t.requeued_from is None)
-            if started >= total_trials:
+            # a re-queued trial repeats a started configuration that has no result yet: run it anyway
+            requeued = any(
+                t.state == TrialState.QUEUED and t.requeued_from is not None
+                for t in self._log.active.values()
+            )
+            if started >= total_trials and not requeued:
                 return None
         return self.ask(budget=n_trials)
 

@@ -76,6 +76,12 @@ class Executor(ABC):
     def wait(self, timeout: float | None) -> list[Event]:
         """Events since the last call, waiting up to ``timeout`` seconds for the first."""
 
+    def running_since(self, key: int) -> float | None:
+        """``time.monotonic()`` when the call began running in its worker (``timeout_per_trial``
+        counts from there, not from a worker's start-up); None where the executor cannot tell, and
+        the loop then counts from ``submit``."""
+        return None
+
     @abstractmethod
     def cancel(self, key: int) -> None:
         """Stop a running call at once (its worker is replaced); no event follows for it."""

@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from typing import Any
@@ -40,6 +41,9 @@ class _Worker:
     conn: Connection
     key: int | None = None
     ready: bool = False
+    calls: int = 0
+    since: float | None = None
+    pidfd: int | None = None
     pending: list[Any] = field(default_factory=list)
 
 
@@ -96,13 +100,19 @@ class LocalPool(Executor):
         conn = Connection(ours.detach())
         conn.send_bytes(self._payload)
         conn.send(self._max_calls)
-        return _Worker(process, conn)
+        try:  # readable when the process exits, even while a child it forked holds the socket open
+            pidfd = os.pidfd_open(process.pid)
+        except (AttributeError, OSError):
+            pidfd = None
+        return _Worker(process, conn, pidfd=pidfd)
 
     def _replace(self, worker: _Worker, *, kill: bool) -> None:
         if kill and worker.process.poll() is None:
             worker.process.kill()
         worker.conn.close()
         worker.process.wait()
+        if worker.pidfd is not None:
+            os.close(worker.pidfd)
         index = self._workers.index(worker)
         self._workers[index] = self._spawn()
 
@@ -110,27 +120,42 @@ class LocalPool(Executor):
     def submit(self, key: int, config: dict[str, Any], number: int) -> None:
         for worker in self._workers:
             if worker.key is None:
+                try:
+                    worker.conn.send(("run", key, number, config))
+                except OSError:  # it died while idle: a fresh process takes the call
+                    self._replace(worker, kill=True)
+                    return self.submit(key, config, number)
                 worker.key = key
-                worker.conn.send(("run", key, number, config))
+                worker.since = time.monotonic() if worker.ready else None
                 return
         raise RuntimeError("submit called with every worker busy")
 
+    def running_since(self, key: int) -> float | None:
+        """When the call began in its worker; a call still waiting for its worker to start reads now."""
+        for worker in self._workers:
+            if worker.key == key:  # not started yet: its clock has not begun
+                return time.monotonic() if worker.since is None else worker.since
+        return None
+
     def wait(self, timeout: float | None) -> list[Event]:
         if not self._events:
-            ready = wait([w.conn for w in self._workers], timeout)
-            for worker in [w for w in self._workers if w.conn in ready]:
+            pidfds = [w.pidfd for w in self._workers if w.pidfd is not None]
+            ready = wait([w.conn for w in self._workers] + pidfds, timeout)
+            for worker in [w for w in self._workers if w.conn in ready or w.pidfd in ready]:
                 self._drain(worker)
         events, self._events = self._events, []
         return events
 
     def _drain(self, worker: _Worker) -> None:
-        """Read what one worker sent; notice if it died."""
+        """Read what one worker sent; notice if it retired or died."""
         try:
             while worker.conn.poll():
                 message = worker.conn.recv()
                 kind = message[0]
                 if kind == "ready":
                     worker.ready = True
+                    if worker.key is not None:
+                        worker.since = time.monotonic()
                 elif kind == "report":
                     _, key, step, value = message
                     stop = self._on_report(key, step, value)
@@ -138,13 +163,23 @@ class LocalPool(Executor):
                 elif kind == "done":
                     _, key, outcome, exception = message
                     worker.key = None
+                    worker.calls += 1
                     self._events.append(Finished(key, outcome, exception))
+                    if self._max_calls is not None and worker.calls >= self._max_calls:
+                        # it exits after this answer: never hand it another call
+                        self._replace(worker, kill=False)
+                        return
         except (EOFError, OSError):
-            key = worker.key
-            code = worker.process.wait()
-            if key is not None:
-                self._events.append(Died(key, _describe_exit(code)))
-            self._replace(worker, kill=False)  # retired or died: a fresh process takes the slot
+            pass  # its socket closed: it died
+        else:
+            if worker.process.poll() is None:
+                return  # alive; everything it sent is read
+            # its process exited while a child it forked still holds the socket open
+        key = worker.key
+        code = worker.process.wait()
+        if key is not None:
+            self._events.append(Died(key, _describe_exit(code)))
+        self._replace(worker, kill=False)  # a fresh process takes the slot
 
     def cancel(self, key: int) -> None:
         for worker in self._workers:
@@ -172,4 +207,6 @@ class LocalPool(Executor):
                 worker.process.kill()
                 worker.process.wait()
             worker.conn.close()
+            if worker.pidfd is not None:
+                os.close(worker.pidfd)
         self._workers = []

@@ -88,6 +88,9 @@ def serve(conn: Connection) -> None:
 
 
 def main() -> None:
+    # Ctrl-C reaches the whole foreground process group: the driver handles it (marks the trial STALE
+    # and stops this worker); a handler, unlike SIG_IGN, is not inherited by the objective's children.
+    signal.signal(signal.SIGINT, lambda *_: None)
     parent = os.getppid()
     _die_with_parent(parent)
     conn = Connection(int(sys.argv[1]))
