@@ -1,0 +1,169 @@
+"""The `make demo` script, run end to end on a tiny budget against a temporary SQLite file."""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import re
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+pytest.importorskip("sklearn")
+
+from rich.console import Console  # noqa: E402
+
+import shoal  # noqa: E402
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+N_TRIALS = 4
+INT_DIMS = ("hidden_units", "n_layers", "batch_size")
+FLOAT_DIMS = ("learning_rate", "momentum", "lr_decay", "beta1", "beta2", "epsilon", "l2")
+SGD_ONLY = ("momentum", "lr_decay")
+ADAM_ONLY = ("beta1", "beta2", "epsilon")
+
+
+def _load_demo() -> ModuleType:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.syspath_prepend(str(EXAMPLES))  # demo.py imports its objective, digits_mlp, by name
+        spec = importlib.util.spec_from_file_location("shoal_example_demo", EXAMPLES / "demo.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module
+        spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def demo() -> ModuleType:
+    return _load_demo()
+
+
+@pytest.fixture(scope="module")
+def first_run(demo: ModuleType, tmp_path_factory: pytest.TempPathFactory):
+    url = f"sqlite:///{tmp_path_factory.mktemp('demo') / 'demo.db'}"
+    out = io.StringIO()
+    console = Console(file=out, width=120, color_system=None)
+    outcomes = demo.run_demo(url, n_trials=N_TRIALS, seed=0, console=console)
+    return url, outcomes, out.getvalue()
+
+
+def _stored(url: str, name: str) -> list[shoal.Trial]:
+    return shoal.Study.load(name, url).trials
+
+
+def test_four_studies_with_the_budget(demo: ModuleType, first_run) -> None:
+    url, outcomes, _ = first_run
+    names = {s.record.name for s in shoal.storage.get_storage(url).list_studies()}
+    expected = {"demo-grid", "demo-random", "demo-sobol", "demo-coarse-to-fine"}
+    assert expected <= names
+    assert [o.strategy.study_name for o in outcomes] == [s.study_name for s in demo.STRATEGIES]
+    for outcome in outcomes:
+        trials = _stored(url, outcome.strategy.study_name)
+        assert len(trials) == N_TRIALS == outcome.n_trials
+        assert all(t.state == shoal.TrialState.COMPLETE for t in trials)
+
+
+def test_accuracies_and_best_config_come_from_the_stored_trials(first_run) -> None:
+    url, outcomes, _ = first_run
+    for outcome in outcomes:
+        trials = _stored(url, outcome.strategy.study_name)
+        values = [t.value for t in trials]
+        assert all(0.0 < v <= 1.0 for v in values)
+        assert outcome.best_value == max(values)
+        best = next(t for t in trials if t.number == outcome.best_number)
+        assert best.value == outcome.best_value
+        assert best.config == outcome.best_config
+
+
+def test_configs_keep_their_types_and_conditions(first_run) -> None:
+    url, outcomes, _ = first_run
+    for outcome in outcomes:
+        for trial in _stored(url, outcome.strategy.study_name):
+            config = trial.config
+            assert config["solver"] in ("adam", "sgd")
+            for name in INT_DIMS:
+                assert type(config[name]) is int, (name, config[name])
+            assert config["batch_size"] in (32, 64, 128, 256)
+            assert 1 <= config["n_layers"] <= 3 and 16 <= config["hidden_units"] <= 256
+            for name in FLOAT_DIMS:
+                if name in config:
+                    assert type(config[name]) is float, (name, config[name])
+            assert 1e-4 <= config["learning_rate"] <= 1e-1
+            active = SGD_ONLY if config["solver"] == "sgd" else ADAM_ONLY
+            inactive = ADAM_ONLY if config["solver"] == "sgd" else SGD_ONLY
+            assert all(name in config for name in active)
+            assert not any(name in config for name in inactive)
+
+
+def test_distinct_counts_match_the_stored_trials(demo: ModuleType, first_run) -> None:
+    url, outcomes, _ = first_run
+    for outcome in outcomes:
+        trials = _stored(url, outcome.strategy.study_name)
+        for name in demo.SPACE:
+            used = [t.config[name] for t in trials if name in t.config]
+            assert outcome.distinct[name] == (len(set(used)), len(used)), name
+    by_key = {o.strategy.key: o for o in outcomes}
+    # The grid tries 2 values of every range (a choice keeps all its values), whatever the budget.
+    for name, dim in demo.SPACE.items():
+        if not isinstance(dim, shoal.Choice):
+            assert by_key["grid"].distinct[name][0] <= 2, name
+    # Random search tries a new learning rate and a new L2 penalty every trial.
+    assert by_key["random"].distinct["learning_rate"] == (N_TRIALS, N_TRIALS)
+    assert by_key["random"].distinct["l2"] == (N_TRIALS, N_TRIALS)
+
+
+def test_printed_table_shows_the_counts_and_how_to_inspect(demo: ModuleType, first_run) -> None:
+    url, outcomes, text = first_run
+    for name in demo.SPACE:
+        row = next(line for line in text.splitlines() if "│" in line and re.match(rf"\W*{name}\b", line))
+        expected = [f"{n}/{total}" if total else "-" for n, total in (o.distinct[name] for o in outcomes)]
+        assert re.findall(r"\d+/\d+|(?<=\s)-(?=\s)", row) == expected, row
+    accuracy_row = next(line for line in text.splitlines() if "best accuracy" in line)
+    assert re.findall(r"\d\.\d{4}", accuracy_row) == [f"{o.best_value:.4f}" for o in outcomes]
+    for command in ("studies", "show demo-random", "trials demo-random --csv"):
+        assert f"{command} --storage {url}" in text
+    winner = max(outcomes, key=lambda o: o.best_value)
+    assert f"found by {winner.strategy.study_name} (trial {winner.best_number})" in text
+
+
+def test_rerun_replaces_the_studies_and_repeats_them(demo: ModuleType, first_run) -> None:
+    url, outcomes, _ = first_run
+    names = [o.strategy.study_name for o in outcomes]
+    before = {name: [t.config for t in _stored(url, name)] for name in names}
+    demo.run_demo(url, n_trials=N_TRIALS, seed=0, console=Console(file=io.StringIO()))
+    for name, configs in before.items():
+        after = _stored(url, name)
+        assert len(after) == N_TRIALS  # replaced, not continued
+        assert [t.config for t in after] == configs  # same seed, same trials
+
+
+def test_space_maps_to_the_right_estimator_arguments() -> None:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.syspath_prepend(str(EXAMPLES))
+        from digits_mlp import build_model
+    common = {"learning_rate": 0.01, "hidden_units": 32, "n_layers": 2, "batch_size": 64, "l2": 1e-4}
+    sgd = build_model({**common, "solver": "sgd", "momentum": 0.95, "lr_decay": 0.25}).get_params()
+    assert sgd["solver"] == "sgd" and sgd["momentum"] == 0.95
+    assert sgd["learning_rate"] == "invscaling" and sgd["power_t"] == 0.25
+    assert sgd["hidden_layer_sizes"] == (32, 32) and sgd["batch_size"] == 64
+    assert sgd["learning_rate_init"] == 0.01 and sgd["alpha"] == 1e-4 and sgd["early_stopping"] is False
+    adam = build_model(
+        {**common, "solver": "adam", "beta1": 0.85, "beta2": 0.995, "epsilon": 1e-9}
+    ).get_params()
+    assert adam["solver"] == "adam"
+    assert (adam["beta_1"], adam["beta_2"], adam["epsilon"]) == (0.85, 0.995, 1e-9)
+
+
+def test_command_line_flags(demo: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SHOAL_STORAGE", raising=False)
+    args = demo.parse_args([])
+    assert (args.storage, args.n_trials, args.seed) == ("sqlite:///shoal.db", 32, 0)
+    args = demo.parse_args(["--storage", "sqlite:///x.db", "--n-trials", "7", "--seed", "3"])
+    assert (args.storage, args.n_trials, args.seed) == ("sqlite:///x.db", 7, 3)
+    with pytest.raises(SystemExit):
+        demo.parse_args(["--n-trials", "0"])
+    monkeypatch.setenv("SHOAL_STORAGE", "sqlite:///elsewhere.db")  # where the shoal command looks
+    assert demo.parse_args([]).storage == "sqlite:///elsewhere.db"
