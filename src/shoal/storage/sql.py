@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import threading
 import time
-from collections.abc import Collection, Iterator
+from collections import namedtuple
+from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Any
@@ -109,34 +111,70 @@ meta = sa.Table(
 _TRIAL_COLUMNS = [c for c in trials.c if c.name != "driver_id"]
 _TRIAL_FIELDS = ", ".join(c.name for c in _TRIAL_COLUMNS)
 
-# The hot path (one ask and one tell per trial) uses prebuilt statements: building SQLAlchemy
-# expressions anew on every call costs more than SQLite itself.
-_INSERT_TRIAL = sa.text(
+# The hot path (one ask and one tell per trial) runs prebuilt statements: building SQLAlchemy
+# expressions anew on every call costs more than SQLite itself. On SQLite they go straight to the
+# driver's connection (the same named-parameter SQL); elsewhere through SQLAlchemy text().
+_TrialRow = namedtuple("_TrialRow", [c.name for c in _TRIAL_COLUMNS])  # type: ignore[misc]
+
+_INSERT_SQL = (
     "INSERT INTO shoal_trials (study_id, number, state, config, unit, round, claim, requeued_from, "
     "driver_id, created_at, started_at) "
     "SELECT :study_id, COALESCE(MAX(number), -1) + 1, :state, :config, :unit, :round, :claim, "
     ":requeued_from, :driver_id, :created_at, :started_at FROM shoal_trials WHERE study_id = :study_id "
     "RETURNING trial_id, number"
-).columns(trials.c.trial_id, trials.c.number)
-_FINISH_TRIAL = sa.text(
+)
+_FINISH_SQL = (
     "UPDATE shoal_trials SET state = :state, value = :value, error = :error, finished_at = :now "
     f"WHERE trial_id = :trial_id AND state = :expected RETURNING {_TRIAL_FIELDS}"
-).columns(*_TRIAL_COLUMNS)
-_RESTART_TRIAL = sa.text(
+)
+_RESTART_SQL = (
     "UPDATE shoal_trials SET state = :state, started_at = COALESCE(started_at, :now) "
     f"WHERE trial_id = :trial_id AND state = :expected RETURNING {_TRIAL_FIELDS}"
-).columns(*_TRIAL_COLUMNS)
-_MOVE_TRIAL = sa.text(
+)
+_MOVE_SQL = (
     "UPDATE shoal_trials SET state = :state "
     f"WHERE trial_id = :trial_id AND state = :expected RETURNING {_TRIAL_FIELDS}"
-).columns(*_TRIAL_COLUMNS)
-_NEW_TRIALS = sa.text(
+)
+_NEW_TRIALS_SQL = (
     f"SELECT {_TRIAL_FIELDS} FROM shoal_trials WHERE study_id = :study_id AND number > :after "
     "ORDER BY number"
-).columns(*_TRIAL_COLUMNS)
+)
+_STATEMENTS = {
+    sql: sa.text(sql) for sql in (_INSERT_SQL, _FINISH_SQL, _RESTART_SQL, _MOVE_SQL, _NEW_TRIALS_SQL)
+}
 _REPORTS_OF = sa.text(
     "SELECT trial_id, step, value FROM shoal_reports WHERE trial_id IN :ids ORDER BY step"
 ).bindparams(sa.bindparam("ids", expanding=True))
+
+
+def _build_trials(
+    rows: list[Any], reports_of: Callable[[list[int]], Iterable[tuple[int, int, float]]]
+) -> list[Trial]:
+    """Trials from rows with attribute access; ``reports_of(ids)`` yields (trial_id, step, value)."""
+    by_trial: dict[int, list[tuple[int, float]]] = {}
+    ids = [row.trial_id for row in rows if row.n_reports]
+    for start in range(0, len(ids), 500):
+        for trial_id, step, value in reports_of(ids[start : start + 500]):
+            by_trial.setdefault(trial_id, []).append((step, value))
+    return [
+        Trial(
+            number=row.number,
+            state=TrialState(row.state),
+            config=json.loads(row.config),
+            unit=json.loads(row.unit),
+            value=row.value,
+            error=row.error,
+            reports=by_trial.get(row.trial_id, []),
+            round=row.round,
+            claim=row.claim,
+            requeued_from=row.requeued_from,
+            created_at=_stamp(row.created_at),
+            started_at=_stamp(row.started_at),
+            finished_at=_stamp(row.finished_at),
+            trial_id=row.trial_id,
+        )
+        for row in rows
+    ]
 
 
 def _stamp(seconds: float | None) -> datetime | None:
@@ -230,15 +268,38 @@ class SQLStorage(Storage):
             with self._engine.connect().execution_options(shoal_mode=mode) as conn, conn.begin():
                 yield conn
             return
-        local = self._local
-        if getattr(local, "pid", None) != os.getpid():
-            local.conn, local.pid = self._engine.connect(), os.getpid()
-        conn = local.conn.execution_options(shoal_mode=mode)
+        conn = self._thread_connection().execution_options(shoal_mode=mode)
         with conn.begin():
             yield conn
 
+    def _thread_connection(self) -> Connection:
+        """This thread's SQLite connection (a new one after a fork)."""
+        local = self._local
+        if getattr(local, "pid", None) != os.getpid():
+            local.conn, local.pid = self._engine.connect(), os.getpid()
+            local.db = local.conn.connection.driver_connection
+        return local.conn
+
     def _write(self):
         return self._connect("write")
+
+    def _hot(self, sql: str, params: dict[str, Any], *, write: bool) -> list[tuple]:
+        """Run one hot-path statement (its own transaction when ``write``); rows as tuples."""
+        if not self._sqlite:
+            with self._connect("write" if write else "autocommit") as conn:
+                return [tuple(row) for row in conn.execute(_STATEMENTS[sql], params)]
+        self._thread_connection()
+        db = self._local.db  # idle between calls: SQLAlchemy holds no transaction on it
+        if not write:
+            return db.execute(sql, params).fetchall()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            rows = db.execute(sql, params).fetchall()
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+        return rows
 
     def _read(self, snapshot: bool = True):
         return self._connect("read" if snapshot else "autocommit")
@@ -352,9 +413,8 @@ class SQLStorage(Storage):
             params["created_at"] = now
             params["started_at"] = now if state == TrialState.RUNNING else None
             try:
-                with self._write() as conn:
-                    trial_id, number = conn.execute(_INSERT_TRIAL, params).one()
-            except IntegrityError:
+                [(trial_id, number)] = self._hot(_INSERT_SQL, params, write=True)
+            except (IntegrityError, sqlite3.IntegrityError):
                 # Another driver took the claim, or the number (PostgreSQL): look again.
                 if claim is not None:
                     with self._read() as conn:
@@ -420,22 +480,22 @@ class SQLStorage(Storage):
         refuse_finished(expected, state)
         params = {"state": state.value, "trial_id": trial_id, "expected": expected.value}
         if state.finished:
-            statement = _FINISH_TRIAL
+            sql = _FINISH_SQL
             params.update(value=value, error=error, now=time.time())
         elif state == TrialState.RUNNING:
-            statement = _RESTART_TRIAL
+            sql = _RESTART_SQL
             params["now"] = time.time()
         else:
-            statement = _MOVE_TRIAL
-        with self._write() as conn:
-            row = conn.execute(statement, params).first()
-            if row is None:
+            sql = _MOVE_SQL
+        rows = self._hot(sql, params, write=True)
+        if not rows:
+            with self._read() as conn:
                 current = conn.execute(
                     sa.select(trials.c.number, trials.c.state).where(trials.c.trial_id == trial_id)
                 ).first()
-                where = f"trial {current.number} is {current.state}" if current else "no such trial"
-                raise StateConflict(f"{where}, not {expected}; not moved to {state}")
-            return self._with_reports(conn, [row])[0]
+            where = f"trial {current.number} is {current.state}" if current else "no such trial"
+            raise StateConflict(f"{where}, not {expected}; not moved to {state}")
+        return self._to_trials([_TrialRow(*rows[0])])[0]
 
     def add_report(self, trial_id: int, step: int, value: float) -> None:
         with self._write() as conn:
@@ -460,44 +520,31 @@ class SQLStorage(Storage):
         self, study_id: int, *, after: int = -1, numbers: Collection[int] = ()
     ) -> list[Trial]:
         # No snapshot transaction: trials are read first and their reports only ever grow.
+        if not numbers:
+            rows = self._hot(_NEW_TRIALS_SQL, {"study_id": study_id, "after": after}, write=False)
+            return self._to_trials([_TrialRow(*row) for row in rows]) if rows else []
         with self._read(snapshot=False) as conn:
-            if numbers:
-                clause = (trials.c.number > after) | trials.c.number.in_(sorted(numbers))
-                rows = conn.execute(
-                    sa.select(*_TRIAL_COLUMNS)
-                    .where((trials.c.study_id == study_id) & clause)
-                    .order_by(trials.c.number)
-                ).all()
-            else:
-                rows = conn.execute(_NEW_TRIALS, {"study_id": study_id, "after": after}).all()
-            return self._with_reports(conn, rows) if rows else []
+            clause = (trials.c.number > after) | trials.c.number.in_(sorted(numbers))
+            found = conn.execute(
+                sa.select(*_TRIAL_COLUMNS)
+                .where((trials.c.study_id == study_id) & clause)
+                .order_by(trials.c.number)
+            ).all()
+            return self._with_reports(conn, found) if found else []
+
+    def _to_trials(self, rows: list[Any]) -> list[Trial]:
+        """Trials from rows, their reports fetched when they have any."""
+        if not any(row.n_reports for row in rows):
+            return _build_trials(rows, lambda ids: ())
+        with self._read(snapshot=False) as conn:
+            return self._with_reports(conn, rows)
 
     @staticmethod
     def _with_reports(conn: Connection, rows: list[Any]) -> list[Trial]:
-        by_trial: dict[int, list[tuple[int, float]]] = {}
-        ids = [row.trial_id for row in rows if row.n_reports]
-        for start in range(0, len(ids), 500):
-            for r in conn.execute(_REPORTS_OF, {"ids": ids[start : start + 500]}):
-                by_trial.setdefault(r.trial_id, []).append((r.step, r.value))
-        return [
-            Trial(
-                number=row.number,
-                state=TrialState(row.state),
-                config=json.loads(row.config),
-                unit=json.loads(row.unit),
-                value=row.value,
-                error=row.error,
-                reports=by_trial.get(row.trial_id, []),
-                round=row.round,
-                claim=row.claim,
-                requeued_from=row.requeued_from,
-                created_at=_stamp(row.created_at),
-                started_at=_stamp(row.started_at),
-                finished_at=_stamp(row.finished_at),
-                trial_id=row.trial_id,
-            )
-            for row in rows
-        ]
+        def reports_of(ids: list[int]) -> Iterable[tuple[int, int, float]]:
+            return conn.execute(_REPORTS_OF, {"ids": ids})
+
+        return _build_trials(rows, reports_of)
 
     # -- drivers -------------------------------------------------------------------------------
     def register_driver(self, host: str, pid: int) -> int:
