@@ -254,7 +254,7 @@ def _one_line_error(code: int, err: str) -> None:
         ({"sampler": {"name": "random", "temperature": 2}}, "sampler 'random': unknown option 'temperature'"),
         ({"direction": "up"}, "direction: must be minimize or maximize"),
         ({"n_trials": 0}, "n_trials: must be a positive integer"),
-        ({"n_trials": None}, "set n_trials or timeout"),
+        ({"n_trials": None}, "set n_trials, total_trials or timeout"),
         ({"timeout": -1}, "timeout: must be a number of seconds > 0"),
         ({"storage": "shoal.db"}, "storage: must be a URL"),
         ({"catch": ["NoSuchError"]}, "catch: 'NoSuchError' is not an exception class"),
@@ -471,3 +471,324 @@ def test_coarse_to_fine_with_a_nested_base_from_yaml(tmp_path: Path, capsys) -> 
     assert sorted({t["round"] for t in listed}) == [0, 1]
     studies = run_cli(capsys, "studies", *storage_of(tmp_path))[1]
     assert "CoarseToFine(rounds=2" in studies and "base=QuasiRandom" in studies
+
+
+# -- running in parallel: n_workers, dask, total_trials and the fault options -------------------
+#: Objectives for the parallel runs. Worker processes import them by name, so they live in a module
+#: written once per session into a directory put on the import path (and on PYTHONPATH for
+#: subprocesses); a marker directory comes through $SHOAL_TEST_DIR.
+PARALLEL_OBJECTIVES = '''
+import os
+import time
+from pathlib import Path
+
+
+def _dir():
+    return Path(os.environ["SHOAL_TEST_DIR"])
+
+
+def pids(config, trial):
+    """Step 0: the process running the call; step 1: its parent (the driver, for a local worker)."""
+    trial.report(os.getpid(), 0)
+    trial.report(os.getppid(), 1)
+    return config["x"] ** 2
+
+
+def fails_first_attempt(config):
+    """Raise on the first attempt of each configuration (one marker per configuration)."""
+    try:
+        fd = os.open(_dir() / f"tried-{config['x']!r}", os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except FileExistsError:
+        return config["x"] ** 2
+    os.close(fd)
+    raise ValueError("the first attempt fails")
+
+
+def hangs_on_trial_0(config, trial):
+    if trial.number == 0:
+        time.sleep(120)
+    return config["x"] ** 2
+
+
+def meets_the_other_driver(config, trial):
+    """Mark this driver (the worker's parent) as started, then wait (60 s at most) until two have."""
+    trial.report(os.getppid(), 1)
+    (_dir() / f"driver-{os.getppid()}").touch()
+    deadline = time.monotonic() + 60
+    while len(list(_dir().glob("driver-*"))) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.05)
+    return config["x"] ** 2
+
+
+def waits_for_signal(config, trial):
+    (_dir() / f"started-{os.getpid()}").touch()
+    time.sleep(120)
+    return config["x"] ** 2
+'''
+
+X_SPACE = {"x": {"type": "float", "low": -1, "high": 1}}
+
+
+@pytest.fixture(scope="session")
+def objectives_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("cli_parallel")
+    (directory / "cli_parallel_objectives.py").write_text(PARALLEL_OBJECTIVES)
+    return directory
+
+
+@pytest.fixture
+def parallel(objectives_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Objectives importable as ``cli_parallel_objectives:<name>``; returns their marker directory."""
+    monkeypatch.syspath_prepend(str(objectives_dir))
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    monkeypatch.setenv("SHOAL_TEST_DIR", str(markers))
+    return markers
+
+
+def parallel_config(tmp_path: Path, objective: str, **changes) -> Path:
+    changes.setdefault("n_trials", 6)
+    return write_config(
+        tmp_path, objective=f"cli_parallel_objectives:{objective}", direction="minimize",
+        space=X_SPACE, **changes,
+    )
+
+
+def load_trials(tmp_path: Path, study: str = "demo") -> list[shoal.Trial]:
+    return shoal.Study.load(study, f"sqlite:///{tmp_path / 'shoal.db'}").trials
+
+
+def reported(trial: shoal.Trial, step: int) -> int:
+    return int(dict(trial.reports)[step])
+
+
+def test_yaml_n_workers_runs_trials_in_worker_processes(tmp_path: Path, capsys, parallel) -> None:
+    config = parallel_config(tmp_path, "pids", n_workers=2)
+    code, out, err = run_cli(capsys, "run", str(config), "--no-progress")
+    assert code == 0, err
+    assert "ran 6 trials (6 complete)" in out
+    trials = load_trials(tmp_path)
+    assert [t.state for t in trials] == [TrialState.COMPLETE] * 6
+    workers = {reported(t, 0) for t in trials}
+    assert os.getpid() not in workers  # not in this (the driver's) process...
+    assert {reported(t, 1) for t in trials} == {os.getpid()}  # ...but in its child processes
+    assert len(workers) == 2  # two slots filled at once, each by its own process
+
+
+def test_command_line_workers_and_recycling_override_the_config(tmp_path: Path, capsys, parallel) -> None:
+    config = parallel_config(tmp_path, "pids", n_workers=1, dask="tcp://127.0.0.1:1")
+    code, _, err = run_cli(
+        capsys, "run", str(config), "--no-progress", "--n-workers", "2", "--max-trials-per-worker", "1",
+    )
+    assert code == 0, err  # --n-workers replaced the config's dask: no scheduler was contacted
+    trials = load_trials(tmp_path)
+    assert [t.state for t in trials] == [TrialState.COMPLETE] * 6
+    assert len({reported(t, 0) for t in trials}) == 6  # a fresh process for every trial
+    assert {reported(t, 1) for t in trials} == {os.getpid()}
+
+
+def test_retries_rerun_failed_trials(tmp_path: Path, capsys, parallel) -> None:
+    config = parallel_config(tmp_path, "fails_first_attempt", n_trials=3, retries=1)
+    code, out, err = run_cli(capsys, "run", str(config), "--no-progress", "--n-workers", "2")
+    assert code == 0, err
+    assert "ran 3 trials (3 complete); 6 in total" in out  # the failed attempts stay stored
+    trials = load_trials(tmp_path)
+    failed = [t for t in trials if t.state == TrialState.FAILED]
+    done = [t for t in trials if t.state == TrialState.COMPLETE]
+    assert len(failed) == len(done) == 3
+    assert all("ValueError: the first attempt fails" in (t.error or "") for t in failed)
+    by_number = {t.number: t for t in trials}
+    assert sorted(t.requeued_from for t in done) == sorted(t.number for t in failed)
+    assert all(by_number[t.requeued_from].config == t.config for t in done)
+
+    code, out, err = run_cli(capsys, "run", str(config), "--no-progress", "--retries", "0",
+                             "--study", "no_retries")
+    assert code == 0, err
+    assert "ran 3 trials (3 failed)" in out  # the command line's 0 beats the config's 1
+
+
+def test_timeout_per_trial_fails_the_slow_trial_and_goes_on(tmp_path: Path, capsys, parallel) -> None:
+    config = parallel_config(tmp_path, "hangs_on_trial_0", n_trials=3)
+    code, out, err = run_cli(capsys, "run", str(config), "--no-progress", "--timeout-per-trial", "1")
+    assert code == 0, err
+    assert "ran 3 trials (2 complete, 1 failed)" in out
+    trials = load_trials(tmp_path)
+    assert [t.state for t in trials] == [TrialState.FAILED, TrialState.COMPLETE, TrialState.COMPLETE]
+    assert "timed out after 1s (timeout_per_trial)" in (trials[0].error or "")
+
+
+def _shoal_env(objectives_dir: Path, markers: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(objectives_dir), env.get("PYTHONPATH", "")])
+    env["SHOAL_TEST_DIR"] = str(markers)
+    return env
+
+
+def test_total_trials_is_shared_by_two_drivers(tmp_path: Path, objectives_dir: Path, parallel) -> None:
+    total, n_workers, drivers = 10, 2, 2
+    config = parallel_config(tmp_path, "meets_the_other_driver", n_trials=None)
+    argv = [SHOAL, "run", config, "--total-trials", str(total), "--n-workers", str(n_workers),
+            "--no-progress"]
+    env = _shoal_env(objectives_dir, parallel)
+    procs = [
+        subprocess.Popen(argv, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+        for _ in range(drivers)
+    ]
+    outputs = []
+    for proc in procs:
+        try:
+            outputs.append(proc.communicate(timeout=240))
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert [p.returncode for p in procs] == [0, 0], outputs
+
+    trials = load_trials(tmp_path)
+    assert all(t.state == TrialState.COMPLETE for t in trials)
+    configurations = [t for t in trials if t.requeued_from is None]
+    # the rule of Study._ask_within: no driver asks once the study holds `total` configurations;
+    # each driver's slots may each have started one more in the race
+    assert total <= len(configurations) <= total + n_workers * drivers
+    ran = [int(out.split("ran ")[1].split(" trial")[0]) for out, _ in outputs]
+    assert sum(ran) == len(trials)
+    assert {reported(t, 1) for t in trials} == {p.pid for p in procs}  # both drivers ran trials
+
+    again = subprocess.run(argv, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0, again.stderr
+    assert f"ran 0 trials (none); {len(trials)} in total" in again.stdout  # the budget is spent
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"n_workers": 0}, "n_workers: must be a positive integer, got 0"),
+        ({"n_workers": "two"}, "n_workers: must be a positive integer, got 'two'"),
+        ({"total_trials": 0}, "total_trials: must be a positive integer"),
+        ({"max_trials_per_worker": -1}, "max_trials_per_worker: must be a positive integer"),
+        ({"timeout_per_trial": 0}, "timeout_per_trial: must be a number of seconds > 0"),
+        ({"timeout_per_trial": "soon"}, "timeout_per_trial: must be a number of seconds > 0, got 'soon'"),
+        ({"retries": -1}, "retries: must be an integer >= 0"),
+        ({"retries": True}, "retries: must be an integer >= 0"),
+        ({"dask": "scheduler"}, "dask: must be a Dask scheduler address such as 'tcp://"),
+        ({"dask": 8786}, "dask: must be a Dask scheduler address"),
+        ({"dask": "10.0.0.5:8786"}, "dask: must be a Dask scheduler address such as 'tcp://10.0.0.5:8786'"),
+        ({"dask": "tcp://h:8786", "n_workers": 2}, "n_workers: with dask the cluster's workers run"),
+        ({"dask": "tcp://h:8786", "max_trials_per_worker": 5},
+         "max_trials_per_worker: recycles local worker processes and does not apply to a Dask"),
+    ],
+)
+def test_bad_parallel_config_is_one_line_and_exit_2(tmp_path: Path, capsys, changes, message) -> None:
+    config = write_config(tmp_path, **changes)
+    code, _, err = run_cli(capsys, "run", str(config), "--no-progress")
+    _one_line_error(code, err)
+    assert message in err and str(config) in err
+    assert not (tmp_path / "shoal.db").exists()
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--n-workers", "0"], "argument --n-workers: expected a positive integer, got '0'"),
+        (["--total-trials", "many"], "argument --total-trials: expected a positive integer"),
+        (["--max-trials-per-worker", "0"], "argument --max-trials-per-worker: expected a positive"),
+        (["--timeout-per-trial", "0"], "argument --timeout-per-trial: expected a number of seconds > 0"),
+        (["--timeout-per-trial", "nan"], "argument --timeout-per-trial: expected a number of seconds"),
+        (["--retries", "-1"], "argument --retries: expected an integer >= 0, got '-1'"),
+        (["--dask", "nowhere"], "argument --dask: expected a Dask scheduler address"),
+        (["--n-workers", "2", "--dask", "tcp://h:1"], "--dask: not allowed with argument --n-workers"),
+    ],
+)
+def test_bad_parallel_flags_are_one_line_and_exit_2(tmp_path: Path, capsys, flags, message) -> None:
+    code, _, err = run_cli(capsys, "run", str(write_config(tmp_path)), *flags)
+    _one_line_error(code, err)
+    assert message in err
+    assert not (tmp_path / "shoal.db").exists()
+
+
+def test_total_trials_alone_ends_a_run(tmp_path: Path, capsys) -> None:
+    config = write_config(tmp_path, n_trials=None, total_trials=5)
+    code, out, err = run_cli(capsys, "run", str(config), "--no-progress")
+    assert code == 0, err
+    assert "ran 5 trials (5 complete); 5 in total" in out
+    code, out, _ = run_cli(capsys, "run", str(config), "--no-progress", "--total-trials", "7")
+    assert code == 0 and "ran 2 trials (2 complete); 7 in total" in out
+    code, out, _ = run_cli(capsys, "run", str(config), "--no-progress", "--n-trials", "1")
+    assert code == 0 and "ran 0 trials (none); 7 in total" in out  # 1 more, but the study holds 5
+
+
+def test_parallel_keys_round_trip_and_reach_optimize(tmp_path: Path) -> None:
+    config = RunConfig.from_yaml(write_config(
+        tmp_path, n_trials=None, n_workers=3, total_trials=40, timeout_per_trial="3e2",
+        max_trials_per_worker=10, retries=2,
+    ))
+    assert (config.n_workers, config.total_trials, config.timeout_per_trial) == (3, 40, 300.0)
+    assert RunConfig.from_dict(config.to_dict()).to_dict() == config.to_dict()
+    options = config.optimize_options()
+    assert options["n_workers"] == 3 and options["total_trials"] == 40 and options["retries"] == 2
+    assert options["timeout_per_trial"] == 300.0 and options["max_trials_per_worker"] == 10
+    assert "executor" not in options
+    on_dask = RunConfig.from_dict({**config.to_dict(), "n_workers": None, "max_trials_per_worker": None,
+                                   "dask": "tcp://10.0.0.5:8786"})
+    assert on_dask.optimize_options()["executor"] == "tcp://10.0.0.5:8786"
+    assert "n_workers" not in on_dask.optimize_options()
+
+
+def test_unreachable_dask_scheduler_is_one_line_and_creates_nothing(
+    tmp_path: Path, capsys, monkeypatch
+) -> None:
+    import socket
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setattr("shoal.cli.DASK_CONNECT_SECONDS", 1.0)
+    code, _, err = run_cli(capsys, "run", str(write_config(tmp_path)), "--dask", f"tcp://127.0.0.1:{port}")
+    _one_line_error(code, err)
+    assert f"dask: cannot reach the Dask scheduler at 'tcp://127.0.0.1:{port}'" in err
+    assert not (tmp_path / "shoal.db").exists()
+
+
+def test_dask_address_runs_the_trials_on_the_cluster(tmp_path: Path, capsys, parallel) -> None:
+    import distributed  # the dev extra has it
+
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster, distributed.Client(cluster) as client:
+        worker_pids = set(client.run(os.getpid).values())
+        config = parallel_config(tmp_path, "pids")
+        address = cluster.scheduler_address
+        code, out, err = run_cli(capsys, "run", str(config), "--no-progress", "--dask", address)
+        assert code == 0, err
+    assert "ran 6 trials (6 complete)" in out
+    trials = load_trials(tmp_path)
+    assert {reported(t, 0) for t in trials} <= worker_pids  # every call ran in a Dask worker
+
+
+def test_console_script_ctrl_c_with_workers_stops_them_and_resumes(
+    tmp_path: Path, objectives_dir: Path, parallel
+) -> None:
+    config = parallel_config(tmp_path, "waits_for_signal", n_trials=4, n_workers=2)
+    env = _shoal_env(objectives_dir, parallel)
+    proc = subprocess.Popen([SHOAL, "run", config, "--no-progress"], env=env, cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        for _ in range(600):  # wait (up to a minute) for both workers to be in a trial
+            if len(list(parallel.glob("started-*"))) == 2 or proc.poll() is not None:
+                break
+            time.sleep(0.1)
+        assert len(list(parallel.glob("started-*"))) == 2, proc.communicate()[1]
+        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the whole group
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert "run the same command again to resume" in err and "Traceback" not in err
+    states = sorted(t.state.value for t in load_trials(tmp_path))
+    assert states == ["QUEUED", "QUEUED", "STALE", "STALE"]
+    for marker in parallel.glob("started-*"):  # no worker outlives its driver
+        with pytest.raises(ProcessLookupError):
+            os.kill(int(marker.name.split("-")[1]), 0)

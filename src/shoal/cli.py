@@ -1,7 +1,8 @@
 """The ``shoal`` command line: run a study from a YAML config and inspect stored studies.
 
 Exit codes: 0 ok; 1 the objective raised an exception that is not caught (traceback printed);
-2 bad input (a usage error, a bad config, an unknown study), with one line on stderr;
+2 bad input (a usage error, a bad config, an unknown study, a Dask scheduler out of reach), with one
+line on stderr;
 130 interrupted (the study is saved; run the same command again to resume).
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import math
 import os
 import sys
 import traceback
@@ -18,13 +20,18 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from . import __version__
-from .config import STORAGE_ENV, ConfigError, RunConfig, default_storage
+from .config import STORAGE_ENV, ConfigError, RunConfig, check_dask_address, default_storage
 from .storage import Storage, StudyNotFound, StudyRecord, get_storage
 from .trial import Trial, TrialState
 
 __all__ = ["main", "build_parser"]
 
 _STATES = [s.value for s in TrialState]
+#: How long ``shoal run --dask`` tries to reach the scheduler before it gives up.
+DASK_CONNECT_SECONDS = 10.0
+#: Run options the command line may set; each replaces the config's key of the same name.
+_RUN_OVERRIDES = ("n_trials", "timeout", "seed", "storage", "study", "total_trials",
+                  "timeout_per_trial", "max_trials_per_worker", "retries")
 
 
 class CLIError(Exception):
@@ -220,11 +227,34 @@ def _trials_table(trials: Sequence[Trial], names: list[str], *, title: str, full
 
 
 # -- commands ----------------------------------------------------------------------------------
+def _connect_dask(address: str):
+    """A ``dask.distributed.Client`` on the scheduler at ``address``, or a one-line CLIError."""
+    try:
+        from distributed import Client
+    except ImportError:
+        raise CLIError(
+            f"dask: running on the Dask cluster at {address!r} needs dask.distributed; "
+            "pip install 'shoal[dask]'"
+        ) from None
+    try:
+        return Client(address, timeout=DASK_CONNECT_SECONDS, set_as_default=False)
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise CLIError(
+            f"dask: cannot reach the Dask scheduler at {address!r} ({_error_line(str(exc))}); start "
+            "one with 'dask scheduler' and pass the address it prints"
+        ) from None
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     overrides: dict[str, Any] = {}
-    for key in ("n_trials", "timeout", "seed", "storage", "study"):
+    for key in _RUN_OVERRIDES:
         if getattr(args, key) is not None:
             overrides[key] = getattr(args, key)
+    # where trials run: --n-workers or --dask on the command line replaces both config keys
+    if args.n_workers is not None:
+        overrides.update(n_workers=args.n_workers, dask=None)
+    if args.dask is not None:
+        overrides.update(dask=args.dask, n_workers=None)
     try:
         config = RunConfig.from_yaml(args.config, overrides)
     except ConfigError as exc:
@@ -233,13 +263,25 @@ def _cmd_run(args: argparse.Namespace) -> int:
         objective = config.load_objective()
     except ConfigError as exc:
         raise CLIError(f"{args.config}: {exc}") from None
+    # reach the cluster before touching storage: a wrong address creates no database
+    client = None if config.dask is None else _connect_dask(config.dask)
+    try:
+        return _run_study(args, config, objective, client)
+    finally:
+        if client is not None:
+            client.close()
+
+
+def _run_study(args: argparse.Namespace, config: RunConfig, objective: Any, client: Any) -> int:
     _open_storage(config.storage, must_exist=False)
     try:
         study = config.build_study()
-        catch = config.catch_types()
+        options = config.optimize_options()
     except (ConfigError, ValueError) as exc:  # a changed space or direction, a bad storage URL
         about = "" if str(exc).startswith(f"study {config.study!r}") else f"study {config.study!r}: "
         raise CLIError(f"{args.config}: {about}{exc}") from None
+    if client is not None:
+        options["executor"] = client
 
     finished_before = {t.number for t in study.trials if t.state.finished}
     new: list[Trial] = []  # the trials this run finished (other drivers may add theirs meanwhile)
@@ -247,10 +289,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
         study.optimize(
             objective,
             config.n_trials,
-            timeout=config.timeout,
-            catch=catch,
             show_progress=not args.no_progress,
             callbacks=[lambda _study, trial: new.append(trial)],
+            **options,
         )
     except KeyboardInterrupt:
         raise _Interrupted(
@@ -414,6 +455,35 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _count_arg(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return value
+
+
+def _seconds_arg(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, got {text!r}")
+    return value
+
+
+def _dask_arg(text: str) -> str:
+    try:
+        return check_dask_address(text)
+    except ConfigError:
+        raise argparse.ArgumentTypeError(
+            f"expected a Dask scheduler address such as 'tcp://10.0.0.5:8786', got {text!r}"
+        ) from None
+
+
 def _state(text: str) -> str:
     value = text.upper()
     if value not in _STATES:
@@ -444,6 +514,33 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--storage", help="storage URL (overrides the config's storage)")
     run.add_argument("--study", help="study name (overrides the config's study)")
     run.add_argument("--seed", type=int, help="sampler seed (overrides the config's seed)")
+    where = run.add_mutually_exclusive_group()
+    where.add_argument(
+        "--n-workers", type=_positive_int, metavar="N",
+        help="run N trials at once in local worker processes (overrides n_workers and dask)",
+    )
+    where.add_argument(
+        "--dask", type=_dask_arg, metavar="ADDRESS",
+        help="run trials on the Dask cluster whose scheduler is at ADDRESS, e.g. tcp://host:8786 "
+        "(overrides dask and n_workers)",
+    )
+    run.add_argument(
+        "--total-trials", type=_positive_int, metavar="N",
+        help="a study-wide budget: start no trial once the study holds N configurations, counting "
+        "every driver's (overrides total_trials)",
+    )
+    run.add_argument(
+        "--timeout-per-trial", type=_seconds_arg, metavar="SECONDS",
+        help="fail a trial that runs longer than this (overrides timeout_per_trial)",
+    )
+    run.add_argument(
+        "--max-trials-per-worker", type=_positive_int, metavar="N",
+        help="replace a worker process after N trials (overrides max_trials_per_worker)",
+    )
+    run.add_argument(
+        "--retries", type=_count_arg, metavar="N",
+        help="re-run a failed trial up to N times (overrides retries)",
+    )
     run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     run.set_defaults(handler=_cmd_run)
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import builtins
 import inspect
+import math
 import os
+import re
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
@@ -28,6 +30,7 @@ __all__ = [
     "SAMPLER_NAMES",
     "default_storage",
     "build_sampler",
+    "check_dask_address",
 ]
 
 #: Where studies live when neither ``--storage``, the config nor ``SHOAL_STORAGE`` says otherwise.
@@ -43,6 +46,8 @@ SAMPLER_NAMES: dict[str, str] = {
 }
 
 _REQUIRED = ("study", "objective", "space")
+#: ``scheme://host:port`` as ``dask scheduler`` prints it (tcp, tls, inproc, ucx, ws, wss).
+_DASK_ADDRESS = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S+")
 
 
 class ConfigError(ValueError):
@@ -142,6 +147,38 @@ def _positive_int(key: str, value: Any) -> int | None:
     return value
 
 
+def _seconds(key: str, value: Any) -> float | None:
+    """A positive, finite number of seconds; YAML 1.1 reads ``3e2`` as a string, so strings parse."""
+    if value is None:
+        return None
+    number = value
+    if isinstance(number, str):
+        try:
+            number = float(number)
+        except ValueError:
+            pass
+    if (
+        isinstance(number, bool)
+        or not isinstance(number, (int, float))
+        or not (math.isfinite(number) and number > 0)
+    ):
+        raise ConfigError(f"{key}: must be a number of seconds > 0, got {value!r}")
+    return float(number)
+
+
+def check_dask_address(address: Any) -> str:
+    """A Dask scheduler address with its scheme: ``tcp://10.0.0.5:8786``, ``tls://host:8786``.
+
+    Raises ``ConfigError`` (its message starts with ``dask:``) for anything else.
+    """
+    if not (isinstance(address, str) and _DASK_ADDRESS.fullmatch(address)):
+        raise ConfigError(
+            f"dask: must be a Dask scheduler address such as 'tcp://10.0.0.5:8786' (what 'dask "
+            f"scheduler' prints), got {address!r}"
+        )
+    return address
+
+
 @dataclass
 class RunConfig:
     """A validated run config. Build one with ``from_yaml`` or ``from_dict``.
@@ -160,11 +197,18 @@ class RunConfig:
     seed: int | None = None
     storage: str = field(default_factory=default_storage)
     catch: list[str] | None = None
+    n_workers: int | None = None
+    dask: str | None = None
+    total_trials: int | None = None
+    timeout_per_trial: float | None = None
+    max_trials_per_worker: int | None = None
+    retries: int | None = None
     base_dir: Path | None = None
 
     #: The keys a config file may hold.
     KEYS = ("study", "objective", "direction", "space", "sampler", "n_trials", "timeout", "seed",
-            "storage", "catch")
+            "storage", "catch", "n_workers", "dask", "total_trials", "timeout_per_trial",
+            "max_trials_per_worker", "retries")
 
     @classmethod
     def from_yaml(
@@ -236,16 +280,7 @@ class RunConfig:
             raise ConfigError(str(exc)) from None
         sampler = data.get("sampler")
         build_sampler(sampler)  # validate now: a typo fails before any trial runs
-        timeout = data.get("timeout")
-        if isinstance(timeout, str):  # YAML 1.1 reads 3e2 as a string
-            try:
-                timeout = float(timeout)
-            except ValueError:
-                pass
-        if timeout is not None and (
-            isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0
-        ):
-            raise ConfigError(f"timeout: must be a number of seconds > 0, got {data.get('timeout')!r}")
+        timeout = _seconds("timeout", data.get("timeout"))
         seed = data.get("seed")
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
             raise ConfigError(f"seed: must be an integer >= 0, got {seed!r}")
@@ -258,10 +293,32 @@ class RunConfig:
                 f"'postgresql+psycopg://user@host/db', got {storage!r}"
             )
         n_trials = _positive_int("n_trials", data.get("n_trials"))
-        if n_trials is None and timeout is None:
+        total_trials = _positive_int("total_trials", data.get("total_trials"))
+        if n_trials is None and timeout is None and total_trials is None:
             raise ConfigError(
-                "n_trials: set n_trials or timeout so the run ends (a grid stops early when every "
-                "point is done)"
+                "n_trials: set n_trials, total_trials or timeout so the run ends (a grid stops early "
+                "when every point is done)"
+            )
+        n_workers = _positive_int("n_workers", data.get("n_workers"))
+        dask = data.get("dask")
+        if dask is not None:
+            check_dask_address(dask)
+        max_trials_per_worker = _positive_int("max_trials_per_worker", data.get("max_trials_per_worker"))
+        timeout_per_trial = _seconds("timeout_per_trial", data.get("timeout_per_trial"))
+        retries = data.get("retries")
+        if retries is not None and (isinstance(retries, bool) or not isinstance(retries, int) or retries < 0):
+            raise ConfigError(
+                f"retries: must be an integer >= 0 (re-runs of a failed trial), got {retries!r}"
+            )
+        if dask is not None and n_workers is not None and n_workers > 1:
+            raise ConfigError(
+                "n_workers: with dask the cluster's workers run the trials; remove n_workers, or "
+                "remove dask to run n_workers local processes"
+            )
+        if dask is not None and max_trials_per_worker is not None:
+            raise ConfigError(
+                "max_trials_per_worker: recycles local worker processes and does not apply to a Dask "
+                "cluster (Dask manages its workers); remove it or remove dask"
             )
         catch = data.get("catch")
         if catch is not None:
@@ -278,10 +335,16 @@ class RunConfig:
             direction=direction,
             sampler=sampler if not isinstance(sampler, Mapping) else dict(sampler),
             n_trials=n_trials,
-            timeout=None if timeout is None else float(timeout),
+            timeout=timeout,
             seed=seed,
             storage=storage,
             catch=None if catch is None else list(catch),
+            n_workers=n_workers,
+            dask=dask,
+            total_trials=total_trials,
+            timeout_per_trial=timeout_per_trial,
+            max_trials_per_worker=max_trials_per_worker,
+            retries=retries,
             base_dir=None if base_dir is None else Path(base_dir),
         )
 
@@ -334,15 +397,33 @@ class RunConfig:
             seed=self.seed,
         )
 
+    def optimize_options(self) -> dict[str, Any]:
+        """The keyword arguments of ``Study.optimize`` this config sets (``dask`` as ``executor``).
+
+        ``n_trials`` is not among them: it is ``optimize``'s positional argument.
+        """
+        options: dict[str, Any] = {
+            "timeout": self.timeout,
+            "total_trials": self.total_trials,
+            "timeout_per_trial": self.timeout_per_trial,
+            "max_trials_per_worker": self.max_trials_per_worker,
+            "catch": self.catch_types(),
+        }
+        if self.n_workers is not None:
+            options["n_workers"] = self.n_workers
+        if self.dask is not None:
+            options["executor"] = self.dask
+        if self.retries is not None:
+            options["retries"] = self.retries
+        return options
+
     def run(self, *, show_progress: bool = True) -> Study:
-        """Import the objective, build (or resume) the study and run ``n_trials`` more trials."""
+        """Import the objective, build (or resume) the study and run ``n_trials`` more trials.
+
+        Every run option of the config applies: ``n_workers`` or ``dask``, ``total_trials``,
+        ``timeout_per_trial``, ``max_trials_per_worker`` and ``retries``.
+        """
         objective = self.load_objective()
         study = self.build_study()
-        study.optimize(
-            objective,
-            self.n_trials,
-            timeout=self.timeout,
-            catch=self.catch_types(),
-            show_progress=show_progress,
-        )
+        study.optimize(objective, self.n_trials, show_progress=show_progress, **self.optimize_options())
         return study
