@@ -1,30 +1,55 @@
-"""shoal: hyperparameter tuning on the right scale, with nothing lost when a trial or a machine dies."""
+"""shoal: hyperparameter tuning on the right scale, with nothing lost when a trial or a machine dies.
 
-from . import samplers
-from .samplers import SearchExhausted
-from .space import Choice, Custom, Dimension, Fixed, Float, Int, Space, SpaceMismatch
-from .storage import StudyNotFound
-from .study import Study
-from .trial import RunningTrial, Trial, TrialPruned, TrialState
+Names are imported on first use (PEP 562), so a worker process that only runs objectives starts
+without loading SQLAlchemy, the samplers or scipy.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
+    from . import samplers
+    from .samplers import SearchExhausted
+    from .space import Choice, Custom, Dimension, Fixed, Float, Int, Space, SpaceMismatch
+    from .storage import StudyNotFound
+    from .study import Study
+    from .trial import RunningTrial, Trial, TrialPruned, TrialState
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "Study",
-    "Space",
-    "Dimension",
-    "Float",
-    "Int",
-    "Choice",
-    "Fixed",
-    "Custom",
-    "Trial",
-    "RunningTrial",
-    "TrialState",
-    "TrialPruned",
-    "SpaceMismatch",
-    "SearchExhausted",
-    "StudyNotFound",
-    "samplers",
-    "__version__",
-]
+_WHERE = {
+    "Study": ".study",
+    "Space": ".space",
+    "Dimension": ".space",
+    "Float": ".space",
+    "Int": ".space",
+    "Choice": ".space",
+    "Fixed": ".space",
+    "Custom": ".space",
+    "SpaceMismatch": ".space",
+    "Trial": ".trial",
+    "RunningTrial": ".trial",
+    "TrialState": ".trial",
+    "TrialPruned": ".trial",
+    "SearchExhausted": ".samplers",
+    "StudyNotFound": ".storage",
+}
+
+__all__ = [*_WHERE, "samplers", "__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "samplers":
+        value: Any = importlib.import_module(".samplers", __name__)
+    elif name in _WHERE:
+        value = getattr(importlib.import_module(_WHERE[name], __name__), name)
+    else:
+        raise AttributeError(f"module 'shoal' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
