@@ -283,3 +283,15 @@ def test_sigkilled_driver_loses_no_finished_trial(tmp_path: Path) -> None:
     assert trials[8].state == TrialState.QUEUED and trials[8].config == trials[7].config
     study.optimize(lambda c: c["x"], n_trials=3, show_progress=False)
     assert sum(t.state == TrialState.COMPLETE for t in study.trials) == 10
+
+
+def test_public_names_and_submodules_resolve_lazily() -> None:
+    import importlib
+
+    fresh = importlib.reload(shoal)
+    for name in fresh.__all__:
+        assert getattr(fresh, name) is not None
+    assert fresh.storage.get_storage(None).url == "memory"
+    assert fresh.samplers.Grid.__name__ == "Grid"
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        fresh.nope  # noqa: B018

@@ -7,6 +7,7 @@ without loading SQLAlchemy, the samplers or scipy.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
@@ -37,14 +38,32 @@ _WHERE = {
     "StudyNotFound": ".storage",
 }
 
-__all__ = [*_WHERE, "samplers", "__version__"]
+__all__ = [
+    "Study",
+    "Space",
+    "Dimension",
+    "Float",
+    "Int",
+    "Choice",
+    "Fixed",
+    "Custom",
+    "SpaceMismatch",
+    "Trial",
+    "RunningTrial",
+    "TrialState",
+    "TrialPruned",
+    "SearchExhausted",
+    "StudyNotFound",
+    "samplers",
+    "__version__",
+]
 
 
 def __getattr__(name: str) -> Any:
-    if name == "samplers":
-        value: Any = importlib.import_module(".samplers", __name__)
-    elif name in _WHERE:
-        value = getattr(importlib.import_module(_WHERE[name], __name__), name)
+    if name in _WHERE:
+        value: Any = getattr(importlib.import_module(_WHERE[name], __name__), name)
+    elif importlib.util.find_spec(f"{__name__}.{name}") is not None:  # a submodule: shoal.storage
+        value = importlib.import_module(f".{name}", __name__)
     else:
         raise AttributeError(f"module 'shoal' has no attribute {name!r}")
     globals()[name] = value
