@@ -441,14 +441,7 @@ class Study:
             return None
         self._log.put(marked)
         if self.requeue_stale and self._requeue_depth(marked) < MAX_REQUEUES:
-            self.storage.create_trial(
-                self._record.study_id,
-                TrialState.QUEUED,
-                marked.config,
-                marked.unit,
-                round=marked.round,
-                requeued_from=marked.number,
-            )
+            self._repeat(marked, TrialState.QUEUED)
         return marked
 
     def _requeue_depth(self, trial: Trial) -> int:
@@ -533,16 +526,19 @@ class Study:
 
     def _rerun(self, failed: Trial) -> RunningTrial:
         """Start a new attempt of a failed trial's configuration."""
-        record = self.storage.create_trial(
+        return self._start(self._repeat(failed, TrialState.RUNNING, self._driver()))
+
+    def _repeat(self, trial: Trial, state: TrialState, driver_id: int | None = None) -> Trial:
+        """A new trial with ``trial``'s configuration that names it as the one it repeats."""
+        return self.storage.create_trial(
             self._record.study_id,
-            TrialState.RUNNING,
-            failed.config,
-            failed.unit,
-            round=failed.round,
-            requeued_from=failed.number,
-            driver_id=self._driver(),
+            state,
+            trial.config,
+            trial.unit,
+            round=trial.round,
+            requeued_from=trial.number,
+            driver_id=driver_id,
         )
-        return self._start(record)
 
     def __repr__(self) -> str:
         return (

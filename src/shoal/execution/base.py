@@ -38,6 +38,17 @@ class Job:
     pass_trial: bool
     catch: tuple[type[BaseException], ...]
 
+    def to_bytes(self, where: str, advice: str) -> bytes:
+        """The job cloudpickled for ``where`` (worker processes, Dask workers), or a clear error."""
+        import cloudpickle
+
+        try:
+            return cloudpickle.dumps(self)
+        except Exception as exc:  # noqa: BLE001 - say what cannot travel to a worker
+            raise ValueError(
+                f"the objective cannot be sent to {where} ({type(exc).__name__}: {exc}); {advice}"
+            ) from None
+
 
 @dataclass(frozen=True)
 class Finished:

@@ -217,16 +217,11 @@ class DaskExecutor(Executor):
 
     # -- running -------------------------------------------------------------------------------
     def start(self, job: Job, on_report: ReportHandler) -> None:
-        import cloudpickle
         from distributed import Queue
 
-        try:
-            self._payload = cloudpickle.dumps(job)
-        except Exception as exc:  # noqa: BLE001 - say what cannot travel to a worker
-            raise ValueError(
-                f"the objective cannot be sent to Dask workers ({type(exc).__name__}: {exc}); "
-                "define it at module level and keep what it closes over picklable"
-            ) from None
+        self._payload = job.to_bytes(
+            "Dask workers", "define it at module level and keep what it closes over picklable"
+        )
         self._on_report = on_report
         self._slots = self._slots_given  # a cluster may have grown since the last run
         self._closing.clear()

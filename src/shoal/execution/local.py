@@ -73,16 +73,8 @@ class LocalPool(Executor):
 
     # -- processes -----------------------------------------------------------------------------
     def start(self, job: Job, on_report: ReportHandler) -> None:
-        import cloudpickle
-
         self._on_report = on_report
-        try:
-            self._payload = cloudpickle.dumps(job)
-        except Exception as exc:  # noqa: BLE001 - say what cannot travel to a worker
-            raise ValueError(
-                f"the objective cannot be sent to worker processes ({type(exc).__name__}: {exc}); "
-                "define it at module level or use n_workers=1"
-            ) from None
+        self._payload = job.to_bytes("worker processes", "define it at module level or use n_workers=1")
         self._workers = [self._spawn() for _ in range(self._n)]
 
     def _spawn(self) -> _Worker:
