@@ -32,6 +32,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from _machine import cpu_model
 from rich.console import Console
 from rich.table import Table
 
@@ -208,14 +209,7 @@ def run_all(trials: dict[tuple[str, str], int], repeats: int) -> list[Result]:
 
 def machine() -> str:
     """Cores, CPU model and the versions that matter."""
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_model()
     import optuna
     import sqlalchemy
 

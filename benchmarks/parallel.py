@@ -45,6 +45,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from _machine import cpu_model
+
 import shoal
 
 TRIALS = 64
@@ -330,14 +332,7 @@ def markdown(rows: list[Row]) -> str:
 
 
 def machine() -> str:
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_model()
     versions = [f"Python {platform.python_version()}", f"shoal {shoal.__version__}"]
     for name in ("optuna", "dask", "distributed"):
         try:
