@@ -5,6 +5,7 @@ from .coarse_to_fine import Box, CoarseToFine
 from .grid import Grid
 from .quasirandom import QuasiRandom
 from .random import Random
+from .tpe import TPE
 
 __all__ = [
     "Sampler",
@@ -16,4 +17,5 @@ __all__ = [
     "QuasiRandom",
     "CoarseToFine",
     "Box",
+    "TPE",
 ]
