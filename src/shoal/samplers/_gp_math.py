@@ -1,89 +1,222 @@
-"""Pure numeric core of the GP sampler: Matern-5/2 ARD kernel, marginal-likelihood fit, log EI."""
+"""Pure numeric core of the GP sampler: Matern-5/2 kernel with grouped ARD length scales, the
+penalized marginal likelihood with its analytic gradient, the posterior with gradients, log EI.
+
+Feature columns are mapped to *length-scale groups* (``groups[f]`` is the group of column ``f``):
+a continuous or integer dimension is one column and one group; the one-hot columns of a choice
+share one group, so a choice costs one hyperparameter however many values it has.
+Hyperparameters are a vector ``theta = (log lengths per group..., log variance, log noise)``.
+"""
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
-from scipy.linalg import cho_factor, cho_solve
+from scipy.linalg import cho_solve, lapack, solve_triangular
 from scipy.optimize import minimize
 from scipy.special import erfcx, log_ndtr
 
 NOISE_FLOOR = 1e-6
 _SQRT5 = math.sqrt(5.0)
+_LOG_2PI = math.log(2 * math.pi)
+_BAD = 1e25
 
 
-def matern52(a: np.ndarray, b: np.ndarray, lengths: np.ndarray, variance: float) -> np.ndarray:
-    """Matern-5/2 kernel matrix between rows of ``a`` and ``b`` with one length scale per column."""
-    diff = (a[:, None, :] - b[None, :, :]) / lengths
-    r = np.sqrt(np.maximum(np.sum(diff * diff, axis=-1), 0.0))
-    s = _SQRT5 * r
-    return variance * (1.0 + s + s * s / 3.0) * np.exp(-s)
+@dataclass(frozen=True)
+class Prior:
+    """Log-normal priors: log length ~ N(length_mean, length_sd), log variance ~ N(0, variance_sd),
+    log noise ~ N(noise_mean, noise_sd)."""
+
+    length_mean: float = math.log(0.5)
+    length_sd: float = 1.0
+    variance_sd: float = 1.0
+    noise_mean: float = math.log(1e-3)
+    noise_sd: float = 2.0
+
+    @classmethod
+    def for_groups(cls, n_groups: int) -> Prior:
+        """The default prior: the expected length grows like sqrt(#groups) (a cube's diameter does)."""
+        return cls(length_mean=math.log(0.4) + 0.5 * math.log(max(1, n_groups)), length_sd=1.2)
+
+    def mode(self, n_groups: int) -> np.ndarray:
+        return np.r_[np.full(n_groups, self.length_mean), 0.0, self.noise_mean]
+
+    def bounds(self, n_groups: int) -> list[tuple[float, float]]:
+        return [(math.log(1e-2), math.log(1e2))] * n_groups + [(math.log(1e-2), math.log(1e2)),
+                                                                (math.log(1e-8), 0.0)]
 
 
-def _unpack(theta: np.ndarray) -> tuple[np.ndarray, float, float]:
-    return np.exp(theta[:-2]), float(np.exp(theta[-2])), NOISE_FLOOR + float(np.exp(theta[-1]))
+def _identity_groups(n: int) -> np.ndarray:
+    return np.arange(n)
 
 
-def neg_log_posterior(theta: np.ndarray, x: np.ndarray, y: np.ndarray) -> float:
-    """Negative log marginal likelihood plus log-normal priors on log length scales, variance, noise."""
-    lengths, variance, noise = _unpack(theta)
-    k = matern52(x, x, lengths, variance) + noise * np.eye(len(x))
-    try:
-        c = cho_factor(k, lower=True)
-    except np.linalg.LinAlgError:
-        return 1e25
-    alpha = cho_solve(c, y)
-    nll = 0.5 * y @ alpha + np.sum(np.log(np.diag(c[0]))) + 0.5 * len(x) * math.log(2 * math.pi)
-    prior = 0.5 * np.sum((theta[:-2] - math.log(0.5)) ** 2) / 1.0**2
-    prior += 0.5 * theta[-2] ** 2 / 1.0 + 0.5 * (theta[-1] - math.log(1e-2)) ** 2 / 2.0**2
-    value = float(nll + prior)
-    return value if math.isfinite(value) else 1e25
+def _from_r2(r2: np.ndarray, variance: float) -> tuple[np.ndarray, np.ndarray]:
+    """(kernel values, exp(-s)*(1+s)) for squared scaled distances ``r2``."""
+    s = _SQRT5 * np.sqrt(np.maximum(r2, 0.0))
+    e = np.exp(-s)
+    return variance * (1.0 + s + s * s / 3.0) * e, (1.0 + s) * e
+
+
+def cross_r2(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Squared Euclidean distances between rows of already-scaled ``a`` and ``b`` (one GEMM)."""
+    r2 = np.sum(a * a, axis=1)[:, None] + np.sum(b * b, axis=1)[None, :] - 2.0 * (a @ b.T)
+    return np.maximum(r2, 0.0)
+
+
+def matern52(
+    a: np.ndarray, b: np.ndarray, lengths: np.ndarray, variance: float, groups: np.ndarray | None = None
+) -> np.ndarray:
+    """Matern-5/2 kernel matrix between rows of ``a`` and ``b``; column f uses ``lengths[groups[f]]``."""
+    g = _identity_groups(a.shape[1]) if groups is None else groups
+    scale = 1.0 / np.asarray(lengths)[g]
+    return _from_r2(cross_r2(a * scale, b * scale), variance)[0]
+
+
+def group_sq_diffs(x: np.ndarray, groups: np.ndarray, n_groups: int) -> np.ndarray:
+    """(n, n, n_groups) squared differences of the rows of ``x`` summed within each group."""
+    diff = x[:, None, :] - x[None, :, :]
+    d2 = diff * diff
+    if n_groups == x.shape[1] and np.array_equal(groups, np.arange(n_groups)):
+        return d2
+    out = np.zeros((len(x), len(x), n_groups))
+    for f, g in enumerate(groups):
+        out[:, :, g] += d2[:, :, f]
+    return out
+
+
+def _cholesky(k: np.ndarray) -> np.ndarray | None:
+    chol, info = lapack.dpotrf(k, lower=1, clean=1)
+    return chol if info == 0 else None
+
+
+def neg_log_posterior(
+    theta: np.ndarray, d2: np.ndarray, y: np.ndarray, prior: Prior
+) -> tuple[float, np.ndarray]:
+    """Negative log marginal likelihood plus negative log priors, and its gradient in ``theta``.
+
+    One Cholesky factorization and one inverse per call; ``d2`` comes from ``group_sq_diffs``.
+    """
+    n, p = len(y), d2.shape[-1]
+    inv_l2 = np.exp(-2.0 * theta[:p])
+    variance, noise_part = math.exp(theta[p]), math.exp(theta[p + 1])
+    kf, q = _from_r2(d2 @ inv_l2, variance)
+    k = kf.copy()
+    k[np.diag_indices(n)] += noise_part + NOISE_FLOOR
+    chol = _cholesky(k)
+    if chol is None:
+        return _BAD, np.zeros_like(theta)
+    alpha = cho_solve((chol, True), y)
+    nll = 0.5 * float(y @ alpha) + float(np.sum(np.log(np.diag(chol)))) + 0.5 * n * _LOG_2PI
+    kinv, info = lapack.dpotri(chol, lower=1)
+    if info != 0:
+        return _BAD, np.zeros_like(theta)
+    kinv = np.tril(kinv) + np.tril(kinv, -1).T
+    w = kinv - np.outer(alpha, alpha)  # dNLL/dtheta_j = 0.5 * sum(W * dK/dtheta_j)
+    grad = np.empty_like(theta)
+    wq = (w * q).reshape(-1) * (variance * 5.0 / 3.0)
+    grad[:p] = 0.5 * (wq @ d2.reshape(-1, p)) * inv_l2
+    grad[p] = 0.5 * float(np.sum(w * kf))
+    grad[p + 1] = 0.5 * float(np.trace(w)) * noise_part
+    mean = np.r_[np.full(p, prior.length_mean), 0.0, prior.noise_mean]
+    sd2 = np.r_[np.full(p, prior.length_sd**2), prior.variance_sd**2, prior.noise_sd**2]
+    value = nll + 0.5 * float(np.sum((theta - mean) ** 2 / sd2))
+    grad += (theta - mean) / sd2
+    if not (math.isfinite(value) and np.all(np.isfinite(grad))):
+        return _BAD, np.zeros_like(theta)
+    return value, grad
 
 
 def fit_hyperparameters(
-    x: np.ndarray, y: np.ndarray, rng: np.random.Generator, restarts: int = 2
+    x: np.ndarray,
+    y: np.ndarray,
+    rng: np.random.Generator,
+    groups: np.ndarray | None = None,
+    *,
+    starts: list[np.ndarray] | None = None,
+    restarts: int = 1,
+    prior: Prior | None = None,
 ) -> np.ndarray:
-    """Log-parameters (log lengths..., log variance, log noise) maximizing the penalized likelihood."""
-    d = x.shape[1]
-    starts = [np.r_[np.full(d, math.log(0.5)), 0.0, math.log(1e-2)]]
+    """``theta`` maximizing the penalized marginal likelihood (L-BFGS-B with analytic gradients).
+
+    Starts from the given ``starts`` (e.g. the previous fit; the prior mode when none) and from
+    ``restarts`` random draws near the prior mode.
+    """
+    g = _identity_groups(x.shape[1]) if groups is None else np.asarray(groups)
+    p = int(g.max()) + 1 if len(g) else 0
+    prior = prior or Prior.for_groups(p)
+    d2 = group_sq_diffs(x, g, p)
+    bounds = prior.bounds(p)
+    lo, hi = np.array([b[0] for b in bounds]), np.array([b[1] for b in bounds])
+    points = [s for s in (starts or []) if len(s) == p + 2] or [prior.mode(p)]
     for _ in range(restarts):
-        starts.append(np.r_[rng.normal(math.log(0.5), 0.7, d), rng.normal(0, 0.5), math.log(1e-2)])
-    bounds = [(math.log(1e-2), math.log(20.0))] * d + [(math.log(1e-2), math.log(20.0)), (-16.0, 0.0)]
-    best, best_value = starts[0], math.inf
-    for start in starts:
-        res = minimize(neg_log_posterior, start, args=(x, y), method="L-BFGS-B", bounds=bounds)
+        points.append(np.r_[rng.normal(prior.length_mean, 0.5 * prior.length_sd, p), rng.normal(0, 0.5),
+                            prior.noise_mean])
+    best, best_value = points[0], math.inf
+    for start in points:
+        res = minimize(neg_log_posterior, np.clip(start, lo, hi), args=(d2, y, prior), jac=True,
+                       method="L-BFGS-B", bounds=bounds, options={"maxiter": 200})
         if np.all(np.isfinite(res.x)) and res.fun < best_value:
             best, best_value = res.x, float(res.fun)
-    if not math.isfinite(best_value) or best_value >= 1e25:
-        raise np.linalg.LinAlgError("marginal likelihood fit failed")
+    if not math.isfinite(best_value) or best_value >= _BAD:
+        raise np.linalg.LinAlgError("marginal likelihood fit failed (kernel matrix not positive definite)")
     return best
 
 
 class Posterior:
-    """The GP posterior for fixed hyperparameters: ``predict(x) -> (mean, std)``."""
+    """The GP posterior for fixed hyperparameters: ``predict`` and ``predict_with_grad``."""
 
-    def __init__(self, x: np.ndarray, y: np.ndarray, theta: np.ndarray) -> None:
+    def __init__(
+        self, x: np.ndarray, y: np.ndarray, theta: np.ndarray, groups: np.ndarray | None = None
+    ) -> None:
+        g = _identity_groups(x.shape[1]) if groups is None else np.asarray(groups)
+        p = len(theta) - 2
+        self.inv_l = np.exp(-theta[:p])[g]
+        self.variance = math.exp(theta[p])
         self.x = x
-        self.lengths, self.variance, noise = _unpack(theta)
-        k = matern52(x, x, self.lengths, self.variance) + noise * np.eye(len(x))
-        self.chol = cho_factor(k, lower=True)
-        self.alpha = cho_solve(self.chol, y)
+        self.xs = x * self.inv_l
+        k = _from_r2(cross_r2(self.xs, self.xs), self.variance)[0]
+        k[np.diag_indices(len(x))] += NOISE_FLOOR + math.exp(theta[p + 1])
+        chol = _cholesky(k)
+        if chol is None:
+            raise np.linalg.LinAlgError("posterior kernel matrix is not positive definite")
+        self.chol = chol
+        self.alpha = cho_solve((chol, True), y)
 
-    def predict(self, xs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        ks = matern52(xs, self.x, self.lengths, self.variance)
+    def _cross(self, xq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return _from_r2(cross_r2(xq * self.inv_l, self.xs), self.variance)
+
+    def predict(self, xq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        ks, _ = self._cross(xq)
         mean = ks @ self.alpha
-        v = cho_solve(self.chol, ks.T)
-        var = np.maximum(self.variance - np.sum(ks.T * v, axis=0), 1e-12)
+        v = solve_triangular(self.chol, ks.T, lower=True, check_finite=False)
+        var = np.maximum(self.variance - np.sum(v * v, axis=0), 1e-12)
         return mean, np.sqrt(var)
 
+    def predict_with_grad(
+        self, xq: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(mean, std, d mean / d xq, d std / d xq), the gradients shaped like ``xq``."""
+        ks, q = self._cross(xq)
+        q = q * (self.variance * 5.0 / 3.0)  # dk/dxq_f = -q * (xq_f - x_f) / l_f^2
+        mean = ks @ self.alpha
+        beta = cho_solve((self.chol, True), ks.T).T  # K^-1 k, one row per query
+        var_raw = self.variance - np.sum(ks * beta, axis=1)
+        var = np.maximum(var_raw, 1e-12)
+        std = np.sqrt(var)
+        il2 = self.inv_l**2
+        qa = q * self.alpha
+        dmean = -(qa.sum(axis=1)[:, None] * xq - qa @ self.x) * il2
+        qb = q * beta
+        dvar = 2.0 * (qb.sum(axis=1)[:, None] * xq - qb @ self.x) * il2
+        dstd = np.where((var_raw > 1e-12)[:, None], dvar / (2.0 * std[:, None]), 0.0)
+        return mean, std, dmean, dstd
 
-def log_ei(mean: np.ndarray, std: np.ndarray, best: float) -> np.ndarray:
-    """log E[max(best - f, 0)] for f ~ N(mean, std^2) (minimization), stable for very negative z."""
-    z = (best - mean) / std
+
+def _log_h(z: np.ndarray) -> np.ndarray:
+    """log(z * Phi(z) + phi(z)), stable for very negative z."""
     out = np.empty_like(z)
     hi = z > -1.0
-    # z > -1: EI/std = z*Phi(z) + phi(z) computed directly.
     zh = z[hi]
     h = zh * np.exp(log_ndtr(zh)) + np.exp(-0.5 * zh * zh) / math.sqrt(2 * math.pi)
     out[hi] = np.log(np.maximum(h, 1e-300))
@@ -91,5 +224,21 @@ def log_ei(mean: np.ndarray, std: np.ndarray, best: float) -> np.ndarray:
     zl = z[~hi]
     tail = 1.0 - (-zl) * math.sqrt(math.pi / 2) * erfcx(-zl / math.sqrt(2))
     tail = np.where(-zl > 1e3, 1.0 / np.maximum(zl * zl, 1e-300), tail)
-    out[~hi] = -0.5 * zl * zl - 0.5 * math.log(2 * math.pi) + np.log(np.maximum(tail, 1e-300))
-    return out + np.log(std)
+    out[~hi] = -0.5 * zl * zl - 0.5 * _LOG_2PI + np.log(np.maximum(tail, 1e-300))
+    return out
+
+
+def log_ei(mean: np.ndarray, std: np.ndarray, best: float) -> np.ndarray:
+    """log E[max(best - f, 0)] for f ~ N(mean, std^2) (minimization), stable for very negative z."""
+    return _log_h((best - mean) / std) + np.log(std)
+
+
+def log_ei_with_grad(
+    mean: np.ndarray, std: np.ndarray, dmean: np.ndarray, dstd: np.ndarray, best: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """log EI and its gradient, from the posterior's values and gradients (``predict_with_grad``)."""
+    z = (best - mean) / std
+    log_h = _log_h(z)
+    ratio = np.exp(log_ndtr(z) - log_h)  # h'(z) / h(z), h'(z) = Phi(z)
+    dz = (-dmean - z[:, None] * dstd) / std[:, None]
+    return log_h + np.log(std), dstd / std[:, None] + ratio[:, None] * dz
