@@ -1,0 +1,119 @@
+"""One self-contained HTML file about a study: a summary, the importance ranking and every plot.
+
+plotly.js is written into the file once, so the report opens with no network (e-mail it, archive
+it). Each plot is a section ``<section id="plot-KEY">``; one that fails to draw says why in its
+section, and the rest of the report is still written.
+"""
+
+from __future__ import annotations
+
+import html
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from .. import __version__
+from ..trial import TrialState
+from ._data import StudyData, as_study_data, completed
+from .plots import PLOTS
+
+__all__ = ["render_report", "write_report"]
+
+_STYLE = """
+body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2rem auto; max-width: 1100px;
+       color: #222; padding: 0 1rem; }
+h1 { margin-bottom: 0.2rem; } .sub { color: #666; margin-top: 0; }
+table { border-collapse: collapse; margin: 0.5rem 0 1rem; }
+td, th { border-bottom: 1px solid #ddd; padding: 0.25rem 0.8rem; text-align: left; }
+section { margin: 2rem 0; } nav a { margin-right: 0.8rem; }
+.note { color: #a33; }
+"""
+
+
+def _plotly_js() -> str:
+    try:
+        from plotly.offline import get_plotlyjs
+    except ImportError:
+        raise ImportError("shoal reports need plotly: pip install 'shoal[plot]'") from None
+    return get_plotlyjs()
+
+
+def _rows(pairs: list[tuple[str, Any]]) -> str:
+    return "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>" for k, v in pairs)
+
+
+def _summary(data: StudyData) -> str:
+    counts: dict[str, int] = {}
+    for t in data.trials:
+        counts[t.state.value.lower()] = counts.get(t.state.value.lower(), 0) + 1
+    done = completed(data.trials)
+    rows = [
+        ("direction", data.direction),
+        ("sampler", data.sampler_text),
+        ("trials", f"{len(data.trials)} (" + ", ".join(f"{n} {s}" for s, n in counts.items()) + ")"),
+    ]
+    out = f"<table>{_rows(rows)}</table>"
+    if done:
+        sign = -1.0 if data.direction == "maximize" else 1.0
+        best = min(done, key=lambda t: (sign * t.value, t.number))  # type: ignore[operator]
+        out += f"<h3>Best: trial {best.number}, value {best.value:.6g}</h3>"
+        shown = [(k, f"{v:.6g}" if isinstance(v, float) else v) for k, v in best.config.items()]
+        out += f"<table>{_rows(shown)}</table>"
+    return out
+
+
+def _importance_table(data: StudyData) -> str:
+    from .importance import MIN_TRIALS, importance
+
+    if len([t for t in data.trials if t.state == TrialState.COMPLETE]) < MIN_TRIALS:
+        return f"<p>Importance needs at least {MIN_TRIALS} completed trials.</p>"
+    result = importance(data)
+    rows = "".join(
+        f"<tr><td>{rank}</td><td>{html.escape(name)}</td><td>{share:.1%}</td></tr>"
+        for rank, (name, share) in enumerate(result.items(), 1)
+    )
+    return (f"<p>Ranking ({result.method}, {result.n_trials} completed trials):</p>"
+            f"<table><tr><th>#</th><th>dimension</th><th>share</th></tr>{rows}</table>")
+
+
+def render_report(study: Any) -> str:
+    """The report of ``study`` (a ``Study`` or a ``StudyData``) as one HTML string."""
+    data = as_study_data(study)
+    title = f"shoal report: {data.name}"
+    nav = "".join(f'<a href="#plot-{key}">{html.escape(name)}</a>' for key, name, _ in PLOTS)
+    sections = []
+    for key, name, draw in PLOTS:
+        try:
+            body = draw(data).to_html(
+                full_html=False, include_plotlyjs=False, div_id=f"figure-{key}",
+                config={"displaylogo": False, "responsive": True},
+            )
+        except ImportError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - one plot must not cost the whole report
+            why = html.escape(f"{type(exc).__name__}: {exc}")
+            body = f'<p class="note">could not draw this plot: {why}</p>'
+        extra = _importance_table(data) if key == "importance" else ""
+        sections.append(f'<section id="plot-{key}"><h2>{html.escape(name)}</h2>{extra}{body}</section>')
+    made = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return (
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        f"<title>{html.escape(title)}</title><style>{_STYLE}</style>"
+        f"<script type=\"text/javascript\">{_plotly_js()}</script></head><body>"
+        f"<h1>{html.escape(title)}</h1><p class=\"sub\">made {made} by shoal {__version__}</p>"
+        f"<nav>{nav}</nav><section id=\"summary\"><h2>Summary</h2>{_summary(data)}</section>"
+        + "".join(sections)
+        + "</body></html>\n"
+    )
+
+
+def write_report(study: Any, path: str | Path) -> Path:
+    """Write the report of ``study`` to ``path`` (an ``.html`` file); returns the path."""
+    path = Path(path)
+    if path.suffix.lower() not in (".html", ".htm"):
+        raise ValueError(f"report path must end in .html, got {str(path)!r}")
+    if not path.parent.exists():
+        raise ValueError(f"report path: folder {str(path.parent)!r} does not exist; create it first")
+    text = render_report(study)
+    path.write_text(text, encoding="utf-8")
+    return path
