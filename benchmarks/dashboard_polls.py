@@ -1,0 +1,145 @@
+"""What an open dashboard costs: poll time and size on a large study, and its effect on a running study.
+
+    .venv/bin/python benchmarks/dashboard_polls.py [--trials 5000]
+
+Prints: the first load of a study's trials, an incremental poll when nothing changed and one after
+a few trials finished (milliseconds, bytes); then the ask/tell throughput of a study on the same
+SQLite file, alone and while a ``shoal dashboard`` process serves three pages polling every
+``--interval`` seconds (the page polls every 1.5 s), with the dashboard's CPU time per poll (alone
+and watched alternate, to even out a busy machine). Every process shares the machine's cores: on a
+small machine the ratio mostly shows the CPU the polls take, not waiting on locks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import shoal
+from shoal.dashboard import Dashboard
+from shoal.trial import TrialState
+
+SPACE = {
+    "lr": shoal.Float(1e-4, 1.0, scale="log"),
+    "units": shoal.Int(16, 256),
+    "opt": shoal.Choice(["a", "b"]),
+}
+
+
+def fetch(url: str) -> tuple[float, int, dict]:
+    start = time.perf_counter()
+    with urllib.request.urlopen(url, timeout=60) as response:
+        raw = response.read()
+    return (time.perf_counter() - start) * 1000, len(raw), json.loads(raw)
+
+
+def fill(study: shoal.Study, n: int) -> None:
+    for i in range(n):
+        trial = study.ask()
+        for step in range(3):
+            trial.report(float(step), step)
+        study.tell(trial, float(i))
+
+
+#: Milliseconds each trial "trains" (a sleep between ask and tell); 0 measures ask/tell alone.
+OBJECTIVE_MS = [0.0]
+
+
+def ask_tell_rate(study: shoal.Study, seconds: float) -> float:
+    done, end = 0, time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        trial = study.ask()
+        if OBJECTIVE_MS[0]:
+            time.sleep(OBJECTIVE_MS[0] / 1000)
+        study.tell(trial, 1.0)
+        done += 1
+    return done / seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trials", type=int, default=5000)
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--interval", type=float, default=1.5, help="seconds between a page's polls")
+    parser.add_argument("--objective-ms", type=float, default=0.0, help="each trial sleeps this long")
+    args = parser.parse_args()
+    OBJECTIVE_MS[0] = args.objective_ms
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{Path(tmp) / 'bench.db'}"
+        study = shoal.Study("big", SPACE, storage=url, sampler=shoal.samplers.Random(), seed=0)
+        fill(study, args.trials)
+        with Dashboard(url, port=0) as dashboard:
+            base = dashboard.url + "api/studies/big/trials"
+            ms, size, first = fetch(base)
+            print(f"first load of {args.trials} trials:      {ms:8.1f} ms  {size / 1e6:6.2f} MB")
+            since = f"{base}?since={first['rev']}&epoch={first['epoch']}"
+            time.sleep(0.3)
+            ms, size, _ = fetch(since)
+            print(f"poll, nothing changed:              {ms:8.1f} ms  {size:8d} B")
+            fill(study, 10)
+            time.sleep(0.3)
+            ms, size, got = fetch(since)
+            print(f"poll after 10 new trials ({len(got['trials'])} rows): {ms:8.1f} ms  {size:8d} B")
+
+        server = subprocess.Popen(
+            [sys.executable, "-m", "shoal", "dashboard", "--storage", url, "--port", "0"],
+            stdout=subprocess.PIPE, text=True,
+        )
+        try:
+            address = re.search(r"(http://\S+/)\?token", server.stdout.readline() + server.stdout.readline())
+            assert address, "the dashboard printed no address"
+            import psutil
+
+            server_cpu = psutil.Process(server.pid)
+            alone, watched, polls, cpu = [], [], [0], 0.0
+            for _ in range(2):
+                alone.append(ask_tell_rate(study, args.seconds))
+                before = sum(server_cpu.cpu_times()[:2])
+                watched.append(watched_rate(study, address.group(1), args.seconds, args.interval, polls))
+                cpu += sum(server_cpu.cpu_times()[:2]) - before
+        finally:
+            server.terminate()
+            server.wait(30)
+        states = {t.state for t in study.trials}
+        assert states == {TrialState.COMPLETE}, states
+    a, w = sum(alone) / len(alone), sum(watched) / len(watched)
+    print(f"trials per second ({args.objective_ms:g} ms objective), alone:           {a:8.0f}")
+    print(f"trials per second ({args.objective_ms:g} ms objective), 3 pages polling: {w:8.0f}  "
+          f"(ratio {w / a:.2f}; each page polls every {args.interval:g} s)")
+    print(f"dashboard CPU per poll (trials + header): {cpu / max(polls[0], 1) * 1000:.1f} ms "
+          f"over {polls[0]} polls")
+
+
+def watched_rate(study: shoal.Study, url: str, seconds: float, interval: float, polls: list[int]) -> float:
+    stop = threading.Event()
+
+    def page() -> None:  # polls like an open page
+        rev, epoch = -1, ""
+        while not stop.is_set():
+            _, _, body = fetch(f"{url}api/studies/big/trials?since={rev}&epoch={epoch}")
+            rev, epoch = body["rev"], body["epoch"]
+            fetch(f"{url}api/studies/big")
+            polls[0] += 1
+            stop.wait(interval)
+
+    pages = [threading.Thread(target=page) for _ in range(3)]
+    for p in pages:
+        p.start()
+    try:
+        return ask_tell_rate(study, seconds)
+    finally:
+        stop.set()
+        for p in pages:
+            p.join()
+
+
+if __name__ == "__main__":
+    main()

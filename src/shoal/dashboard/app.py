@@ -1,0 +1,162 @@
+"""The dashboard's JSON API, apart from HTTP: reads through ``TrialWatch``, actions through ``Study``.
+
+Reads never write. The three actions (enqueue a configuration, stop a running trial, pause or
+resume the study) are the only writes, each one short transaction.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import secrets
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from ..storage import Storage, StudyNotFound, StudyRecord
+from ..trial import TrialState
+from .data import ApiError, TrialWatch, study_json, summary_json, trial_detail, trial_row
+
+__all__ = ["DashboardApp"]
+
+#: Plots the page draws itself (live, with no dependency), so not offered again from shoal.analysis.
+_OWN_PLOTS = ("history",)
+
+
+def _plots():
+    """``shoal.analysis.plots`` when it and plotly are installed, else None."""
+    if importlib.util.find_spec("plotly") is None:
+        return None
+    try:
+        return importlib.import_module("shoal.analysis.plots")
+    except ImportError:
+        return None
+
+_T = TypeVar("_T")
+#: Threads that touch storage: few and long-lived, so each keeps its one SQLite connection.
+STORAGE_THREADS = 4
+
+
+class DashboardApp:
+    """Answers the API calls for one storage. Safe to call from the server's threads."""
+
+    def __init__(self, storage: Storage) -> None:
+        self.storage = storage
+        #: Changes with every dashboard process, so a page knows to drop what it holds.
+        self.epoch = secrets.token_hex(4)
+        self._watches: dict[str, TrialWatch] = {}
+        self._lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(STORAGE_THREADS, thread_name_prefix="shoal-dashboard-storage")
+
+    def run(self, method: Callable[..., _T], *args: Any) -> _T:
+        """Call ``method`` on a storage thread (the HTTP server starts a thread per request, and a
+        SQLite connection per thread would be opened and dropped on every poll)."""
+        return self._pool.submit(method, *args).result()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+
+    # -- reading -------------------------------------------------------------------------------
+    def _record(self, name: str) -> StudyRecord:
+        try:
+            return self.storage.get_study(name)
+        except StudyNotFound as exc:
+            raise ApiError(404, str(exc)) from None
+
+    def _watch(self, name: str) -> TrialWatch:
+        record = self._record(name)
+        with self._lock:
+            watch = self._watches.get(name)
+            if watch is None or watch.record.study_id != record.study_id:  # new, or deleted and remade
+                watch = self._watches[name] = TrialWatch(self.storage, record)
+            watch.record = record  # the paused flag and the sampler may have changed
+        watch.refresh()
+        return watch
+
+    def studies(self) -> dict[str, Any]:
+        return {"studies": [summary_json(s) for s in self.storage.list_studies()]}
+
+    def study(self, name: str) -> dict[str, Any]:
+        watch = self._watch(name)
+        return study_json(watch.record, *watch.stats())
+
+    def trials(self, name: str, since: int = -1, epoch: str | None = None) -> dict[str, Any]:
+        """Rows changed since revision ``since`` of this dashboard process (all when the epoch differs)."""
+        watch = self._watch(name)
+        rev, rows = watch.changed_since(since if epoch == self.epoch else -1)
+        return {"epoch": self.epoch, "rev": rev, "trials": rows}
+
+    def trial(self, name: str, number: int) -> dict[str, Any]:
+        watch = self._watch(name)
+        trial = watch.trials.get(number)
+        if trial is None:
+            raise ApiError(404, f"study {name!r} has no trial number {number}")
+        return trial_detail(trial, dict(watch.trials))
+
+    def figures(self, name: str) -> dict[str, Any]:
+        """The plots ``shoal.analysis`` offers (none without plotly): ``[{"key", "title"}]``."""
+        self._record(name)
+        plots = _plots()
+        listed = [] if plots is None else [
+            {"key": key, "title": title} for key, title, _ in plots.PLOTS if key not in _OWN_PLOTS
+        ]
+        return {"figures": listed}
+
+    def figure(self, name: str, key: str) -> dict[str, Any]:
+        """One analysis plot of the study as plotly JSON (drawn by plotly.js served from plotly)."""
+        self._record(name)
+        plots = _plots()
+        found = {k: (title, fn) for k, title, fn in (plots.PLOTS if plots is not None else ())}
+        if key not in found:
+            raise ApiError(404, f"no plot {key!r}; plots: {', '.join(found) or 'none (install plotly)'}")
+        from ..analysis._data import StudyData
+
+        title, function = found[key]
+        try:
+            figure = function(StudyData.from_storage(self.storage, name))
+        except (ValueError, ImportError) as exc:  # too few trials, a space that cannot be rebuilt, ...
+            raise ApiError(422, f"{title}: {exc}") from None
+        return {"key": key, "title": title, "figure": figure.to_json()}
+
+    # -- panda mode: a person steers the study -------------------------------------------------
+    def enqueue(self, name: str, config: Any) -> dict[str, Any]:
+        """Queue a configuration after ``Study.enqueue`` validated it against the space."""
+        from ..study import Study
+
+        self._record(name)
+        if not isinstance(config, dict):
+            raise ApiError(400, 'send {"config": {"<dimension>": value, ...}}')
+        try:
+            study = Study.load(name, self.storage)
+            trial = study.enqueue(config)
+        except ValueError as exc:
+            raise ApiError(400, str(exc)) from None
+        self._changed(name)
+        return {"trial": trial_row(trial)}
+
+    def _changed(self, name: str) -> None:
+        """After an action, the next poll reads storage (the page shows its effect at once)."""
+        with self._lock:
+            watch = self._watches.get(name)
+        if watch is not None:
+            watch.invalidate()
+
+    def stop(self, name: str, number: int) -> dict[str, Any]:
+        """Ask a running trial to stop: the objective's next ``report`` answers stop."""
+        watch = self._watch(name)
+        trial = watch.trials.get(number)
+        if trial is None:
+            raise ApiError(404, f"study {name!r} has no trial number {number}")
+        if trial.state != TrialState.RUNNING or not self.storage.request_stop(trial.trial_id or 0):
+            state = trial.state.value if trial.state != TrialState.RUNNING else "no longer RUNNING"
+            raise ApiError(409, f"trial {number} is {state}; only a running trial can be stopped")
+        self._changed(name)
+        return {"number": number, "stop_requested": True}
+
+    def pause(self, name: str, paused: Any) -> dict[str, Any]:
+        if not isinstance(paused, bool):
+            raise ApiError(400, 'send {"paused": true} to pause or {"paused": false} to resume')
+        record = self._record(name)
+        self.storage.set_paused(record.study_id, paused)
+        return {"name": name, "paused": paused}

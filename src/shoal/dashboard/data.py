@@ -1,0 +1,178 @@
+"""What the dashboard reads: studies and their trials, kept incrementally, without write locks.
+
+Each poll reads only the trials created since the last look plus the ones still active (the pattern
+drivers use), so a page open on a study of thousands of trials costs a few rows per second. Reads
+are single statements or short read transactions: on SQLite (WAL) they never block a writer.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from ..storage import Storage, StudyRecord, StudySummary
+from ..trial import Trial, TrialState
+
+__all__ = [
+    "ApiError", "TrialWatch", "count_and_best", "study_json", "summary_json", "trial_row", "trial_detail",
+]
+
+#: Polls closer together than this (several open pages) share one read of storage.
+MIN_READ_INTERVAL = 0.25
+
+
+class ApiError(Exception):
+    """An answer other than 200: ``status`` and a message a person can act on."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def _iso(trial_time: Any) -> str | None:
+    return None if trial_time is None else trial_time.isoformat()
+
+
+def _finite(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
+
+
+def summary_json(summary: StudySummary) -> dict[str, Any]:
+    """One line of the study list."""
+    record = summary.record
+    return {
+        "name": record.name,
+        "direction": record.direction,
+        "sampler": record.sampler,
+        "created_at": _iso(record.created_at),
+        "paused": record.paused,
+        "n_trials": summary.n_trials,
+        "counts": {state.value: n for state, n in summary.counts.items()},
+        "best_value": _finite(summary.best_value),
+    }
+
+
+def count_and_best(direction: str, rows: Iterable[dict[str, Any]]) -> tuple[dict[str, int], float | None]:
+    """Trials per state and the best completed value of table rows."""
+    counts: dict[str, int] = {}
+    best: float | None = None
+    for row in rows:
+        counts[row["state"]] = counts.get(row["state"], 0) + 1
+        value = row["value"]
+        if row["state"] == TrialState.COMPLETE.value and value is not None:
+            if best is None or (value > best if direction == "maximize" else value < best):
+                best = value
+    return counts, best
+
+
+def study_json(record: StudyRecord, counts: dict[str, int], best: float | None) -> dict[str, Any]:
+    """A study's header: its record, trial counts per state and best value."""
+    return {
+        "name": record.name,
+        "direction": record.direction,
+        "sampler": record.sampler,
+        "space": record.space,
+        "created_at": _iso(record.created_at),
+        "paused": record.paused,
+        "n_trials": sum(counts.values()),
+        "counts": counts,
+        "best_value": best,
+    }
+
+
+def trial_row(trial: Trial) -> dict[str, Any]:
+    """A trial as the table shows it (no reports: the detail view fetches those)."""
+    error = (trial.error or "").strip().splitlines()
+    return {
+        "number": trial.number,
+        "state": trial.state.value,
+        "value": _finite(trial.value),
+        "config": trial.config,
+        "duration": trial.duration,
+        "started_at": _iso(trial.started_at),
+        "finished_at": _iso(trial.finished_at),
+        "n_reports": len(trial.reports),
+        "last_report": list(trial.reports[-1]) if trial.reports else None,
+        "requeued_from": trial.requeued_from,
+        "stop_requested": trial.stop_requested,
+        "error": error[-1] if error else None,
+    }
+
+
+def trial_detail(trial: Trial, trials: dict[int, Trial]) -> dict[str, Any]:
+    """A trial with its reports, full error and lineage: the attempts it repeats and its repeats."""
+    out = trial.to_dict()
+    out["value"] = _finite(trial.value)
+    ancestors: list[int] = []
+    seen = trial
+    while seen.requeued_from is not None and seen.requeued_from not in ancestors:
+        ancestors.append(seen.requeued_from)
+        if seen.requeued_from not in trials:
+            break
+        seen = trials[seen.requeued_from]
+    out["lineage"] = {
+        "repeats": ancestors,  # the attempt it repeats, that one's, ... (oldest last)
+        "repeated_by": sorted(n for n, t in trials.items() if t.requeued_from == trial.number),
+    }
+    return out
+
+
+class TrialWatch:
+    """One study's trials as last read, with a revision number per change for incremental polls."""
+
+    def __init__(self, storage: Storage, record: StudyRecord) -> None:
+        self.storage = storage
+        self.record = record
+        self.trials: dict[int, Trial] = {}
+        self._rows: dict[int, dict[str, Any]] = {}
+        self._revs: dict[int, int] = {}
+        self.rev = 0
+        self._last_seen = -1
+        self._read_at = -math.inf
+        self._lock = threading.Lock()
+        self._active: set[int] = set()
+        self._stats: tuple[int, dict[str, int], float | None] = (-1, {}, None)
+
+    def refresh(self) -> None:
+        """Read new trials and the active ones again (at most every ``MIN_READ_INTERVAL`` seconds)."""
+        with self._lock:
+            if time.monotonic() - self._read_at < MIN_READ_INTERVAL:
+                return
+            for trial in self.storage.read_trials(
+                self.record.study_id, after=self._last_seen, numbers=sorted(self._active)
+            ):
+                self.trials[trial.number] = trial
+                if trial.state.finished:  # finished trials never change: not read again
+                    self._active.discard(trial.number)
+                else:
+                    self._active.add(trial.number)
+                self._last_seen = max(self._last_seen, trial.number)
+                row = trial_row(trial)
+                if self._rows.get(trial.number) != row:
+                    self.rev += 1
+                    self._rows[trial.number] = row
+                    self._revs[trial.number] = self.rev
+            self._read_at = time.monotonic()
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._read_at = -math.inf
+
+    def stats(self) -> tuple[dict[str, int], float | None]:
+        """Trials per state and the best value, counted again only after a change."""
+        with self._lock:
+            if self._stats[0] != self.rev:
+                self._stats = (self.rev, *count_and_best(self.record.direction, self._rows.values()))
+            return self._stats[1], self._stats[2]
+
+    def changed_since(self, rev: int) -> tuple[int, list[dict[str, Any]]]:
+        """The current revision and the rows that changed after revision ``rev``, by number."""
+        with self._lock:
+            if rev > self.rev:  # a page that watched an earlier dashboard: send everything
+                rev = -1
+            changed = sorted(n for n, r in self._revs.items() if r > rev)
+            return self.rev, [self._rows[n] for n in changed]
