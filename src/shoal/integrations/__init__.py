@@ -1,0 +1,6 @@
+"""Integrations with other frameworks (scikit-learn, Keras Tuner, XGBoost, LightGBM).
+
+Each lives in its own submodule and imports its framework only when that submodule is imported;
+``import shoal`` imports none of them. The public spellings are ``shoal.sklearn``, ``shoal.keras``,
+``shoal.xgboost`` and ``shoal.lightgbm``.
+"""
