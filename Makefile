@@ -3,14 +3,14 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test bench lint clean
+.PHONY: demo test bench bench-peers lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
 $(VENV)/.demo-installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e '.[sklearn]'
+	$(BIN)/pip install -q -e '.[sklearn,plot]'
 	touch $@
 
 $(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
@@ -21,8 +21,10 @@ $(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
 demo: $(VENV)/.demo-installed
 	$(BIN)/python examples/demo.py
 
-## test: the whole suite, against in-memory, SQLite and a local PostgreSQL server
-test: $(VENV)/.dev-installed
+## test: the whole suite, against in-memory, SQLite and a local PostgreSQL server, and the dashboard in chromium
+test: $(VENV)/.dev-installed $(VENV)/.torch-installed
+	@bash scripts/browser.sh || { [ -z "$${SHOAL_REQUIRE_BROWSER:-}" ] && \
+		echo "make test: chromium could not be installed; the browser test is skipped" >&2; }
 	@url=$$(bash scripts/postgres.sh | tail -n 1) || url=""; \
 	if [ -z "$$url" ] && [ -n "$${SHOAL_REQUIRE_POSTGRES:-}" ]; then \
 		echo "make test: PostgreSQL could not be started (see above)" >&2; exit 1; fi; \
@@ -31,6 +33,18 @@ test: $(VENV)/.dev-installed
 ## bench: overhead of optimize() against Optuna, side by side
 bench: $(VENV)/.dev-installed
 	$(BIN)/python benchmarks/overhead.py
+
+$(VENV)/.torch-installed: | $(BIN)/python
+	$(BIN)/pip install -q torch==2.13.0
+	touch $@
+
+## bench-peers: shoal's samplers against Optuna, Hyperopt and scikit-optimize on shared tasks and seeds
+## (resumes from .tmp/bench-peers; delete it for a fresh run), then the overhead and the report
+bench-peers: $(VENV)/.dev-installed $(VENV)/.torch-installed
+	$(BIN)/python benchmarks/peers/run.py --jobs 2 --out .tmp/bench-peers
+	$(BIN)/python benchmarks/peers/overhead.py --out .tmp/bench-peers
+	$(BIN)/python benchmarks/peers/report.py --out .tmp/bench-peers --figures benchmarks/peers/figures \
+		--results benchmarks/RESULTS.md --command "make bench-peers"
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check src tests benchmarks examples

@@ -224,9 +224,35 @@ def run_demo(
     command = _shoal_command()
     where = "" if storage == default_storage() else f" --storage {storage}"
     console.print(f"\nAll {sum(o.n_trials for o in outcomes)} trials ran in {total:.0f} s. Inspect them:")
-    for line in ("studies", "show demo-random", "trials demo-random --csv"):
+    lines = ("studies", "show demo-random", "trials demo-random --csv", "importance demo-random",
+             "report demo-random -o report.html")
+    for line in lines:
         console.print(f"  {command} {line}{where}", highlight=False, markup=False, soft_wrap=True)
+    print_importance(storage, console)
     return outcomes
+
+
+def print_importance(storage: str, console: Console, strategies: Sequence[Strategy] = STRATEGIES) -> None:
+    """The importance ranking of the hyperparameters, over the trials of all the demo studies."""
+    from shoal.analysis._data import StudyData
+    from shoal.analysis.importance import MIN_TRIALS, importance_of
+
+    backend = get_storage(storage)
+    trials = [t for s in strategies for t in StudyData.from_storage(backend, s.study_name).trials]
+    complete = [t for t in trials if t.state == shoal.TrialState.COMPLETE]
+    if len(complete) < MIN_TRIALS:
+        console.print(f"\nImportance needs at least {MIN_TRIALS} completed trials; run more.")
+        return
+    result = importance_of(shoal.Space(SPACE), trials)
+    console.print(
+        f"\nHyperparameter importance over the {result.n_trials} completed trials of the "
+        f"{len(strategies)} studies ({result.method} importance of a random forest on the unit-cube "
+        "coordinates):",
+        highlight=False,
+    )
+    for rank, (name, share) in enumerate(result.items(), 1):
+        bar = "#" * round(share * 40)
+        console.print(f"  {rank:>2}. {name:<14} {share:6.1%}  {bar}", highlight=False, markup=False)
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:

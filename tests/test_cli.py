@@ -69,7 +69,7 @@ def test_run_then_inspect_with_every_command(tmp_path: Path, capsys) -> None:
 
     code, out, _ = run_cli(capsys, "studies", *storage_of(tmp_path))
     assert code == 0
-    assert "demo" in out and "maximize" in out and "12 complete" in out and "Random(seed=0)" in out
+    assert "demo" in out and "maximize" in out and "12 complete" in out and "Auto(seed=0)" in out
 
     code, out, _ = run_cli(capsys, "trials", "demo", "--csv", *storage_of(tmp_path))
     assert code == 0
@@ -98,7 +98,7 @@ def test_run_then_inspect_with_every_command(tmp_path: Path, capsys) -> None:
 
     code, shown, _ = run_cli(capsys, "show", "demo", "--top", "3", *storage_of(tmp_path))
     assert code == 0
-    assert "Random(seed=0)" in shown and "12 (12 complete)" in shown
+    assert "Auto(seed=0)" in shown and "12 (12 complete)" in shown
     assert "float [0.0001, 1] log" in shown and 'choice "1", 2' in shown
     assert f"best: trial {best['number']}" in shown and "top 3" in shown
 
@@ -128,7 +128,7 @@ def test_command_line_overrides_study_seed_and_storage(tmp_path: Path, capsys) -
     assert run_cli(capsys, *args, "--study", "a")[0] == 0
     assert run_cli(capsys, *args, "--study", "b")[0] == 0
     out = run_cli(capsys, "studies", "--storage", other)[1]
-    assert "Random(seed=3)" in out and "Random(seed=0)" not in out
+    assert "Auto(seed=3)" in out and "Auto(seed=0)" not in out
     assert not (tmp_path / "shoal.db").exists()
     configs = [
         [t["config"] for t in json.loads(run_cli(capsys, "trials", s, "--json", "--storage", other)[1])]
@@ -212,8 +212,10 @@ def test_sampler_specs_build_the_named_classes() -> None:
     zoom = build_sampler({"name": "coarse_to_fine", "rounds": 2, "base": {"name": "quasirandom"}})
     assert type(zoom) is shoal.samplers.CoarseToFine
     assert type(zoom.base) is shoal.samplers.QuasiRandom
-    with pytest.raises(ConfigError, match="base sampler: unknown name 'tpe'"):
-        build_sampler({"name": "coarse_to_fine", "base": "tpe"})
+    for name, cls in (("tpe", "TPE"), ("gp", "GP"), ("cmaes", "CMAES"), ("auto", "Auto")):
+        assert type(build_sampler({"name": name, "seed": 2})) is getattr(shoal.samplers, cls)
+    with pytest.raises(ConfigError, match="base sampler: unknown name 'annealing'"):
+        build_sampler({"name": "coarse_to_fine", "base": "annealing"})
     with pytest.raises(ConfigError, match="sampler 'grid': unknown option 'resolutoin'; valid options"):
         build_sampler({"name": "grid", "resolutoin": 4})
 

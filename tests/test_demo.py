@@ -167,3 +167,16 @@ def test_command_line_flags(demo: ModuleType, monkeypatch: pytest.MonkeyPatch) -
         demo.parse_args(["--n-trials", "0"])
     monkeypatch.setenv("SHOAL_STORAGE", "sqlite:///elsewhere.db")  # where the shoal command looks
     assert demo.parse_args([]).storage == "sqlite:///elsewhere.db"
+
+
+def test_the_demo_ends_with_the_importance_ranking(demo: ModuleType, first_run) -> None:
+    from shoal.analysis.importance import importance_of
+
+    url, outcomes, text = first_run
+    tail = text[text.index("Hyperparameter importance over the"):]
+    rows = re.findall(r"^\s+(\d+)\. (\S+)\s+(\d+\.\d)%", tail, re.M)
+    trials = [t for o in outcomes for t in _stored(url, o.strategy.study_name)]
+    expected = importance_of(shoal.Space(demo.SPACE), trials)
+    assert [name for _, name, _ in rows] == expected.ranking  # every tunable hyperparameter, ranked
+    assert [float(share) for _, _, share in rows] == [round(100 * expected[n], 1) for n in expected.ranking]
+    assert text.rstrip().splitlines()[-1] == tail.rstrip().splitlines()[-1]  # it is the last thing printed

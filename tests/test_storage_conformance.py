@@ -170,6 +170,16 @@ def test_a_trial_keeps_round_claim_and_lineage(storage: Storage) -> None:
     assert stored[0].trial_id == first.trial_id and stored[1].trial_id == again.trial_id
 
 
+def test_a_trial_keeps_which_model_proposed_it(storage: Storage) -> None:
+    study = new_study(storage)
+    told = add(storage, study.study_id, proposed_by="gp: 60 trials planned, 3 continuous dimensions")
+    plain = add(storage, study.study_id)
+    assert told.proposed_by == "gp: 60 trials planned, 3 continuous dimensions"
+    stored = storage.read_trials(study.study_id)
+    assert [t.proposed_by for t in stored] == [told.proposed_by, None] and plain.proposed_by is None
+    assert stored[0].to_dict()["proposed_by"] == told.proposed_by
+
+
 def test_claim_keys_are_unique_within_a_study(storage: Storage) -> None:
     a, b = new_study(storage, "a"), new_study(storage, "b")
     add(storage, a.study_id, claim="grid:7")
@@ -720,3 +730,192 @@ def test_a_config_storage_cannot_keep_is_refused_naming_the_value(storage: Stora
         storage.create_trial(study.study_id, QUEUED, {"model": object()}, {})
     assert storage.read_trials(study.study_id) == []
     assert add(storage, study.study_id).number == 0
+
+
+# -- steering by a person (the dashboard's panda mode) -----------------------------------------
+
+
+def test_a_study_is_paused_and_resumed_on_its_own(storage: Storage) -> None:
+    one, two = new_study(storage, "one"), new_study(storage, "two")
+    assert (one.paused, storage.is_paused(one.study_id)) == (False, False)
+    storage.set_paused(one.study_id, True)
+    assert storage.is_paused(one.study_id) and not storage.is_paused(two.study_id)
+    assert storage.get_study("one").paused and not storage.get_study("two").paused
+    assert [s.record.paused for s in storage.list_studies()] == [True, False]
+    storage.update_study(one.study_id, sampler="Grid(5)")  # other updates keep the flag
+    assert storage.get_study("one").paused
+    storage.set_paused(one.study_id, False)
+    assert not storage.is_paused(one.study_id) and not storage.get_study("one").paused
+
+
+def test_a_stop_request_is_answered_by_the_trials_next_report(storage: Storage) -> None:
+    study = new_study(storage)
+    target, other = add(storage, study.study_id), add(storage, study.study_id)
+    queued = add(storage, study.study_id, QUEUED)
+    assert target.stop_requested is False
+    assert storage.add_report(target.trial_id, 0, 1.0) is False
+    assert storage.request_stop(target.trial_id) is True
+    assert storage.add_report(target.trial_id, 1, 0.5) is True
+    assert storage.add_report(target.trial_id, 1, 0.4) is True  # a replaced step answers the same
+    assert storage.add_report(other.trial_id, 0, 2.0) is False
+    got = {t.number: t.stop_requested for t in storage.read_trials(study.study_id)}
+    assert got == {0: True, 1: False, 2: False}
+    # only a RUNNING trial can be asked to stop; a finished one keeps the request it had
+    assert storage.request_stop(queued.trial_id) is False
+    finish(storage, other)
+    assert storage.request_stop(other.trial_id) is False
+    done = finish(storage, target, PRUNED, 0.4)
+    assert done.stop_requested is True and done.state == PRUNED
+
+
+def test_an_older_sqlite_database_gains_the_steering_columns(tmp_path) -> None:
+    import sqlite3
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    storage = SQLStorage(url)
+    study = new_study(storage)
+    trial = add(storage, study.study_id)
+    storage.close()
+    with sqlite3.connect(tmp_path / "old.db") as db:  # as a shoal without them left it
+        db.execute("ALTER TABLE shoal_studies DROP COLUMN paused")
+        db.execute("ALTER TABLE shoal_trials DROP COLUMN stop_requested")
+    reopened = SQLStorage(url)
+    try:
+        assert reopened.get_study("s").paused is False
+        assert reopened.request_stop(trial.trial_id) is True
+        assert reopened.add_report(trial.trial_id, 0, 1.0) is True
+        reopened.set_paused(study.study_id, True)
+        assert reopened.is_paused(study.study_id)
+    finally:
+        reopened.close()
+
+
+# -- rung records and resumed trials (successive-halving schedulers) ----------------------------
+
+
+def test_rung_records_are_typed_and_the_first_one_wins(storage: Storage) -> None:
+    from shoal.trial import RungRecord
+
+    study, other = new_study(storage, "s"), new_study(storage, "t")
+    a, b = add(storage, study.study_id), add(storage, study.study_id)
+    elsewhere = add(storage, other.study_id)
+    assert storage.read_rungs(study.study_id) == []
+    assert storage.add_rung(b.trial_id, RungRecord(b.number, 0, 0, 1, 0.5)) is True
+    assert storage.add_rung(a.trial_id, RungRecord(a.number, 0, 1, 3, 2)) is True
+    assert storage.add_rung(a.trial_id, RungRecord(a.number, 0, 0, 1, 0.25)) is True
+    assert storage.add_rung(a.trial_id, RungRecord(a.number, 0, 0, 2, 9.0)) is False  # first wins
+    assert storage.add_rung(a.trial_id, RungRecord(a.number, 1, 0, 3, 7.0)) is True  # other bracket
+    assert storage.add_rung(elsewhere.trial_id, RungRecord(0, 0, 0, 1, 1.0)) is True
+    got = storage.read_rungs(study.study_id)
+    assert got == [
+        RungRecord(0, 0, 0, 1, 0.25),
+        RungRecord(0, 0, 1, 3, 2.0),
+        RungRecord(0, 1, 0, 3, 7.0),
+        RungRecord(1, 0, 0, 1, 0.5),
+    ]
+    assert all(isinstance(r.value, float) and isinstance(r.step, int) for r in got)
+    assert storage.read_rungs(other.study_id) == [RungRecord(0, 0, 0, 1, 1.0)]
+    storage.delete_study("s")
+    assert storage.read_rungs(other.study_id) == [RungRecord(0, 0, 0, 1, 1.0)]
+
+
+def test_threads_racing_to_record_one_rung_store_it_once(storage: Storage) -> None:
+    from shoal.trial import RungRecord
+
+    study = new_study(storage)
+    trial = add(storage, study.study_id)
+    won: list[float] = []
+
+    def record(i: int) -> None:
+        if storage.add_rung(trial.trial_id, RungRecord(trial.number, 0, 0, 1, float(i))):
+            won.append(float(i))
+
+    run_threads(record, 8)
+    assert len(won) == 1
+    assert [r.value for r in storage.read_rungs(study.study_id)] == won
+
+
+def test_resume_trial_moves_a_paused_trial_back_once(storage: Storage) -> None:
+    study = new_study(storage)
+    driver = storage.register_driver("host", 1)
+    trial = add(storage, study.study_id)
+    storage.set_state(trial.trial_id, RUNNING, PAUSED)
+    resumed = storage.resume_trial(trial.trial_id, driver)
+    assert resumed.state == RUNNING and resumed.number == trial.number
+    assert [(t.number, d.driver_id if d else None) for t, d in storage.running_with_drivers(study.study_id)] == [
+        (trial.number, driver)
+    ]
+    with pytest.raises(StateConflict, match="not PAUSED"):
+        storage.resume_trial(trial.trial_id, driver)
+    finish(storage, resumed)
+    with pytest.raises(StateConflict):
+        storage.resume_trial(trial.trial_id, driver)
+
+
+# -- checkpoint references and PBT lineage -------------------------------------------------------
+
+
+def test_checkpoint_references_are_typed_replaced_per_step_and_deleted_by_uri(storage: Storage) -> None:
+    from shoal.checkpoints import CheckpointRef
+
+    study, other = new_study(storage, "s"), new_study(storage, "t")
+    a, b = add(storage, study.study_id), add(storage, study.study_id)
+    elsewhere = add(storage, other.study_id)
+    assert storage.read_checkpoints(study.study_id) == []
+    storage.add_checkpoint(b.trial_id, 3, "/c/b/3.pkl")
+    storage.add_checkpoint(a.trial_id, 2, "/c/a/2.pkl")
+    storage.add_checkpoint(a.trial_id, 1, "/c/a/1.pkl")
+    storage.add_checkpoint(a.trial_id, 2, "/c/a/2-again.pkl")  # the same step: replaced
+    storage.add_checkpoint(elsewhere.trial_id, 1, "/c/e/1.pkl")
+    got = storage.read_checkpoints(study.study_id)
+    assert [(r.trial_number, r.step, r.uri) for r in got] == [
+        (0, 1, "/c/a/1.pkl"), (0, 2, "/c/a/2-again.pkl"), (1, 3, "/c/b/3.pkl")
+    ]
+    assert all(isinstance(r, CheckpointRef) and isinstance(r.created_at, datetime) for r in got)
+    assert [r.uri for r in storage.read_checkpoints(study.study_id, numbers=[1])] == ["/c/b/3.pkl"]
+    # finished trials keep their references (a later segment starts from them)
+    finish(storage, a)
+    storage.delete_checkpoints(study.study_id, ["/c/a/1.pkl", "/c/e/1.pkl", "/nowhere"])
+    assert [r.uri for r in storage.read_checkpoints(study.study_id)] == ["/c/a/2-again.pkl", "/c/b/3.pkl"]
+    assert [r.uri for r in storage.read_checkpoints(other.study_id)] == ["/c/e/1.pkl"]  # not this study's
+
+
+def test_lineage_records_round_trip_with_their_old_config(storage: Storage) -> None:
+    from shoal.trial import LineageRecord
+
+    study = new_study(storage)
+    first, second = add(storage, study.study_id), add(storage, study.study_id, QUEUED)
+    storage.add_lineage(second.trial_id, LineageRecord(
+        -1, member=1, segment=2, parent=0, checkpoint="/c/0/4.pkl", step=4, donor=0,
+        old_config={"lr": 0.1, "opt": None, "n": 3},
+    ))
+    storage.add_lineage(first.trial_id, LineageRecord(-1, member=0, segment=0))
+    [fresh, copied] = storage.read_lineage(study.study_id)
+    assert (fresh.trial_number, fresh.member, fresh.segment, fresh.parent, fresh.checkpoint) == (
+        0, 0, 0, None, None
+    )
+    assert (fresh.step, fresh.donor, fresh.old_config) == (0, None, None)
+    assert (copied.trial_number, copied.member, copied.segment, copied.parent) == (1, 1, 2, 0)
+    assert (copied.checkpoint, copied.step, copied.donor) == ("/c/0/4.pkl", 4, 0)
+    assert copied.old_config == {"lr": 0.1, "opt": None, "n": 3}
+    assert isinstance(copied.created_at, datetime)
+    copied.old_config["lr"] = 9.0  # a copy: storage keeps its own
+    assert storage.read_lineage(study.study_id)[1].old_config["lr"] == 0.1
+    with pytest.raises(ValueError, match="old_config"):
+        storage.add_lineage(first.trial_id, LineageRecord(-1, 0, 1, old_config={"x": math.nan}))
+
+
+def test_deleting_a_study_deletes_its_checkpoint_references_and_lineage(storage: Storage) -> None:
+    from shoal.trial import LineageRecord
+
+    study, kept = new_study(storage, "gone"), new_study(storage, "kept")
+    trial, other = add(storage, study.study_id), add(storage, kept.study_id)
+    storage.add_checkpoint(trial.trial_id, 1, "/c/1.pkl")
+    storage.add_lineage(trial.trial_id, LineageRecord(-1, 0, 0))
+    storage.add_checkpoint(other.trial_id, 1, "/k/1.pkl")
+    storage.add_lineage(other.trial_id, LineageRecord(-1, 0, 0))
+    storage.delete_study("gone")
+    again = new_study(storage, "gone")
+    assert storage.read_checkpoints(again.study_id) == [] and storage.read_lineage(again.study_id) == []
+    assert [r.uri for r in storage.read_checkpoints(kept.study_id)] == ["/k/1.pkl"]
+    assert len(storage.read_lineage(kept.study_id)) == 1

@@ -11,7 +11,8 @@ import importlib.util
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
-    from . import samplers
+    from . import samplers, schedulers
+    from .analysis import Importance, importance
     from .samplers import SearchExhausted
     from .space import Choice, Custom, Dimension, Fixed, Float, Int, Space, SpaceMismatch
     from .storage import StudyNotFound
@@ -36,6 +37,8 @@ _WHERE = {
     "TrialPruned": ".trial",
     "SearchExhausted": ".samplers",
     "StudyNotFound": ".storage",
+    "importance": ".analysis",
+    "Importance": ".analysis",
 }
 
 __all__ = [
@@ -54,7 +57,10 @@ __all__ = [
     "TrialPruned",
     "SearchExhausted",
     "StudyNotFound",
+    "importance",
+    "Importance",
     "samplers",
+    "schedulers",
     "__version__",
 ]
 

@@ -23,6 +23,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from .study import Study
 
 logger = logging.getLogger("shoal")
+#: How often a paused study's loop looks whether a person resumed it.
+PAUSE_POLL_SECONDS = 0.5
 
 
 @dataclass
@@ -69,15 +71,19 @@ class TrialLoop:
         self.exhausted = False
         self.to_raise: BaseException | None = None
         self.best = study._best_value()
+        self.paused = False  # a person paused the study (storage flag): start nothing new
         self._next_recovery = time.monotonic() + study.heartbeat_seconds
 
     # -- the loop ------------------------------------------------------------------------------
     def run(self) -> None:
-        self.executor.start(self.job, self._on_report)
+        self.executor.start(self.job, self._on_report, self._on_checkpoint)
         try:
             while True:
                 self._fill()
                 if not self.running:
+                    if self.paused and self._may_start():
+                        self._wait_paused()
+                        continue
                     break
                 for event in self.executor.wait(self._wait_seconds()):
                     self._handle(event)
@@ -97,11 +103,32 @@ class TrialLoop:
             return False
         if budget.n_trials is not None and self.started >= budget.n_trials:
             return False
-        if budget.deadline is not None and time.monotonic() >= budget.deadline:
-            return False
-        return True
+        return not self._late()
+
+    def _late(self) -> bool:
+        return self.budget.deadline is not None and time.monotonic() >= self.budget.deadline
+
+    def _held(self) -> bool:
+        """Whether the study is paused; storage is asked only when a slot is free."""
+        free = len(self.running) < self.executor.slots and self._may_start()
+        self.paused = free and self.study.paused
+        return self.paused
+
+    def _wait_paused(self) -> None:
+        time.sleep(PAUSE_POLL_SECONDS)
+        self._recover_periodically()
 
     def _fill(self) -> None:
+        if self._held():
+            return
+        glue = self.study._glue
+        if glue is not None and glue.creates_trials:  # PBT: the scheduler plans every trial
+            return self._fill_planned(glue)
+        while len(self.running) < self.executor.slots and self.to_raise is None and not self._late():
+            resumed = self.study._resume()  # a paused trial the scheduler promotes comes first
+            if resumed is None:
+                break
+            self._submit(resumed, attempt=0)
         while len(self.running) < self.executor.slots and self._may_start():
             try:
                 handle = self.study._ask_within(self.budget.n_trials, self.budget.total_trials)
@@ -115,13 +142,30 @@ class TrialLoop:
             self.started += 1
             self._submit(handle, attempt=0)
 
+    def _fill_planned(self, glue) -> None:
+        """Start the trials the scheduler plans (segments of PBT members); none while it waits."""
+        while len(self.running) < self.executor.slots and self._may_start():
+            try:
+                handle = glue.spawn(self.study, self.study._driver())
+            except SearchExhausted as exc:
+                logger.info("study %r: %s", self.study.name, exc)
+                self.exhausted = True
+                return
+            if handle is None:  # nothing to start until a running trial reports back
+                return
+            self.started += 1
+            self._submit(handle, attempt=0)
+
     def _submit(self, handle: RunningTrial, attempt: int) -> None:
         self.running[handle.number] = _Running(handle, time.monotonic(), attempt)
-        self.executor.submit(handle.number, handle.config, handle.number)
+        slot = self.study._checkpoints.slot_for(handle.record)  # where it saves, what it resumes from
+        self.executor.submit(handle.number, handle.config, handle.number, slot)
 
     def _wait_seconds(self) -> float:
         now = time.monotonic()
         limits = [self._next_recovery - now]
+        if self.paused:  # notice a resume while trials still run
+            limits.append(PAUSE_POLL_SECONDS)
         if self.timeout_per_trial is not None:
             limits += [self._since(k, r) + self.timeout_per_trial - now for k, r in self.running.items()]
         return max(0.0, min(limits))
@@ -132,6 +176,11 @@ class TrialLoop:
         if running is None:
             return True  # a call we no longer track should stop
         return self.study._report(running.handle.record, step, value)
+
+    def _on_checkpoint(self, key: int, step: int, uri: str) -> None:
+        running = self.running.get(key)
+        if running is not None:
+            self.study._checkpoints.record(running.handle.record, step, uri)
 
     def _handle(self, event: Finished | Died) -> None:
         running = self.running.pop(event.key, None)
@@ -152,6 +201,8 @@ class TrialLoop:
             )
         except StateConflict as exc:  # another driver judged it stale meanwhile; its verdict stands
             logger.warning("trial %d: result not recorded: %s", running.handle.number, exc)
+            return
+        if finished.state == TrialState.PAUSED:  # a scheduler may resume it later
             return
         if finished.state == TrialState.FAILED:
             lines = (finished.error or "").strip().splitlines()

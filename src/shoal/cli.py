@@ -432,6 +432,53 @@ def _cmd_best(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_lineage(args: argparse.Namespace) -> int:
+    from .schedulers.pbt import lineage_events, schedule_from
+
+    storage, record, trials = _load(args)
+    lineage = storage.read_lineage(record.study_id)
+    if not lineage:
+        raise CLIError(f"study {record.name!r} has no lineage: it did not run with scheduler=PBT(...)")
+    rows = lineage_events(trials, lineage)
+    ranked = _ranked(record, [t for t in trials if t.number in {r["trial"] for r in rows}])
+    schedule = schedule_from(trials, lineage, ranked[0].number) if ranked else None
+    if args.json:
+        steps = [] if schedule is None else [{"first_step": s, "config": c} for s, c in schedule.changes()]
+        json.dump({"lineage": rows, "best": None if schedule is None else schedule.trial,
+                   "schedule": steps}, sys.stdout)
+        sys.stdout.write("\n")
+        return 0
+    members = len({r["member"] for r in rows})
+    table = _table("#", "member", "seg", "steps", "state", "value", "event", "changed",
+                   title=f"lineage: {_esc(record.name)} ({members} members, {len(rows)} segments)")
+    for r in rows:
+        steps = f"{r['first_step']}-{'' if r['last_step'] is None else r['last_step']}"
+        changed = ", ".join(f"{k} {_fmt(a)} -> {_fmt(b)}" for k, (a, b) in r["changed"].items())
+        table.add_row(*[_esc(c) for c in (r["trial"], r["member"], r["segment"], steps, r["state"],
+                                          _fmt(r["value"]), r["event"], changed)])
+    console = _console()
+    console.print(table)
+    if schedule is not None:
+        names = list(record.space) or sorted(schedule.steps[0][1])
+        title = f"schedule of the best model: trial {schedule.trial}, value {_fmt(schedule.value)}"
+        best = _table("from step", *[_esc(n) for n in names], title=title)
+        for first, config in schedule.changes():
+            best.add_row(str(first), *[_esc(_fmt(config.get(n))) for n in names])
+        console.print(best)
+    return 0
+
+
+def _cmd_dashboard(args: argparse.Namespace) -> int:
+    from .dashboard import serve
+
+    storage = _open_storage(_storage_url(args), must_exist=True)
+    try:
+        serve(storage, host=args.host, port=args.port)
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
+    return 0
+
+
 def _cmd_delete(args: argparse.Namespace) -> int:
     url = _storage_url(args)
     storage, record, trials = _load(args)
@@ -441,6 +488,50 @@ def _cmd_delete(args: argparse.Namespace) -> int:
         )
     storage.delete_study(record.name)
     _console().print(f"deleted study {_esc(record.name)!r} ({len(trials)} trials) from {_esc(url)}")
+    return 0
+
+
+def _study_data(args: argparse.Namespace):
+    """The stored study as the analysis reads it (nothing written to storage)."""
+    from .analysis._data import StudyData
+
+    storage, record, trials = _load(args)
+    try:
+        return StudyData.from_record(record, trials, storage)
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from .analysis.report import write_report
+
+    data = _study_data(args)
+    try:
+        path = write_report(data, args.output)
+    except (ImportError, ValueError) as exc:
+        raise CLIError(str(exc)) from None
+    _console().print(f"wrote the report of study {_esc(data.name)!r} ({len(data.trials)} trials) to "
+                     f"{_esc(path)}")
+    return 0
+
+
+def _cmd_importance(args: argparse.Namespace) -> int:
+    from .analysis.importance import importance
+
+    data = _study_data(args)
+    try:
+        result = importance(data, method=args.method)
+    except (ImportError, ValueError) as exc:
+        raise CLIError(str(exc)) from None
+    if args.json:
+        json.dump(result.to_dict(), sys.stdout)
+        sys.stdout.write("\n")
+        return 0
+    table = _table("#", "dimension", "share", title=f"importance: {_esc(data.name)} ({result.method}, "
+                   f"{result.n_trials} completed trials)")
+    for rank, (name, share) in enumerate(result.items(), 1):
+        table.add_row(str(rank), _esc(name), f"{share:.1%}")
+    _console().print(table)
     return 0
 
 
@@ -578,6 +669,16 @@ def build_parser() -> argparse.ArgumentParser:
     best.add_argument("--json", action="store_true", help='write {"number", "value", "config"} as JSON')
     best.set_defaults(handler=_cmd_best)
 
+    lineage = commands.add_parser(
+        "lineage", help="who copied whom in a PBT study, and the best model's schedule",
+        description="Show a population-based-training study's segments (continue, exploit, restart, "
+        "with the config changes) and the hyperparameter schedule that produced the best model.",
+    )
+    lineage.add_argument("study", metavar="STUDY")
+    lineage.add_argument("--storage", help=storage_help)
+    lineage.add_argument("--json", action="store_true", help='write {"lineage", "best", "schedule"} as JSON')
+    lineage.set_defaults(handler=_cmd_lineage)
+
     delete = commands.add_parser(
         "delete", help="delete a study and its trials", description="Delete a study and all its trials."
     )
@@ -585,6 +686,40 @@ def build_parser() -> argparse.ArgumentParser:
     delete.add_argument("--storage", help=storage_help)
     delete.add_argument("--yes", action="store_true", help="really delete (required)")
     delete.set_defaults(handler=_cmd_delete)
+
+    dashboard = commands.add_parser(
+        "dashboard",
+        help="a live web page of the studies: plots, trials, and actions (enqueue, stop, pause)",
+        description="Serve a live dashboard of a storage's studies. Actions that change a study need "
+        "the token it prints at start; it binds to 127.0.0.1 unless --host says otherwise.",
+    )
+    dashboard.add_argument("--storage", help=storage_help)
+    dashboard.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    dashboard.add_argument(
+        "--port", type=_count_arg, default=8080, help="port (default 8080; 0 picks a free one)"
+    )
+    dashboard.set_defaults(handler=_cmd_dashboard)
+
+    report = commands.add_parser(
+        "report", help="write a self-contained HTML report of a study",
+        description="Write one HTML file with the study's summary, importance and plots; it opens "
+        "offline (plotly.js is inside). Needs plotly and scikit-learn: pip install 'shoal[plot]'.",
+    )
+    report.add_argument("study", metavar="STUDY")
+    report.add_argument("-o", "--output", default="report.html", help="the HTML file (default report.html)")
+    report.add_argument("--storage", help=storage_help)
+    report.set_defaults(handler=_cmd_report)
+
+    ranking = commands.add_parser(
+        "importance", help="rank a study's dimensions by how much they move the objective",
+        description="Rank the dimensions by importance, from the completed trials (needs scikit-learn).",
+    )
+    ranking.add_argument("study", metavar="STUDY")
+    ranking.add_argument("--storage", help=storage_help)
+    ranking.add_argument("--method", choices=["permutation", "fanova"], default="permutation",
+                         help="permutation (fast, default) or fanova (variance decomposition)")
+    ranking.add_argument("--json", action="store_true", help="write the ranking as JSON")
+    ranking.set_defaults(handler=_cmd_importance)
     return parser
 
 

@@ -43,6 +43,10 @@ SAMPLER_NAMES: dict[str, str] = {
     "grid": "Grid",
     "quasirandom": "QuasiRandom",
     "coarse_to_fine": "CoarseToFine",
+    "tpe": "TPE",
+    "gp": "GP",
+    "cmaes": "CMAES",
+    "auto": "Auto",
 }
 
 _REQUIRED = ("study", "objective", "space")

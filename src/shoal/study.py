@@ -10,20 +10,22 @@ import logging
 import math
 import os
 import socket
-import threading
 import time
 import weakref
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
+from ._heartbeat import Heartbeat, pid_alive
 from ._loop import Budget, TrialLoop
 from ._progress import ProgressBar
 from ._trial_log import TrialLog
+from .checkpoints import Checkpointing
 from .execution import Job, choose_executor, wants_trial
 from .execution.inprocess import as_value
+from .samplers.auto import Auto
 from .samplers.base import Sampler, SamplingContext
-from .samplers.random import Random
+from .schedulers._glue import SchedulerGlue, check_scheduler
 from .space import Space, as_space
 from .storage import ClaimTaken, Storage, StudyNotFound, get_storage
 from .trial import RunningTrial, Trial, TrialState
@@ -44,37 +46,6 @@ def _check_direction(direction: str) -> str:
     if direction not in _DIRECTIONS:
         raise ValueError(f"direction must be 'minimize' or 'maximize', got {direction!r}")
     return direction
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-class _Heartbeat:
-    """A daemon thread that tells storage this driver is alive."""
-
-    def __init__(self, storage: Storage, driver_id: int, interval: float) -> None:
-        self._stop = threading.Event()
-        self._thread = threading.Thread(
-            target=self._run, args=(storage, driver_id, interval), daemon=True, name="shoal-heartbeat"
-        )
-        self._thread.start()
-
-    def _run(self, storage: Storage, driver_id: int, interval: float) -> None:
-        while not self._stop.wait(interval):
-            try:
-                storage.heartbeat(driver_id)
-            except Exception as exc:  # noqa: BLE001 - a missed beat must not kill the driver
-                logger.warning("heartbeat failed: %s", exc)
-
-    def stop(self) -> None:
-        self._stop.set()
 
 
 class Study:
@@ -98,6 +69,8 @@ class Study:
         requeue_stale: bool = True,
         heartbeat_seconds: float = HEARTBEAT_SECONDS,
         stale_after: float = STALE_AFTER_SECONDS,
+        scheduler: Any = None,
+        checkpoints: Any = None,
     ) -> None:
         if not isinstance(name, str) or not name.strip():
             raise ValueError(f"name must be a non-empty string, got {name!r}")
@@ -108,8 +81,11 @@ class Study:
         self.name = name
         self.space = as_space(space)
         self.direction = _check_direction(direction)
-        self.sampler: Sampler = (sampler or Random()).with_seed(seed)
+        self.sampler: Sampler = (sampler or Auto()).with_seed(seed)
         self._sampler_given = sampler is not None
+        self.scheduler = check_scheduler(scheduler)  # decides on running trials (shoal.schedulers)
+        self._glue = None if scheduler is None else SchedulerGlue(self.scheduler.with_seed(seed))
+        self._checkpoints = Checkpointing(self, checkpoints)  # a path, fsspec URL or CheckpointStore
         self.requeue_stale = requeue_stale
         if not (isinstance(heartbeat_seconds, (int, float)) and heartbeat_seconds > 0):
             raise ValueError(f"heartbeat_seconds must be > 0, got {heartbeat_seconds!r}")
@@ -123,7 +99,7 @@ class Study:
         self.storage = get_storage(storage)
         self._log = TrialLog()
         self._driver_id: int | None = None
-        self._heartbeat: _Heartbeat | None = None
+        self._heartbeat: Heartbeat | None = None
         self._record = self._open_record()
         self.refresh()
         self._check_space_fits()
@@ -173,6 +149,7 @@ class Study:
         requeue_stale: bool = True,
         heartbeat_seconds: float = HEARTBEAT_SECONDS,
         stale_after: float = STALE_AFTER_SECONDS,
+        scheduler: Any = None,
     ) -> Study:
         """Open an existing study to inspect or resume it; ``optimize`` then continues it.
 
@@ -197,6 +174,7 @@ class Study:
             requeue_stale=requeue_stale,
             heartbeat_seconds=heartbeat_seconds,
             stale_after=stale_after,
+            scheduler=scheduler,
         )
 
     # -- reading -------------------------------------------------------------------------------
@@ -247,35 +225,24 @@ class Study:
             raise ValueError(f"study {self.name!r} has no completed trial yet")
         return best
 
+    @property
+    def plot(self):
+        """Plotly figures of this study: ``study.plot.history()``, ``.contour()``, ... (needs plotly)."""
+        from .analysis.plots import StudyPlots
+        return StudyPlots(self)
+
     def to_dataframe(self):
         """One row per trial: number, state, value, a ``config_<name>`` column per dimension, ..."""
-        try:
-            import pandas as pd
-        except ImportError:
-            raise ImportError("to_dataframe needs pandas: pip install 'shoal[pandas]'") from None
-        rows = []
-        for t in self.trials:
-            row: dict[str, Any] = {"number": t.number, "state": t.state.value, "value": t.value}
-            row.update({f"config_{k}": v for k, v in t.config.items()})
-            row.update(
-                round=t.round,
-                duration=t.duration,
-                started_at=t.started_at,
-                finished_at=t.finished_at,
-                error=t.error,
-            )
-            rows.append(row)
-        columns = ["number", "state", "value", *(f"config_{n}" for n in self.space.names)]
-        frame = pd.DataFrame(rows, columns=columns + ["round", "duration", "started_at",
-                                                       "finished_at", "error"])
-        return frame
+        from ._frame import trials_frame
+
+        return trials_frame(self.trials, self.space.names)
 
     # -- ask / tell ----------------------------------------------------------------------------
     def _driver(self) -> int:
         if self._driver_id is None:
             self._driver_id = self.storage.register_driver(socket.gethostname(), os.getpid())
             if self.storage.shared:
-                self._heartbeat = _Heartbeat(self.storage, self._driver_id, self.heartbeat_seconds)
+                self._heartbeat = Heartbeat(self.storage, self._driver_id, self.heartbeat_seconds)
                 weakref.finalize(self, self._heartbeat.stop)
         return self._driver_id
 
@@ -303,6 +270,7 @@ class Study:
                     claim=proposal.claim,
                     round=proposal.round,
                     driver_id=driver,
+                    proposed_by=proposal.proposed_by,
                 )
             except ClaimTaken:
                 self.refresh()  # another driver took that point; look again
@@ -329,10 +297,17 @@ class Study:
     def _report(self, record: Trial, step: int, value: float) -> bool:
         """Store an intermediate value; return whether the trial should stop early."""
         assert record.trial_id is not None
-        self.storage.add_report(record.trial_id, step, value)
+        requested = self.storage.add_report(record.trial_id, step, value)  # a person's stop request
         record.reports = [r for r in record.reports if r[0] != step] + [(step, value)]
         record.reports.sort()
-        return False
+        if requested:
+            record.stop_requested = True
+            return True
+        return False if self._glue is None else self._glue.on_report(self, record, step, value)
+
+    def _resume(self) -> RunningTrial | None:
+        """A PAUSED trial the scheduler promotes, resumed in this driver (None when none)."""
+        return None if self._glue is None else self._glue.resume(self, self._driver())
 
     def _own(self, trial: RunningTrial | int) -> Trial:
         number = trial.number if isinstance(trial, RunningTrial) else trial
@@ -387,6 +362,8 @@ class Study:
                 f"trial {record.number} is {record.state}, not RUNNING; finished trials never change"
             )
         assert record.trial_id is not None
+        if self._glue is not None:  # told to stop: PRUNED; told to pause: PAUSED
+            state, value = self._glue.final_state(record, state, value)
         finished = self.storage.set_state(
             record.trial_id, TrialState.RUNNING, state, value=value, error=error
         )
@@ -407,6 +384,24 @@ class Study:
         self._log.put(record)
         return record
 
+    # -- steering by a person (also from the dashboard) ----------------------------------------
+    @property
+    def paused(self) -> bool:
+        """True while the study is paused: a running ``optimize`` starts no new trial."""
+        return self.storage.is_paused(self._record.study_id)
+
+    def pause(self, paused: bool = True) -> None:
+        """Pause the study (every driver's ``optimize`` waits before its next trial); ``resume`` undoes it."""
+        self.storage.set_paused(self._record.study_id, paused)
+
+    def resume(self) -> None:
+        self.pause(False)
+
+    def stop_trial(self, number: int) -> bool:
+        """Ask running trial ``number`` to stop: its next ``report`` answers stop. False if not running."""
+        record = self._own(number)
+        return record.state == TrialState.RUNNING and self.storage.request_stop(record.trial_id or 0)
+
     # -- crash recovery ------------------------------------------------------------------------
     def recover_stale(self) -> list[Trial]:
         """Mark RUNNING trials whose driver vanished as STALE (and re-queue them if configured).
@@ -420,7 +415,7 @@ class Study:
             if driver is None or driver.driver_id == self._driver_id:
                 continue
             silent = (now - driver.heartbeat_at).total_seconds()
-            dead = driver.host == host and driver.pid != os.getpid() and not _pid_alive(driver.pid)
+            dead = driver.host == host and driver.pid != os.getpid() and not pid_alive(driver.pid)
             if not dead and silent < self.stale_after:
                 continue
             why = (

@@ -5,14 +5,20 @@ from __future__ import annotations
 import enum
 import math
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .checkpoints import CheckpointSlot
     from .study import Study
 
-__all__ = ["TrialState", "Trial", "TrialHandle", "RunningTrial", "TrialPruned"]
+__all__ = [
+    "TrialState", "Trial", "TrialHandle", "RunningTrial", "TrialPruned", "RungRecord", "LineageRecord"
+]
 
 
 class TrialState(str, enum.Enum):
@@ -42,6 +48,42 @@ _FINISHED = frozenset({TrialState.COMPLETE, TrialState.FAILED, TrialState.PRUNED
 FINISHED_STATES = _FINISHED
 
 
+@dataclass(frozen=True)
+class RungRecord:
+    """A trial's value when it reached a rung of a successive-halving scheduler (kept in storage).
+
+    ``rung`` k of ``bracket`` s sits at resource ``step`` (e.g. ``min_resource * eta ** (s + k)``);
+    ``value`` is what the trial reported there. One record per (trial, bracket, rung): the first wins.
+    """
+
+    trial_number: int
+    bracket: int
+    rung: int
+    step: int
+    value: float
+
+
+@dataclass(frozen=True)
+class LineageRecord:
+    """How a population-based-training segment began (kept in storage, one per segment trial).
+
+    Member ``member`` trains in segments, each a trial; segment ``segment`` starts from the checkpoint
+    ``checkpoint`` that trial ``parent`` saved at ``step`` (all None/0 for a fresh member). When it
+    copied a better member (exploit), ``donor`` names that member and ``old_config`` holds the config
+    it had before; its own (perturbed) config is the trial's config.
+    """
+
+    trial_number: int
+    member: int
+    segment: int
+    parent: int | None = None
+    checkpoint: str | None = None
+    step: int = 0
+    donor: int | None = None
+    old_config: dict[str, Any] | None = None
+    created_at: datetime | None = None
+
+
 class TrialPruned(Exception):
     """Raise inside an objective to end the trial as PRUNED (stopped early on purpose)."""
 
@@ -68,6 +110,10 @@ class Trial:
     started_at: datetime | None = None
     finished_at: datetime | None = None
     trial_id: int | None = None
+    #: A person asked this trial to stop (its next report answers "stop").
+    stop_requested: bool = False
+    #: Which model proposed this trial and why, when the sampler says (e.g. ``Auto``'s choice).
+    proposed_by: str | None = None
 
     @property
     def duration(self) -> float | None:
@@ -96,6 +142,8 @@ class Trial:
             "started_at": _iso(self.started_at),
             "finished_at": _iso(self.finished_at),
             "duration": self.duration,
+            "stop_requested": self.stop_requested,
+            "proposed_by": self.proposed_by,
         }
 
 
@@ -111,11 +159,13 @@ class TrialHandle(ABC):
     wants the trial to stop early (then raise ``shoal.TrialPruned``).
     """
 
-    def __init__(self, number: int, config: dict[str, Any]) -> None:
+    def __init__(self, number: int, config: dict[str, Any], checkpoint: CheckpointSlot | None = None) -> None:
         self._number = number
         self._config = config
         self._stop_requested = False
         self._last_value: float | None = None
+        self._last_step: int | None = None
+        self._slot = checkpoint
 
     @property
     def number(self) -> int:
@@ -140,7 +190,7 @@ class TrialHandle(ABC):
             raise ValueError(f"report: value must be a number, got {value!r}") from None
         if not math.isfinite(value):
             raise ValueError(f"report: value must be finite, got {value!r}")
-        self._last_value = value
+        self._last_value, self._last_step = value, step
         if self._deliver(step, value):
             self._stop_requested = True
 
@@ -151,6 +201,76 @@ class TrialHandle(ABC):
     @abstractmethod
     def _deliver(self, step: int, value: float) -> bool:
         """Send a report where it is stored; return whether the trial should stop."""
+
+    # -- checkpoints (see shoal.checkpoints) -----------------------------------------------------
+    @property
+    def start_step(self) -> int | None:
+        """The step of the checkpoint ``load()`` returns (None when the trial starts from scratch)."""
+        slot = self._checkpoint_slot()
+        return None if slot is None or slot.start is None else slot.start_step
+
+    def save(self, obj: Any, step: int | None = None) -> str:
+        """Store ``obj`` (cloudpickled) as this trial's checkpoint at ``step`` (default: the last
+        reported step); returns its uri. Save before reporting the step a scheduler may pause at."""
+        from .checkpoints import write_checkpoint
+
+        slot, step = self._saving(step)
+        uri = write_checkpoint(slot, obj, step)
+        self._announce(step, uri)
+        return uri
+
+    def load(self) -> Any:
+        """The checkpoint this trial resumes from (another member's after a PBT exploit, its own last
+        one after a restart); None when it starts from scratch. ``shoal.checkpoints.CheckpointError``
+        (the trial fails, the study goes on) when it is missing or corrupt."""
+        from .checkpoints import CheckpointError, read_checkpoint
+
+        slot = self._checkpoint_slot()
+        if slot is None or slot.start is None:
+            return None
+        if not slot.start.endswith(".pkl"):
+            raise CheckpointError(f"checkpoint {slot.start} is a folder: read it with trial.load_dir()")
+        return read_checkpoint(slot.root, slot.start, trial=slot.start_trial)
+
+    @contextmanager
+    def checkpoint_dir(self, step: int | None = None) -> Iterator[Path]:
+        """``with trial.checkpoint_dir(step) as path:`` write files (a big model) into ``path``; on a
+        clean exit they become this trial's checkpoint at ``step``, read back with ``load_dir()``."""
+        from .checkpoints import writing_dir
+
+        slot, step = self._saving(step)
+        with writing_dir(slot, step) as (path, uri):
+            yield path
+        self._announce(step, uri)
+
+    def load_dir(self) -> Path | None:
+        """The folder of the directory checkpoint this trial resumes from (None: from scratch)."""
+        from .checkpoints import CheckpointError, reading_dir
+
+        slot = self._checkpoint_slot()
+        if slot is None or slot.start is None:
+            return None
+        if slot.start.endswith(".pkl"):
+            raise CheckpointError(f"checkpoint {slot.start} is a pickled object: read it with trial.load()")
+        return reading_dir(slot.root, slot.start, trial=slot.start_trial)
+
+    def _saving(self, step: int | None) -> tuple[CheckpointSlot, int]:
+        slot = self._checkpoint_slot()
+        if slot is None:
+            raise RuntimeError(
+                f"{type(self).__name__} has no checkpoint store: run the objective through "
+                "Study.optimize or Study.ask"
+            )
+        if step is None:
+            step = self._last_step if self._last_step is not None else (slot.start_step or 0)
+        return slot, step
+
+    def _checkpoint_slot(self) -> CheckpointSlot | None:
+        return self._slot
+
+    def _announce(self, step: int, uri: str) -> None:
+        """Tell the driver a checkpoint was saved (it records the reference in storage)."""
+        raise RuntimeError(f"{type(self).__name__} cannot record checkpoints")
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(number={self.number}, config={self.config!r})"
@@ -174,3 +294,11 @@ class RunningTrial(TrialHandle):
 
     def _deliver(self, step: int, value: float) -> bool:
         return self._study._report(self._record, step, value)
+
+    def _checkpoint_slot(self) -> CheckpointSlot | None:
+        if self._slot is None:
+            self._slot = self._study._checkpoints.slot_for(self._record)
+        return self._slot
+
+    def _announce(self, step: int, uri: str) -> None:
+        self._study._checkpoints.record(self._record, step, uri)

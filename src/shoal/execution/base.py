@@ -15,10 +15,14 @@ from typing import Any
 
 from ..trial import TrialState
 
-__all__ = ["Executor", "Outcome", "Job", "Finished", "Died", "Event", "ReportHandler"]
+__all__ = [
+    "Executor", "Outcome", "Job", "Finished", "Died", "Event", "ReportHandler", "CheckpointHandler"
+]
 
 #: ``handler(key, step, value) -> stop?`` stores a report and decides whether the call should stop.
 ReportHandler = Callable[[int, int, float], bool]
+#: ``handler(key, step, uri)`` records a checkpoint a call saved (the worker wrote it to the store).
+CheckpointHandler = Callable[[int, int, str], None]
 
 
 @dataclass(frozen=True)
@@ -76,12 +80,16 @@ class Executor(ABC):
         """How many calls may run at once."""
 
     @abstractmethod
-    def start(self, job: Job, on_report: ReportHandler) -> None:
-        """Get workers ready to run ``job``; reports go to ``on_report``."""
+    def start(
+        self, job: Job, on_report: ReportHandler, on_checkpoint: CheckpointHandler | None = None
+    ) -> None:
+        """Get workers ready to run ``job``; reports go to ``on_report``, saved checkpoints to
+        ``on_checkpoint``."""
 
     @abstractmethod
-    def submit(self, key: int, config: dict[str, Any], number: int) -> None:
-        """Start one call; the caller never submits more than ``slots`` at once."""
+    def submit(self, key: int, config: dict[str, Any], number: int, checkpoint: Any = None) -> None:
+        """Start one call; the caller never submits more than ``slots`` at once. ``checkpoint`` (a
+        ``shoal.checkpoints.CheckpointSlot``) travels to the call's ``trial`` handle as is."""
 
     @abstractmethod
     def wait(self, timeout: float | None) -> list[Event]:

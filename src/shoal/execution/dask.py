@@ -110,9 +110,15 @@ class _Channel:
 class DaskTrial(TrialHandle):
     """The ``trial`` an objective gets on a Dask worker: reports go to the driver and back."""
 
-    def __init__(self, channel: _Channel, number: int, config: dict[str, Any]) -> None:
-        super().__init__(number, config)
+    def __init__(
+        self, channel: _Channel, number: int, config: dict[str, Any], checkpoint: Any = None
+    ) -> None:
+        super().__init__(number, config, checkpoint)
         self._channel = channel
+
+    def _announce(self, step: int, uri: str) -> None:
+        if self._channel.ask("checkpoint", step, uri) == _ABORT:  # type: ignore[arg-type]
+            raise TrialAbandoned(f"trial {self.number} was cancelled by the driver (timeout or shutdown)")
 
     def _deliver(self, step: int, value: float) -> bool:
         answer = self._channel.ask("report", step, value)
@@ -122,7 +128,7 @@ class DaskTrial(TrialHandle):
 
 
 def _run_trial(
-    payload: bytes, reports_name: str, key: int, number: int, config: dict[str, Any]
+    payload: bytes, reports_name: str, key: int, number: int, config: dict[str, Any], checkpoint: Any = None
 ) -> tuple[Outcome, BaseException | None] | None:
     """The Dask task: get leave to run, then run one objective call (None when told not to run)."""
     import cloudpickle
@@ -140,7 +146,7 @@ def _run_trial(
                 f"the objective could not be loaded on dask worker {channel.address} "
                 f"({type(exc).__name__}: {exc}); install the modules it needs on every worker",
             ), None
-        handle = DaskTrial(channel, number, config)
+        handle = DaskTrial(channel, number, config, checkpoint)
         outcome, to_raise = run_objective(
             job.objective, handle, pass_trial=job.pass_trial, catch=job.catch
         )
@@ -216,13 +222,14 @@ class DaskExecutor(Executor):
         return self._slots
 
     # -- running -------------------------------------------------------------------------------
-    def start(self, job: Job, on_report: ReportHandler) -> None:
+    def start(self, job: Job, on_report: ReportHandler, on_checkpoint: Any = None) -> None:
         from distributed import Queue
 
         self._payload = job.to_bytes(
             "Dask workers", "define it at module level and keep what it closes over picklable"
         )
         self._on_report = on_report
+        self._on_checkpoint = on_checkpoint
         self._slots = self._slots_given  # a cluster may have grown since the last run
         self._closing.clear()
         self._inbox = queue.Queue()
@@ -246,7 +253,7 @@ class DaskExecutor(Executor):
                 return
             inbox.put(("message", message))
 
-    def submit(self, key: int, config: dict[str, Any], number: int) -> None:
+    def submit(self, key: int, config: dict[str, Any], number: int, checkpoint: Any = None) -> None:
         if self._reports is None:
             raise RuntimeError("submit called before start")
         future = self.client.submit(
@@ -256,6 +263,7 @@ class DaskExecutor(Executor):
             key,
             number,
             config,
+            checkpoint,
             key=f"shoal-trial-{number}-{uuid.uuid4().hex[:8]}",
             pure=False,
             retries=0,
@@ -300,6 +308,10 @@ class DaskExecutor(Executor):
                 answer = _ABORT
         elif call is None or token != call.token:
             answer = _ABORT
+        elif kind == "checkpoint":  # the worker wrote it into the store; record it
+            if self._on_checkpoint is not None:
+                self._on_checkpoint(key, int(step), str(value))
+            answer = _GO
         else:
             answer = _STOP if self._on_report(key, int(step), float(value)) else _GO
         if call is not None and answer != _ABORT:

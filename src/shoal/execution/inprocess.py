@@ -65,7 +65,9 @@ def run_objective(
     except Exception as exc:  # noqa: BLE001 - recorded, then re-raised unless caught
         text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)).rstrip()
         outcome = Outcome(TrialState.FAILED, None, text)
-        return outcome, None if isinstance(exc, catch) else exc
+        from ..checkpoints import CheckpointError  # a missing or corrupt checkpoint fails its trial only
+
+        return outcome, None if isinstance(exc, (*catch, CheckpointError)) else exc
     value, problem = as_value(result)
     if problem is not None:
         return Outcome(TrialState.FAILED, None, problem), None
@@ -73,13 +75,21 @@ def run_objective(
 
 
 class _LocalTrial(TrialHandle):
-    def __init__(self, key: int, number: int, config: dict[str, Any], on_report: ReportHandler) -> None:
-        super().__init__(number, config)
+    def __init__(
+        self, key: int, number: int, config: dict[str, Any], on_report: ReportHandler,
+        checkpoint: Any = None, on_checkpoint: Any = None,
+    ) -> None:
+        super().__init__(number, config, checkpoint)
         self._key = key
         self._on_report = on_report
+        self._on_checkpoint = on_checkpoint
 
     def _deliver(self, step: int, value: float) -> bool:
         return self._on_report(self._key, step, value)
+
+    def _announce(self, step: int, uri: str) -> None:
+        if self._on_checkpoint is not None:
+            self._on_checkpoint(self._key, step, uri)
 
 
 class InProcess(Executor):
@@ -87,29 +97,31 @@ class InProcess(Executor):
 
     def __init__(self) -> None:
         self._job: Job | None = None
-        self._pending: tuple[int, dict[str, Any], int] | None = None
+        self._pending: tuple[int, dict[str, Any], int, Any] | None = None
+        self._on_checkpoint: Any = None
 
     @property
     def slots(self) -> int:
         return 1
 
-    def start(self, job: Job, on_report: ReportHandler) -> None:
+    def start(self, job: Job, on_report: ReportHandler, on_checkpoint: Any = None) -> None:
         self._job = job
         self._on_report = on_report
+        self._on_checkpoint = on_checkpoint
 
-    def submit(self, key: int, config: dict[str, Any], number: int) -> None:
+    def submit(self, key: int, config: dict[str, Any], number: int, checkpoint: Any = None) -> None:
         if self._pending is not None:
             raise RuntimeError("submit called while a call is pending")
-        self._pending = (key, config, number)
+        self._pending = (key, config, number, checkpoint)
 
     def wait(self, timeout: float | None) -> list[Event]:
         if self._pending is None or self._job is None:
             return []
-        key, config, number = self._pending
+        key, config, number, checkpoint = self._pending
         try:
             outcome, to_raise = run_objective(
                 self._job.objective,
-                _LocalTrial(key, number, config, self._on_report),
+                _LocalTrial(key, number, config, self._on_report, checkpoint, self._on_checkpoint),
                 pass_trial=self._job.pass_trial,
                 catch=self._job.catch,
             )

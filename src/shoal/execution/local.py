@@ -72,8 +72,9 @@ class LocalPool(Executor):
         return self._n
 
     # -- processes -----------------------------------------------------------------------------
-    def start(self, job: Job, on_report: ReportHandler) -> None:
+    def start(self, job: Job, on_report: ReportHandler, on_checkpoint: Any = None) -> None:
         self._on_report = on_report
+        self._on_checkpoint = on_checkpoint
         self._payload = job.to_bytes("worker processes", "define it at module level or use n_workers=1")
         self._workers = [self._spawn() for _ in range(self._n)]
 
@@ -109,14 +110,14 @@ class LocalPool(Executor):
         self._workers[index] = self._spawn()
 
     # -- calls ---------------------------------------------------------------------------------
-    def submit(self, key: int, config: dict[str, Any], number: int) -> None:
+    def submit(self, key: int, config: dict[str, Any], number: int, checkpoint: Any = None) -> None:
         for worker in self._workers:
             if worker.key is None:
                 try:
-                    worker.conn.send(("run", key, number, config))
+                    worker.conn.send(("run", key, number, config, checkpoint))
                 except OSError:  # it died while idle: a fresh process takes the call
                     self._replace(worker, kill=True)
-                    return self.submit(key, config, number)
+                    return self.submit(key, config, number, checkpoint)
                 worker.key = key
                 worker.since = time.monotonic() if worker.ready else None
                 return
@@ -152,6 +153,10 @@ class LocalPool(Executor):
                     _, key, step, value = message
                     stop = self._on_report(key, step, value)
                     worker.conn.send(("decision", key, stop))
+                elif kind == "checkpoint":  # saved by the worker into the store; record it
+                    _, key, step, uri = message
+                    if self._on_checkpoint is not None and key == worker.key:
+                        self._on_checkpoint(key, step, uri)
                 elif kind == "done":
                     _, key, outcome, exception = message
                     worker.key = None

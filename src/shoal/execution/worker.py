@@ -24,10 +24,15 @@ from .inprocess import run_objective
 class WorkerTrial(TrialHandle):
     """The ``trial`` an objective gets in a worker: reports travel to the driver and back."""
 
-    def __init__(self, conn: Connection, key: int, number: int, config: dict[str, Any]) -> None:
-        super().__init__(number, config)
+    def __init__(
+        self, conn: Connection, key: int, number: int, config: dict[str, Any], checkpoint: Any = None
+    ) -> None:
+        super().__init__(number, config, checkpoint)
         self._conn = conn
         self._key = key
+
+    def _announce(self, step: int, uri: str) -> None:
+        self._conn.send(("checkpoint", self._key, step, uri))  # no answer: the driver just records it
 
     def _deliver(self, step: int, value: float) -> bool:
         self._conn.send(("report", self._key, step, value))
@@ -76,8 +81,8 @@ def serve(conn: Connection) -> None:
         message = conn.recv()
         if message[0] == "exit":
             return
-        _, key, number, config = message
-        handle = WorkerTrial(conn, key, number, config)
+        _, key, number, config, checkpoint = message
+        handle = WorkerTrial(conn, key, number, config, checkpoint)
         outcome, to_raise = run_objective(
             job.objective, handle, pass_trial=job.pass_trial, catch=job.catch
         )

@@ -1,7 +1,11 @@
 """Samplers decide what to try next; every one works in the unit cube."""
 
+from .auto import Auto
 from .base import Proposal, Sampler, SamplingContext, SearchExhausted
+from .bohb import BOHB
+from .cmaes import CMAES
 from .coarse_to_fine import Box, CoarseToFine
+from .gp import GP
 from .grid import Grid
 from .quasirandom import QuasiRandom
 from .random import Random
@@ -18,4 +22,8 @@ __all__ = [
     "CoarseToFine",
     "Box",
     "TPE",
+    "BOHB",
+    "GP",
+    "CMAES",
+    "Auto",
 ]

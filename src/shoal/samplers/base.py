@@ -63,6 +63,15 @@ class Proposal:
     round: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def proposed_by(self) -> str | None:
+        """``"name: why"`` from ``extra`` (what storage keeps of who proposed the trial), if given."""
+        name = self.extra.get("sampler")
+        if name is None:
+            return None
+        why = self.extra.get("why")
+        return f"{name}: {why}" if why else str(name)
+
 
 def _study_key(name: str) -> int:
     return zlib.crc32(name.encode("utf-8"))

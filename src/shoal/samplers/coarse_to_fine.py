@@ -5,11 +5,19 @@ cube; each later round keeps the best ``top`` fraction of the completed trials o
 shrinks the box to their bounding box (widened by ``margin`` times the previous box's width on each
 side) and narrows every choice to the values seen among them, then runs the base sampler inside.
 The box is a pure function of the history (``box_for_round``), so resumed and parallel drivers agree.
+
+With ``freeze_unimportant=True`` each later round also fixes the dimensions that the importance
+estimate (``shoal.importance``, permutation method, over the completed trials of earlier rounds) finds
+negligible (share below ``freeze_below``) at the best trial's values, so the round's budget goes to
+the dimensions that matter. The frozen set is recomputed every round from the whole history
+(``frozen_for_round``): a dimension whose importance grows again is free again in the next round, and
+the same sampler with ``freeze_unimportant=False`` resumes the study with nothing frozen.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -17,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from ..space import Choice, Space
+from ..space import Choice, Fixed, Space
 from ..trial import Trial, TrialState
 from .base import Proposal, Sampler, SamplingContext, SearchExhausted
 from .quasirandom import QuasiRandom
@@ -25,6 +33,9 @@ from .quasirandom import QuasiRandom
 __all__ = ["CoarseToFine", "Box"]
 
 _CHOICE_EDGE = 1.0 - 1e-9  # keeps a remapped u inside its choice's bin
+#: Freezing needs at least this many completed trials from earlier rounds (fewer: nothing is frozen).
+FREEZE_MIN_TRIALS = 8
+logger = logging.getLogger("shoal")
 
 
 @dataclass(frozen=True, eq=False)
@@ -51,6 +62,22 @@ def _same(a: Any, b: Any) -> bool:
     return type(a) is type(b) and a == b
 
 
+def _without(space: Space, frozen: Mapping[str, Any]) -> tuple[Space, list[int]]:
+    """The space the base sampler searches in a round: frozen dimensions left out (a frozen parent of
+    a conditional dimension stays, as ``Fixed``), and the positions of the kept dimensions."""
+    if not frozen:
+        return space, list(range(len(space)))
+    dims: dict[str, Any] = {}
+    for name, dim in space:
+        if name not in frozen:
+            dims[name] = dim
+        elif name in space.parents:
+            dims[name] = Fixed(frozen[name], when=dim.when)
+    if not dims:  # pragma: no cover - the most important dimension is never frozen
+        return space, list(range(len(space)))
+    return Space(dims), [space.names.index(n) for n in dims]
+
+
 def _check_int(owner: str, field: str, value: Any, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
         raise ValueError(f"{owner}: {field} must be an int >= {minimum}, got {value!r}")
@@ -66,6 +93,9 @@ class CoarseToFine(Sampler):
     ``optimize`` calls. Once the last round's share is used up, trials keep coming from the last box.
     A round shrinks the box from the completed trials of earlier rounds (with fewer than two, it keeps
     the previous box); a base with nothing left in a round (a finished grid) hands over to the next.
+    ``freeze_unimportant=True`` fixes, from the second round on, the dimensions whose importance share
+    is below ``freeze_below`` at the best trial's values (see the module docstring); it pays with a
+    model-based base such as ``GP()`` when those dimensions do not matter at all.
     """
 
     def __init__(
@@ -76,6 +106,8 @@ class CoarseToFine(Sampler):
         margin: float = 0.1,
         round_size: int | None = None,
         *,
+        freeze_unimportant: bool = False,
+        freeze_below: float = 0.05,
         seed: int | None = None,
     ) -> None:
         super().__init__(seed)
@@ -102,6 +134,28 @@ class CoarseToFine(Sampler):
             )
         self.base: Sampler = base if base is not None else QuasiRandom()
         self.base.with_seed(self.seed)
+        if not isinstance(freeze_unimportant, bool):
+            raise ValueError(
+                f"CoarseToFine: freeze_unimportant must be True or False, got {freeze_unimportant!r}"
+            )
+        if isinstance(freeze_below, bool) or not isinstance(freeze_below, (int, float)) or not (
+            0.0 < freeze_below < 1.0
+        ):
+            raise ValueError(
+                f"CoarseToFine: freeze_below must be a share in (0, 1) (e.g. 0.05 freezes dimensions "
+                f"with under 5% of the importance), got {freeze_below!r}"
+            )
+        if freeze_unimportant:
+            try:
+                import sklearn  # noqa: F401
+            except ImportError:
+                raise ValueError(
+                    "CoarseToFine: freeze_unimportant=True estimates importance with scikit-learn; "
+                    "pip install 'shoal[sklearn]' or leave freeze_unimportant off"
+                ) from None
+        self.freeze_unimportant = freeze_unimportant
+        self.freeze_below = float(freeze_below)
+        self._frozen_cache: dict[tuple, dict[str, tuple[Any, float]]] = {}
 
     def with_seed(self, seed: int | None) -> Sampler:
         super().with_seed(seed)
@@ -173,7 +227,53 @@ class CoarseToFine(Sampler):
                 new_lo[i] = max(0.0, min(coords) - pad)
                 new_hi[i] = min(1.0, max(coords) + pad)
             lo, hi = new_lo, new_hi
+        for name, (value, u) in self._frozen(context, r).items():
+            if name in choices:
+                choices[name] = (value,)
+            else:
+                i = space.names.index(name)
+                lo[i] = hi[i] = u
         return Box(lo, hi, choices)
+
+    def frozen_for_round(self, context: SamplingContext, r: int) -> dict[str, Any]:
+        """The dimensions round ``r`` fixes, with the value each is fixed at (empty unless
+        ``freeze_unimportant``): those with an importance share below ``freeze_below`` over the
+        completed trials of earlier rounds, fixed at the best such trial's values. The most important
+        dimension is never frozen."""
+        return {name: value for name, (value, _) in self._frozen(context, r).items()}
+
+    def _frozen(self, context: SamplingContext, r: int) -> dict[str, tuple[Any, float]]:
+        """``frozen_for_round`` with each frozen dimension's unit coordinate: {name: (value, u)}."""
+        if not self.freeze_unimportant or r < 1:
+            return {}
+        pool = sorted(
+            (t for t in context.history
+             if t.state == TrialState.COMPLETE and t.value is not None and t.round is not None
+             and t.round < r),
+            key=lambda t: t.number,
+        )
+        if len(pool) < FREEZE_MIN_TRIALS:
+            return {}
+        key = (context.study_name, r, tuple(t.number for t in pool))
+        if key not in self._frozen_cache:
+            from ..analysis.importance import importance_of
+
+            shares = importance_of(context.space, pool, seed=self.seed or 0)
+            sign = -1.0 if context.direction == "maximize" else 1.0
+            best = min(pool, key=lambda t: (sign * t.value, t.number))  # type: ignore[operator]
+            ranking = shares.ranking
+            frozen = {
+                name: (best.config[name], float(best.unit[name]))
+                for name in ranking[1:]
+                if shares[name] < self.freeze_below and name in best.config and name in best.unit
+            }
+            if len(self._frozen_cache) > 64:
+                self._frozen_cache.clear()
+            self._frozen_cache[key] = frozen
+            if frozen:
+                logger.info("coarse-to-fine round %d: froze %s at the best trial's values", r,
+                            ", ".join(f"{n}={v!r}" for n, (v, _) in frozen.items()))
+        return dict(self._frozen_cache[key])
 
     # -- mapping between the cube the base sees and the box ------------------------------------
     @staticmethod
@@ -228,12 +328,23 @@ class CoarseToFine(Sampler):
         """
         box = self.box_for_round(context, r)
         space, prefix = context.space, f"c2f:{r}:"
+        frozen = self.frozen_for_round(context, r)
+        inner_space, kept = _without(space, frozen)
 
         def mine(trials: Sequence[Trial]) -> list[Trial]:
-            return [self._out_of_box(space, box, t, prefix) for t in trials if t.round == r]
+            out = []
+            for t in trials:
+                if t.round == r:
+                    seen = self._out_of_box(space, box, t, prefix)
+                    out.append(dataclasses.replace(
+                        seen,
+                        unit={n: u for n, u in seen.unit.items() if n in inner_space},
+                        config={n: v for n, v in seen.config.items() if n in inner_space},
+                    ))
+            return out
 
         inner = SamplingContext(
-            space=space,
+            space=inner_space,
             study_name=f"{context.study_name}#round{r}",
             direction=context.direction,
             trial_number=context.trial_number,
@@ -243,16 +354,23 @@ class CoarseToFine(Sampler):
         )
         proposal = self.base.propose(inner)
         claim = None if proposal.claim is None else prefix + proposal.claim
+        extra = dict(proposal.extra)
+        unit = np.full(len(space), 0.5)  # a frozen dimension's box is one point: any u lands on it
+        unit[kept] = np.asarray(proposal.unit, dtype=float)
+        if frozen:
+            extra["frozen"] = frozen
         return Proposal(
-            self._into_box(space, box, np.asarray(proposal.unit, dtype=float)),
+            self._into_box(space, box, unit),
             claim=claim,
             round=r,
-            extra=proposal.extra,
+            extra=extra,
         )
 
     def describe(self) -> str:
         return (
             f"CoarseToFine(rounds={self.rounds}, top={self.top:g}, margin={self.margin:g}, "
-            f"round_size={self.round_size}, base={self.base.describe()}, seed={self.seed})"
+            f"round_size={self.round_size}, base={self.base.describe()}, seed={self.seed}"
+            + (f", freeze_unimportant=True, freeze_below={self.freeze_below:g})" if self.freeze_unimportant
+               else ")")
         )
 

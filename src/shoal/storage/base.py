@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from ..trial import Trial, TrialState
+from ..checkpoints import CheckpointRef
+from ..trial import LineageRecord, RungRecord, Trial, TrialState
 
 __all__ = [
     "Storage",
@@ -54,6 +55,8 @@ class StudyRecord:
     space: dict[str, Any]
     sampler: str
     created_at: datetime
+    #: True while a person paused the study: ``optimize`` starts no new trial until it is resumed.
+    paused: bool = False
 
 
 @dataclass(frozen=True)
@@ -120,6 +123,7 @@ class Storage(ABC):
         round: int | None = None,
         requeued_from: int | None = None,
         driver_id: int | None = None,
+        proposed_by: str | None = None,
     ) -> Trial:
         """Add a QUEUED or RUNNING trial with the next free number.
 
@@ -146,14 +150,56 @@ class Storage(ABC):
         """
 
     @abstractmethod
-    def add_report(self, trial_id: int, step: int, value: float) -> None:
-        """Record an intermediate value; a second report at one step replaces the first."""
+    def add_report(self, trial_id: int, step: int, value: float) -> bool:
+        """Record an intermediate value; a second report at one step replaces the first.
+
+        Returns whether a person asked the trial to stop (``request_stop``).
+        """
 
     @abstractmethod
     def read_trials(
         self, study_id: int, *, after: int = -1, numbers: Collection[int] = ()
     ) -> list[Trial]:
         """Trials numbered above ``after`` plus those in ``numbers``, with their reports, by number."""
+
+    @abstractmethod
+    def resume_trial(self, trial_id: int, driver_id: int | None) -> Trial:
+        """Compare-and-set a PAUSED trial back to RUNNING, now run by ``driver_id``.
+
+        Raise ``StateConflict`` if it is not PAUSED (another driver resumed it first).
+        """
+
+    # -- rungs (successive-halving schedulers) -------------------------------------------------
+    @abstractmethod
+    def add_rung(self, trial_id: int, record: RungRecord) -> bool:
+        """Store a rung record of a trial; False (and nothing changes) if it has one for that
+        (bracket, rung) already: the first record wins."""
+
+    @abstractmethod
+    def read_rungs(self, study_id: int) -> list[RungRecord]:
+        """Every rung record of the study, by trial number, bracket and rung."""
+
+    # -- checkpoints and lineage (population-based training) ----------------------------------
+    @abstractmethod
+    def add_checkpoint(self, trial_id: int, step: int, uri: str) -> None:
+        """Record a checkpoint a trial saved; a second one at the same step replaces the first."""
+
+    @abstractmethod
+    def read_checkpoints(self, study_id: int, *, numbers: Collection[int] = ()) -> list[CheckpointRef]:
+        """The study's checkpoint references (only those of trials ``numbers`` when given), by trial
+        number and step."""
+
+    @abstractmethod
+    def delete_checkpoints(self, study_id: int, uris: Collection[str]) -> None:
+        """Forget the references with these uris (the files are the caller's to delete)."""
+
+    @abstractmethod
+    def add_lineage(self, trial_id: int, record: LineageRecord) -> None:
+        """Record how a segment trial began (its ``trial_number`` is taken from ``trial_id``)."""
+
+    @abstractmethod
+    def read_lineage(self, study_id: int) -> list[LineageRecord]:
+        """Every lineage record of the study, by trial number."""
 
     # -- drivers (who runs what, for detecting vanished drivers) -------------------------------
     @abstractmethod
@@ -167,6 +213,20 @@ class Storage(ABC):
     @abstractmethod
     def running_with_drivers(self, study_id: int) -> list[tuple[Trial, DriverRecord | None]]:
         """Trials in RUNNING state and the driver that runs each (None when unknown)."""
+
+    # -- steering by a person (the dashboard's panda mode) --------------------------------------
+    @abstractmethod
+    def set_paused(self, study_id: int, paused: bool) -> None:
+        """Pause (True) or resume a study; ``StudyRecord.paused`` and ``is_paused`` read it back."""
+
+    @abstractmethod
+    def is_paused(self, study_id: int) -> bool:
+        """Whether the study is paused (read by a running ``optimize`` before it starts a trial)."""
+
+    @abstractmethod
+    def request_stop(self, trial_id: int) -> bool:
+        """Ask a RUNNING trial to stop: its next ``add_report`` returns True and it reads back with
+        ``stop_requested``. Returns False (and changes nothing) when the trial is not RUNNING."""
 
     def close(self) -> None:
         """Release connections."""

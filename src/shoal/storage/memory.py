@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import threading
 from collections.abc import Collection
 from datetime import datetime, timezone
 from typing import Any
 
-from ..trial import Trial, TrialState
+from ..checkpoints import CheckpointRef
+from ..trial import LineageRecord, RungRecord, Trial, TrialState
 from .base import (
     ClaimTaken,
     DriverRecord,
@@ -41,6 +43,9 @@ class InMemoryStorage(Storage):
         self._by_id: dict[int, Trial] = {}
         self._drivers: dict[int, DriverRecord] = {}
         self._owner: dict[int, int | None] = {}
+        self._rungs: dict[int, dict[tuple[int, int], RungRecord]] = {}  # trial_id -> records
+        self._checkpoints: dict[int, dict[int, CheckpointRef]] = {}  # trial_id -> step -> ref
+        self._lineage: dict[int, LineageRecord] = {}  # trial_id -> record
         self._next_study = 1
         self._next_trial = 1
 
@@ -78,13 +83,10 @@ class InMemoryStorage(Storage):
         with self._lock:
             for name, record in self._studies.items():
                 if record.study_id == study_id:
-                    self._studies[name] = StudyRecord(
-                        record.study_id,
-                        record.name,
-                        record.direction,
-                        copy.deepcopy(space) if space is not None else record.space,
-                        sampler if sampler is not None else record.sampler,
-                        record.created_at,
+                    self._studies[name] = dataclasses.replace(
+                        record,
+                        space=copy.deepcopy(space) if space is not None else record.space,
+                        sampler=sampler if sampler is not None else record.sampler,
                     )
 
     def delete_study(self, name: str) -> None:
@@ -94,6 +96,9 @@ class InMemoryStorage(Storage):
                 raise StudyNotFound(_not_found(name, list(self._studies)))
             for trial in self._trials.pop(record.study_id):
                 self._by_id.pop(trial.trial_id or 0, None)
+                self._rungs.pop(trial.trial_id or 0, None)
+                self._checkpoints.pop(trial.trial_id or 0, None)
+                self._lineage.pop(trial.trial_id or 0, None)
             self._claims.pop(record.study_id, None)
 
     # -- trials --------------------------------------------------------------------------------
@@ -108,6 +113,7 @@ class InMemoryStorage(Storage):
         round: int | None = None,
         requeued_from: int | None = None,
         driver_id: int | None = None,
+        proposed_by: str | None = None,
     ) -> Trial:
         if state not in (TrialState.QUEUED, TrialState.RUNNING):
             raise ValueError(f"a new trial is QUEUED or RUNNING, not {state}")
@@ -128,6 +134,7 @@ class InMemoryStorage(Storage):
                 round=round,
                 claim=claim,
                 requeued_from=requeued_from,
+                proposed_by=proposed_by,
                 created_at=now,
                 started_at=now if state == TrialState.RUNNING else None,
                 trial_id=self._next_trial,
@@ -175,11 +182,31 @@ class InMemoryStorage(Storage):
                 trial.started_at = _now()
             return _copy(trial)
 
-    def add_report(self, trial_id: int, step: int, value: float) -> None:
+    def add_report(self, trial_id: int, step: int, value: float) -> bool:
         with self._lock:
             trial = self._by_id[trial_id]
             trial.reports = [r for r in trial.reports if r[0] != step] + [(int(step), float(value))]
             trial.reports.sort()
+            return trial.stop_requested
+
+    # -- steering ------------------------------------------------------------------------------
+    def set_paused(self, study_id: int, paused: bool) -> None:
+        with self._lock:
+            for name, record in self._studies.items():
+                if record.study_id == study_id:
+                    self._studies[name] = dataclasses.replace(record, paused=bool(paused))
+
+    def is_paused(self, study_id: int) -> bool:
+        with self._lock:
+            return any(r.paused for r in self._studies.values() if r.study_id == study_id)
+
+    def request_stop(self, trial_id: int) -> bool:
+        with self._lock:
+            trial = self._by_id.get(trial_id)
+            if trial is None or trial.state != TrialState.RUNNING:
+                return False
+            trial.stop_requested = True
+            return True
 
     def read_trials(
         self, study_id: int, *, after: int = -1, numbers: Collection[int] = ()
@@ -188,6 +215,76 @@ class InMemoryStorage(Storage):
             trials = self._trials[study_id]
             wanted = sorted({n for n in numbers if 0 <= n < len(trials) and n <= after})
             return [_copy(trials[n]) for n in wanted] + [_copy(t) for t in trials[after + 1 :]]
+
+    def resume_trial(self, trial_id: int, driver_id: int | None) -> Trial:
+        with self._lock:
+            trial = self._by_id.get(trial_id)
+            if trial is None or trial.state != TrialState.PAUSED:
+                where = "no such trial" if trial is None else f"trial {trial.number} is {trial.state}"
+                raise StateConflict(f"{where}, not PAUSED; not resumed")
+            trial.state = TrialState.RUNNING
+            self._owner[trial_id] = driver_id
+            return _copy(trial)
+
+    # -- rungs ---------------------------------------------------------------------------------
+    def add_rung(self, trial_id: int, record: RungRecord) -> bool:
+        with self._lock:
+            trial = self._by_id[trial_id]
+            held = self._rungs.setdefault(trial_id, {})
+            key = (int(record.bracket), int(record.rung))
+            if key in held:
+                return False
+            held[key] = RungRecord(trial.number, key[0], key[1], int(record.step), float(record.value))
+            return True
+
+    def read_rungs(self, study_id: int) -> list[RungRecord]:
+        with self._lock:
+            out = [r for t in self._trials[study_id] for r in self._rungs.get(t.trial_id or 0, {}).values()]
+        return sorted(out, key=lambda r: (r.trial_number, r.bracket, r.rung))
+
+    # -- checkpoints and lineage ---------------------------------------------------------------
+    def add_checkpoint(self, trial_id: int, step: int, uri: str) -> None:
+        with self._lock:
+            trial = self._by_id[trial_id]
+            held = self._checkpoints.setdefault(trial_id, {})
+            held[int(step)] = CheckpointRef(trial.number, int(step), str(uri), _now())
+
+    def read_checkpoints(self, study_id: int, *, numbers: Collection[int] = ()) -> list[CheckpointRef]:
+        wanted = set(numbers)
+        with self._lock:
+            out = [
+                ref
+                for t in self._trials[study_id]
+                if not wanted or t.number in wanted
+                for ref in self._checkpoints.get(t.trial_id or 0, {}).values()
+            ]
+        return sorted(out, key=lambda r: (r.trial_number, r.step))
+
+    def delete_checkpoints(self, study_id: int, uris: Collection[str]) -> None:
+        gone = set(uris)
+        with self._lock:
+            for t in self._trials[study_id]:
+                held = self._checkpoints.get(t.trial_id or 0, {})
+                for step in [s for s, ref in held.items() if ref.uri in gone]:
+                    del held[step]
+
+    def add_lineage(self, trial_id: int, record: LineageRecord) -> None:
+        to_json("old_config", record.old_config)
+        with self._lock:
+            trial = self._by_id[trial_id]
+            self._lineage[trial_id] = dataclasses.replace(
+                record, trial_number=trial.number, old_config=copy.deepcopy(record.old_config),
+                created_at=_now(),
+            )
+
+    def read_lineage(self, study_id: int) -> list[LineageRecord]:
+        with self._lock:
+            return [
+                dataclasses.replace(self._lineage[t.trial_id], old_config=copy.deepcopy(
+                    self._lineage[t.trial_id].old_config))
+                for t in self._trials[study_id]
+                if t.trial_id in self._lineage
+            ]
 
     # -- drivers -------------------------------------------------------------------------------
     def register_driver(self, host: str, pid: int) -> int:

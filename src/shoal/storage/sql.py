@@ -23,7 +23,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
-from ..trial import Trial, TrialState
+from ..checkpoints import CheckpointRef
+from ..trial import LineageRecord, RungRecord, Trial, TrialState
 from .base import (
     ClaimTaken,
     DriverRecord,
@@ -48,6 +49,7 @@ studies = sa.Table(
     sa.Column("space", sa.Text, nullable=False),
     sa.Column("sampler", sa.Text, nullable=False),
     sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("paused", sa.Boolean, nullable=False, server_default=sa.false()),
 )
 
 drivers = sa.Table(
@@ -83,6 +85,8 @@ trials = sa.Table(
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("started_at", sa.Float, nullable=True),
     sa.Column("finished_at", sa.Float, nullable=True),
+    sa.Column("stop_requested", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("proposed_by", sa.Text, nullable=True),
     sa.UniqueConstraint("study_id", "number", name="uq_shoal_trial_number"),
     sa.UniqueConstraint("study_id", "claim", name="uq_shoal_trial_claim"),
 )
@@ -99,6 +103,57 @@ reports = sa.Table(
     ),
     sa.Column("step", sa.Integer, primary_key=True),
     sa.Column("value", sa.Float, nullable=False),
+)
+
+rungs = sa.Table(
+    "shoal_rungs",
+    _metadata,
+    sa.Column(
+        "trial_id",
+        sa.Integer,
+        sa.ForeignKey("shoal_trials.trial_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("bracket", sa.Integer, primary_key=True),
+    sa.Column("rung", sa.Integer, primary_key=True),
+    sa.Column("study_id", sa.Integer, nullable=False, index=True),
+    sa.Column("step", sa.Integer, nullable=False),
+    sa.Column("value", sa.Float, nullable=False),
+)
+
+checkpoints = sa.Table(
+    "shoal_checkpoints",
+    _metadata,
+    sa.Column(
+        "trial_id",
+        sa.Integer,
+        sa.ForeignKey("shoal_trials.trial_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("step", sa.Integer, primary_key=True),
+    sa.Column("study_id", sa.Integer, nullable=False, index=True),
+    sa.Column("uri", sa.Text, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+)
+
+lineage = sa.Table(
+    "shoal_lineage",
+    _metadata,
+    sa.Column(
+        "trial_id",
+        sa.Integer,
+        sa.ForeignKey("shoal_trials.trial_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("study_id", sa.Integer, nullable=False, index=True),
+    sa.Column("member", sa.Integer, nullable=False),
+    sa.Column("segment", sa.Integer, nullable=False),
+    sa.Column("parent", sa.Integer, nullable=True),
+    sa.Column("checkpoint", sa.Text, nullable=True),
+    sa.Column("step", sa.Integer, nullable=False),
+    sa.Column("donor", sa.Integer, nullable=True),
+    sa.Column("old_config", sa.Text, nullable=True),
+    sa.Column("created_at", sa.Float, nullable=False),
 )
 
 meta = sa.Table(
@@ -118,9 +173,10 @@ _TrialRow = namedtuple("_TrialRow", [c.name for c in _TRIAL_COLUMNS])  # type: i
 
 _INSERT_SQL = (
     "INSERT INTO shoal_trials (study_id, number, state, config, unit, round, claim, requeued_from, "
-    "driver_id, created_at, started_at) "
+    "driver_id, created_at, started_at, proposed_by) "
     "SELECT :study_id, COALESCE(MAX(number), -1) + 1, :state, :config, :unit, :round, :claim, "
-    ":requeued_from, :driver_id, :created_at, :started_at FROM shoal_trials WHERE study_id = :study_id "
+    ":requeued_from, :driver_id, :created_at, :started_at, :proposed_by FROM shoal_trials "
+    "WHERE study_id = :study_id "
     "RETURNING trial_id, number"
 )
 _FINISH_SQL = (
@@ -139,8 +195,10 @@ _NEW_TRIALS_SQL = (
     f"SELECT {_TRIAL_FIELDS} FROM shoal_trials WHERE study_id = :study_id AND number > :after "
     "ORDER BY number"
 )
+_PAUSED_SQL = "SELECT paused FROM shoal_studies WHERE study_id = :study_id"
 _STATEMENTS = {
-    sql: sa.text(sql) for sql in (_INSERT_SQL, _FINISH_SQL, _RESTART_SQL, _MOVE_SQL, _NEW_TRIALS_SQL)
+    sql: sa.text(sql)
+    for sql in (_INSERT_SQL, _FINISH_SQL, _RESTART_SQL, _MOVE_SQL, _NEW_TRIALS_SQL, _PAUSED_SQL)
 }
 _REPORTS_OF = sa.text(
     "SELECT trial_id, step, value FROM shoal_reports WHERE trial_id IN :ids ORDER BY step"
@@ -172,6 +230,8 @@ def _build_trials(
             started_at=_stamp(row.started_at),
             finished_at=_stamp(row.finished_at),
             trial_id=row.trial_id,
+            stop_requested=bool(row.stop_requested),
+            proposed_by=row.proposed_by,
         )
         for row in rows
     ]
@@ -183,6 +243,18 @@ def _stamp(seconds: float | None) -> datetime | None:
 
 def _dumps(obj: Any) -> str:
     return json.dumps(obj, separators=(",", ":"), allow_nan=False)
+
+
+def _add_missing_columns(conn: Connection) -> None:
+    """Add the columns a database made by an older shoal lacks (each has a server default)."""
+    inspector = sa.inspect(conn)
+    for table in _metadata.sorted_tables:
+        present = {column["name"] for column in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name not in present:
+                ddl = sa.schema.CreateColumn(column).compile(dialect=conn.dialect)
+                guard = "IF NOT EXISTS " if conn.dialect.name == "postgresql" else ""
+                conn.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN {guard}{ddl}")
 
 
 def _is_sqlite(url: sa.engine.URL) -> bool:
@@ -247,6 +319,7 @@ class SQLStorage(Storage):
     def _create_schema(self) -> None:
         with self._write() as conn:
             _metadata.create_all(conn)
+            _add_missing_columns(conn)
             version = conn.execute(
                 sa.select(meta.c.value).where(meta.c.key == "schema_version")
             ).scalar()
@@ -321,6 +394,7 @@ class SQLStorage(Storage):
             json.loads(row.space),
             row.sampler,
             _stamp(row.created_at),
+            bool(row.paused),
         )
 
     def create_study(
@@ -380,6 +454,9 @@ class SQLStorage(Storage):
         with self._write() as conn:
             ids = sa.select(trials.c.trial_id).where(trials.c.study_id == record.study_id)
             conn.execute(reports.delete().where(reports.c.trial_id.in_(ids)))
+            conn.execute(rungs.delete().where(rungs.c.study_id == record.study_id))
+            conn.execute(checkpoints.delete().where(checkpoints.c.study_id == record.study_id))
+            conn.execute(lineage.delete().where(lineage.c.study_id == record.study_id))
             conn.execute(trials.delete().where(trials.c.study_id == record.study_id))
             conn.execute(studies.delete().where(studies.c.study_id == record.study_id))
 
@@ -395,6 +472,7 @@ class SQLStorage(Storage):
         round: int | None = None,
         requeued_from: int | None = None,
         driver_id: int | None = None,
+        proposed_by: str | None = None,
     ) -> Trial:
         if state not in (TrialState.QUEUED, TrialState.RUNNING):
             raise ValueError(f"a new trial is QUEUED or RUNNING, not {state}")
@@ -407,6 +485,7 @@ class SQLStorage(Storage):
             "claim": claim,
             "requeued_from": requeued_from,
             "driver_id": driver_id,
+            "proposed_by": proposed_by,
         }
         for _attempt in range(50):
             now = time.time()
@@ -429,6 +508,7 @@ class SQLStorage(Storage):
                 round=round,
                 claim=claim,
                 requeued_from=requeued_from,
+                proposed_by=proposed_by,
                 created_at=_stamp(now),
                 started_at=_stamp(now) if state == TrialState.RUNNING else None,
                 trial_id=trial_id,
@@ -497,7 +577,7 @@ class SQLStorage(Storage):
             raise StateConflict(f"{where}, not {expected}; not moved to {state}")
         return self._to_trials([_TrialRow(*rows[0])])[0]
 
-    def add_report(self, trial_id: int, step: int, value: float) -> None:
+    def add_report(self, trial_id: int, step: int, value: float) -> bool:
         with self._write() as conn:
             updated = conn.execute(
                 reports.update()
@@ -511,6 +591,29 @@ class SQLStorage(Storage):
                     .where(trials.c.trial_id == trial_id)
                     .values(n_reports=trials.c.n_reports + 1)
                 )
+            stop = conn.execute(
+                sa.select(trials.c.stop_requested).where(trials.c.trial_id == trial_id)
+            ).scalar()
+        return bool(stop)
+
+    # -- steering ------------------------------------------------------------------------------
+    def set_paused(self, study_id: int, paused: bool) -> None:
+        with self._write() as conn:
+            conn.execute(
+                studies.update().where(studies.c.study_id == study_id).values(paused=bool(paused))
+            )
+
+    def is_paused(self, study_id: int) -> bool:
+        rows = self._hot(_PAUSED_SQL, {"study_id": study_id}, write=False)
+        return bool(rows and rows[0][0])
+
+    def request_stop(self, trial_id: int) -> bool:
+        with self._write() as conn:
+            return conn.execute(
+                trials.update()
+                .where((trials.c.trial_id == trial_id) & (trials.c.state == TrialState.RUNNING.value))
+                .values(stop_requested=True)
+            ).rowcount == 1
 
     def _read_one(self, conn: Connection, trial_id: int) -> Trial:
         row = conn.execute(sa.select(*_TRIAL_COLUMNS).where(trials.c.trial_id == trial_id)).one()
@@ -545,6 +648,120 @@ class SQLStorage(Storage):
             return conn.execute(_REPORTS_OF, {"ids": ids})
 
         return _build_trials(rows, reports_of)
+
+    def resume_trial(self, trial_id: int, driver_id: int | None) -> Trial:
+        with self._write() as conn:
+            moved = conn.execute(
+                trials.update()
+                .where((trials.c.trial_id == trial_id) & (trials.c.state == TrialState.PAUSED.value))
+                .values(state=TrialState.RUNNING.value, driver_id=driver_id)
+            ).rowcount
+            if moved != 1:
+                current = conn.execute(
+                    sa.select(trials.c.number, trials.c.state).where(trials.c.trial_id == trial_id)
+                ).first()
+                where = f"trial {current.number} is {current.state}" if current else "no such trial"
+                raise StateConflict(f"{where}, not PAUSED; not resumed")
+            return self._read_one(conn, trial_id)
+
+    # -- rungs ---------------------------------------------------------------------------------
+    def add_rung(self, trial_id: int, record: RungRecord) -> bool:
+        key = (rungs.c.trial_id == trial_id) & (rungs.c.bracket == record.bracket) & (
+            rungs.c.rung == record.rung
+        )
+        try:
+            with self._write() as conn:
+                if conn.execute(sa.select(rungs.c.step).where(key)).first() is not None:
+                    return False
+                study_id = conn.execute(
+                    sa.select(trials.c.study_id).where(trials.c.trial_id == trial_id)
+                ).scalar_one()
+                conn.execute(
+                    rungs.insert().values(
+                        trial_id=trial_id, bracket=int(record.bracket), rung=int(record.rung),
+                        study_id=study_id, step=int(record.step), value=float(record.value),
+                    )
+                )
+        except IntegrityError:  # another driver wrote it between our select and insert (PostgreSQL)
+            return False
+        return True
+
+    def read_rungs(self, study_id: int) -> list[RungRecord]:
+        with self._read(snapshot=False) as conn:
+            rows = conn.execute(
+                sa.select(trials.c.number, rungs.c.bracket, rungs.c.rung, rungs.c.step, rungs.c.value)
+                .join(trials, trials.c.trial_id == rungs.c.trial_id)
+                .where(rungs.c.study_id == study_id)
+                .order_by(trials.c.number, rungs.c.bracket, rungs.c.rung)
+            ).all()
+        return [RungRecord(int(n), int(b), int(k), int(st), float(v)) for n, b, k, st, v in rows]
+
+    # -- checkpoints and lineage ---------------------------------------------------------------
+    def _study_of(self, conn: Connection, trial_id: int) -> int:
+        return conn.execute(sa.select(trials.c.study_id).where(trials.c.trial_id == trial_id)).scalar_one()
+
+    def add_checkpoint(self, trial_id: int, step: int, uri: str) -> None:
+        key = (checkpoints.c.trial_id == trial_id) & (checkpoints.c.step == int(step))
+        with self._write() as conn:
+            values = {"uri": str(uri), "created_at": time.time()}
+            if not conn.execute(checkpoints.update().where(key).values(**values)).rowcount:
+                conn.execute(
+                    checkpoints.insert().values(
+                        trial_id=trial_id, step=int(step), study_id=self._study_of(conn, trial_id), **values
+                    )
+                )
+
+    def read_checkpoints(self, study_id: int, *, numbers: Collection[int] = ()) -> list[CheckpointRef]:
+        clause = checkpoints.c.study_id == study_id
+        if numbers:
+            clause = clause & trials.c.number.in_(sorted(set(numbers)))
+        with self._read(snapshot=False) as conn:
+            rows = conn.execute(
+                sa.select(trials.c.number, checkpoints.c.step, checkpoints.c.uri, checkpoints.c.created_at)
+                .join(trials, trials.c.trial_id == checkpoints.c.trial_id)
+                .where(clause)
+                .order_by(trials.c.number, checkpoints.c.step)
+            ).all()
+        return [CheckpointRef(int(n), int(st), uri, _stamp(at)) for n, st, uri, at in rows]
+
+    def delete_checkpoints(self, study_id: int, uris: Collection[str]) -> None:
+        if not uris:
+            return
+        with self._write() as conn:
+            conn.execute(
+                checkpoints.delete().where(
+                    (checkpoints.c.study_id == study_id) & checkpoints.c.uri.in_(sorted(set(uris)))
+                )
+            )
+
+    def add_lineage(self, trial_id: int, record: LineageRecord) -> None:
+        old = None if record.old_config is None else to_json("old_config", record.old_config)
+        with self._write() as conn:
+            conn.execute(
+                lineage.insert().values(
+                    trial_id=trial_id, study_id=self._study_of(conn, trial_id), member=int(record.member),
+                    segment=int(record.segment), parent=record.parent, checkpoint=record.checkpoint,
+                    step=int(record.step), donor=record.donor, old_config=old, created_at=time.time(),
+                )
+            )
+
+    def read_lineage(self, study_id: int) -> list[LineageRecord]:
+        with self._read(snapshot=False) as conn:
+            rows = conn.execute(
+                sa.select(trials.c.number, lineage)
+                .join(trials, trials.c.trial_id == lineage.c.trial_id)
+                .where(lineage.c.study_id == study_id)
+                .order_by(trials.c.number)
+            ).all()
+        return [
+            LineageRecord(
+                trial_number=int(r.number), member=r.member, segment=r.segment, parent=r.parent,
+                checkpoint=r.checkpoint, step=r.step, donor=r.donor,
+                old_config=None if r.old_config is None else json.loads(r.old_config),
+                created_at=_stamp(r.created_at),
+            )
+            for r in rows
+        ]
 
     # -- drivers -------------------------------------------------------------------------------
     def register_driver(self, host: str, pid: int) -> int:

@@ -1,0 +1,134 @@
+"""`shoal report` and `shoal importance`: a self-contained HTML report of a SQLite study, and exit codes."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("plotly")
+pytest.importorskip("sklearn")
+
+import shoal  # noqa: E402
+from shoal.analysis.plots import PLOTS  # noqa: E402
+from shoal.analysis.report import render_report, write_report  # noqa: E402
+from shoal.cli import main  # noqa: E402
+from shoal.samplers import CoarseToFine  # noqa: E402
+
+SPACE = {
+    "lr": shoal.Float(1e-4, 1.0, scale="log"),
+    "opt": shoal.Choice(["adam", "sgd"]),
+    "beta1": shoal.Float(0.8, 0.99, when={"opt": ["adam"]}),
+    "units": shoal.Int(16, 256, step=16),
+}
+
+
+def curve(config: dict, trial) -> float:
+    value = 0.0
+    for step in range(4):
+        value = abs(config["lr"] - 0.01) + config["units"] / 1000 / (step + 1)
+        trial.report(value, step)
+        if step == 1 and config["units"] > 200:
+            raise shoal.TrialPruned()
+    return value
+
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory) -> tuple[str, Path]:
+    folder = tmp_path_factory.mktemp("report")
+    url = f"sqlite:///{folder / 'shoal.db'}"
+    study = shoal.Study("tuned", SPACE, storage=url, sampler=CoarseToFine(rounds=2, seed=0))
+    study.optimize(curve, 24, show_progress=False)
+    return url, folder
+
+
+def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _external_sources(text: str) -> list[str]:
+    return re.findall(r"""<(?:script|link|img|iframe)\b[^>]*\b(?:src|href)\s*=\s*["']?(?:https?:)?//""", text)
+
+
+def test_report_has_every_section_and_needs_no_network(db, capsys) -> None:
+    url, folder = db
+    out_path = folder / "report.html"
+    code, out, err = run_cli(capsys, "report", "tuned", "-o", str(out_path), "--storage", url)
+    assert code == 0, err
+    assert "wrote the report of study 'tuned' (24 trials)" in out
+    text = out_path.read_text(encoding="utf-8")
+    assert text.startswith("<!DOCTYPE html>") and text.rstrip().endswith("</html>")
+    for key, title, _ in PLOTS:
+        pattern = rf'<section id="plot-{key}"><h2>{re.escape(title)}</h2>(.*?)</section>'
+        section = re.search(pattern, text, re.S)
+        assert section, key
+        assert f'id="figure-{key}"' in section.group(1), key  # a plot, not an error note
+    assert '<section id="summary">' in text and "could not draw" not in text
+    assert _external_sources(text) == []  # self-contained: no script, style or image fetched
+    assert "Plotly.newPlot" in text and text.count("<script") >= len(PLOTS) + 1
+    assert "Ranking (permutation, " in text  # the importance table
+    best = shoal.Study.load("tuned", url).best
+    assert f"Best: trial {best.number}" in text
+
+
+def test_report_from_a_study_object(db, tmp_path: Path) -> None:
+    url, _ = db
+    study = shoal.Study.load("tuned", url, sampler=CoarseToFine(rounds=2, seed=0))
+    path = write_report(study, tmp_path / "r.html")
+    assert re.search(r"the sampler('|\\u0027)s box", path.read_text())  # the live sampler's exact boxes
+    with pytest.raises(ValueError, match="must end in .html"):
+        write_report(study, tmp_path / "r.txt")
+    with pytest.raises(ValueError, match="does not exist"):
+        write_report(study, tmp_path / "missing" / "r.html")
+
+
+def test_report_of_a_study_with_too_few_trials_still_has_every_section(tmp_path: Path) -> None:
+    study = shoal.Study("tiny", SPACE, storage=f"sqlite:///{tmp_path / 't.db'}")
+    study.optimize(lambda c: c["lr"], 2, show_progress=False)
+    text = render_report(study)
+    for key, _, _ in PLOTS:
+        assert f'<section id="plot-{key}">' in text
+    assert "Importance needs at least 4 completed trials" in text
+
+
+def test_report_exit_codes(db, capsys, tmp_path: Path) -> None:
+    url, _ = db
+    code, _, err = run_cli(capsys, "report", "nope", "-o", str(tmp_path / "r.html"), "--storage", url)
+    assert code == 2 and err.startswith("shoal: error:") and "nope" in err
+    assert not (tmp_path / "r.html").exists()
+    code, _, err = run_cli(capsys, "report", "tuned", "-o", str(tmp_path / "no" / "r.html"), "--storage", url)
+    assert code == 2 and "does not exist" in err and len(err.strip().splitlines()) == 1
+    code, _, err = run_cli(capsys, "report", "tuned", "-o", str(tmp_path / "r.pdf"), "--storage", url)
+    assert code == 2 and "must end in .html" in err
+    missing = f"sqlite:///{tmp_path / 'missing.db'}"
+    code, _, err = run_cli(capsys, "report", "tuned", "--storage", missing)
+    assert code == 2 and "no shoal database" in err
+    assert not (tmp_path / "missing.db").exists()
+    code, _, err = run_cli(capsys, "report")
+    assert code == 2 and "STUDY" in err
+
+
+def test_importance_command(db, capsys) -> None:
+    url, _ = db
+    code, out, err = run_cli(capsys, "importance", "tuned", "--storage", url)
+    assert code == 0, err
+    expected = shoal.importance(shoal.Study.load("tuned", url))
+    rows = [line for line in out.splitlines() if re.match(r"\W*\d+\s*│", line)]
+    assert [r.split("│")[2].strip() for r in rows] == expected.ranking
+    code, out, _ = run_cli(capsys, "importance", "tuned", "--storage", url, "--method", "fanova", "--json")
+    assert code == 0
+    data = json.loads(out)
+    assert data["method"] == "fanova" and sum(data["shares"].values()) == pytest.approx(1.0)
+    code, _, err = run_cli(capsys, "importance", "tuned", "--storage", url, "--method", "shap")
+    assert code == 2 and "invalid choice" in err
+
+
+def test_importance_command_with_too_few_trials(tmp_path: Path, capsys) -> None:
+    url = f"sqlite:///{tmp_path / 'few.db'}"
+    shoal.Study("few", SPACE, storage=url).optimize(lambda c: c["lr"], 2, show_progress=False)
+    code, _, err = run_cli(capsys, "importance", "few", "--storage", url)
+    assert code == 2 and "at least 4 completed trials, got 2" in err
