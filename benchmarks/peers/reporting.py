@@ -1,0 +1,250 @@
+"""The markdown report and best-so-far plots, from the JSON records a run left in its ``--out`` folder."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import optimizers, scoring
+from .tasks import GROUPS
+
+START, END = "<!-- bench-peers:start -->", "<!-- bench-peers:end -->"
+AUTO, GP, GP_PARALLEL = "shoal-auto", "shoal-gp", "shoal-gp-par4"
+#: Overhead targets: (shoal sampler, trials) -> shoal must not be slower than Optuna's counterpart.
+OVERHEAD_TARGETS = {("GP", 300), ("TPE", 1000)}
+PARALLEL_TARGET = 0.90
+
+
+def _fmt(value: float | None, digits: int = 1) -> str:
+    return "" if value is None or not np.isfinite(value) else f"{value:.{digits}f}"
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]], right_from: int = 1) -> list[str]:
+    align = ["---" if i < right_from else "--:" for i in range(len(header))]
+    return ["| " + " | ".join(header) + " |", "|" + "|".join(align) + "|",
+            *("| " + " | ".join(row) + " |" for row in rows)]
+
+
+def plot(tasks: Mapping[str, scoring.TaskRuns], baseline: str, order: Sequence[str], path: Path,
+         group: str) -> bool:
+    """Mean normalized best-so-far score per optimizer across the group's tasks; False when none."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    members = [t for t in tasks.values() if t.group == group]
+    if not members:
+        return False
+    per_optimizer: dict[str, list[np.ndarray]] = {}
+    for task in members:
+        for name, curve in scoring.score_curves(task, baseline).items():
+            per_optimizer.setdefault(name, []).append(curve)
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=110)
+    colors = plt.get_cmap("tab20").colors
+    for i, name in enumerate(n for n in order if n in per_optimizer):
+        length = min(len(c) for c in per_optimizer[name])
+        mean = np.mean([c[:length] for c in per_optimizer[name]], axis=0)
+        style = "-" if name.startswith("shoal") else "--"
+        ax.plot(np.arange(1, length + 1), mean, style, label=name, color=colors[(2 * i) % 20 + (i >= 10)],
+                linewidth=3 if name == AUTO else 1.2, zorder=1 if name == AUTO else 2, alpha=0.9)
+    ax.set_ylim(-50, 105)
+    ax.set_xlabel("trials")
+    ax.set_ylabel("normalized score")
+    ax.set_title(f"{group}: best so far, mean of {len(members)} tasks (100 = best found, 0 = random median)",
+                 fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, ncol=2, loc="lower right")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return True
+
+
+def complete_tasks(tasks: Mapping[str, scoring.TaskRuns], failures: Sequence[Mapping[str, Any]]
+                   ) -> tuple[dict[str, scoring.TaskRuns], list[str]]:
+    """The tasks with a record (result or failure) for every optimizer and seed seen anywhere; the rest."""
+    names = {n for t in tasks.values() for n in t.runs} | {f["optimizer"] for f in failures}
+    seeds = {s for t in tasks.values() for runs in t.runs.values() for s in runs}
+    seeds |= {f["seed"] for f in failures}
+    kept, partial = {}, []
+    for name, task in tasks.items():
+        have = {(n, s) for n, runs in task.runs.items() for s in runs}
+        have |= {(f["optimizer"], f["seed"]) for f in failures if f["task"] == name}
+        if len(have) == len(names) * len(seeds):
+            kept[name] = task
+        else:
+            partial.append(name)
+    return kept, partial
+
+
+def _machine() -> str:
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from _machine import cpu_model
+
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    return (f"{os.cpu_count()} cores ({cpu_model()}), Python {platform.python_version()}, 1-minute load "
+            f"average {load:.2f} when the report was written")
+
+
+def _versions(tasks_dir: Path) -> str:
+    seen: dict[str, str] = {}
+    for path in list(tasks_dir.glob("*/*/seed0.json"))[:200]:
+        seen.update(json.loads(path.read_text()).get("versions", {}))
+    return ", ".join(f"{k} {v}" for k, v in sorted(seen.items()))
+
+
+def build(out: Path, figures: Path, link_base: Path, budget: int | None = None,
+          command: str = "", notes: Sequence[str] = ()) -> tuple[str, dict[str, Any]]:
+    """The report's markdown (links to figures relative to ``link_base``) and its headline figures."""
+    tasks, failures = scoring.load(out, budget)
+    if not tasks:
+        raise ValueError(f"no results under {out}; run benchmarks/peers/run.py --out {out} first")
+    baseline = optimizers.BASELINE
+    tasks, partial = complete_tasks(tasks, failures)
+    if partial:
+        notes = [*notes, f"left out, not every (optimizer, seed) finished yet: {', '.join(partial)}"]
+    present = {n for t in tasks.values() for n in t.runs}
+    ranked = [n for n in optimizers.OPTIMIZERS if n in present and optimizers.pending(n) == 1]
+    summary = scoring.summarize(tasks, baseline, ranked)
+    groups = [g for g in GROUPS if g in summary.groups]
+    seeds = sorted({s for t in tasks.values() for runs in t.runs.values() for s in runs})
+    budgets = sorted({len(v) for t in tasks.values() for runs in t.runs.values() for v in runs.values()})
+    lines = [
+        f"- command: `{command}`" if command else "",
+        f"- report written {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; machine: {_machine()}",
+        f"- software: {_versions(out)}",
+        f"- {len(tasks)} tasks, seeds {seeds[0]}-{seeds[-1]} ({len(seeds)}), budget {budgets[-1]} trials; "
+        f"normalized score: 100 = best value any optimizer found on the task, 0 = median best of random "
+        f"search ({baseline}); ranks among the {len(ranked)} sequential optimizers, per (task, seed), "
+        "then averaged",
+        *(f"- {n}" for n in notes),
+        "",
+    ]
+    # Group table.
+    header = ["optimizer"]
+    for g in [*groups, "all"]:
+        header += [f"{g} score", f"{g} rank"]
+    group_tasks = {**{g: summary.groups[g] for g in groups}, "all": list(tasks)}
+    means = {g: (summary.mean(summary.scores, ts), summary.mean(summary.ranks, ts))
+             for g, ts in group_tasks.items()}
+    rows = []
+    for name in ranked:
+        row = [name]
+        for g in group_tasks:
+            score, rank = means[g][0].get(name), means[g][1].get(name)
+            best_score = max(means[g][0][n] for n in ranked if n in means[g][0])
+            best_rank = min(means[g][1][n] for n in ranked if n in means[g][1])
+            row += [f"**{_fmt(score)}**" if score == best_score else _fmt(score),
+                    f"**{_fmt(rank, 2)}**" if rank == best_rank else _fmt(rank, 2)]
+        rows.append(row)
+    lines += ["Mean normalized score (higher is better) and mean rank (lower is better) per task group:", ""]
+    lines += _table(header, rows) + [""]
+    # Targets.
+    headline: dict[str, Any] = {"groups": {}}
+    lines += ["Targets:", ""]
+    for g in groups:
+        scores, rank_means = means[g]
+        if AUTO not in scores:
+            lines.append(f"- {g}: {AUTO} did not run, so the default-sampler target cannot be judged")
+            continue
+        top_score = max(scores[n] for n in ranked if n in scores)
+        top_rank = min(rank_means[n] for n in ranked if n in rank_means)
+        met = scores[AUTO] >= top_score and rank_means[AUTO] <= top_rank
+        headline["groups"][g] = {"auto_score": scores[AUTO], "auto_rank": rank_means[AUTO], "met": met}
+        leader = max((n for n in ranked if n in scores), key=lambda n: scores[n])
+        lines.append(f"- {g}: {AUTO} score {scores[AUTO]:.2f}, rank {rank_means[AUTO]:.2f}; highest score "
+                     f"{leader} {top_score:.2f}, best rank {top_rank:.2f}: "
+                     f"**{'met' if met else 'not met'}**")
+    # Parallel.
+    if GP_PARALLEL in present and GP in present:
+        lines += ["", f"Parallel: {GP} with 4 trials outstanding ({GP_PARALLEL}) against {GP} sequential, "
+                  "same tasks, seeds and budget (target: ratio >= 0.90):", ""]
+        prow = []
+        for g, ts in group_tasks.items():
+            seq, par = means[g][0].get(GP), summary.mean(summary.scores, ts).get(GP_PARALLEL)
+            ratio = par / seq if seq and par is not None and seq > 0 else float("nan")
+            headline[f"parallel_{g}"] = ratio
+            prow.append([g, _fmt(seq), _fmt(par), _fmt(ratio, 2),
+                         "yes" if ratio >= PARALLEL_TARGET else "no"])
+        lines += _table(["tasks", "sequential score", "4 outstanding score", "ratio", "met"], prow)
+    # Overhead.
+    overhead_path = out / "overhead.json"
+    if overhead_path.exists():
+        rows = json.loads(overhead_path.read_text())
+        lines += ["", "Overhead: median time in ask + tell per trial once the study holds N trials "
+                  "(same random history for both; `benchmarks/peers/timing.py`):", ""]
+        orow = []
+        for r in rows:
+            target = (r["shoal"], r["trials"]) in OVERHEAD_TARGETS
+            orow.append([f"shoal {r['shoal']} / Optuna {r['optuna']}", str(r["trials"]),
+                         _fmt(r["shoal_ms"], 2),
+                         _fmt(r["optuna_ms"], 2), f"{r['ratio']:.2f}x",
+                         ("yes" if r["shoal_ms"] <= r["optuna_ms"] else "no") if target else ""])
+        lines += _table(["sampler", "trials", "shoal ms", "Optuna ms", "Optuna/shoal", "target met"], orow,
+                        right_from=1)
+        if not any(r["shoal"] == "GP" and r["trials"] >= 1000 for r in rows):
+            lines += ["", "The GPs at 1,000 trials are not timed by default (`overhead.py --gp-1000` does)."]
+    # Plots.
+    lines += ["", "Best-so-far curves (mean normalized score over the group's tasks and seeds):", ""]
+    for g in groups:
+        path = figures / f"curves-{g}.png"
+        if plot(tasks, baseline, [n for n in optimizers.OPTIMIZERS if n in present], path, g):
+            lines.append(f"![{g}]({os.path.relpath(path, link_base)})")
+    # Per-task scores and ranks.
+    lines += ["", "Normalized score per task (mean over seeds; rank in brackets):", ""]
+    short = {n: n.replace("shoal-", "s-").replace("optuna-", "o-").replace("hyperopt-", "h-")
+             .replace("skopt-", "sk-") for n in present}
+    cols = [n for n in optimizers.OPTIMIZERS if n in present]
+    trows = []
+    for g in groups:
+        for t in summary.groups[g]:
+            cells = []
+            for n in cols:
+                score = _fmt(summary.scores[t].get(n), 0)
+                cells.append(f"{score} ({_fmt(summary.ranks[t][n], 1)})" if n in summary.ranks[t] else score)
+            trows.append([t, *cells])
+    lines += _table(["task", *(short[n] for n in cols)], trows)
+    # Cost.
+    lines += ["", "Mean seconds per run (ask + tell only; the objective's time is not included):", ""]
+    crow = []
+    for n in cols:
+        totals = []
+        for path in out.glob(f"*/{n}/seed*.json"):
+            record = json.loads(path.read_text())
+            if "error" not in record:
+                totals.append(sum(record["ask_s"]) + sum(record["tell_s"]))
+        crow.append([n, _fmt(float(np.mean(totals)), 2) if totals else ""])
+    lines += _table(["optimizer", "s per run"], crow)
+    if failures:
+        lines += ["", f"{len(failures)} runs failed and are left out:", ""]
+        seen = set()
+        for f in failures:
+            key = (f["optimizer"], f["error"])
+            if key not in seen:
+                seen.add(key)
+                count = sum(1 for g in failures if (g["optimizer"], g["error"]) == key)
+                lines.append(f"- {f['optimizer']} ({count} runs, e.g. {f['task']}): {f['error'][:200]}")
+    return "\n".join(line for line in lines if line is not None) + "\n", headline
+
+
+def splice(results: Path, body: str, title: str = "## Against the peers") -> None:
+    """Put ``body`` between the bench-peers markers in ``results`` (appending the section the first time)."""
+    text = results.read_text() if results.exists() else "# Benchmark results\n"
+    block = f"{START}\n{body}{END}"
+    if START in text and END in text:
+        head, rest = text.split(START, 1)
+        text = head + block + rest.split(END, 1)[1]
+    else:
+        text = text.rstrip("\n") + f"\n\n{title}\n\n{block}\n"
+    results.write_text(text)

@@ -1,0 +1,155 @@
+"""The peers benchmark harness: scoring, task definitions, translations and a --quick run end to end."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+
+from peers import bbob, cli, optimizers, scoring, synthetic, tasks  # noqa: E402
+
+import shoal  # noqa: E402
+
+
+def test_normalize_puts_random_median_at_0_and_best_at_100():
+    values = np.array([10.0, 4.0, 1.0, 7.0, 12.0])
+    scores = scoring.normalize(values, best=1.0, random_median=7.0)
+    assert scores.tolist() == pytest.approx([-50.0, 50.0, 100.0, 0.0, -83.333333])
+
+
+def test_normalize_when_random_median_is_already_the_best():
+    scores = scoring.normalize(np.array([0.5, 0.6]), best=0.5, random_median=0.5)
+    assert scores.tolist() == [100.0, 0.0]
+
+
+def _runs(values: dict[str, list[list[float]]]) -> scoring.TaskRuns:
+    task = scoring.TaskRuns("t", "synthetic")
+    for name, per_seed in values.items():
+        task.runs[name] = {seed: np.array(v) for seed, v in enumerate(per_seed)}
+    return task
+
+
+def test_scores_and_ranks_on_known_runs():
+    task = _runs({
+        "shoal-random": [[5.0, 4.0, 3.0], [5.0, 5.0, 5.0], [9.0, 4.0, 4.0]],  # best-so-far finals 3, 5, 4
+        "a": [[2.0, 1.0, 1.5], [4.0, 4.0, 4.0], [3.0, 3.0, 3.0]],
+        "b": [[6.0, 6.0, 3.0], [5.0, 5.0, 5.0], [4.0, 4.0, 4.0]],
+    })
+    best, median = scoring.anchors(task, "shoal-random")
+    assert best == 1.0
+    assert median.tolist() == [5.0, 4.0, 4.0]  # medians of the best-so-far curves after 1, 2, 3 trials
+    final = scoring.final_scores(task, "shoal-random")
+    # a: finals 1, 4, 3 -> 100, 0, 33.3; random: 3, 5, 4 -> 33.3, -33.3, 0; b: 3, 5, 4 -> same as random
+    assert final["a"] == pytest.approx((100 + 0 + 100 / 3) / 3)
+    assert final["shoal-random"] == pytest.approx(0.0)
+    assert final["b"] == pytest.approx(final["shoal-random"])
+    ranks = scoring.ranks(task, ["shoal-random", "a", "b"])
+    # seed 0: a 1, random/b tie at 2.5; seed 1: a 1, tie 2.5; seed 2: a 1, tie 2.5
+    assert ranks == {"a": 1.0, "shoal-random": 2.5, "b": 2.5}
+
+
+def test_bbob_instances_have_their_optimum_at_xopt():
+    for fid in bbob.FUNCTIONS:
+        f = bbob.make_instance(fid, 5)
+        assert f(f.xopt) == pytest.approx(0.0, abs=1e-9)
+        assert f(f.xopt + 0.5) > 0
+        assert np.all(np.abs(f.xopt) <= 4)
+    again = bbob.make_instance(15, 5)
+    assert np.array_equal(again.xopt, bbob.make_instance(15, 5).xopt)  # an instance is fixed by its numbers
+    with pytest.raises(ValueError, match="fid"):
+        bbob.make_instance(3, 5)
+
+
+def test_synthetic_functions_reach_their_known_minima():
+    assert synthetic.branin(np.array([np.pi, 2.275])) == pytest.approx(0.397887, abs=1e-6)
+    assert synthetic.hartmann6(np.array([0.20169, 0.150011, 0.476874, 0.275332, 0.311652, 0.6573])) == \
+        pytest.approx(-3.32237, abs=1e-4)
+    assert synthetic.ackley(synthetic.ackley_shift(5)) == pytest.approx(0.0, abs=1e-9)
+    assert synthetic.levy(np.ones(5)) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_task_selection_and_a_clear_error():
+    chosen = tasks.select("synthetic,bbob-f1-d2")
+    assert "levy6-mixed" in chosen and chosen[-1] == "bbob-f1-d2"
+    assert all(tasks.registry()[t].group == "synthetic" for t in chosen[:-1])
+    with pytest.raises(ValueError, match="nope"):
+        tasks.select("nope")
+
+
+@pytest.mark.parametrize("name", ["optuna-tpe", "optuna-cmaes", "hyperopt-tpe", "skopt-gp", "shoal-tpe"])
+def test_each_adapter_proposes_valid_configs_in_a_mixed_space(name):
+    pytest.importorskip(name.split("-")[0] if not name.startswith("shoal") else "shoal")
+    task = tasks.registry()["levy6-mixed"]
+    space = shoal.Space(dict(task.space))
+    adapter = optimizers.make(name, task.space, seed=3)
+    seen_choices = set()
+    for _ in range(11):  # 10 start-up trials, then one from the model
+        handle, config = adapter.ask()
+        space.validate(config)  # ints are ints, log values in range, choices among the values
+        assert isinstance(config["n2"], int) and isinstance(config["n3"], int)
+        seen_choices.add(config["c5"])
+        adapter.tell(handle, task.objective(config))
+    assert len(seen_choices) > 1
+
+
+def test_quick_run_resumes_and_reports(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert cli.run_main(["--quick", "--tasks", "branin", "--out", str(out)]) == 0
+    files = sorted(out.glob("branin/*/seed*.json"))
+    names = {f.parent.name for f in files}
+    assert names == set(cli.QUICK["optimizers"].split(","))
+    assert len(files) == 2 * len(names)
+    for f in files:
+        record = json.loads(f.read_text())
+        assert "error" not in record
+        assert len(record["values"]) == 12 and len(record["ask_s"]) == 12
+    capsys.readouterr()
+    assert cli.run_main(["--quick", "--tasks", "branin", "--out", str(out)]) == 0
+    assert f"{len(files)} of {len(files)} jobs already" in capsys.readouterr().out
+
+    results = tmp_path / "RESULTS.md"
+    results.write_text("# Benchmark results\n\n## Other\n\nkept\n")
+    assert cli.report_main(["--out", str(out), "--results", str(results)]) == 0
+    text = results.read_text()
+    assert "kept" in text and text.count("bench-peers:start") == 1
+    assert (out / "figures" / "curves-synthetic.png").stat().st_size > 1000
+    loaded, failures = scoring.load(out)
+    assert not failures
+    final = scoring.final_scores(loaded["branin"], optimizers.BASELINE)
+    assert final[optimizers.BASELINE] == pytest.approx(0.0)  # two seeds: the median is the mean
+    best, random_median = scoring.anchors(loaded["branin"], optimizers.BASELINE)
+    finals = [v.min() for runs in loaded["branin"].runs.values() for v in runs.values()]
+    assert max(scoring.normalize(np.array(finals), best, random_median[-1])) == pytest.approx(100.0)
+    assert cli.report_main(["--out", str(out), "--results", str(results)]) == 0  # replaces, not appends
+    assert results.read_text().count("bench-peers:start") == 1
+
+
+def test_plan_runs_whole_tasks_taking_groups_in_turn():
+    from peers import harness
+
+    jobs = harness.plan(["branin", "hartmann6", "bbob-f8-d2", "knn_digits"], ["shoal-random", "shoal-gp"],
+                        range(2), 10)
+    order = list(dict.fromkeys(j.task for j in jobs))
+    assert [tasks.registry()[t].group for t in order[:3]] == ["synthetic", "bbob", "sklearn"]
+    assert order[3] == "hartmann6"
+    first = [j for j in jobs if j.task == order[0]]
+    assert jobs[: len(first)] == first and len(first) == 4  # a task's jobs are together
+
+
+def test_report_leaves_out_tasks_not_every_optimizer_finished():
+    from peers import reporting
+
+    done = _runs({"shoal-random": [[1.0], [2.0]], "a": [[1.0], [2.0]]})
+    half = _runs({"shoal-random": [[1.0], [2.0]], "a": [[1.0]]})
+    half.name = "half"
+    failed = _runs({"shoal-random": [[1.0], [2.0]], "a": [[1.0]]})
+    failed.name = "failed"
+    kept, partial = reporting.complete_tasks(
+        {"t": done, "half": half, "failed": failed},
+        [{"task": "failed", "optimizer": "a", "seed": 1, "error": "ValueError: no choices"}])
+    assert set(kept) == {"t", "failed"} and partial == ["half"]
