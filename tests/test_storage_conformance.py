@@ -842,9 +842,8 @@ def test_resume_trial_moves_a_paused_trial_back_once(storage: Storage) -> None:
     storage.set_state(trial.trial_id, RUNNING, PAUSED)
     resumed = storage.resume_trial(trial.trial_id, driver)
     assert resumed.state == RUNNING and resumed.number == trial.number
-    assert [(t.number, d.driver_id if d else None) for t, d in storage.running_with_drivers(study.study_id)] == [
-        (trial.number, driver)
-    ]
+    running = storage.running_with_drivers(study.study_id)
+    assert [(t.number, d.driver_id if d else None) for t, d in running] == [(trial.number, driver)]
     with pytest.raises(StateConflict, match="not PAUSED"):
         storage.resume_trial(trial.trial_id, driver)
     finish(storage, resumed)

@@ -8,6 +8,7 @@ share a stream.
 
 from __future__ import annotations
 
+import math
 import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -17,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..space import Space
-from ..trial import Trial
+from ..trial import Trial, TrialState
 
 __all__ = ["Sampler", "SamplingContext", "Proposal", "SearchExhausted"]
 
@@ -71,6 +72,17 @@ class Proposal:
             return None
         why = self.extra.get("why")
         return f"{name}: {why}" if why else str(name)
+
+
+def finished_score(trial: Trial) -> float | None:
+    """The value a finished trial is judged by: its value, or a pruned trial's last report; None when
+    it has no finite one."""
+    value = trial.value
+    if value is None and trial.state == TrialState.PRUNED and trial.reports:
+        value = trial.reports[-1][1]
+    if value is None or not math.isfinite(value):
+        return None
+    return float(value)
 
 
 def _study_key(name: str) -> int:

@@ -36,7 +36,7 @@ import numpy as np
 
 from ..space import Choice, Fixed, Space
 from ..trial import Trial, TrialState
-from .base import Proposal, Sampler, SamplingContext
+from .base import Proposal, Sampler, SamplingContext, finished_score
 
 __all__ = ["CMAES", "cma_columns"]
 
@@ -82,16 +82,6 @@ def parse_claim(claim: str | None) -> tuple[int, int, int] | None:
     except ValueError:
         return None
     return run, gen, idx
-
-
-def _score(trial: Trial) -> float | None:
-    """A finished trial's value (a pruned one's last report); None when it has none."""
-    value = trial.value
-    if value is None and trial.state == TrialState.PRUNED and trial.reports:
-        value = trial.reports[-1][1]
-    if value is None or not math.isfinite(value):
-        return None
-    return float(value)
 
 
 @dataclass
@@ -271,7 +261,7 @@ def _told_values(
             result = repeats[result.number]  # a re-queued or retried attempt of the same point
         if not result.state.finished:
             return None
-        score = _score(result) if result.state != TrialState.FAILED else None
+        score = finished_score(result) if result.state != TrialState.FAILED else None
         scores.append((number, None if score is None else sign * score))
     finite = [s for _, s in scores if s is not None]
     worst = (max(finite) + 1.0 + abs(max(finite))) if finite else 0.0
@@ -290,7 +280,7 @@ def warm_start(
     scored = [
         (sign * s, t) for t in context.history
         if parse_claim(t.claim) is None and (before is None or t.number < before)
-        for s in (_score(t),) if s is not None and t.state != TrialState.FAILED
+        for s in (finished_score(t),) if s is not None and t.state != TrialState.FAILED
     ]
     if len(scored) < 2:
         return None

@@ -18,7 +18,7 @@ import numpy as np
 from ..space import Choice, Custom, Dimension, Fixed, Float, Int, Space
 from ..trial import Trial, TrialState
 from . import _parzen
-from .base import Proposal, Sampler, SamplingContext
+from .base import Proposal, Sampler, SamplingContext, finished_score
 from .quasirandom import QuasiRandom
 
 __all__ = ["TPE", "default_gamma"]
@@ -64,16 +64,6 @@ def _kind(dim: Dimension) -> _parzen.DimKind | None:
         return _parzen.DimKind("continuous")
     n = dim.n_values() or 1  # an unknown discrete dimension: equal bins
     return None if n == 1 else _parzen.DimKind("ordinal", np.linspace(0.0, 1.0, n + 1))
-
-
-def _score(trial: Trial) -> float | None:
-    """The value a trial is judged by: its value, or a pruned trial's last report."""
-    value = trial.value
-    if value is None and trial.state == TrialState.PRUNED and trial.reports:
-        value = trial.reports[-1][1]
-    if value is None or not math.isfinite(value):
-        return None
-    return float(value)
 
 
 class TPE(Sampler):
@@ -167,7 +157,7 @@ class TPE(Sampler):
 
     def propose(self, context: SamplingContext) -> Proposal:
         scored = [(t, s) for t in context.history if t.state in (TrialState.COMPLETE, TrialState.PRUNED)
-                  for s in (_score(t),) if s is not None]
+                  for s in (finished_score(t),) if s is not None]
         if len(scored) < max(self.n_startup, 1):
             return self._startup_sampler().propose(context)
         try:
