@@ -157,6 +157,7 @@ class LocalPool(Executor):
                     _, key, step, uri = message
                     if self._on_checkpoint is not None and key == worker.key:
                         self._on_checkpoint(key, step, uri)
+                    worker.conn.send(("recorded", key))
                 elif kind == "done":
                     _, key, outcome, exception = message
                     worker.key = None

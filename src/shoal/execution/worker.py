@@ -32,7 +32,11 @@ class WorkerTrial(TrialHandle):
         self._key = key
 
     def _announce(self, step: int, uri: str) -> None:
-        self._conn.send(("checkpoint", self._key, step, uri))  # no answer: the driver just records it
+        # wait until the driver has recorded it: a worker that dies right after save() loses nothing
+        self._conn.send(("checkpoint", self._key, step, uri))
+        kind, key = self._conn.recv()
+        if kind != "recorded" or key != self._key:
+            raise RuntimeError(f"worker protocol error: expected 'recorded', got {kind!r}")
 
     def _deliver(self, step: int, value: float) -> bool:
         self._conn.send(("report", self._key, step, value))
