@@ -17,7 +17,7 @@ import shoal
 from shoal.samplers import _gp_math as gm
 from shoal.samplers._gp_space import Encoder
 from shoal.samplers.base import SamplingContext
-from shoal.samplers.gp import GP, warp
+from shoal.samplers.gp import GP, output_transforms, warp, warp_with_jacobian
 from shoal.trial import Trial, TrialState
 
 
@@ -109,6 +109,72 @@ def test_warp_keeps_order_and_tames_a_diverged_value() -> None:
     # The outlier does not squash the others together: they still spread over a wide range.
     assert np.ptp(z[:-1]) > 1.0 and z[-1] < 4.0
     assert np.allclose(warp(np.array([1.0, 1.0, 1.0, 2.0])), warp(np.array([5.0, 5.0, 5.0, 7.0])))
+
+
+def test_warp_jacobian_matches_finite_differences() -> None:
+    y = np.array([0.3, 0.5, 0.2, 0.9, 0.4, 0.35, 7.0, 1e3])
+    z, log_jac = warp_with_jacobian(y.copy())
+    assert np.allclose(z, warp(y.copy()))
+    # The centre and scales held fixed, each z_i depends on y_i alone: difference elementwise.
+    q75, q25 = np.percentile(y, [75, 25])
+    scale, centre = (q75 - q25) / 1.349, np.median(y)
+
+    def elementwise(v: np.ndarray) -> np.ndarray:
+        u = (v - centre) / scale
+        return np.where(u > 2.0, 2.0 + 4.0 * np.tanh(np.log1p(np.maximum(u, 2.0) - 2.0) / 4.0), u)
+
+    u = elementwise(y)
+    h = 1e-6 * np.maximum(1.0, np.abs(y))
+    slopes = (elementwise(y + h) - elementwise(y - h)) / (2 * h) / u.std()
+    assert log_jac == pytest.approx(float(np.sum(np.log(slopes))), rel=1e-5)
+
+
+def test_output_transforms_offer_log_only_for_positive_values() -> None:
+    assert [name for name, *_ in output_transforms(np.array([1.0, 10.0, 1e4]))] == ["identity", "log"]
+    assert [name for name, *_ in output_transforms(np.array([-1.0, 10.0, 1e4]))] == ["identity"]
+    assert [name for name, *_ in output_transforms(np.array([0.0, 10.0, 1e4]))] == ["identity"]
+    _, logged, log_jac = output_transforms(np.array([1.0, math.e, 10.0]))[1]
+    assert np.allclose(logged, [0.0, 1.0, math.log(10.0)])
+    assert log_jac == pytest.approx(-(1.0 + math.log(10.0)))
+
+
+def _fit_choice(f: Any, seed: int = 0) -> str:
+    """Which output transform the sampler models ``f``'s values in, after 40 random trials in 4-d."""
+    space = shoal.Space({f"x{i}": shoal.Float(-1, 1) for i in range(4)})
+    sampler = fast_gp(seed)
+    trials = _history(space, 40, f, seed)
+    enc = sampler._encoder_for(space)
+    u, act = enc.from_trials(trials)
+    y = np.array([t.value for t in trials])
+    ctx = _ctx(space, trials, 40)
+    z, _ = sampler._fit(ctx, enc, enc.features(u, act), y, np.random.default_rng(0))
+    return "log" if np.allclose(z, warp(np.log(y))) else "identity"
+
+
+def test_likelihood_picks_log_for_a_multiplicative_scale_and_identity_for_an_additive_one() -> None:
+    def growth(c: dict) -> float:  # values over 7 orders of magnitude, a plane in log
+        return math.exp(2.0 * (c["x0"] + c["x1"] + c["x2"] + c["x3"]))
+
+    def plane(c: dict) -> float:  # a plane, positive: log would bend it
+        return 10.0 + c["x0"] + c["x1"] + c["x2"] + c["x3"]
+
+    assert _fit_choice(growth) == "log"
+    assert _fit_choice(plane) == "identity"
+
+
+def test_no_proposal_within_a_hair_of_a_tried_point() -> None:
+    # A minimum on the boundary: the model's best guess is the corner the history already holds.
+    space = shoal.Space({"x": shoal.Float(0, 1), "y": shoal.Float(0, 1)})
+    trials = _history(space, 12, lambda c: 1.0 + c["x"] + c["y"])
+    corner, unit = space.decode(np.zeros(2))
+    trials.append(Trial(12, TrialState.COMPLETE, corner, unit, value=1.0))
+    sampler = fast_gp(0)
+    for k in range(5):
+        p = sampler.propose(_ctx(space, trials, 13 + k))
+        tried = np.array([[t.unit["x"], t.unit["y"]] for t in trials])
+        assert np.abs(tried - p.unit).max(axis=1).min() >= 1e-3
+        config, unit = space.decode(p.unit)
+        trials.append(Trial(13 + k, TrialState.COMPLETE, config, unit, value=1.0 + p.unit.sum()))
 
 
 # -- the space encoding -------------------------------------------------------------------------
