@@ -300,7 +300,9 @@ def test_a_member_whose_worker_dies_restarts_from_its_last_checkpoint(tmp_path: 
     study.optimize(objective, n_workers=2, show_progress=False)
     trials, lineage = _segments(study)
     [dead] = [t for t in trials.values() if t.state == TrialState.FAILED]
-    assert dead.error == "worker died: exit code 7" and dead.reports[-1][0] == 5  # it died before reporting 6
+    # it died after saving step 6 and before reporting it (it may have started at step 5: a copy
+    # starts from its donor's latest checkpoint, wherever the donor's segment had got to)
+    assert dead.error == "worker died: exit code 7" and all(step < 6 for step, _ in dead.reports)
     dead_member = next(r.member for r in lineage if r.trial_number == dead.number)
     # (the other member may copy the checkpoint the dead one saved: it is sound)
     [restart] = [r for r in lineage if r.parent == dead.number and r.member == dead_member]
