@@ -383,6 +383,8 @@ def test_asha_promote_with_local_worker_processes_resumes_from_files(tmp_path) -
         return curve(config["q"], 9)
 
     study = study_with(ASHA(1, 3, max_resource=9, mode="promote"))
+    for k in range(12):  # best first: each later, worse trial makes an earlier paused one promotable
+        study.enqueue({"q": k / 12})
     study.optimize(resumable, 12, n_workers=2, show_progress=False)
     trials = study.trials
     assert len(trials) == 12
