@@ -92,15 +92,21 @@ trials = sa.Table(
 )
 sa.Index("ix_shoal_trials_state", trials.c.study_id, trials.c.state)
 
-reports = sa.Table(
-    "shoal_reports",
-    _metadata,
-    sa.Column(
+
+def _trial_key() -> sa.Column:
+    """The ``trial_id`` primary-key column of a table whose rows belong to one trial."""
+    return sa.Column(
         "trial_id",
         sa.Integer,
         sa.ForeignKey("shoal_trials.trial_id", ondelete="CASCADE"),
         primary_key=True,
-    ),
+    )
+
+
+reports = sa.Table(
+    "shoal_reports",
+    _metadata,
+    _trial_key(),
     sa.Column("step", sa.Integer, primary_key=True),
     sa.Column("value", sa.Float, nullable=False),
 )
@@ -108,12 +114,7 @@ reports = sa.Table(
 rungs = sa.Table(
     "shoal_rungs",
     _metadata,
-    sa.Column(
-        "trial_id",
-        sa.Integer,
-        sa.ForeignKey("shoal_trials.trial_id", ondelete="CASCADE"),
-        primary_key=True,
-    ),
+    _trial_key(),
     sa.Column("bracket", sa.Integer, primary_key=True),
     sa.Column("rung", sa.Integer, primary_key=True),
     sa.Column("study_id", sa.Integer, nullable=False, index=True),
@@ -124,12 +125,7 @@ rungs = sa.Table(
 checkpoints = sa.Table(
     "shoal_checkpoints",
     _metadata,
-    sa.Column(
-        "trial_id",
-        sa.Integer,
-        sa.ForeignKey("shoal_trials.trial_id", ondelete="CASCADE"),
-        primary_key=True,
-    ),
+    _trial_key(),
     sa.Column("step", sa.Integer, primary_key=True),
     sa.Column("study_id", sa.Integer, nullable=False, index=True),
     sa.Column("uri", sa.Text, nullable=False),
@@ -139,12 +135,7 @@ checkpoints = sa.Table(
 lineage = sa.Table(
     "shoal_lineage",
     _metadata,
-    sa.Column(
-        "trial_id",
-        sa.Integer,
-        sa.ForeignKey("shoal_trials.trial_id", ondelete="CASCADE"),
-        primary_key=True,
-    ),
+    _trial_key(),
     sa.Column("study_id", sa.Integer, nullable=False, index=True),
     sa.Column("member", sa.Integer, nullable=False),
     sa.Column("segment", sa.Integer, nullable=False),
