@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import sqlite3
 import threading
 import time
@@ -266,7 +267,7 @@ def _configure_sqlite(engine: Engine, synchronous: str) -> None:
         dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA busy_timeout = 60000")
-        cursor.execute("PRAGMA journal_mode = WAL")
+        _switch_to_wal(cursor)
         cursor.execute(f"PRAGMA synchronous = {synchronous.upper()}")
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.close()
@@ -276,6 +277,28 @@ def _configure_sqlite(engine: Engine, synchronous: str) -> None:
         mode = connection.get_execution_options().get("shoal_mode", "read")
         if mode != "autocommit":  # a lone SELECT needs no transaction in SQLite
             connection.exec_driver_sql("BEGIN IMMEDIATE" if mode == "write" else "BEGIN")
+
+
+def _switch_to_wal(cursor: Any, deadline_s: float = 60.0) -> None:
+    """Put the file in WAL mode, retrying while another process holds it.
+
+    SQLite answers a journal-mode change on a file that another connection is switching or
+    creating with an immediate "database is locked" (the busy timeout does not cover it), so
+    processes opening one new file at once retry here with a short random back-off.
+    """
+    give_up = time.monotonic() + deadline_s
+    while True:
+        try:
+            if str(cursor.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal":
+                return
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            if time.monotonic() > give_up:
+                raise
+            time.sleep(random.uniform(0.005, 0.05))
 
 
 class SQLStorage(Storage):
