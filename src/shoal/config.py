@@ -1,4 +1,4 @@
-"""Run configs: a study, its space, sampler and objective written in YAML (what ``shoal run`` reads).
+"""Run configs: a study, its space, sampler, scheduler and objective in YAML (what ``shoal run`` reads).
 
 The CLI and the Python API share this parser::
 
@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from .samplers.base import Sampler
+from .schedulers.base import Scheduler
 from .space import Space, import_object
 from .study import Study
 
@@ -28,8 +29,11 @@ __all__ = [
     "ConfigError",
     "DEFAULT_STORAGE",
     "SAMPLER_NAMES",
+    "SCHEDULER_NAMES",
     "default_storage",
     "build_sampler",
+    "build_scheduler",
+    "check_checkpoints",
     "check_dask_address",
 ]
 
@@ -44,9 +48,18 @@ SAMPLER_NAMES: dict[str, str] = {
     "quasirandom": "QuasiRandom",
     "coarse_to_fine": "CoarseToFine",
     "tpe": "TPE",
+    "bohb": "BOHB",
     "gp": "GP",
     "cmaes": "CMAES",
     "auto": "Auto",
+}
+
+#: Scheduler names a config may use, and the class in ``shoal.schedulers`` each one means.
+SCHEDULER_NAMES: dict[str, str] = {
+    "median": "MedianStopping",
+    "asha": "ASHA",
+    "hyperband": "Hyperband",
+    "pbt": "PBT",
 }
 
 _REQUIRED = ("study", "objective", "space")
@@ -63,40 +76,30 @@ def default_storage() -> str:
     return os.environ.get(STORAGE_ENV) or DEFAULT_STORAGE
 
 
-def _sampler_class(name: str) -> type[Sampler]:
-    from . import samplers
+def _spec_parts(key: str, spec: Any, example: str) -> tuple[Any, dict[str, Any]]:
+    """The name and options of a spec written as ``"name"`` or ``{name: ..., option: value}``."""
+    if isinstance(spec, str):
+        return spec, {}
+    if isinstance(spec, Mapping):
+        options = dict(spec)
+        if "name" not in options:
+            raise ConfigError(f"{key}: a mapping needs a 'name' key, e.g. {example}")
+        return options.pop("name"), options
+    raise ConfigError(f"{key}: expected a name or a mapping with 'name', got {spec!r}")
 
-    if not isinstance(name, str) or name not in SAMPLER_NAMES:
-        raise ConfigError(
-            f"sampler: unknown name {name!r}; use one of {', '.join(SAMPLER_NAMES)}"
-        )
-    cls = getattr(samplers, SAMPLER_NAMES[name], None)
+
+def _named_class(key: str, name: Any, names: Mapping[str, str], module: Any) -> type:
+    """The class ``names[name]`` of ``module``; ConfigError listing the valid names otherwise."""
+    if not isinstance(name, str) or name not in names:
+        raise ConfigError(f"{key}: unknown name {name!r}; use one of {', '.join(names)}")
+    cls = getattr(module, names[name], None)
     if cls is None:
-        raise ConfigError(f"sampler: {name!r} is not available in this version of shoal")
+        raise ConfigError(f"{key}: {name!r} is not available in this version of shoal")
     return cls
 
 
-def build_sampler(spec: str | Mapping[str, Any] | None) -> Sampler | None:
-    """A sampler from its config form: ``"grid"`` or ``{"name": "grid", "resolution": 4}``.
-
-    ``coarse_to_fine`` takes a nested ``base:`` spec. ``None`` means the study's default (random).
-    """
-    if spec is None:
-        return None
-    if isinstance(spec, str):
-        name, options = spec, {}
-    elif isinstance(spec, Mapping):
-        options = dict(spec)
-        if "name" not in options:
-            raise ConfigError(
-                "sampler: a mapping needs a 'name' key, e.g. {name: grid, resolution: 4}"
-            )
-        name = options.pop("name")
-    else:
-        raise ConfigError(
-            f"sampler: expected a name or a mapping with 'name', got {spec!r}"
-        )
-    cls = _sampler_class(name)
+def _check_options(key: str, name: str, cls: type, options: Mapping[str, Any]) -> None:
+    """Every option must be a keyword of ``cls``; the error lists the ones it takes."""
     accepted = [
         p.name
         for p in inspect.signature(cls).parameters.values()
@@ -105,18 +108,106 @@ def build_sampler(spec: str | Mapping[str, Any] | None) -> Sampler | None:
     unknown = [k for k in options if k not in accepted]
     if unknown:
         raise ConfigError(
-            f"sampler {name!r}: unknown option {unknown[0]!r}; valid options: "
+            f"{key} {name!r}: unknown option {unknown[0]!r}; valid options: "
             f"{', '.join(accepted) or 'none'}"
         )
+
+
+def _construct(key: str, name: str, cls: type, options: Mapping[str, Any]) -> Any:
+    """``cls(**options)``, with the class's own complaint about a value as a ConfigError."""
+    try:
+        return cls(**options)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{key} {name!r}: {exc}") from None
+
+
+def build_sampler(spec: str | Mapping[str, Any] | None) -> Sampler | None:
+    """A sampler from its config form: ``"grid"`` or ``{"name": "grid", "resolution": 4}``.
+
+    ``coarse_to_fine`` takes a nested ``base:`` spec. ``None`` means the study's default (``Auto``).
+    """
+    from . import samplers
+
+    if spec is None:
+        return None
+    name, options = _spec_parts("sampler", spec, "{name: grid, resolution: 4}")
+    cls = _named_class("sampler", name, SAMPLER_NAMES, samplers)
+    _check_options("sampler", name, cls, options)
     if "base" in options:
         try:
             options["base"] = build_sampler(options["base"])
         except ConfigError as exc:
             raise ConfigError(f"sampler {name!r}: base {exc}") from None
-    try:
-        return cls(**options)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"sampler {name!r}: {exc}") from None
+    return _construct("sampler", name, cls, options)
+
+
+def build_scheduler(spec: str | Mapping[str, Any] | None) -> Scheduler | None:
+    """A scheduler from its config form: ``"asha"`` or ``{"name": "asha", "min_resource": 1}``.
+
+    ``None`` means no scheduler: every trial runs to its end.
+    """
+    from . import schedulers
+
+    if spec is None:
+        return None
+    name, options = _spec_parts("scheduler", spec, "{name: asha, min_resource: 1, reduction_factor: 3}")
+    cls = _named_class("scheduler", name, SCHEDULER_NAMES, schedulers)
+    _check_options("scheduler", name, cls, options)
+    return _construct("scheduler", name, cls, options)
+
+
+def check_checkpoints(value: Any) -> str:
+    """A checkpoint store as a config gives it: a folder (relative to the working directory, like a
+    SQLite storage path) or an fsspec URL whose filesystem is installed. Returns it unchanged."""
+    from .checkpoints import CheckpointStore
+
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(
+            f"checkpoints: must be a folder path or a URL such as 's3://bucket/run', got {value!r}"
+        )
+    if CheckpointStore(value).remote:
+        protocol = value.split("://", 1)[0]
+        try:
+            import fsspec
+
+            fsspec.get_filesystem_class(protocol)
+        except ImportError as exc:
+            raise ConfigError(
+                f"checkpoints: {value!r} is a URL, which needs fsspec and the filesystem's package "
+                f"(pip install 'shoal[fsspec]'; {exc})"
+            ) from None
+        except ValueError as exc:
+            raise ConfigError(f"checkpoints: {value!r}: {exc}") from None
+    return value
+
+
+def _default_store_is_shared(storage: str, dask: str | None) -> bool:
+    """Whether the study's default checkpoint store (next to a SQLite file) serves every run of it.
+
+    Other storages put checkpoints in a temporary folder of each ``shoal run`` process, and Dask
+    workers on other machines cannot reach a folder of the driver's.
+    """
+    prefix, sep, path = storage.partition(":///")
+    database = path.split("?")[0]
+    return dask is None and prefix.startswith("sqlite") and bool(sep) and database not in ("", ":memory:")
+
+
+def _check_scheduler_fits(
+    spec: Any, scheduler: Scheduler | None, checkpoints: str | None, storage: str, dask: str | None
+) -> None:
+    """A scheduler that pauses trials and resumes them from checkpoints (``pbt``, ``asha`` or
+    ``hyperband`` with ``mode: promote``) needs a store every run reaches."""
+    if scheduler is None or not scheduler.pauses or checkpoints is not None:
+        return
+    if _default_store_is_shared(storage, dask):
+        return
+    name = spec if isinstance(spec, str) else spec.get("name")
+    where = "on a Dask cluster" if dask is not None else f"with storage {storage!r}"
+    raise ConfigError(
+        f"checkpoints: scheduler {name!r} resumes trials from checkpoints, and {where} the default "
+        "store is a folder that other drivers or workers cannot reach; set checkpoints: to a folder "
+        "every worker shares, or a URL such as 's3://bucket/run'"
+    )
 
 
 def _exception_class(name: Any) -> type[BaseException]:
@@ -187,8 +278,8 @@ def check_dask_address(address: Any) -> str:
 class RunConfig:
     """A validated run config. Build one with ``from_yaml`` or ``from_dict``.
 
-    ``space`` and ``sampler`` keep their plain (YAML/JSON) form; ``base_dir`` is the config file's
-    directory, put on ``sys.path`` (with the working directory) to import the objective.
+    ``space``, ``sampler`` and ``scheduler`` keep their plain (YAML/JSON) form; ``base_dir`` is the
+    config file's directory, put on ``sys.path`` (with the working directory) to import the objective.
     """
 
     study: str
@@ -196,6 +287,8 @@ class RunConfig:
     space: dict[str, Any]
     direction: str = "minimize"
     sampler: str | dict[str, Any] | None = None
+    scheduler: str | dict[str, Any] | None = None
+    checkpoints: str | None = None
     n_trials: int | None = None
     timeout: float | None = None
     seed: int | None = None
@@ -210,8 +303,8 @@ class RunConfig:
     base_dir: Path | None = None
 
     #: The keys a config file may hold.
-    KEYS = ("study", "objective", "direction", "space", "sampler", "n_trials", "timeout", "seed",
-            "storage", "catch", "n_workers", "dask", "total_trials", "timeout_per_trial",
+    KEYS = ("study", "objective", "direction", "space", "sampler", "scheduler", "checkpoints", "n_trials",
+            "timeout", "seed", "storage", "catch", "n_workers", "dask", "total_trials", "timeout_per_trial",
             "max_trials_per_worker", "retries")
 
     @classmethod
@@ -284,6 +377,11 @@ class RunConfig:
             raise ConfigError(str(exc)) from None
         sampler = data.get("sampler")
         build_sampler(sampler)  # validate now: a typo fails before any trial runs
+        scheduler = data.get("scheduler")
+        built_scheduler = build_scheduler(scheduler)
+        checkpoints = data.get("checkpoints")
+        if checkpoints is not None:
+            check_checkpoints(checkpoints)
         timeout = _seconds("timeout", data.get("timeout"))
         seed = data.get("seed")
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
@@ -324,6 +422,7 @@ class RunConfig:
                 "max_trials_per_worker: recycles local worker processes and does not apply to a Dask "
                 "cluster (Dask manages its workers); remove it or remove dask"
             )
+        _check_scheduler_fits(scheduler, built_scheduler, checkpoints, storage, dask)
         catch = data.get("catch")
         if catch is not None:
             if isinstance(catch, str):
@@ -338,6 +437,8 @@ class RunConfig:
             space=dict(space),
             direction=direction,
             sampler=sampler if not isinstance(sampler, Mapping) else dict(sampler),
+            scheduler=scheduler if not isinstance(scheduler, Mapping) else dict(scheduler),
+            checkpoints=checkpoints,
             n_trials=n_trials,
             timeout=timeout,
             seed=seed,
@@ -363,6 +464,9 @@ class RunConfig:
 
     def build_sampler(self) -> Sampler | None:
         return build_sampler(self.sampler)
+
+    def build_scheduler(self) -> Scheduler | None:
+        return build_scheduler(self.scheduler)
 
     def catch_types(self) -> tuple[type[BaseException], ...]:
         """The exception classes that fail a trial without stopping the run (default: Exception)."""
@@ -391,7 +495,8 @@ class RunConfig:
         return objective
 
     def build_study(self) -> Study:
-        """Create the study in its storage, or resume it when one of that name exists."""
+        """Create the study (its sampler, scheduler and checkpoint store) in its storage, or resume it
+        when one of that name exists."""
         return Study(
             self.study,
             self.build_space(),
@@ -399,6 +504,8 @@ class RunConfig:
             self.storage,
             self.build_sampler(),
             seed=self.seed,
+            scheduler=self.build_scheduler(),
+            checkpoints=self.checkpoints,
         )
 
     def optimize_options(self) -> dict[str, Any]:
