@@ -8,6 +8,7 @@ them; set but unreachable, they fail: a configured backend that cannot be tested
 from __future__ import annotations
 
 import os
+import signal
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +16,12 @@ from pathlib import Path
 import pytest
 
 from shoal.storage import InMemoryStorage, Storage
+
+# The Ctrl-C tests send SIGINT to the drivers they start. A suite launched as a background job
+# inherits SIGINT ignored, and so would those drivers (an ignored signal survives exec), so they
+# would never see it; give them the disposition a terminal gives.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 POSTGRES_ENV = "SHOAL_TEST_POSTGRES_URL"
 BACKENDS = ("memory", "sqlite", "postgresql")

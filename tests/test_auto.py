@@ -45,9 +45,10 @@ def quad(config: dict[str, Any]) -> float:
         (MIXED, 500, 0, "tpe", "1 choice dimension(s), which CMA-ES cannot search"),
         (SMALL_INTS, 100, 0, "gp", "3 dimensions"),
         ({"a": shoal.Int(1, 100), "x": shoal.Float(0, 1)}, 500, 0, "cmaes", "mostly continuous"),
-        (CATS, 50, 0, "gp", "3 dimensions"),  # choices one-hot: GP beat TPE (benchmarks/auto_choices.py)
+        (CATS, 50, 0, "gp", "3 dimensions"),  # choices one-hot: GP beat TPE (benchmarks/auto_spaces.py)
         (CATS, 400, 0, "tpe", "2 choice dimension(s), which CMA-ES cannot search"),
-        (COND, 50, 0, "tpe", "conditional"),
+        (COND, 50, 0, "gp", "2 dimensions"),  # activity columns: GP beat TPE (benchmarks/auto_spaces.py)
+        (COND, 400, 0, "tpe", "conditional dimensions, which CMA-ES cannot search"),
         (SMALL_INTS, 400, 0, "tpe", "2 of 3 dimensions have few values"),
         (FIXED, 10, 0, "random", "nothing to model"),
     ],
@@ -107,7 +108,7 @@ def test_tiny_studies_start_with_a_sobol_design_then_use_the_gp() -> None:
 
 def test_each_proposal_says_which_sampler_made_it_and_why() -> None:
     sampler = Auto(seed=0)
-    for space, name in ((CONT, "gp"), (COND, "tpe")):
+    for space, name in ((CONT, "gp"), (WIDE, "tpe")):
         ctx = SamplingContext(space=shoal.Space(space), study_name="s", direction="minimize",
                               trial_number=0, budget=20)
         proposal = sampler.propose(ctx)

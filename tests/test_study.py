@@ -57,7 +57,7 @@ def test_seed_repeats_a_run_exactly_and_different_seeds_differ() -> None:
 
 
 def test_random_tries_a_distinct_value_of_every_dimension_per_trial() -> None:
-    study = shoal.Study("s", SPACE, "maximize", seed=1)
+    study = shoal.Study("s", SPACE, "maximize", sampler=Random(seed=1))
     study.optimize(score, n_trials=25, show_progress=False)
     assert len({t.config["lr"] for t in study.trials}) == 25
     assert len({t.config["beta"] for t in study.trials}) == 25

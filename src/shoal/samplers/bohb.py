@@ -74,7 +74,8 @@ class BOHB(TPE):
         seed: int | None = None,
     ) -> None:
         super().__init__(
-            n_startup=0, n_candidates=n_candidates, gamma=self._good if gamma is None else gamma, bandwidth=bandwidth,
+            n_startup=0, n_candidates=n_candidates, gamma=self._good if gamma is None else gamma,
+            bandwidth=bandwidth,
             min_bandwidth=min_bandwidth, smoothing=smoothing, prior_weight=prior_weight, recent=False,
             seed=seed,
         )
