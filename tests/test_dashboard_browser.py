@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -30,8 +32,10 @@ TIMEOUT_MS = 45_000  # a bound against a hang on a loaded machine; the test take
 
 DRIVER = textwrap.dedent(
     """
-    import sys, time
+    import faulthandler, signal, sys, time
     import shoal
+
+    faulthandler.register(signal.SIGUSR1)  # the test asks for the driver's stacks when it fails
 
     def objective(config, trial):
         steps = 300 if config["lr"] == 0.5 else 4  # the page enqueues lr=0.5 to stop it by hand
@@ -180,9 +184,18 @@ def test_the_page_follows_a_running_study_and_steers_it(browser, tmp_path: Path)
         # no script error; the browser logs the requests the API refused on purpose (the bad value)
         refused = "the server responded with a status of 4"
         assert [p for p in problems if refused not in p] == [], problems
+    except BaseException:
+        # show what the driver was doing (pytest prints this output with the failure)
+        print("driver exit code before the failure:", driver.poll())
+        if driver.poll() is None:
+            driver.send_signal(signal.SIGUSR1)
+            time.sleep(1.0)
+        print("trials:", [(t.number, t.state.name) for t in shoal.Study.load("browser", url).trials])
+        raise
     finally:
         page.close()
         driver.terminate()
         _, errors = driver.communicate(timeout=30)
+        print("driver stderr:", errors)
         dashboard.stop()
     assert driver.returncode in (0, -15), errors
