@@ -190,3 +190,26 @@ def test_example_pbt_yaml_trains_members_in_segments_with_checkpoints(
     assert code == 0, err
     shown = json.loads(out)
     assert len(shown["lineage"]) == 16 and shown["best"] == study.best.number
+
+
+def test_the_cli_reference_lists_every_sampler_and_scheduler_with_real_options() -> None:
+    """docs/cli.md's tables name each config name once, and every option they list is a keyword the
+    class takes (so the reference cannot drift from the code)."""
+    import inspect
+    import re
+
+    from shoal import samplers, schedulers
+    from shoal.config import SAMPLER_NAMES
+
+    text = (EXAMPLES.parent / "docs" / "cli.md").read_text()
+    for names, module in ((SAMPLER_NAMES, samplers), (SCHEDULER_NAMES, schedulers)):
+        for name, cls_name in names.items():
+            rows = [line for line in text.splitlines() if line.startswith(f"| `{name}`")]
+            assert len(rows) == 1, f"docs/cli.md: expected one table row for {name!r}, got {len(rows)}"
+            cells = rows[0].split(" | ")
+            assert f"`shoal.{module.__name__.split('.')[-1]}.{cls_name}`" in cells[1], rows[0]
+            accepted = set(inspect.signature(getattr(module, cls_name)).parameters)
+            listed = {option for option in re.findall(r"^`(\w+)`|, `(\w+)`", cells[2]) for option in option
+                      if option}
+            assert listed <= accepted, f"{name}: options {sorted(listed - accepted)} are not {cls_name}'s"
+            assert listed, rows[0]
