@@ -24,7 +24,8 @@ from shoal.checkpoints import (
     resume_point,
     write_checkpoint,
 )
-from shoal.trial import LineageRecord, Trial, TrialState
+from shoal.records import LineageRecord
+from shoal.trial import Trial, TrialState
 
 SPACE = {"x": shoal.Float(0.0, 1.0)}
 

@@ -319,7 +319,7 @@ def test_pause_holds_new_trials_until_resumed(dash: Client, url: str) -> None:
         assert not runner.is_alive()
     finally:
         gate.set()
-        study.resume()
+        study.unpause()
         runner.join(30)
     assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 3
     status, body = dash.act("/api/studies/held/pause", {"paused": "yes"})
@@ -331,7 +331,7 @@ def test_study_pause_and_stop_trial_without_a_dashboard() -> None:
     assert not study.paused
     study.pause()
     assert study.paused
-    study.resume()
+    study.unpause()
     assert not study.paused
     running = study.ask()
     running.report(1.0, 0)

@@ -18,13 +18,14 @@ import pbt_objectives as po
 import pytest
 
 import shoal
-from shoal._explore import explore, perturb_value, split_population
 from shoal.checkpoints import CheckpointRef, CheckpointStore, read_checkpoint
 from shoal.cli import main as cli
+from shoal.records import LineageRecord
 from shoal.samplers import SearchExhausted
 from shoal.schedulers import PBT, Decision, SchedulerContext, best_schedule
+from shoal.schedulers.explore import explore, perturb_value, split_population
 from shoal.space import Space
-from shoal.trial import LineageRecord, Trial, TrialState
+from shoal.trial import Trial, TrialState
 
 LR = {"lr": shoal.Float(1e-4, 1.0, scale="log")}
 

@@ -799,7 +799,7 @@ def test_an_older_sqlite_database_gains_the_steering_columns(tmp_path) -> None:
 
 
 def test_rung_records_are_typed_and_the_first_one_wins(storage: Storage) -> None:
-    from shoal.trial import RungRecord
+    from shoal.records import RungRecord
 
     study, other = new_study(storage, "s"), new_study(storage, "t")
     a, b = add(storage, study.study_id), add(storage, study.study_id)
@@ -825,7 +825,7 @@ def test_rung_records_are_typed_and_the_first_one_wins(storage: Storage) -> None
 
 
 def test_threads_racing_to_record_one_rung_store_it_once(storage: Storage) -> None:
-    from shoal.trial import RungRecord
+    from shoal.records import RungRecord
 
     study = new_study(storage)
     trial = add(storage, study.study_id)
@@ -885,7 +885,7 @@ def test_checkpoint_references_are_typed_replaced_per_step_and_deleted_by_uri(st
 
 
 def test_lineage_records_round_trip_with_their_old_config(storage: Storage) -> None:
-    from shoal.trial import LineageRecord
+    from shoal.records import LineageRecord
 
     study = new_study(storage)
     first, second = add(storage, study.study_id), add(storage, study.study_id, QUEUED)
@@ -910,7 +910,7 @@ def test_lineage_records_round_trip_with_their_old_config(storage: Storage) -> N
 
 
 def test_deleting_a_study_deletes_its_checkpoint_references_and_lineage(storage: Storage) -> None:
-    from shoal.trial import LineageRecord
+    from shoal.records import LineageRecord
 
     study, kept = new_study(storage, "gone"), new_study(storage, "kept")
     trial, other = add(storage, study.study_id), add(storage, kept.study_id)

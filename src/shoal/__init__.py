@@ -16,8 +16,8 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from .samplers import SearchExhausted
     from .space import Choice, Custom, Dimension, Fixed, Float, Int, Space, SpaceMismatch
     from .storage import StudyNotFound
-    from .study import Study
-    from .trial import RunningTrial, Trial, TrialPruned, TrialState
+    from .study import RunningTrial, Study
+    from .trial import Trial, TrialPruned, TrialState
 
 __version__ = "0.1.0"
 
@@ -32,7 +32,7 @@ _WHERE = {
     "Custom": ".space",
     "SpaceMismatch": ".space",
     "Trial": ".trial",
-    "RunningTrial": ".trial",
+    "RunningTrial": ".study",
     "TrialState": ".trial",
     "TrialPruned": ".trial",
     "SearchExhausted": ".samplers",

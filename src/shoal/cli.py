@@ -21,6 +21,7 @@ from typing import Any, NoReturn
 
 from . import __version__
 from .config import STORAGE_ENV, ConfigError, RunConfig, check_dask_address, default_storage
+from .errors import CLIError  # noqa: F401 - defined in shoal.errors
 from .storage import Storage, StudyNotFound, StudyRecord, get_storage
 from .trial import Trial, TrialState
 
@@ -33,9 +34,6 @@ DASK_CONNECT_SECONDS = 10.0
 _RUN_OVERRIDES = ("n_trials", "timeout", "seed", "storage", "study", "total_trials",
                   "timeout_per_trial", "max_trials_per_worker", "retries")
 
-
-class CLIError(Exception):
-    """Bad input: printed as one ``shoal: error: ...`` line, exit code 2."""
 
 
 class _Interrupted(Exception):

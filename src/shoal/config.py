@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from .errors import ConfigError  # noqa: F401 - defined in shoal.errors
 from .samplers.base import Sampler
 from .schedulers.base import Scheduler
 from .space import Space, import_object
@@ -66,9 +67,6 @@ _REQUIRED = ("study", "objective", "space")
 #: ``scheme://host:port`` as ``dask scheduler`` prints it (tcp, tls, inproc, ucx, ws, wss).
 _DASK_ADDRESS = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S+")
 
-
-class ConfigError(ValueError):
-    """A run config is malformed; the message names the key and the fix."""
 
 
 def default_storage() -> str:

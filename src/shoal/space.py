@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from .errors import SpaceMismatch  # noqa: F401 - defined in shoal.errors
+
 __all__ = [
     "Dimension",
     "Float",
@@ -32,9 +34,6 @@ _NO_DEFAULT = object()
 _SCALAR_TYPES = (str, int, float, bool, type(None))
 _STEP_TOLERANCE = 1e-9
 
-
-class SpaceMismatch(ValueError):
-    """Stored trials do not fit a space (raised when a study is resumed with a changed space)."""
 
 
 def _check_when(name: str, when: Mapping[str, Iterable[Any]] | None) -> dict[str, tuple] | None:

@@ -12,12 +12,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .errors import TrialPruned  # noqa: F401 - defined in shoal.errors
+
 if TYPE_CHECKING:  # pragma: no cover
-    from .checkpoints import CheckpointSlot
-    from .study import Study
+    from .records import CheckpointSlot
 
 __all__ = [
-    "TrialState", "Trial", "TrialHandle", "RunningTrial", "TrialPruned", "RungRecord", "LineageRecord"
+    "TrialState", "Trial", "TrialHandle", "TrialPruned", "FailureKind"
 ]
 
 
@@ -44,48 +45,26 @@ class TrialState(str, enum.Enum):
         return self.value
 
 
+class FailureKind(str, enum.Enum):
+    """Why a FAILED trial failed, as a typed column (schedulers read it; the error text is for people).
+
+    ``OBJECTIVE``: the objective raised or returned something that is not a number; ``WORKER_DIED``: the
+    process or Dask worker running it vanished; ``TIMEOUT``: it ran past ``timeout_per_trial``;
+    ``CHECKPOINT``: the checkpoint it had to start from was missing or corrupt.
+    """
+
+    OBJECTIVE = "objective"
+    WORKER_DIED = "worker_died"
+    TIMEOUT = "timeout"
+    CHECKPOINT = "checkpoint"
+
+    def __str__(self) -> str:
+        return self.value
+
+
 _FINISHED = frozenset({TrialState.COMPLETE, TrialState.FAILED, TrialState.PRUNED, TrialState.STALE})
 FINISHED_STATES = _FINISHED
 
-
-@dataclass(frozen=True)
-class RungRecord:
-    """A trial's value when it reached a rung of a successive-halving scheduler (kept in storage).
-
-    ``rung`` k of ``bracket`` s sits at resource ``step`` (e.g. ``min_resource * eta ** (s + k)``);
-    ``value`` is what the trial reported there. One record per (trial, bracket, rung): the first wins.
-    """
-
-    trial_number: int
-    bracket: int
-    rung: int
-    step: int
-    value: float
-
-
-@dataclass(frozen=True)
-class LineageRecord:
-    """How a population-based-training segment began (kept in storage, one per segment trial).
-
-    Member ``member`` trains in segments, each a trial; segment ``segment`` starts from the checkpoint
-    ``checkpoint`` that trial ``parent`` saved at ``step`` (all None/0 for a fresh member). When it
-    copied a better member (exploit), ``donor`` names that member and ``old_config`` holds the config
-    it had before; its own (perturbed) config is the trial's config.
-    """
-
-    trial_number: int
-    member: int
-    segment: int
-    parent: int | None = None
-    checkpoint: str | None = None
-    step: int = 0
-    donor: int | None = None
-    old_config: dict[str, Any] | None = None
-    created_at: datetime | None = None
-
-
-class TrialPruned(Exception):
-    """Raise inside an objective to end the trial as PRUNED (stopped early on purpose)."""
 
 
 @dataclass
@@ -114,6 +93,8 @@ class Trial:
     stop_requested: bool = False
     #: Which model proposed this trial and why, when the sampler says (e.g. ``Auto``'s choice).
     proposed_by: str | None = None
+    #: Why a FAILED trial failed (None for other states, and for trials stored before this column).
+    failure: FailureKind | None = None
 
     @property
     def duration(self) -> float | None:
@@ -144,6 +125,7 @@ class Trial:
             "duration": self.duration,
             "stop_requested": self.stop_requested,
             "proposed_by": self.proposed_by,
+            "failure": None if self.failure is None else self.failure.value,
         }
 
 
@@ -275,30 +257,3 @@ class TrialHandle(ABC):
     def __repr__(self) -> str:
         return f"{type(self).__name__}(number={self.number}, config={self.config!r})"
 
-
-class RunningTrial(TrialHandle):
-    """The handle for a trial this process runs (``optimize`` in process, or ``ask``)."""
-
-    def __init__(self, study: Study, record: Trial) -> None:
-        super().__init__(record.number, record.config)
-        self._study = study
-        self._record = record
-
-    @property
-    def unit(self) -> dict[str, float]:
-        return self._record.unit
-
-    @property
-    def record(self) -> Trial:
-        return self._record
-
-    def _deliver(self, step: int, value: float) -> bool:
-        return self._study._report(self._record, step, value)
-
-    def _checkpoint_slot(self) -> CheckpointSlot | None:
-        if self._slot is None:
-            self._slot = self._study._checkpoints.slot_for(self._record)
-        return self._slot
-
-    def _announce(self, step: int, uri: str) -> None:
-        self._study._checkpoints.record(self._record, step, uri)

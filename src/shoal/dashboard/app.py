@@ -156,7 +156,7 @@ class DashboardApp:
 
     def pause(self, name: str, paused: Any) -> dict[str, Any]:
         if not isinstance(paused, bool):
-            raise ApiError(400, 'send {"paused": true} to pause or {"paused": false} to resume')
+            raise ApiError(400, 'send {"paused": true} to pause or {"paused": false} to unpause')
         record = self._record(name)
         self.storage.set_paused(record.study_id, paused)
         return {"name": name, "paused": paused}

@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+from ..errors import ApiError  # noqa: F401 - defined in shoal.errors
 from ..storage import Storage, StudyRecord, StudySummary
 from ..trial import Trial, TrialState
 
@@ -23,14 +24,6 @@ __all__ = [
 #: Polls closer together than this (several open pages) share one read of storage.
 MIN_READ_INTERVAL = 0.25
 
-
-class ApiError(Exception):
-    """An answer other than 200: ``status`` and a message a person can act on."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
 
 
 def _iso(trial_time: Any) -> str | None:

@@ -24,6 +24,7 @@ import threading
 import uuid
 from typing import TYPE_CHECKING, Any
 
+from ..errors import TrialAbandoned  # noqa: F401 - defined in shoal.errors
 from ..trial import TrialHandle, TrialState
 from .base import Died, Event, Executor, Finished, Job, Outcome, ReportHandler
 from .inprocess import run_objective
@@ -58,9 +59,6 @@ def is_dask_target(obj: Any) -> bool:
         for cls in type(obj).__mro__
     ) and hasattr(obj, "submit")
 
-
-class TrialAbandoned(RuntimeError):
-    """Raised inside a trial's ``report`` when the driver no longer wants the trial (cancelled)."""
 
 
 # -- the worker side ---------------------------------------------------------------------------

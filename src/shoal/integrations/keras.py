@@ -21,8 +21,9 @@ import keras
 import keras_tuner
 
 from ..samplers.base import Sampler, SearchExhausted
-from ..study import Study
-from ..trial import RunningTrial, TrialHandle, TrialPruned
+from ..study.core import Study
+from ..study.handle import RunningTrial
+from ..trial import TrialHandle, TrialPruned
 from ._kt_space import from_unit, is_unit_dimension, space_of
 
 __all__ = ["ShoalOracle", "PruningCallback", "from_unit", "space_of"]

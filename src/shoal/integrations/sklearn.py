@@ -24,8 +24,9 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
 
 from ..samplers.base import Sampler, SearchExhausted
-from ..study import Study
-from ..trial import RunningTrial, TrialState
+from ..study.core import Study
+from ..study.handle import RunningTrial
+from ..trial import TrialState
 from ._distributions import as_param_space
 
 __all__ = ["ShoalSearchCV"]

@@ -17,14 +17,12 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import SearchExhausted  # noqa: F401 - defined in shoal.errors
 from ..space import Space
 from ..trial import Trial, TrialState
 
 __all__ = ["Sampler", "SamplingContext", "Proposal", "SearchExhausted"]
 
-
-class SearchExhausted(Exception):
-    """The sampler has nothing left to propose (e.g. every grid point has been tried)."""
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from ..trial import RungRecord, Trial
+from ..records import RungRecord
+from ..trial import Trial
 from .base import Decision, Scheduler, SchedulerContext
 
 __all__ = ["ASHA"]

@@ -35,9 +35,9 @@ from typing import Any
 
 import numpy as np
 
-from ..checkpoints import CheckpointRef
+from ..records import CheckpointRef, LineageRecord, RungRecord
 from ..space import Space
-from ..trial import LineageRecord, RungRecord, Trial, TrialState
+from ..trial import Trial, TrialState
 
 __all__ = ["Decision", "Scheduler", "SchedulerContext", "RungRecord"]
 

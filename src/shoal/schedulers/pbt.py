@@ -6,7 +6,7 @@ member it copied and its config before), so configs stay per trial, finished tri
 and any driver can read who copied whom. At a segment's end (the first report at or past the next
 multiple of ``interval``) PBT answers ``PAUSE``: the trial ends COMPLETE and the member goes on as a
 new trial. If the member is in the bottom ``quantile`` of the population it exploits, starting from a
-top member's checkpoint with that member's config perturbed (``shoal._explore.explore``); otherwise it
+top member's checkpoint with that member's config perturbed (``shoal.schedulers.explore``); otherwise it
 continues from its own checkpoint with its own config.
 
 Asynchronous by default: a member moves on as soon as its segment ends, ranked against the latest
@@ -22,18 +22,19 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .._explore import explore, split_population
-from ..checkpoints import CheckpointRef, resume_point
+from ..checkpoints.points import resume_point
+from ..records import CheckpointRef, LineageRecord
 from ..samplers.base import SearchExhausted
 from ..samplers.random import Random
 from ..storage import ClaimTaken
-from ..trial import LineageRecord, Trial, TrialState
+from ..trial import Trial, TrialState
 from .base import Decision, Scheduler, SchedulerContext
+from .explore import explore, split_population
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..study import Study
-    from ..trial import RunningTrial
-    from ._glue import SchedulerGlue
+    from ..study.core import Study
+    from ..study.handle import RunningTrial
+    from ..study.scheduling import SchedulerGlue
 
 __all__ = ["PBT", "SegmentPlan", "Schedule", "schedule_of", "best_schedule", "start_planned"]
 
@@ -95,7 +96,7 @@ class PBT(Scheduler):
 
     Exploit: a member in the bottom ``quantile`` copies the checkpoint and config of one in the top
     ``quantile``; explore: each dimension is resampled with ``resample_probability``, else moved by a
-    factor from ``factors`` on its own scale (see ``shoal._explore``).
+    factor from ``factors`` on its own scale (see ``shoal.schedulers.explore``).
     """
 
     pauses = True

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from ..checkpoints import CheckpointRef
-from ..trial import LineageRecord, RungRecord, Trial, TrialState
+from ..errors import ClaimTaken, StateConflict, StudyExists, StudyNotFound  # noqa: F401 - defined in shoal.errors
+from ..records import CheckpointRef, LineageRecord, RungRecord
+from ..trial import Trial, TrialState
 
 __all__ = [
     "Storage",
@@ -28,23 +29,8 @@ __all__ = [
 ]
 
 
-class StudyExists(ValueError):
-    """A study of that name is already in the storage."""
 
 
-class StudyNotFound(KeyError):
-    """No study of that name in the storage."""
-
-    def __str__(self) -> str:  # KeyError quotes its message; keep it readable
-        return str(self.args[0]) if self.args else "study not found"
-
-
-class ClaimTaken(Exception):
-    """Another trial of the study already holds this claim key (e.g. a grid point)."""
-
-
-class StateConflict(RuntimeError):
-    """A compare-and-set on a trial's state failed: someone else changed it first."""
 
 
 @dataclass(frozen=True)

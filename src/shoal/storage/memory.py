@@ -9,8 +9,8 @@ from collections.abc import Collection
 from datetime import datetime, timezone
 from typing import Any
 
-from ..checkpoints import CheckpointRef
-from ..trial import LineageRecord, RungRecord, Trial, TrialState
+from ..records import CheckpointRef, LineageRecord, RungRecord
+from ..trial import Trial, TrialState
 from .base import (
     ClaimTaken,
     DriverRecord,

@@ -24,8 +24,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
-from ..checkpoints import CheckpointRef
-from ..trial import LineageRecord, RungRecord, Trial, TrialState
+from ..records import CheckpointRef, LineageRecord, RungRecord
+from ..trial import Trial, TrialState
 from .base import (
     ClaimTaken,
     DriverRecord,

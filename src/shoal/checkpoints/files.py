@@ -23,53 +23,27 @@ import struct
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from ..errors import CheckpointError
+from ..records import CheckpointRef, CheckpointSlot
+
 __all__ = [
-    "Checkpointing",
-    "CheckpointError",
-    "CheckpointRef",
-    "CheckpointSlot",
     "CheckpointStore",
+    "store_for",
+    "register_store",
+    "slot",
+    "default_root",
     "read_checkpoint",
     "write_checkpoint",
+    "writing_dir",
+    "reading_dir",
 ]
 
 _MAGIC = b"SHOALCK1"
 _HEADER = struct.Struct(">8sQ32s")  # magic, payload length, sha256 of the payload
 _DONE = ".shoal-complete"  # written last into a directory checkpoint
-
-
-class CheckpointError(RuntimeError):
-    """A checkpoint is missing, truncated, corrupt or cannot be read: the trial fails, the study goes on."""
-
-
-@dataclass(frozen=True)
-class CheckpointRef:
-    """A stored checkpoint: the trial that saved it, at which step, where it is, and when."""
-
-    trial_number: int
-    step: int
-    uri: str
-    created_at: datetime | None = None
-
-    @property
-    def is_dir(self) -> bool:
-        return not self.uri.endswith(".pkl")
-
-
-@dataclass(frozen=True)
-class CheckpointSlot:
-    """What one call needs to save and load: the store, this trial's folder in it, its start."""
-
-    root: str
-    folder: str
-    start: str | None = None
-    start_step: int | None = None
-    start_trial: int | None = None
 
 
 def _is_url(path: str) -> bool:
@@ -164,6 +138,11 @@ class CheckpointStore:
 
 
 _STORES: dict[str, CheckpointStore] = {}
+
+
+def register_store(store: CheckpointStore) -> None:
+    """Use ``store`` (with its options) for its root in this process, unless one is already there."""
+    _STORES.setdefault(store.root, store)
 
 
 def store_for(root: str) -> CheckpointStore:
@@ -306,169 +285,12 @@ def reading_dir(root: str, uri: str, *, trial: int | None = None) -> Path:
 
 
 # -- the driver side: slots, references, pruning -----------------------------------------------
-def _default_root(storage_url: str, study_name: str) -> str:
+
+
+def default_root(storage_url: str, study_name: str) -> str:
     prefix, sep, path = storage_url.partition(":///")
     if prefix.startswith("sqlite") and sep and path:
         return os.path.abspath(path.split("?")[0]) + "-checkpoints"
     # created only on the first save; one folder per process and study
     return os.path.join(tempfile.gettempdir(), f"shoal-checkpoints-{os.getpid()}-{_folder_name(study_name)}")
 
-
-class Checkpointing:
-    """One study's checkpoints, driver side: the slot each call gets, the references storage keeps,
-    and pruning (the latest ``keep`` per member, never one a segment starts or resumes from)."""
-
-    def __init__(self, study: Any, root: CheckpointStore | str | os.PathLike[str] | None) -> None:
-        if root is not None and not isinstance(root, CheckpointStore):
-            root = CheckpointStore(root)  # validates now, before any work
-        if root is not None:
-            _STORES.setdefault(root.root, root)
-        self._study = study
-        self._given = None if root is None else root.root
-        self.keep = 2 if root is None else root.keep
-        self._root: str | None = None
-        #: starts of trials this driver created (PBT segments): no storage read at submit
-        self._starts: dict[int, CheckpointRef | None] = {}
-
-    @property
-    def root(self) -> str:
-        if self._root is None:
-            given = self._given or _default_root(self._study.storage.url, self._study.name)
-            self._root = store_for(given).root
-        return self._root
-
-    @property
-    def store(self) -> CheckpointStore:
-        return store_for(self.root)
-
-    def remember_start(self, number: int, start: CheckpointRef | None) -> None:
-        self._starts[number] = start
-
-    def slot_for(self, record: Any) -> CheckpointSlot:
-        """Where trial ``record`` saves, and the checkpoint it resumes from."""
-        return slot(self.root, self._study.name, record.number, self.start_of(record))
-
-    def start_of(self, record: Any) -> CheckpointRef | None:
-        """The checkpoint a trial starts from: its segment's start (PBT), its own latest save when a
-        promoting scheduler resumes it from PAUSED, or for a re-run of a failed or stale trial the last
-        checkpoint that one saved (else where that one started)."""
-        if record.number in self._starts:
-            return self._starts[record.number]
-        scheduler = self._study.scheduler
-        creates = getattr(scheduler, "creates_trials", False)
-        pauses = getattr(scheduler, "pauses", False)
-        if record.requeued_from is None and not creates and not pauses:
-            return None
-        study_id = self._study._record.study_id
-        return resume_point(
-            record.number,
-            self._study._log.by_number,
-            self._study.storage.read_checkpoints(study_id),
-            self._study.storage.read_lineage(study_id),
-            # a trial promoted from PAUSED runs again under its own number: it resumes from its own saves
-            include_own=pauses and not creates,
-        )
-
-    def record(self, trial: Any, step: int, uri: str) -> None:
-        """Keep the reference of a checkpoint a trial saved, then prune old ones."""
-        self._study.storage.add_checkpoint(trial.trial_id, step, uri)
-        self.prune()
-
-    def prune(self) -> list[str]:
-        """Delete all but the latest ``keep`` checkpoints of each member (a trial and its re-runs,
-        or a PBT member's segments), keeping every one a segment starts or resumes from."""
-        study, storage = self._study, self._study.storage
-        study_id = study._record.study_id
-        refs = storage.read_checkpoints(study_id)
-        if len(refs) <= self.keep:
-            return []
-        study.refresh()
-        trials = study._log.by_number
-        lineage = storage.read_lineage(study_id)
-        doomed = prunable(refs, lineage, trials, self.keep, protect=self._starts.values())
-        if doomed:
-            storage.delete_checkpoints(study_id, doomed)
-            for uri in doomed:
-                try:
-                    self.store.delete(uri)
-                except OSError as exc:  # the store may not be reachable from the driver
-                    import logging
-
-                    logging.getLogger("shoal").warning("checkpoint %s not deleted: %s", uri, exc)
-        return doomed
-
-
-def _root_of(number: int, trials: dict[int, Any]) -> int:
-    """The first trial of a chain of re-runs (``requeued_from``)."""
-    seen = set()
-    while number in trials and trials[number].requeued_from is not None and number not in seen:
-        seen.add(number)
-        number = trials[number].requeued_from
-    return number
-
-
-def resume_point(
-    number: int,
-    trials: dict[int, Any],
-    refs: list[CheckpointRef],
-    lineage: list[Any],
-    *,
-    include_own: bool = True,
-) -> CheckpointRef | None:
-    """Where a trial's line of training stands: the latest checkpoint it (or a run it repeats) saved,
-    else the checkpoint its segment started from, else None. ``include_own=False`` skips the trial's
-    own saves (the start of a re-run that has saved nothing yet)."""
-    chain = [number]
-    while chain[-1] in trials and trials[chain[-1]].requeued_from is not None and len(chain) < 1000:
-        chain.append(trials[chain[-1]].requeued_from)
-    members = set(chain if include_own else chain[1:])
-    saved = [r for r in refs if r.trial_number in members]
-    if saved:
-        return max(saved, key=lambda r: (r.step, r.trial_number))
-    by_trial = {rec.trial_number: rec for rec in lineage}
-    start = by_trial.get(chain[-1])
-    if start is None or start.checkpoint is None or start.parent is None:
-        return None
-    return CheckpointRef(start.parent, start.step, start.checkpoint)
-
-
-def prunable(
-    refs: list[CheckpointRef],
-    lineage: list[Any],
-    trials: dict[int, Any],
-    keep: int,
-    protect: Any = (),
-) -> list[str]:
-    """The uris pruning may delete (pure): beyond the latest ``keep`` of each member, and neither the
-    start of any segment whose member has not moved on nor the resume point of a member's latest
-    segment, nor in ``protect``."""
-    member_of = {rec.trial_number: rec.member for rec in lineage}
-
-    def group(number: int) -> tuple[str, int]:
-        root = _root_of(number, trials)
-        return ("member", member_of[root]) if root in member_of else ("trial", root)
-
-    kept: set[str] = {r.uri for r in protect if r is not None}
-    latest: dict[int, Any] = {}
-    for rec in lineage:
-        if rec.member not in latest or rec.segment > latest[rec.member].segment:
-            latest[rec.member] = rec
-    for rec in latest.values():
-        if rec.checkpoint:
-            kept.add(rec.checkpoint)
-        point = resume_point(rec.trial_number, trials, refs, lineage)
-        if point is not None:
-            kept.add(point.uri)
-    for number, trial in trials.items():  # unfinished trials keep where they start
-        if not trial.state.finished:
-            point = resume_point(number, trials, refs, lineage, include_own=False)
-            if point is not None:
-                kept.add(point.uri)
-    groups: dict[tuple[str, int], list[CheckpointRef]] = {}
-    for ref in refs:
-        groups.setdefault(group(ref.trial_number), []).append(ref)
-    doomed = []
-    for members in groups.values():
-        members.sort(key=lambda r: (r.step, r.trial_number), reverse=True)
-        doomed += [r.uri for r in members[keep:] if r.uri not in kept]
-    return doomed

@@ -13,14 +13,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ._progress import ProgressBar
-from .execution.base import Died, Executor, Finished, Job, Outcome
-from .samplers.base import SearchExhausted
-from .storage import StateConflict
-from .trial import RunningTrial, Trial, TrialState
+from ..errors import SearchExhausted, StateConflict
+from ..execution.base import Died, Executor, Finished, Job, Outcome
+from ..trial import Trial, TrialState
+from .handle import RunningTrial
+from .progress import ProgressBar
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .study import Study
+    from .core import Study
 
 logger = logging.getLogger("shoal")
 #: How often a paused study's loop looks whether a person resumed it.

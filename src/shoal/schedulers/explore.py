@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from .space import Choice, Custom, Dimension, Fixed, Float, Int, Space
+from ..space import Choice, Custom, Dimension, Fixed, Float, Int, Space
 
 __all__ = ["perturb_value", "explore", "split_population"]
 

@@ -16,19 +16,20 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-from ._heartbeat import Heartbeat, pid_alive
-from ._loop import Budget, TrialLoop
-from ._progress import ProgressBar
-from ._trial_log import TrialLog
-from .checkpoints import Checkpointing
-from .execution import Job, choose_executor, wants_trial
-from .execution.inprocess import as_value
-from .samplers.auto import Auto
-from .samplers.base import Sampler, SamplingContext
-from .schedulers._glue import SchedulerGlue, check_scheduler
-from .space import Space, as_space
-from .storage import ClaimTaken, Storage, StudyNotFound, get_storage
-from .trial import RunningTrial, Trial, TrialState
+from ..execution import Job, choose_executor, wants_trial
+from ..execution.inprocess import as_value
+from ..samplers.auto import Auto
+from ..samplers.base import Sampler, SamplingContext
+from ..space import Space, as_space
+from ..storage import ClaimTaken, Storage, StudyNotFound, get_storage
+from ..trial import Trial, TrialState
+from .checkpointing import Checkpointing
+from .handle import RunningTrial
+from .heartbeat import Heartbeat, pid_alive
+from .loop import Budget, TrialLoop
+from .progress import ProgressBar
+from .scheduling import SchedulerGlue, check_scheduler
+from .trial_log import TrialLog
 
 __all__ = ["Study"]
 
@@ -178,6 +179,11 @@ class Study:
         )
 
     # -- reading -------------------------------------------------------------------------------
+    @property
+    def id(self) -> int:
+        """The study's id in its storage (what storage-level calls and SQL queries take)."""
+        return self._record.study_id
+
     def _place(self, trial: Trial) -> None:
         """Fill the unit coordinates of dimensions the stored trial lacks (a changed space)."""
         for name, dim in self.space:
@@ -228,12 +234,12 @@ class Study:
     @property
     def plot(self):
         """Plotly figures of this study: ``study.plot.history()``, ``.contour()``, ... (needs plotly)."""
-        from .analysis.plots import StudyPlots
+        from ..analysis.plots import StudyPlots
         return StudyPlots(self)
 
     def to_dataframe(self):
         """One row per trial: number, state, value, a ``config_<name>`` column per dimension, ..."""
-        from ._frame import trials_frame
+        from .frame import trials_frame
 
         return trials_frame(self.trials, self.space.names)
 
@@ -390,12 +396,13 @@ class Study:
         """True while the study is paused: a running ``optimize`` starts no new trial."""
         return self.storage.is_paused(self._record.study_id)
 
-    def pause(self, paused: bool = True) -> None:
-        """Pause the study (every driver's ``optimize`` waits before its next trial); ``resume`` undoes it."""
-        self.storage.set_paused(self._record.study_id, paused)
+    def pause(self) -> None:
+        """Pause the study: every driver's ``optimize`` starts no new trial until ``unpause``."""
+        self.storage.set_paused(self._record.study_id, True)
 
-    def resume(self) -> None:
-        self.pause(False)
+    def unpause(self) -> None:
+        """Undo ``pause``: every driver's ``optimize`` starts trials again."""
+        self.storage.set_paused(self._record.study_id, False)
 
     def stop_trial(self, number: int) -> bool:
         """Ask running trial ``number`` to stop: its next ``report`` answers stop. False if not running."""

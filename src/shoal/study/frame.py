@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .trial import Trial
+from ..trial import Trial
 
 __all__ = ["trials_frame"]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .trial import Trial, TrialState
+from ..trial import Trial, TrialState
 
 __all__ = ["TrialLog"]
 

@@ -6,7 +6,7 @@ import logging
 import os
 import threading
 
-from .storage import Storage
+from ..storage import Storage
 
 __all__ = ["Heartbeat", "pid_alive"]
 

@@ -8,12 +8,13 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from ..storage import StateConflict
-from ..trial import RunningTrial, Trial, TrialState
-from .base import Decision, Scheduler, SchedulerContext
+from ..errors import StateConflict
+from ..schedulers.base import Decision, Scheduler, SchedulerContext
+from ..trial import Trial, TrialState
+from .handle import RunningTrial
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..study import Study
+    from .core import Study
 
 logger = logging.getLogger("shoal")
 
@@ -60,7 +61,7 @@ class SchedulerGlue:
     def spawn(self, study: Study, driver_id: int) -> RunningTrial | None:
         """The next trial a scheduler that ``creates_trials`` plans, started in this driver (None:
         nothing to start until a running trial reports back; ``SearchExhausted`` when done)."""
-        from .pbt import start_planned
+        from ..schedulers.pbt import start_planned
 
         return start_planned(self, study, driver_id)
 

@@ -1,0 +1,98 @@
+"""A study's checkpoint policy, driver side: which slot each trial gets, which checkpoint it starts
+from, recording the references workers announce, and pruning old ones."""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+from ..checkpoints.files import CheckpointStore, default_root, register_store, slot, store_for
+from ..checkpoints.points import prunable, resume_point
+from ..records import CheckpointRef, CheckpointSlot
+
+__all__ = ["Checkpointing"]
+
+logger = logging.getLogger("shoal")
+
+
+class Checkpointing:
+    """One study's checkpoints, driver side: the slot each call gets, the references storage keeps,
+    and pruning (the latest ``keep`` per member, never one a segment starts or resumes from)."""
+
+    def __init__(self, study: Any, root: CheckpointStore | str | os.PathLike[str] | None) -> None:
+        if root is not None and not isinstance(root, CheckpointStore):
+            root = CheckpointStore(root)  # validates now, before any work
+        if root is not None:
+            register_store(root)
+        self._study = study
+        self._given = None if root is None else root.root
+        self.keep = 2 if root is None else root.keep
+        self._root: str | None = None
+        #: starts of trials this driver created (PBT segments): no storage read at submit
+        self._starts: dict[int, CheckpointRef | None] = {}
+
+    @property
+    def root(self) -> str:
+        if self._root is None:
+            given = self._given or default_root(self._study.storage.url, self._study.name)
+            self._root = store_for(given).root
+        return self._root
+
+    @property
+    def store(self) -> CheckpointStore:
+        return store_for(self.root)
+
+    def remember_start(self, number: int, start: CheckpointRef | None) -> None:
+        self._starts[number] = start
+
+    def slot_for(self, record: Any) -> CheckpointSlot:
+        """Where trial ``record`` saves, and the checkpoint it resumes from."""
+        return slot(self.root, self._study.name, record.number, self.start_of(record))
+
+    def start_of(self, record: Any) -> CheckpointRef | None:
+        """The checkpoint a trial starts from: its segment's start (PBT), its own latest save when a
+        promoting scheduler resumes it from PAUSED, or for a re-run of a failed or stale trial the last
+        checkpoint that one saved (else where that one started)."""
+        if record.number in self._starts:
+            return self._starts[record.number]
+        scheduler = self._study.scheduler
+        creates = getattr(scheduler, "creates_trials", False)
+        pauses = getattr(scheduler, "pauses", False)
+        if record.requeued_from is None and not creates and not pauses:
+            return None
+        study_id = self._study._record.study_id
+        return resume_point(
+            record.number,
+            self._study._log.by_number,
+            self._study.storage.read_checkpoints(study_id),
+            self._study.storage.read_lineage(study_id),
+            # a trial promoted from PAUSED runs again under its own number: it resumes from its own saves
+            include_own=pauses and not creates,
+        )
+
+    def record(self, trial: Any, step: int, uri: str) -> None:
+        """Keep the reference of a checkpoint a trial saved, then prune old ones."""
+        self._study.storage.add_checkpoint(trial.trial_id, step, uri)
+        self.prune()
+
+    def prune(self) -> list[str]:
+        """Delete all but the latest ``keep`` checkpoints of each member (a trial and its re-runs,
+        or a PBT member's segments), keeping every one a segment starts or resumes from."""
+        study, storage = self._study, self._study.storage
+        study_id = study._record.study_id
+        refs = storage.read_checkpoints(study_id)
+        if len(refs) <= self.keep:
+            return []
+        study.refresh()
+        trials = study._log.by_number
+        lineage = storage.read_lineage(study_id)
+        doomed = prunable(refs, lineage, trials, self.keep, protect=self._starts.values())
+        if doomed:
+            storage.delete_checkpoints(study_id, doomed)
+            for uri in doomed:
+                try:
+                    self.store.delete(uri)
+                except OSError as exc:  # the store may not be reachable from the driver
+                    logger.warning("checkpoint %s not deleted: %s", uri, exc)
+        return doomed

@@ -1,0 +1,42 @@
+"""The handle an objective gets when its trial runs in this process (``ask``, or ``optimize`` with
+one worker): reports and checkpoints go straight to the study."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..records import CheckpointSlot
+from ..trial import Trial, TrialHandle
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .core import Study
+
+__all__ = ["RunningTrial"]
+
+
+class RunningTrial(TrialHandle):
+    """The handle for a trial this process runs (``optimize`` in process, or ``ask``)."""
+
+    def __init__(self, study: Study, record: Trial) -> None:
+        super().__init__(record.number, record.config)
+        self._study = study
+        self._record = record
+
+    @property
+    def unit(self) -> dict[str, float]:
+        return self._record.unit
+
+    @property
+    def record(self) -> Trial:
+        return self._record
+
+    def _deliver(self, step: int, value: float) -> bool:
+        return self._study._report(self._record, step, value)
+
+    def _checkpoint_slot(self) -> CheckpointSlot | None:
+        if self._slot is None:
+            self._slot = self._study._checkpoints.slot_for(self._record)
+        return self._slot
+
+    def _announce(self, step: int, uri: str) -> None:
+        self._study._checkpoints.record(self._record, step, uri)
