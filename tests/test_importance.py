@@ -13,8 +13,8 @@ pytest.importorskip("sklearn")
 from sklearn.tree import DecisionTreeRegressor  # noqa: E402
 
 import shoal  # noqa: E402
-from shoal.analysis._fanova import forest_decomposition, leaf_boxes  # noqa: E402
 from shoal.samplers import CoarseToFine, Random, SamplingContext  # noqa: E402
+from shoal.stats.fanova import forest_decomposition, leaf_boxes  # noqa: E402
 
 
 # -- the exact decomposition of one tree -------------------------------------------------------

@@ -25,7 +25,7 @@ from shoal.samplers import SearchExhausted
 from shoal.schedulers import PBT, Decision, SchedulerContext, best_schedule
 from shoal.schedulers.explore import explore, perturb_value, split_population
 from shoal.space import Space
-from shoal.trial import Trial, TrialState
+from shoal.trial import FailureKind, Trial, TrialState
 
 LR = {"lr": shoal.Float(1e-4, 1.0, scale="log")}
 
@@ -155,9 +155,10 @@ def test_pbt_refuses_bad_settings_naming_them(kwargs, message: str) -> None:
 
 
 def _t(number: int, state: TrialState, reports: list[tuple[int, float]], lr: float = 0.01,
-       error: str | None = None, requeued_from: int | None = None) -> Trial:
+       error: str | None = None, requeued_from: int | None = None,
+       failure: FailureKind | None = None) -> Trial:
     return Trial(number=number, state=state, config={"lr": lr}, unit={"lr": 0.5}, reports=reports,
-                 error=error, requeued_from=requeued_from)
+                 error=error, requeued_from=requeued_from, failure=failure)
 
 
 def _context(trials: list[Trial], lineage: list[LineageRecord], refs: list[CheckpointRef] = ()):
@@ -169,15 +170,15 @@ def test_segments_end_at_multiples_of_the_interval() -> None:
     fresh = _t(0, TrialState.RUNNING, [])
     restarted = _t(1, TrialState.RUNNING, [])
     context = _context([fresh, restarted], [LineageRecord(0, 0, 0), LineageRecord(1, 1, 2, parent=0, step=6)])
-    assert [pbt.decide(context, fresh, s, 1.0) for s in (3, 4)] == [Decision.CONTINUE, Decision.PAUSE]
+    assert [pbt.decide(context, fresh, s, 1.0) for s in (3, 4)] == [Decision.CONTINUE, Decision.COMPLETE]
     # a segment that resumed at step 6 ends at 8, in step with the others
-    assert [pbt.decide(context, restarted, s, 1.0) for s in (7, 8)] == [Decision.CONTINUE, Decision.PAUSE]
+    assert [pbt.decide(context, restarted, s, 1.0) for s in (7, 8)] == [Decision.CONTINUE, Decision.COMPLETE]
 
 
 def test_the_population_is_filled_first() -> None:
     pbt = PBT(population=3, interval=4)
     plan = pbt.next_trial(_context([_t(0, TrialState.RUNNING, [])], [LineageRecord(0, 0, 0)]))
-    assert (plan.member, plan.segment, plan.config, plan.start) == (1, 0, None, None)
+    assert (plan.lineage.member, plan.lineage.segment, plan.config, plan.start) == (1, 0, None, None)
 
 
 def test_synchronous_pbt_waits_for_every_member_at_the_boundary() -> None:
@@ -189,7 +190,8 @@ def test_synchronous_pbt_waits_for_every_member_at_the_boundary() -> None:
     assert synch.next_trial(_context([ready, behind], lineage, refs)) is None
     plan = PBT(population=2, interval=4).next_trial(_context([ready, behind], lineage, refs))
     # asynchronous: member 0 ranks best among the latest values and goes on from its own checkpoint
-    assert (plan.member, plan.segment, plan.config, plan.donor) == (0, 1, {"lr": 0.01}, None)
+    line = plan.lineage
+    assert (line.member, line.segment, plan.config, line.donor) == (0, 1, {"lr": 0.01}, None)
     assert plan.start.uri == "/0/4.pkl"
 
 
@@ -200,7 +202,8 @@ def test_the_bottom_member_copies_a_top_members_checkpoint_and_perturbs_its_conf
     refs = [CheckpointRef(0, 5, "/0/5.pkl"), CheckpointRef(1, 4, "/1/4.pkl")]
     pbt = PBT(population=2, interval=4, resample_probability=0.0, seed=0)
     plan = pbt.next_trial(_context([good, bad], lineage, refs))
-    assert (plan.member, plan.segment, plan.donor, plan.old_config) == (1, 1, 0, {"lr": 0.5})
+    line = plan.lineage
+    assert (line.member, line.segment, line.donor, line.old_config) == (1, 1, 0, {"lr": 0.5})
     assert plan.start == CheckpointRef(0, 5, "/0/5.pkl")  # the donor's latest (asynchronous)
     assert plan.config["lr"] in (pytest.approx(0.008), pytest.approx(0.012))
     # the donor went on past the boundary: synchronous PBT copies its checkpoint at the boundary, not later
@@ -213,16 +216,19 @@ def test_the_bottom_member_copies_a_top_members_checkpoint_and_perturbs_its_conf
     for synch, expected in ((True, "/1/4"), (False, "/2/6")):
         pbt = PBT(population=2, interval=4, synch=synch, resample_probability=0.0, seed=0)
         plan = pbt.next_trial(context)
-        assert (plan.member, plan.donor, plan.start.uri) == (0, 1, expected)
+        assert (plan.lineage.member, plan.lineage.donor, plan.start.uri) == (0, 1, expected)
 
 
 def test_a_member_whose_worker_died_restarts_and_one_that_failed_does_not() -> None:
-    died = _t(0, TrialState.FAILED, [(1, 0.9), (2, 0.8)], error="worker died: signal 9 (SIGKILL)")
-    broke = _t(1, TrialState.FAILED, [(1, 0.9)], error="Traceback (most recent call last):\nValueError: x")
+    died = _t(0, TrialState.FAILED, [(1, 0.9), (2, 0.8)], error="worker died: signal 9 (SIGKILL)",
+              failure=FailureKind.WORKER_DIED)
+    broke = _t(1, TrialState.FAILED, [(1, 0.9)], error="Traceback (most recent call last):\nValueError: x",
+               failure=FailureKind.OBJECTIVE)
     lineage = [LineageRecord(0, 0, 0), LineageRecord(1, 1, 0)]
     refs = [CheckpointRef(0, 1, "/0/1.pkl"), CheckpointRef(0, 2, "/0/2.pkl")]
     plan = PBT(population=2, interval=4).next_trial(_context([died, broke], lineage, refs))
-    assert (plan.member, plan.segment, plan.config, plan.start.uri) == (0, 1, {"lr": 0.01}, "/0/2.pkl")
+    line = plan.lineage
+    assert (line.member, line.segment, plan.config, plan.start.uri) == (0, 1, {"lr": 0.01}, "/0/2.pkl")
     # after max_restarts deaths in a row the member is failed for good, and with it the run ends
     with pytest.raises(SearchExhausted, match="every one of the 2 members has finished"):
         PBT(population=2, interval=4, max_restarts=0).next_trial(_context([died, broke], lineage, refs))
@@ -304,6 +310,7 @@ def test_a_member_whose_worker_dies_restarts_from_its_last_checkpoint(tmp_path: 
     # it died after saving step 6 and before reporting it (it may have started at step 5: a copy
     # starts from its donor's latest checkpoint, wherever the donor's segment had got to)
     assert dead.error == "worker died: exit code 7" and all(step < 6 for step, _ in dead.reports)
+    assert dead.failure == FailureKind.WORKER_DIED  # typed: PBT restarts on the kind, not the text
     dead_member = next(r.member for r in lineage if r.trial_number == dead.number)
     # (the other member may copy the checkpoint the dead one saved: it is sound)
     [restart] = [r for r in lineage if r.parent == dead.number and r.member == dead_member]

@@ -142,17 +142,17 @@ def test_asha_promote_pauses_until_a_trial_ranks_in_the_top_third() -> None:
     paused_a = trial(0, [(1, 0.2)], TrialState.PAUSED)
     rungs = [RungRecord(0, 0, 0, 1, 0.2), RungRecord(1, 0, 0, 1, 0.3)]
     assert asha.decide(ctx([paused_a, b], rungs), b, 1, 0.3) == Decision.PAUSE
-    assert asha.resume(ctx([paused_a, trial(1, [(1, 0.3)], TrialState.PAUSED)], rungs)) is None
+    assert asha.promote(ctx([paused_a, trial(1, [(1, 0.3)], TrialState.PAUSED)], rungs)) is None
     # a third value: the best of three (trial 0, paused) is promotable
     c = trial(2, [(1, 0.4)])
     rungs.append(RungRecord(2, 0, 0, 1, 0.4))
     paused_b = trial(1, [(1, 0.3)], TrialState.PAUSED)
     assert asha.decide(ctx([paused_a, paused_b, c], rungs), c, 1, 0.4) == Decision.PAUSE
     paused_c = trial(2, [(1, 0.4)], TrialState.PAUSED)
-    assert asha.resume(ctx([paused_a, paused_b, paused_c], rungs)) == 0
+    assert asha.promote(ctx([paused_a, paused_b, paused_c], rungs)) == 0
     # once trial 0 went on, nobody else at rung 0 is promotable
     running_a = trial(0, [(1, 0.2), (2, 0.15)])
-    assert asha.resume(ctx([running_a, paused_b, paused_c], rungs)) is None
+    assert asha.promote(ctx([running_a, paused_b, paused_c], rungs)) is None
 
 
 def test_asha_promotes_from_the_highest_rung_first() -> None:
@@ -161,9 +161,9 @@ def test_asha_promotes_from_the_highest_rung_first() -> None:
     rungs += [RungRecord(n, 0, 1, 3, v) for n, v in ((4, 0.2), (5, 0.3), (6, 0.4))]
     trials = [trial(n, [(1, 0.0)], TrialState.PAUSED) for n in range(4)]
     trials += [trial(n, [(3, 0.0)], TrialState.PAUSED) for n in (4, 5, 6)]
-    assert asha.resume(ctx(trials, rungs)) == 4  # rung 1's best before rung 0's best (trial 1)
+    assert asha.promote(ctx(trials, rungs)) == 4  # rung 1's best before rung 0's best (trial 1)
     trials[4] = trial(4, [(3, 0.2), (4, 0.2)])
-    assert asha.resume(ctx(trials, rungs)) == 1
+    assert asha.promote(ctx(trials, rungs)) == 1
 
 
 # -- through a Study -----------------------------------------------------------------------------

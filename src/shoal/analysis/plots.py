@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from ..direction import MAXIMIZE, MINIMIZE
+from ..direction import sign as direction_sign
 from ..space import Choice, Dimension
 from ..trial import Trial, TrialState
 from ._data import StudyData, as_study_data, completed, tunable, unit_matrix
@@ -86,7 +88,7 @@ def _shown(x: np.ndarray) -> np.ndarray:
 
 
 def _sign(data: StudyData) -> float:
-    return -1.0 if data.direction == "maximize" else 1.0
+    return direction_sign(data.direction)
 
 
 # -- the plots ---------------------------------------------------------------------------------
@@ -99,7 +101,7 @@ def history(study: Any):
     go = _go()
     numbers = [t.number for t in done]
     values = [t.value for t in done]
-    pick = max if data.direction == "maximize" else min
+    pick = max if data.direction == MAXIMIZE else min
     best = list(np.frompyfunc(pick, 2, 1).accumulate(np.array(values, dtype=object)))
     fig = _figure("Optimization history", xaxis_title="trial", yaxis_title="value")
     fig.add_trace(go.Scatter(x=numbers, y=values, mode="markers", name="trial value",
@@ -148,7 +150,7 @@ def parallel_coordinates(study: Any):
     fig.add_trace(go.Parcoords(
         dimensions=axes,
         line={"color": values, "colorscale": "Viridis", "showscale": True,
-              "reversescale": data.direction == "minimize"},
+              "reversescale": data.direction == MINIMIZE},
     ))
     return fig
 
@@ -216,7 +218,7 @@ def contour(study: Any, x: str | None = None, y: str | None = None, *, resolutio
     go = _go()
     fig = _figure(f"Contour: {x} x {y} (surrogate partial dependence)")
     fig.add_trace(go.Contour(x=grid, y=grid, z=z, colorscale="Viridis", ncontours=20,
-                             reversescale=data.direction == "minimize", colorbar={"title": "value"}))
+                             reversescale=data.direction == MINIMIZE, colorbar={"title": "value"}))
     both = (units[:, i] >= 0) & (units[:, j] >= 0)
     fig.add_trace(go.Scatter(x=units[both, i], y=units[both, j], mode="markers", name="trials",
                              marker={"color": "white", "line": {"color": "black", "width": 1}, "size": 7},
@@ -314,29 +316,12 @@ def lineage(study: Any):
 
 
 def _round_boxes(data: StudyData, names: Sequence[str]) -> tuple[dict[int, list[tuple[float, float]]], str]:
-    """Per round, (low, high) of every dimension on the unit scale: the sampler's exact boxes when the
-    study's live sampler is a CoarseToFine, else the span of the round's trials."""
+    """Per round, (low, high) of every dimension on the unit scale: the box the coarse-to-fine sampler
+    searched, as the study stored it, else the span of the round's trials."""
     rounds = sorted({t.round for t in data.trials if t.round is not None})
-    box_for_round = getattr(data.sampler, "box_for_round", None)
-    if box_for_round is not None:
-        from ..samplers.base import SamplingContext
-
-        history = [t for t in data.trials if t.state.finished]
-        context = SamplingContext(data.space, data.name, data.direction, 0, history=history)
-        out = {}
-        for r in rounds:
-            box = box_for_round(context, r)
-            spans = []
-            for name in names:
-                k = data.space.names.index(name)
-                dim = data.space[name]
-                if isinstance(dim, Choice) and name in box.choices:
-                    idx = [dim.index(v) for v in box.choices[name]]
-                    n = len(dim.values)
-                    spans.append((min(idx) / n, (max(idx) + 1) / n))
-                else:
-                    spans.append((float(box.lo[k]), float(box.hi[k])))
-            out[r] = spans
+    if rounds and all(r in data.round_boxes for r in rounds):
+        out = {r: [tuple(data.round_boxes[r].get(name, (math.nan, math.nan))) for name in names]
+               for r in rounds}
         return out, "the sampler's box"
     x_all = unit_matrix(data.trials, names)
     out = {}

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
+from ..direction import sign as direction_sign
 from ..trial import TrialState
 from ._data import StudyData, as_study_data, completed
 from .plots import PLOTS
@@ -54,7 +55,7 @@ def _summary(data: StudyData) -> str:
     ]
     out = f"<table>{_rows(rows)}</table>"
     if done:
-        sign = -1.0 if data.direction == "maximize" else 1.0
+        sign = direction_sign(data.direction)
         best = min(done, key=lambda t: (sign * t.value, t.number))  # type: ignore[operator]
         out += f"<h3>Best: trial {best.number}, value {best.value:.6g}</h3>"
         shown = [(k, f"{v:.6g}" if isinstance(v, float) else v) for k, v in best.config.items()]

@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+from ..direction import better
 from ..errors import ApiError  # noqa: F401 - defined in shoal.errors
 from ..storage import Storage, StudyRecord, StudySummary
 from ..trial import Trial, TrialState
@@ -57,7 +58,7 @@ def count_and_best(direction: str, rows: Iterable[dict[str, Any]]) -> tuple[dict
         counts[row["state"]] = counts.get(row["state"], 0) + 1
         value = row["value"]
         if row["state"] == TrialState.COMPLETE.value and value is not None:
-            if best is None or (value > best if direction == "maximize" else value < best):
+            if best is None or better(value, best, direction):
                 best = value
     return counts, best
 

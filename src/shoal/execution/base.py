@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ..trial import TrialState
+from ..trial import FailureKind, TrialState
 
 __all__ = [
     "Executor", "Outcome", "Job", "Finished", "Died", "Event", "ReportHandler", "CheckpointHandler"
@@ -27,11 +27,13 @@ CheckpointHandler = Callable[[int, int, str], None]
 
 @dataclass(frozen=True)
 class Outcome:
-    """How a call ended: its state, its value (COMPLETE, maybe PRUNED) and the error text."""
+    """How a call ended: its state, its value (COMPLETE, maybe PRUNED), the error text and, for a
+    FAILED call, why it failed."""
 
     state: TrialState
     value: float | None = None
     error: str | None = None
+    failure: FailureKind | None = None
 
 
 @dataclass(frozen=True)

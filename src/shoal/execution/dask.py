@@ -25,7 +25,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from ..errors import TrialAbandoned  # noqa: F401 - defined in shoal.errors
-from ..trial import TrialHandle, TrialState
+from ..trial import FailureKind, TrialHandle, TrialState
 from .base import Died, Event, Executor, Finished, Job, Outcome, ReportHandler
 from .inprocess import run_objective
 from .worker import _portable
@@ -143,6 +143,7 @@ def _run_trial(
                 None,
                 f"the objective could not be loaded on dask worker {channel.address} "
                 f"({type(exc).__name__}: {exc}); install the modules it needs on every worker",
+                FailureKind.OBJECTIVE,
             ), None
         handle = DaskTrial(channel, number, config, checkpoint)
         outcome, to_raise = run_objective(
@@ -335,7 +336,7 @@ class DaskExecutor(Executor):
                 return Died(key, f"dask worker died: {type(result).__name__}: {result}")
             where = f" on {call.worker}" if call.worker else ""
             error = f"dask task failed{where}: {type(result).__name__}: {result}"
-            return Finished(key, Outcome(TrialState.FAILED, None, error))
+            return Finished(key, Outcome(TrialState.FAILED, None, error, FailureKind.OBJECTIVE))
         return Died(key, f"dask worker died or the task was lost ({status}; the scheduler dropped it)")
 
     def _forget(self, call: _Call) -> None:

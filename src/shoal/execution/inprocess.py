@@ -8,7 +8,8 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from ..trial import TrialHandle, TrialPruned, TrialState
+from ..errors import CheckpointError
+from ..trial import FailureKind, TrialHandle, TrialPruned, TrialState
 from .base import Event, Executor, Finished, Job, Outcome, ReportHandler
 
 
@@ -64,13 +65,13 @@ def run_objective(
         return Outcome(TrialState.PRUNED, handle.last_value), None
     except Exception as exc:  # noqa: BLE001 - recorded, then re-raised unless caught
         text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)).rstrip()
-        outcome = Outcome(TrialState.FAILED, None, text)
-        from ..checkpoints import CheckpointError  # a missing or corrupt checkpoint fails its trial only
-
-        return outcome, None if isinstance(exc, (*catch, CheckpointError)) else exc
+        lost_checkpoint = isinstance(exc, CheckpointError)  # fails its trial only, never the study
+        kind = FailureKind.CHECKPOINT if lost_checkpoint else FailureKind.OBJECTIVE
+        outcome = Outcome(TrialState.FAILED, None, text, kind)
+        return outcome, None if isinstance(exc, catch) or lost_checkpoint else exc
     value, problem = as_value(result)
     if problem is not None:
-        return Outcome(TrialState.FAILED, None, problem), None
+        return Outcome(TrialState.FAILED, None, problem, FailureKind.OBJECTIVE), None
     return Outcome(TrialState.COMPLETE, value), None
 
 

@@ -9,7 +9,6 @@ share a stream.
 from __future__ import annotations
 
 import math
-import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import SearchExhausted  # noqa: F401 - defined in shoal.errors
+from ..seeding import Seeded
 from ..space import Space
 from ..trial import Trial, TrialState
 
@@ -54,12 +54,15 @@ class Proposal:
 
     ``claim`` is a key no other trial of the study may hold (a grid index, a quasi-random sequence
     position): storage enforces it atomically, so two workers never test the same point.
-    ``round`` records the search round a trial came from (coarse-to-fine).
+    ``round`` records the search round a trial came from (coarse-to-fine), and ``box`` the region
+    that round searches, (low, high) per dimension on the unit scale (the study stores it once per
+    round, so plots read each round's box as data).
     """
 
     unit: np.ndarray
     claim: str | None = None
     round: int | None = None
+    box: dict[str, tuple[float, float]] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -83,36 +86,19 @@ def finished_score(trial: Trial) -> float | None:
     return float(value)
 
 
-def _study_key(name: str) -> int:
-    return zlib.crc32(name.encode("utf-8"))
-
-
-class Sampler(ABC):
+class Sampler(Seeded, ABC):
     """Base class: subclasses implement ``propose`` and ``describe``."""
 
-    seed: int | None = None
-
     def __init__(self, seed: int | None = None) -> None:
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
-            raise ValueError(f"seed must be an int or None, got {seed!r}")
-        if seed is not None and seed < 0:
-            raise ValueError(f"seed must be >= 0, got {seed}")
-        self.seed = None if seed is None else int(seed)
-        self._entropy = np.random.SeedSequence().entropy if seed is None else None
+        self._set_seed(seed)
 
     def rng_for(self, context: SamplingContext, stream: int = 0) -> np.random.Generator:
         """The generator for this trial: a function of (seed, study, trial number, stream)."""
-        root = self.seed if self.seed is not None else self._entropy
-        return np.random.default_rng(
-            [int(root), _study_key(context.study_name), context.trial_number, stream]
-        )
+        return self.stream(context.study_name, context.trial_number, stream)
 
     def with_seed(self, seed: int | None) -> Sampler:
         """The sampler seeded (used by ``Study(seed=...)`` for a sampler given without a seed)."""
-        if seed is not None and self.seed is None:
-            self.seed = int(seed)
-            self._entropy = None
-        return self
+        return super().with_seed(seed)
 
     @abstractmethod
     def propose(self, context: SamplingContext) -> Proposal:

@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from ..direction import sign as direction_sign
 from ..space import Choice, Fixed, Space
 from ..trial import Trial, TrialState
 from .base import Proposal, Sampler, SamplingContext, finished_score
@@ -181,7 +182,7 @@ class CMAES(Sampler):
         repeats: Mapping[int, Trial],
     ) -> _Run:
         key = (context.study_name, run_no)
-        sign = -1.0 if context.direction == "maximize" else 1.0
+        sign = direction_sign(context.direction)
         run = self._runs.get(key)
         if run is not None and (run.cols != tuple(cols) or any(
             _told_values(members.get((run_no, g), {}), run.popsize, repeats, sign) != told
@@ -276,7 +277,7 @@ def warm_start(
     The mean is the best scored trial numbered below ``before`` (the run's first member); the step
     size is the mean per-dimension spread of the best tenth (at least 5 trials), kept >= 0.02.
     """
-    sign = -1.0 if context.direction == "maximize" else 1.0
+    sign = direction_sign(context.direction)
     scored = [
         (sign * s, t) for t in context.history
         if parse_claim(t.claim) is None and (before is None or t.number < before)

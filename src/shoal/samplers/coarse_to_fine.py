@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from ..direction import sign as direction_sign
 from ..space import Choice, Fixed, Space
 from ..trial import Trial, TrialState
 from .base import Proposal, Sampler, SamplingContext, SearchExhausted
@@ -56,6 +57,18 @@ class Box:
             elif name in unit and not self.lo[i] - 1e-12 <= unit[name] <= self.hi[i] + 1e-12:
                 return False
         return True
+
+    def spans(self, space: Space) -> dict[str, tuple[float, float]]:
+        """(low, high) per dimension on the unit scale; a choice spans its allowed values' slots."""
+        out = {}
+        for i, (name, dim) in enumerate(space):
+            if isinstance(dim, Choice) and name in self.choices:
+                slots = [dim.index(v) for v in self.choices[name]]
+                n = len(dim.values)
+                out[name] = (min(slots) / n, (max(slots) + 1) / n)
+            else:
+                out[name] = (float(self.lo[i]), float(self.hi[i]))
+        return out
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -205,7 +218,7 @@ class CoarseToFine(Sampler):
             for t in context.history
             if t.state == TrialState.COMPLETE and t.value is not None and t.round is not None
         ]
-        sign = -1.0 if context.direction == "maximize" else 1.0
+        sign = direction_sign(context.direction)
         for k in range(1, r + 1):
             pool = [t for t in complete if t.round < k]
             if len(pool) < 2:
@@ -256,10 +269,10 @@ class CoarseToFine(Sampler):
             return {}
         key = (context.study_name, r, tuple(t.number for t in pool))
         if key not in self._frozen_cache:
-            from ..analysis.importance import importance_of
+            from ..stats.importance import importance_of
 
             shares = importance_of(context.space, pool, seed=self.seed or 0)
-            sign = -1.0 if context.direction == "maximize" else 1.0
+            sign = direction_sign(context.direction)
             best = min(pool, key=lambda t: (sign * t.value, t.number))  # type: ignore[operator]
             ranking = shares.ranking
             frozen = {
@@ -363,6 +376,7 @@ class CoarseToFine(Sampler):
             self._into_box(space, box, unit),
             claim=claim,
             round=r,
+            box=box.spans(space),
             extra=extra,
         )
 

@@ -50,6 +50,7 @@ import numpy as np
 from scipy.optimize import minimize
 from scipy.stats import qmc
 
+from ..direction import MAXIMIZE
 from ..space import Space
 from ..trial import Trial, TrialState
 from . import _gp_math as gm
@@ -237,7 +238,7 @@ class GP(Sampler):
         self, context: SamplingContext, enc: Encoder, trials: list[Trial], n_scored: int
     ) -> np.ndarray:
         rng = self.rng_for(context, _FIT_STREAM)
-        y = self._targets(trials, n_scored, context.direction == "maximize")
+        y = self._targets(trials, n_scored, context.direction == MAXIMIZE)
         idx = self._subset(trials, y, rng)
         u_obs, act_obs = enc.from_trials([trials[i] for i in idx])
         x = enc.features(u_obs, act_obs)

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from ..direction import sign as direction_sign
 from ..space import Choice, Custom, Dimension, Fixed, Float, Int, Space
 from ..trial import Trial, TrialState
 from . import _parzen
@@ -173,7 +174,7 @@ class TPE(Sampler):
         rng = self.rng_for(context, _SAMPLE_STREAM)
         if not cols:  # nothing to search: every dimension is constant
             return Proposal(np.full(len(space), 0.5), extra={"tpe": "constant"})
-        sign = -1.0 if context.direction == "maximize" else 1.0
+        sign = direction_sign(context.direction)
         order = sorted(scored, key=lambda ts: (sign * ts[1], ts[0].number))
         n_good = min(len(order), max(1, int(self.gamma(len(order)))))
         good = [t for t, _ in order[:n_good]]

@@ -10,7 +10,7 @@ no waiting for a full rung (Li et al., "A System for Massively Parallel Hyperpar
   otherwise it is stopped (PRUNED, keeping its last value).
 - ``mode="promote"``: a trial reaching a rung carries on if it ranks in the top ``n // eta`` there;
   otherwise it is PAUSED. Whenever a slot frees, the best paused trial that now ranks in the top
-  ``n // eta`` of its rung (highest rung first) is resumed before any new configuration is sampled;
+  ``n // eta`` of its rung (highest rung first) is promoted before any new configuration is sampled;
   the objective loads its checkpoint and continues. Trials never promoted stay PAUSED (a later
   ``optimize`` call may still promote them).
 """
@@ -122,7 +122,7 @@ class ASHA(Scheduler):
             return Decision.CONTINUE
         return Decision.STOP if self.mode == "stop" else Decision.PAUSE
 
-    def resume(self, context: SchedulerContext) -> int | None:
+    def promote(self, context: SchedulerContext) -> int | None:
         """The paused trial to promote: highest rung first, then the best value there."""
         best: tuple[int, float, int] | None = None
         for trial in context.paused():

@@ -1,11 +1,12 @@
-"""The scheduler contract: decide what happens to running trials (continue, stop, pause, resume).
+"""The scheduler contract: decide what happens to running trials and what starts next.
 
 A scheduler is a pure decision over the data it is handed (``SchedulerContext``), like a sampler: no
 storage calls, no threads, no global random state (``rng_for`` derives a generator from the seed, the
-study and the trial). The study calls it at two points, whatever executor runs the trials:
+study and the trial). It returns decisions as typed values; the study (``shoal.study.scheduling``)
+turns them into storage writes. The study asks it at three points, whatever executor runs the trials:
 
-1. every intermediate report (``Study._report``, where the reports of in-process, local-worker and
-   Dask trials all arrive):
+1. every intermediate report (where the reports of in-process, local-worker and Dask trials all
+   arrive):
 
    - ``records(trial, step, value)`` names the rung records this report creates; the study stores
      them (typed rows, first record per (trial, bracket, rung) wins) so every driver of a shared
@@ -13,20 +14,24 @@ study and the trial). The study calls it at two points, whatever executor runs t
    - ``decide(context, trial, step, value)`` then returns a ``Decision``. ``STOP``: the worker is told
      to stop (``trial.should_stop()`` turns True; the objective raises ``shoal.TrialPruned`` or
      returns) and the trial ends PRUNED keeping its last value. ``PAUSE``: the same signal, but the
-     trial ends PAUSED (resumable; the objective should have saved a checkpoint by then).
+     trial ends PAUSED (promotable; the objective should have saved a checkpoint by then).
+     ``COMPLETE``: the same signal, and the trial ends COMPLETE with its last value (it did its part,
+     e.g. a PBT segment).
 
-2. whenever an ``optimize`` slot frees, before a new configuration is sampled:
-   ``resume(context)`` may name a PAUSED trial to continue (promotion); the study moves it back to
-   RUNNING with a compare-and-set (two drivers never resume one trial) and runs the objective again
-   with the same trial number, which then loads its checkpoint and carries on reporting.
+2. whenever a slot frees, first ``promote(context)``: it may name a PAUSED trial to continue; the
+   study moves it back to RUNNING with a compare-and-set (two drivers never promote one trial) and
+   runs the objective again under the same trial number, which loads its checkpoint and carries on.
 
-Subclasses implement ``decide`` and usually ``describe``; ``records`` and ``resume`` default to none.
+3. then ``next_trial(context)``: a ``TrialPlan`` for the next new trial. The default plan asks the
+   study's sampler for a configuration; a scheduler that plans trials itself (PBT) fills in the
+   configuration, the checkpoint to start from and the lineage record, or returns None to wait.
+
+Subclasses implement ``decide`` and usually ``describe``; the others default to nothing special.
 """
 
 from __future__ import annotations
 
 import enum
-import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -35,11 +40,13 @@ from typing import Any
 
 import numpy as np
 
+from ..direction import sign
 from ..records import CheckpointRef, LineageRecord, RungRecord
+from ..seeding import Seeded
 from ..space import Space
 from ..trial import Trial, TrialState
 
-__all__ = ["Decision", "Scheduler", "SchedulerContext", "RungRecord"]
+__all__ = ["Decision", "Scheduler", "SchedulerContext", "TrialPlan", "RungRecord"]
 
 
 class Decision(str, enum.Enum):
@@ -48,9 +55,32 @@ class Decision(str, enum.Enum):
     CONTINUE = "CONTINUE"
     STOP = "STOP"
     PAUSE = "PAUSE"
+    COMPLETE = "COMPLETE"
 
     def __str__(self) -> str:
         return self.value
+
+
+@dataclass(frozen=True)
+class TrialPlan:
+    """A new trial a scheduler wants started; the study starts it as it starts a sampler's proposal.
+
+    ``config`` None: the study's sampler proposes the configuration (``unit`` then unused). ``start``:
+    the checkpoint the trial starts from (its ``trial_number`` is the parent trial). ``lineage``: the
+    record stored with the trial (its ``trial_number`` is filled in by the study). ``claim``: a key no
+    other trial of the study may hold, so two drivers never start the same plan.
+    """
+
+    config: dict[str, Any] | None = None
+    unit: dict[str, float] | None = None
+    start: CheckpointRef | None = None
+    lineage: LineageRecord | None = None
+    claim: str | None = None
+
+    @property
+    def parent(self) -> int | None:
+        """The trial whose checkpoint this one starts from (None: from scratch)."""
+        return None if self.start is None else self.start.trial_number
 
 
 @dataclass(frozen=True)
@@ -62,14 +92,15 @@ class SchedulerContext:
     direction: str
     trials: Sequence[Trial] = ()
     rungs: Sequence[RungRecord] = field(default=())
-    #: PBT's segment records and checkpoint references (read only for a scheduler that ``uses_lineage``)
+    #: lineage records, checkpoint references and the space (loaded only for a scheduler that
+    #: ``uses_lineage``)
     lineage: Sequence[LineageRecord] = field(default=())
     checkpoints: Sequence[CheckpointRef] = field(default=())
     space: Space | None = None
 
     def score(self, value: float) -> float:
         """``value`` turned so that lower is better (negated when maximizing)."""
-        return -value if self.direction == "maximize" else value
+        return sign(self.direction) * value
 
     def better(self, a: float, b: float) -> bool:
         """True when ``a`` is strictly better than ``b`` in the study's direction."""
@@ -94,43 +125,34 @@ class SchedulerContext:
         return [t for t in self.trials if t.state == TrialState.PAUSED]
 
 
-def _study_key(name: str) -> int:
-    return zlib.crc32(name.encode("utf-8"))
-
-
-class Scheduler(ABC):
-    """Base class: subclasses implement ``decide`` (and ``records`` / ``resume`` when they use rungs
-    or pause trials)."""
-
-    seed: int | None = None
+class Scheduler(Seeded, ABC):
+    """Base class: subclasses implement ``decide`` (and ``records`` / ``promote`` when they use rungs
+    or pause trials, ``next_trial`` when they plan trials)."""
 
     #: True when the scheduler may answer ``PAUSE`` (the objective must then save checkpoints).
     pauses: bool = False
-    #: True when the scheduler plans every trial itself (PBT segments, through ``next_trial``): the
-    #: sampler proposes only the fresh configurations it asks for, and a PAUSE ends the trial COMPLETE
-    #: (its member goes on as a new trial) instead of PAUSED. Its context then carries lineage and
-    #: checkpoint references.
-    creates_trials: bool = False
+    #: True when ``decide`` and ``next_trial`` read lineage, checkpoint references and the space from
+    #: their context (the study loads them only then: they cost a storage read per decision).
+    uses_lineage: bool = False
+    #: False when trial values are not comparable across trials (PBT segments of different lengths):
+    #: a study given no sampler then proposes fresh configurations at random instead of with a model.
+    comparable_values: bool = True
 
     def __init__(self, seed: int | None = None) -> None:
-        if seed is not None and (
-            isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0
-        ):
-            raise ValueError(f"seed must be an int >= 0 or None, got {seed!r}")
-        self.seed = None if seed is None else int(seed)
-        self._entropy = np.random.SeedSequence().entropy if seed is None else None
+        self._set_seed(seed)
 
     def with_seed(self, seed: int | None) -> Scheduler:
         """The scheduler seeded (``Study(seed=...)`` seeds a scheduler given without a seed)."""
-        if seed is not None and self.seed is None:
-            self.seed = int(seed)
-            self._entropy = None
-        return self
+        return super().with_seed(seed)
 
     def rng_for(self, context: SchedulerContext, trial_number: int, stream: int = 0) -> np.random.Generator:
         """A generator that is a function of (seed, study, trial number, stream) only."""
-        root = self.seed if self.seed is not None else self._entropy
-        return np.random.default_rng([int(root), _study_key(context.study_name), trial_number, stream])
+        return self.stream(context.study_name, trial_number, stream)
+
+    @property
+    def needs_checkpoints(self) -> bool:
+        """True when trials go on from checkpoints (paused and promoted, or planned from another's)."""
+        return self.pauses or self.uses_lineage
 
     def records(self, trial: Trial, step: int, value: float) -> list[RungRecord]:
         """The rung records this report creates (stored before ``decide`` is called). Default none.
@@ -144,13 +166,16 @@ class Scheduler(ABC):
     def decide(self, context: SchedulerContext, trial: Trial, step: int, value: float) -> Decision:
         """What ``trial`` should do after reporting ``value`` at ``step``."""
 
-    def next_trial(self, context: SchedulerContext) -> Any:
-        """For a scheduler that ``creates_trials``: the plan of the next trial (see ``PBT``), None
-        when nothing should start until a running trial reports back; ``SearchExhausted`` when done."""
-        return None
+    def next_trial(self, context: SchedulerContext) -> TrialPlan | None:
+        """The plan of the next new trial. Default: ``TrialPlan()``, a configuration from the sampler.
 
-    def resume(self, context: SchedulerContext) -> int | None:
-        """The number of a PAUSED trial to run again now (None: sample a new one). Default none."""
+        A scheduler that plans trials itself (``PBT``) returns its own plans, None when nothing should
+        start until a running trial reports back, and raises ``SearchExhausted`` when it is done.
+        """
+        return TrialPlan()
+
+    def promote(self, context: SchedulerContext) -> int | None:
+        """The number of a PAUSED trial to run again now (None: start a new one). Default none."""
         return None
 
     def describe(self) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from ..direction import sign as direction_sign
 from ..space import Choice, Custom, Dimension, Fixed, Float, Int, Space
 
 __all__ = ["perturb_value", "explore", "split_population"]
@@ -122,7 +123,7 @@ def split_population(
     n = len(scores)
     if n < 2:
         return [], []
-    sign = -1.0 if direction == "maximize" else 1.0
+    sign = direction_sign(direction)
     ranked = sorted(scores, key=lambda m: (sign * scores[m], m))  # best first
     k = min(max(1, int(n * quantile)), n // 2)
     return ranked[-k:], ranked[:k]

@@ -4,7 +4,7 @@ A member's life is a chain of trials, one per segment of ``interval`` steps. Eve
 lineage in storage (``LineageRecord``: member, segment, the trial and checkpoint it starts from, the
 member it copied and its config before), so configs stay per trial, finished trials never change,
 and any driver can read who copied whom. At a segment's end (the first report at or past the next
-multiple of ``interval``) PBT answers ``PAUSE``: the trial ends COMPLETE and the member goes on as a
+multiple of ``interval``) PBT answers ``COMPLETE``: the trial ends COMPLETE and the member goes on as a
 new trial. If the member is in the bottom ``quantile`` of the population it exploits, starting from a
 top member's checkpoint with that member's config perturbed (``shoal.schedulers.explore``); otherwise it
 continues from its own checkpoint with its own config.
@@ -18,46 +18,21 @@ returns before its segment ends has finished training; the run ends when every m
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from ..checkpoints.points import resume_point
+from ..errors import SearchExhausted
 from ..records import CheckpointRef, LineageRecord
-from ..samplers.base import SearchExhausted
-from ..samplers.random import Random
-from ..storage import ClaimTaken
-from ..trial import Trial, TrialState
-from .base import Decision, Scheduler, SchedulerContext
+from ..storage import Storage
+from ..trial import FailureKind, Trial, TrialState
+from .base import Decision, Scheduler, SchedulerContext, TrialPlan
 from .explore import explore, split_population
 
-if TYPE_CHECKING:  # pragma: no cover
-    from ..study.core import Study
-    from ..study.handle import RunningTrial
-    from ..study.scheduling import SchedulerGlue
+__all__ = ["PBT", "Schedule", "schedule_of", "schedule_from", "best_schedule", "lineage_events"]
 
-__all__ = ["PBT", "SegmentPlan", "Schedule", "schedule_of", "best_schedule", "start_planned"]
-
-logger = logging.getLogger("shoal")
 
 _BUSY, _READY, _DONE, _RESTART, _FAILED = "busy", "ready", "done", "restart", "failed"
-_LOST = ("worker died", "dask worker died")
-
-
-@dataclass(frozen=True)
-class SegmentPlan:
-    """The next trial PBT wants: member ``member``'s segment ``segment``, starting from ``start``.
-
-    ``config is None`` asks the study's sampler for a fresh configuration (a new member).
-    """
-
-    member: int
-    segment: int
-    config: dict[str, Any] | None = None
-    unit: dict[str, float] | None = None
-    start: CheckpointRef | None = None
-    donor: int | None = None
-    old_config: dict[str, Any] | None = None
 
 
 @dataclass
@@ -99,8 +74,8 @@ class PBT(Scheduler):
     factor from ``factors`` on its own scale (see ``shoal.schedulers.explore``).
     """
 
-    pauses = True
-    creates_trials = True
+    uses_lineage = True
+    comparable_values = False  # segment values of different lengths: fresh members come at random
 
     def __init__(
         self,
@@ -159,15 +134,15 @@ class PBT(Scheduler):
     def decide(self, context: SchedulerContext, trial: Trial, step: int, value: float) -> Decision:
         record = _record_of(trial.number, context)
         start = record.step if record is not None else 0
-        return Decision.PAUSE if step >= self.boundary(start) else Decision.CONTINUE
+        return Decision.COMPLETE if step >= self.boundary(start) else Decision.CONTINUE
 
     # -- between segments ------------------------------------------------------------------------
-    def next_trial(self, context: SchedulerContext) -> SegmentPlan | None:
+    def next_trial(self, context: SchedulerContext) -> TrialPlan | None:
         """The next segment to start, None to wait for running ones; ``SearchExhausted`` when every
         member has finished."""
         members = self.members(context)
         if len(members) < self.population:
-            return SegmentPlan(member=len(members), segment=0)
+            return _plan(len(members), 0)
         waiting = sorted(
             (m for m in members.values() if m.status in (_READY, _RESTART)), key=lambda m: m.head.number
         )
@@ -175,8 +150,8 @@ class PBT(Scheduler):
             if member.status == _RESTART:
                 start = resume_point(member.head.number, context.by_number, list(context.checkpoints),
                                      list(context.lineage))
-                return SegmentPlan(member.member, member.last.segment + 1, dict(member.head.config),
-                                   dict(member.head.unit), start)
+                return _plan(member.member, member.last.segment + 1, dict(member.head.config),
+                             dict(member.head.unit), start)
             if self.synch and not self._generation_done(members, member):
                 continue
             return self._exploit_or_continue(context, members, member)
@@ -241,7 +216,7 @@ class PBT(Scheduler):
 
     def _exploit_or_continue(
         self, context: SchedulerContext, members: dict[int, _Member], member: _Member
-    ) -> SegmentPlan:
+    ) -> TrialPlan:
         refs, lineage = list(context.checkpoints), list(context.lineage)
         at = self.boundary(member.last.step) if self.synch else None
         scores = {
@@ -250,8 +225,8 @@ class PBT(Scheduler):
             if m.status not in (_DONE, _FAILED) and (score := _latest_value(m, at)) is not None
         }
         own = resume_point(member.head.number, context.by_number, refs, lineage)
-        plan = SegmentPlan(member.member, member.last.segment + 1, dict(member.head.config),
-                           dict(member.head.unit), own)
+        plan = _plan(member.member, member.last.segment + 1, dict(member.head.config),
+                     dict(member.head.unit), own)
         bottom, top = split_population(scores, self.quantile, context.direction)
         top = [m for m in top if m != member.member]
         if member.member not in bottom or not top or context.space is None:
@@ -264,13 +239,28 @@ class PBT(Scheduler):
         source = context.by_number[start.trial_number]
         config, unit = explore(context.space, source.config, source.unit, rng, factors=self.factors,
                                resample_probability=self.resample_probability)
-        return SegmentPlan(member.member, member.last.segment + 1, config, unit, start, donor.member,
-                           dict(member.head.config))
+        return _plan(member.member, member.last.segment + 1, config, unit, start, donor.member,
+                     dict(member.head.config))
+
+
+def _plan(
+    member: int, segment: int, config: dict[str, Any] | None = None, unit: dict[str, float] | None = None,
+    start: CheckpointRef | None = None, donor: int | None = None, old_config: dict[str, Any] | None = None,
+) -> TrialPlan:
+    """The plan of member ``member``'s segment ``segment`` (``config`` None: a fresh member)."""
+    lineage = LineageRecord(
+        -1, member, segment,
+        parent=None if start is None else start.trial_number,
+        checkpoint=None if start is None else start.uri,
+        step=0 if start is None else start.step,
+        donor=donor, old_config=old_config,
+    )
+    return TrialPlan(config, unit, start, lineage, claim=f"pbt:{member}:{segment}")
 
 
 def _lost(trial: Trial) -> bool:
     """Its worker or driver vanished: the member restarts from its last checkpoint."""
-    return trial.state == TrialState.STALE or (trial.error or "").startswith(_LOST)
+    return trial.state == TrialState.STALE or trial.failure == FailureKind.WORKER_DIED
 
 
 def _segment_heads(member: _Member) -> list[Trial]:
@@ -321,52 +311,20 @@ def _point_at(
     return resume_point(member.head.number, context.by_number, refs, lineage)
 
 
-# -- the driver side: create the planned trial --------------------------------------------------
-def start_planned(glue: SchedulerGlue, study: Study, driver_id: int) -> RunningTrial | None:
-    """Start the trial the scheduler plans in this driver: a re-queued one first, else a new segment
-    created RUNNING (so no other driver claims it) with its lineage. None when nothing is planned."""
-    storage, study_id = study.storage, study._record.study_id
-    study.refresh()
-    if study._log.has_queued():  # a segment re-queued after its driver vanished
-        claimed = storage.claim_queued(study_id, driver_id)
-        if claimed is not None:
-            return study._start(claimed)
-    for _attempt in range(20):
-        plan = glue.scheduler.next_trial(glue.context(study))
-        if plan is None:
-            return None
-        if plan.config is None:  # a fresh member: the sampler given (else a random draw) proposes it
-            # model-based samplers would read segment values of different lengths as comparable
-            sampler = study.sampler if study._sampler_given else Random(study.sampler.seed)
-            proposal = sampler.propose(study._context(None))
-            config, unit = study.space.decode(proposal.unit)
-        else:
-            config, unit = plan.config, plan.unit or {}
-        try:
-            record = storage.create_trial(
-                study_id, TrialState.RUNNING, config, unit,
-                claim=f"pbt:{plan.member}:{plan.segment}", driver_id=driver_id,
-            )
-        except ClaimTaken:  # another driver started this segment first: plan again
-            continue
-        start = plan.start
-        assert record.trial_id is not None
-        storage.add_lineage(record.trial_id, LineageRecord(
-            record.number, plan.member, plan.segment,
-            parent=None if start is None else start.trial_number,
-            checkpoint=None if start is None else start.uri,
-            step=0 if start is None else start.step,
-            donor=plan.donor, old_config=plan.old_config,
-        ))
-        study._checkpoints.remember_start(record.number, start)
-        if plan.donor is not None:
-            logger.info("study %r: member %d copies member %d at step %d (trial %d)", study.name,
-                        plan.member, plan.donor, record.number, 0 if start is None else start.step)
-        return study._start(record)
-    return None
-
-
 # -- replaying a schedule -------------------------------------------------------------------------
+class StudyRecords(Protocol):
+    """What replaying a schedule reads of a study (a ``shoal.Study`` has all of it)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def storage(self) -> Storage: ...
+    @property
+    def trials(self) -> list[Trial]: ...
+    @property
+    def best(self) -> Trial: ...
+
+
 @dataclass(frozen=True)
 class Schedule:
     """The hyperparameter schedule that produced one trial's model: ``(first step, config)`` pairs.
@@ -395,10 +353,10 @@ class Schedule:
         return out
 
 
-def schedule_of(study: Study, number: int) -> Schedule:
+def schedule_of(study: StudyRecords, number: int) -> Schedule:
     """The schedule of trial ``number``: its config, and before its start step those of the trials
     whose checkpoints it descends from (through exploits and continuations alike)."""
-    return schedule_from(study.trials, study.storage.read_lineage(study._record.study_id), number)
+    return schedule_from(study.trials, study.storage.read_lineage(study.id), number)
 
 
 def schedule_from(trial_list: list[Trial], lineage: list[LineageRecord], number: int) -> Schedule:
@@ -418,7 +376,7 @@ def schedule_from(trial_list: list[Trial], lineage: list[LineageRecord], number:
     return Schedule(number, trials[number].value, steps)
 
 
-def best_schedule(study: Study) -> Schedule:
+def best_schedule(study: StudyRecords) -> Schedule:
     """The schedule of the study's best segment (the best member's model)."""
     return schedule_of(study, study.best.number)
 

@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ..checkpoints.files import CheckpointStore, default_root, register_store, slot, store_for
 from ..checkpoints.points import prunable, resume_point
 from ..records import CheckpointRef, CheckpointSlot
+from ..trial import Trial
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .core import Study
 
 __all__ = ["Checkpointing"]
 
@@ -20,7 +24,7 @@ class Checkpointing:
     """One study's checkpoints, driver side: the slot each call gets, the references storage keeps,
     and pruning (the latest ``keep`` per member, never one a segment starts or resumes from)."""
 
-    def __init__(self, study: Any, root: CheckpointStore | str | os.PathLike[str] | None) -> None:
+    def __init__(self, study: Study, root: CheckpointStore | str | os.PathLike[str] | None) -> None:
         if root is not None and not isinstance(root, CheckpointStore):
             root = CheckpointStore(root)  # validates now, before any work
         if root is not None:
@@ -29,8 +33,8 @@ class Checkpointing:
         self._given = None if root is None else root.root
         self.keep = 2 if root is None else root.keep
         self._root: str | None = None
-        #: starts of trials this driver created (PBT segments): no storage read at submit
-        self._starts: dict[int, CheckpointRef | None] = {}
+        #: where the trials this driver started resume from (absent: from scratch)
+        self._starts: dict[int, CheckpointRef] = {}
 
     @property
     def root(self) -> str:
@@ -43,35 +47,27 @@ class Checkpointing:
     def store(self) -> CheckpointStore:
         return store_for(self.root)
 
-    def remember_start(self, number: int, start: CheckpointRef | None) -> None:
-        self._starts[number] = start
+    def begin(self, record: Trial, *, start: CheckpointRef | None = None, promoted: bool = False) -> None:
+        """Fix the checkpoint a trial this driver starts resumes from: ``start`` when a scheduler's plan
+        names one; for a trial promoted from PAUSED (it runs again under its own number) its own latest
+        save; for a re-run of a failed or stale trial the last checkpoint that one saved, else where
+        that one started. A fresh trial starts from scratch (nothing is read)."""
+        if start is None and (promoted or record.requeued_from is not None):
+            start = resume_point(
+                record.number,
+                self._study._log.by_number,
+                self._study.storage.read_checkpoints(self._study.id),
+                self._study.storage.read_lineage(self._study.id),
+                include_own=promoted,
+            )
+        if start is not None:
+            self._starts[record.number] = start
 
-    def slot_for(self, record: Any) -> CheckpointSlot:
+    def slot_for(self, record: Trial) -> CheckpointSlot:
         """Where trial ``record`` saves, and the checkpoint it resumes from."""
-        return slot(self.root, self._study.name, record.number, self.start_of(record))
+        return slot(self.root, self._study.name, record.number, self._starts.get(record.number))
 
-    def start_of(self, record: Any) -> CheckpointRef | None:
-        """The checkpoint a trial starts from: its segment's start (PBT), its own latest save when a
-        promoting scheduler resumes it from PAUSED, or for a re-run of a failed or stale trial the last
-        checkpoint that one saved (else where that one started)."""
-        if record.number in self._starts:
-            return self._starts[record.number]
-        scheduler = self._study.scheduler
-        creates = getattr(scheduler, "creates_trials", False)
-        pauses = getattr(scheduler, "pauses", False)
-        if record.requeued_from is None and not creates and not pauses:
-            return None
-        study_id = self._study._record.study_id
-        return resume_point(
-            record.number,
-            self._study._log.by_number,
-            self._study.storage.read_checkpoints(study_id),
-            self._study.storage.read_lineage(study_id),
-            # a trial promoted from PAUSED runs again under its own number: it resumes from its own saves
-            include_own=pauses and not creates,
-        )
-
-    def record(self, trial: Any, step: int, uri: str) -> None:
+    def record(self, trial: Trial, step: int, uri: str) -> None:
         """Keep the reference of a checkpoint a trial saved, then prune old ones."""
         self._study.storage.add_checkpoint(trial.trial_id, step, uri)
         self.prune()
@@ -80,7 +76,7 @@ class Checkpointing:
         """Delete all but the latest ``keep`` checkpoints of each member (a trial and its re-runs,
         or a PBT member's segments), keeping every one a segment starts or resumes from."""
         study, storage = self._study, self._study.storage
-        study_id = study._record.study_id
+        study_id = study.id
         refs = storage.read_checkpoints(study_id)
         if len(refs) <= self.keep:
             return []

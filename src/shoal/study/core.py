@@ -13,40 +13,35 @@ import socket
 import time
 import weakref
 from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime, timezone
 from typing import Any
 
+from ..direction import best_value, better, check_direction
+from ..errors import ClaimTaken
 from ..execution import Job, choose_executor, wants_trial
 from ..execution.inprocess import as_value
 from ..samplers.auto import Auto
 from ..samplers.base import Sampler, SamplingContext
+from ..samplers.random import Random
+from ..schedulers.base import TrialPlan
 from ..space import Space, as_space
-from ..storage import ClaimTaken, Storage, StudyNotFound, get_storage
-from ..trial import Trial, TrialState
+from ..storage import Storage, get_storage
+from ..trial import FailureKind, Trial, TrialState
+from . import opening, recovery
 from .checkpointing import Checkpointing
 from .handle import RunningTrial
-from .heartbeat import Heartbeat, pid_alive
-from .loop import Budget, TrialLoop
+from .heartbeat import Heartbeat
+from .loop import Budget, TrialLoop, check_optimize_options
 from .progress import ProgressBar
-from .scheduling import SchedulerGlue, check_scheduler
+from .scheduling import NO_SCHEDULER_PLAN, SchedulerGlue, check_scheduler, lineage_for
 from .trial_log import TrialLog
 
 __all__ = ["Study"]
 
 logger = logging.getLogger("shoal")
 
-_DIRECTIONS = ("minimize", "maximize")
 #: How often a driver says it is alive, and how long silence means it is gone.
 HEARTBEAT_SECONDS = 10.0
 STALE_AFTER_SECONDS = 60.0
-#: A configuration whose runs keep vanishing (it kills its driver) is re-queued at most this often.
-MAX_REQUEUES = 2
-
-
-def _check_direction(direction: str) -> str:
-    if direction not in _DIRECTIONS:
-        raise ValueError(f"direction must be 'minimize' or 'maximize', got {direction!r}")
-    return direction
 
 
 class Study:
@@ -81,11 +76,11 @@ class Study:
             )
         self.name = name
         self.space = as_space(space)
-        self.direction = _check_direction(direction)
-        self.sampler: Sampler = (sampler or Auto()).with_seed(seed)
-        self._sampler_given = sampler is not None
+        self.direction = check_direction(direction)
         self.scheduler = check_scheduler(scheduler)  # decides on running trials (shoal.schedulers)
-        self._glue = None if scheduler is None else SchedulerGlue(self.scheduler.with_seed(seed))
+        self.sampler: Sampler = (sampler or _default_sampler(self.scheduler)).with_seed(seed)
+        self._sampler_given = sampler is not None
+        self._glue = None if scheduler is None else SchedulerGlue(self, self.scheduler.with_seed(seed))
         self._checkpoints = Checkpointing(self, checkpoints)  # a path, fsspec URL or CheckpointStore
         self.requeue_stale = requeue_stale
         if not (isinstance(heartbeat_seconds, (int, float)) and heartbeat_seconds > 0):
@@ -101,42 +96,12 @@ class Study:
         self._log = TrialLog()
         self._driver_id: int | None = None
         self._heartbeat: Heartbeat | None = None
-        self._record = self._open_record()
+        self._boxes_stored: set[int] = set()  # coarse-to-fine rounds whose box this driver stored
+        self._record = opening.open_record(self)
         self.refresh()
-        self._check_space_fits()
+        opening.check_space_fits(self)
         if self.storage.shared and self._log.active:
             self.recover_stale()
-
-    # -- opening -------------------------------------------------------------------------------
-    def _open_record(self):
-        try:
-            record = self.storage.get_study(self.name)
-        except StudyNotFound:
-            try:
-                return self.storage.create_study(
-                    self.name, self.direction, self.space.to_dict(), self.sampler.describe()
-                )
-            except ValueError:  # created by another driver between our two calls
-                record = self.storage.get_study(self.name)
-        if record.direction != self.direction:
-            raise ValueError(
-                f"study {self.name!r} was created with direction={record.direction!r}; "
-                f"pass direction={record.direction!r} or use a new study name"
-            )
-        if self._sampler_given and record.sampler != self.sampler.describe():
-            self.storage.update_study(record.study_id, sampler=self.sampler.describe())
-        return record
-
-    def _check_space_fits(self) -> None:
-        stored = self._record.space
-        current = self.space.to_dict()
-        if stored == current:
-            return
-        self.space.check_fits(t.config for t in self._log.by_number.values())
-        self.storage.update_study(self._record.study_id, space=current)
-        for trial in self._log.by_number.values():
-            self._place(trial)
-        logger.info("study %r: space updated; %d stored trials fit it", self.name, len(self._log))
 
     @classmethod
     def load(
@@ -151,10 +116,13 @@ class Study:
         heartbeat_seconds: float = HEARTBEAT_SECONDS,
         stale_after: float = STALE_AFTER_SECONDS,
         scheduler: Any = None,
+        checkpoints: Any = None,
     ) -> Study:
-        """Open an existing study to inspect or resume it; ``optimize`` then continues it.
+        """Reopen an existing study to inspect or continue it; ``optimize`` then continues it.
 
-        ``space`` may differ from the stored one where the old trials still fit it.
+        Takes every option ``Study`` takes; the direction and (unless ``space`` is given) the space
+        come from storage. ``space`` may differ from the stored one where the old trials still fit it.
+        ``StudyNotFound`` when there is no such study.
         """
         backend = get_storage(storage)
         record = backend.get_study(name)
@@ -176,6 +144,7 @@ class Study:
             heartbeat_seconds=heartbeat_seconds,
             stale_after=stale_after,
             scheduler=scheduler,
+            checkpoints=checkpoints,
         )
 
     # -- reading -------------------------------------------------------------------------------
@@ -184,24 +153,13 @@ class Study:
         """The study's id in its storage (what storage-level calls and SQL queries take)."""
         return self._record.study_id
 
-    def _place(self, trial: Trial) -> None:
-        """Fill the unit coordinates of dimensions the stored trial lacks (a changed space)."""
-        for name, dim in self.space:
-            if name not in trial.unit:
-                value = trial.config.get(name, dim.default if dim.has_default else None)
-                if name in trial.config or dim.has_default:
-                    try:
-                        trial.unit[name] = dim.to_unit(value)
-                    except ValueError:
-                        pass
-
     def refresh(self) -> None:
         """Read what other drivers have written since the last look."""
         for trial in self.storage.read_trials(
-            self._record.study_id, after=self._log.last_seen, numbers=self._log.watched()
+            self.id, after=self._log.last_seen, numbers=self._log.watched()
         ):
             if self._record.space != self.space.to_dict() or len(trial.unit) < len(trial.config):
-                self._place(trial)
+                opening.place(self.space, trial)
             self._log.put(trial)
 
     @property
@@ -210,14 +168,10 @@ class Study:
         self.refresh()
         return self._log.ordered()
 
-    def _better(self, a: float, b: float) -> bool:
-        return a > b if self.direction == "maximize" else a < b
-
     def _best_value(self) -> float | None:
-        values = [t.value for t in self._log.finished if t.state == TrialState.COMPLETE]
-        if not values:
-            return None
-        return max(values) if self.direction == "maximize" else min(values)
+        return best_value(
+            (t.value for t in self._log.finished if t.state == TrialState.COMPLETE), self.direction
+        )
 
     @property
     def best(self) -> Trial:
@@ -225,7 +179,7 @@ class Study:
         best: Trial | None = None
         for trial in self.trials:
             if trial.state == TrialState.COMPLETE and trial.value is not None:
-                if best is None or self._better(trial.value, best.value):  # type: ignore[arg-type]
+                if best is None or better(trial.value, best.value, self.direction):  # type: ignore[arg-type]
                     best = trial
         if best is None:
             raise ValueError(f"study {self.name!r} has no completed trial yet")
@@ -253,36 +207,62 @@ class Study:
         return self._driver_id
 
     def ask(self, *, budget: int | None = None) -> RunningTrial:
-        """Start the next trial: a queued one if any, else the sampler's proposal.
+        """Start the next trial: a queued one if any, else the scheduler's plan (by default a
+        configuration from the sampler).
 
         Raises ``SearchExhausted`` when the sampler has nothing left (a finished grid).
         """
+        handle = self._next_trial(budget)
+        if handle is None:
+            raise RuntimeError(
+                f"{self.scheduler!r} has no trial to start until a running trial reports back"
+            )
+        return handle
+
+    def _next_trial(self, budget: int | None) -> RunningTrial | None:
+        """A queued trial if any, else a new one from the scheduler's plan (None: the plan is to wait)."""
         driver = self._driver()
         self.refresh()
         if self._log.has_queued():
-            claimed = self.storage.claim_queued(self._record.study_id, driver)
+            claimed = self.storage.claim_queued(self.id, driver)
             if claimed is not None:
                 return self._start(claimed)
         for _attempt in range(100):
-            context = self._context(budget)
-            proposal = self.sampler.propose(context)
-            config, unit = self.space.decode(proposal.unit)
+            plan = NO_SCHEDULER_PLAN if self._glue is None else self._glue.next_plan()
+            if plan is None:
+                return None
             try:
-                record = self.storage.create_trial(
-                    self._record.study_id,
-                    TrialState.RUNNING,
-                    config,
-                    unit,
-                    claim=proposal.claim,
-                    round=proposal.round,
-                    driver_id=driver,
-                    proposed_by=proposal.proposed_by,
-                )
+                record = self._create_planned(plan, driver, budget)
             except ClaimTaken:
-                self.refresh()  # another driver took that point; look again
+                self.refresh()  # another driver took that point or plan; look again
                 continue
-            return self._start(record)
+            return self._start(record, start=plan.start)
         raise RuntimeError("the sampler kept proposing points other drivers had already claimed")
+
+    def _create_planned(self, plan: TrialPlan, driver: int, budget: int | None) -> Trial:
+        """Store a plan as a RUNNING trial of this driver (with its lineage record, if any)."""
+        config, unit, claim, round_, proposed_by = plan.config, plan.unit or {}, None, None, None
+        proposal_box = None
+        if config is None:
+            proposal = self.sampler.propose(self._context(budget))
+            config, unit = self.space.decode(proposal.unit)
+            claim, round_, proposed_by = proposal.claim, proposal.round, proposal.proposed_by
+            proposal_box = proposal.box
+        record = self.storage.create_trial(
+            self.id, TrialState.RUNNING, config, unit, claim=plan.claim or claim,
+            round=round_, driver_id=driver, proposed_by=proposed_by,
+        )
+        if proposal_box is not None and round_ is not None and round_ not in self._boxes_stored:
+            self.storage.add_round_box(self.id, round_, proposal_box)  # the first driver's box wins
+            self._boxes_stored.add(round_)
+        lineage = lineage_for(plan, record.number)
+        if lineage is not None:
+            assert record.trial_id is not None
+            self.storage.add_lineage(record.trial_id, lineage)
+            if lineage.donor is not None:
+                logger.info("study %r: member %d copies member %d at step %d (trial %d)", self.name,
+                            lineage.member, lineage.donor, lineage.step, record.number)
+        return record
 
     def _context(self, budget: int | None) -> SamplingContext:
         return SamplingContext(
@@ -295,9 +275,11 @@ class Study:
             budget=budget,
         )
 
-    def _start(self, record: Trial) -> RunningTrial:
+    def _start(self, record: Trial, *, start: Any = None, promoted: bool = False) -> RunningTrial:
+        """A trial this driver now runs: tracked as its own, its checkpoint start fixed."""
         self._log.put(record)
         self._log.mine.add(record.number)
+        self._checkpoints.begin(record, start=start, promoted=promoted)
         return RunningTrial(self, record)
 
     def _report(self, record: Trial, step: int, value: float) -> bool:
@@ -309,11 +291,12 @@ class Study:
         if requested:
             record.stop_requested = True
             return True
-        return False if self._glue is None else self._glue.on_report(self, record, step, value)
+        return False if self._glue is None else self._glue.on_report(record, step, value)
 
-    def _resume(self) -> RunningTrial | None:
-        """A PAUSED trial the scheduler promotes, resumed in this driver (None when none)."""
-        return None if self._glue is None else self._glue.resume(self, self._driver())
+    def _promote(self) -> RunningTrial | None:
+        """A PAUSED trial the scheduler promotes, running again in this driver (None when none)."""
+        promoted = None if self._glue is None else self._glue.promote(self._driver())
+        return None if promoted is None else self._start(promoted, promoted=True)
 
     def _own(self, trial: RunningTrial | int) -> Trial:
         number = trial.number if isinstance(trial, RunningTrial) else trial
@@ -344,8 +327,9 @@ class Study:
             number, problem = as_value(value)
             if problem is not None and number is None and not _is_number(value):
                 raise ValueError(f"tell: value must be a number, got {value!r}")
-            state = TrialState.COMPLETE if problem is None else TrialState.FAILED
-            return self._finish(record, state, number, problem or error)
+            if problem is None:
+                return self._finish(record, TrialState.COMPLETE, number, error)
+            return self._finish(record, TrialState.FAILED, None, problem, FailureKind.OBJECTIVE)
         try:
             state = TrialState(state)
         except ValueError:
@@ -358,20 +342,23 @@ class Study:
                 raise ValueError(f"tell: {problem}")
         if state == TrialState.COMPLETE and value is None:
             raise ValueError("tell: a COMPLETE trial needs a finite value")
-        return self._finish(record, state, value, error)
+        failure = FailureKind.OBJECTIVE if state == TrialState.FAILED else None
+        return self._finish(record, state, value, error, failure)
 
     def _finish(
-        self, record: Trial, state: TrialState, value: float | None, error: str | None
+        self, record: Trial, state: TrialState, value: float | None, error: str | None,
+        failure: FailureKind | None = None,
     ) -> Trial:
         if record.state != TrialState.RUNNING:
             raise ValueError(
                 f"trial {record.number} is {record.state}, not RUNNING; finished trials never change"
             )
         assert record.trial_id is not None
-        if self._glue is not None:  # told to stop: PRUNED; told to pause: PAUSED
+        if self._glue is not None:  # told to stop: PRUNED; to pause: PAUSED; to complete: COMPLETE
             state, value = self._glue.final_state(record, state, value)
         finished = self.storage.set_state(
-            record.trial_id, TrialState.RUNNING, state, value=value, error=error
+            record.trial_id, TrialState.RUNNING, state, value=value, error=error,
+            failure=failure if state == TrialState.FAILED else None,
         )
         self._log.put(finished)
         return finished
@@ -385,7 +372,7 @@ class Study:
             if not math.isnan(u)
         }
         record = self.storage.create_trial(
-            self._record.study_id, TrialState.QUEUED, checked, unit
+            self.id, TrialState.QUEUED, checked, unit
         )
         self._log.put(record)
         return record
@@ -394,15 +381,15 @@ class Study:
     @property
     def paused(self) -> bool:
         """True while the study is paused: a running ``optimize`` starts no new trial."""
-        return self.storage.is_paused(self._record.study_id)
+        return self.storage.is_paused(self.id)
 
     def pause(self) -> None:
         """Pause the study: every driver's ``optimize`` starts no new trial until ``unpause``."""
-        self.storage.set_paused(self._record.study_id, True)
+        self.storage.set_paused(self.id, True)
 
     def unpause(self) -> None:
         """Undo ``pause``: every driver's ``optimize`` starts trials again."""
-        self.storage.set_paused(self._record.study_id, False)
+        self.storage.set_paused(self.id, False)
 
     def stop_trial(self, number: int) -> bool:
         """Ask running trial ``number`` to stop: its next ``report`` answers stop. False if not running."""
@@ -417,41 +404,7 @@ class Study:
         for ``stale_after`` seconds (its heartbeat thread beats every ``heartbeat_seconds`` whatever
         the trial does); a slow but live trial is never taken from its driver.
         """
-        host, now, stale = socket.gethostname(), datetime.now(timezone.utc), []
-        for trial, driver in self.storage.running_with_drivers(self._record.study_id):
-            if driver is None or driver.driver_id == self._driver_id:
-                continue
-            silent = (now - driver.heartbeat_at).total_seconds()
-            dead = driver.host == host and driver.pid != os.getpid() and not pid_alive(driver.pid)
-            if not dead and silent < self.stale_after:
-                continue
-            why = (
-                f"driver {driver.host}:{driver.pid} vanished"
-                + (" (process gone)" if dead else f" (no heartbeat for {silent:.0f}s)")
-            )
-            stale.append(self._mark_stale(trial, why))
-        self.refresh()
-        return [t for t in stale if t is not None]
-
-    def _mark_stale(self, trial: Trial, why: str) -> Trial | None:
-        assert trial.trial_id is not None
-        try:
-            marked = self.storage.set_state(
-                trial.trial_id, TrialState.RUNNING, TrialState.STALE, error=why
-            )
-        except Exception:  # noqa: BLE001 - it finished or was claimed meanwhile
-            return None
-        self._log.put(marked)
-        if self.requeue_stale and self._requeue_depth(marked) < MAX_REQUEUES:
-            self._repeat(marked, TrialState.QUEUED)
-        return marked
-
-    def _requeue_depth(self, trial: Trial) -> int:
-        depth = 0
-        while trial.requeued_from is not None and trial.requeued_from in self._log.by_number:
-            depth += 1
-            trial = self._log.by_number[trial.requeued_from]
-        return depth
+        return recovery.recover_stale(self)
 
     # -- the loop ------------------------------------------------------------------------------
     def optimize(
@@ -481,17 +434,10 @@ class Study:
         FAILED (traceback kept) and the study goes on; others are recorded, then raised. Ctrl-C marks
         running trials STALE, re-queues them and stops; ``optimize`` again resumes.
         """
-        _check_count("n_trials", n_trials)
-        _check_count("total_trials", total_trials)
-        _check_count("max_trials_per_worker", max_trials_per_worker)
-        for name, seconds in (("timeout", timeout), ("timeout_per_trial", timeout_per_trial)):
-            if seconds is not None and not (isinstance(seconds, (int, float)) and seconds > 0):
-                raise ValueError(f"{name} must be a number of seconds > 0, got {seconds!r}")
-        if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
-            raise ValueError(f"retries must be an int >= 0, got {retries!r}")
-        catch = (catch,) if isinstance(catch, type) else tuple(catch)
-        if not all(isinstance(c, type) and issubclass(c, BaseException) for c in catch):
-            raise ValueError(f"catch must be exception classes, got {catch!r}")
+        catch = check_optimize_options(
+            n_trials=n_trials, total_trials=total_trials, max_trials_per_worker=max_trials_per_worker,
+            timeout=timeout, timeout_per_trial=timeout_per_trial, retries=retries, catch=catch,
+        )
         job = Job(objective, wants_trial(objective), catch)
         runner = choose_executor(
             n_workers, executor, timeout_per_trial=timeout_per_trial,
@@ -512,19 +458,17 @@ class Study:
                 progress=progress,
             ).run()
 
-    def _ask_within(self, n_trials: int | None, total_trials: int | None) -> RunningTrial | None:
-        """``ask``, unless the study already holds ``total_trials`` configurations (then None)."""
-        if total_trials is not None:
-            self.refresh()
-            started = sum(1 for t in self._log.by_number.values() if t.requeued_from is None)
-            # a re-queued trial repeats a started configuration that has no result yet: run it anyway
-            requeued = any(
-                t.state == TrialState.QUEUED and t.requeued_from is not None
-                for t in self._log.active.values()
-            )
-            if started >= total_trials and not requeued:
-                return None
-        return self.ask(budget=n_trials)
+    def _budget_spent(self, total_trials: int | None) -> bool:
+        """Whether the study already holds ``total_trials`` configurations (a study-wide budget)."""
+        if total_trials is None:
+            return False
+        self.refresh()
+        started = sum(1 for t in self._log.by_number.values() if t.requeued_from is None)
+        # a re-queued trial repeats a started configuration that has no result yet: run it anyway
+        requeued = any(
+            t.state == TrialState.QUEUED and t.requeued_from is not None for t in self._log.active.values()
+        )
+        return started >= total_trials and not requeued
 
     def _rerun(self, failed: Trial) -> RunningTrial:
         """Start a new attempt of a failed trial's configuration."""
@@ -533,7 +477,7 @@ class Study:
     def _repeat(self, trial: Trial, state: TrialState, driver_id: int | None = None) -> Trial:
         """A new trial with ``trial``'s configuration that names it as the one it repeats."""
         return self.storage.create_trial(
-            self._record.study_id,
+            self.id,
             state,
             trial.config,
             trial.unit,
@@ -549,9 +493,9 @@ class Study:
         )
 
 
-def _check_count(name: str, value: int | None) -> None:
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-        raise ValueError(f"{name} must be a positive int or None, got {value!r}")
+def _default_sampler(scheduler: Any) -> Sampler:
+    """``Auto``, or random search where trial values are not comparable (PBT segments)."""
+    return Auto() if scheduler is None or scheduler.comparable_values else Random()
 
 
 def _is_number(value: Any) -> bool:

@@ -13,9 +13,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ..direction import better
 from ..errors import SearchExhausted, StateConflict
 from ..execution.base import Died, Executor, Finished, Job, Outcome
-from ..trial import Trial, TrialState
+from ..trial import FailureKind, Trial, TrialState
+from . import recovery
 from .handle import RunningTrial
 from .progress import ProgressBar
 
@@ -41,6 +43,32 @@ class Budget:
     n_trials: int | None = None
     total_trials: int | None = None
     deadline: float | None = None
+
+
+def check_optimize_options(
+    *,
+    n_trials: int | None,
+    total_trials: int | None,
+    max_trials_per_worker: int | None,
+    timeout: float | None,
+    timeout_per_trial: float | None,
+    retries: int,
+    catch: Iterable[type[BaseException]] | type[BaseException],
+) -> tuple[type[BaseException], ...]:
+    """Check ``optimize``'s options before anything runs; return ``catch`` as a tuple."""
+    for name, count in (("n_trials", n_trials), ("total_trials", total_trials),
+                        ("max_trials_per_worker", max_trials_per_worker)):
+        if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 1):
+            raise ValueError(f"{name} must be a positive int or None, got {count!r}")
+    for name, seconds in (("timeout", timeout), ("timeout_per_trial", timeout_per_trial)):
+        if seconds is not None and not (isinstance(seconds, (int, float)) and seconds > 0):
+            raise ValueError(f"{name} must be a number of seconds > 0, got {seconds!r}")
+    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+        raise ValueError(f"retries must be an int >= 0, got {retries!r}")
+    catch = (catch,) if isinstance(catch, type) else tuple(catch)
+    if not all(isinstance(c, type) and issubclass(c, BaseException) for c in catch):
+        raise ValueError(f"catch must be exception classes, got {catch!r}")
+    return catch
 
 
 class TrialLoop:
@@ -119,39 +147,25 @@ class TrialLoop:
         self._recover_periodically()
 
     def _fill(self) -> None:
+        """Start trials while slots are free: promoted paused trials first, then new ones."""
         if self._held():
             return
-        glue = self.study._glue
-        if glue is not None and glue.creates_trials:  # PBT: the scheduler plans every trial
-            return self._fill_planned(glue)
         while len(self.running) < self.executor.slots and self.to_raise is None and not self._late():
-            resumed = self.study._resume()  # a paused trial the scheduler promotes comes first
-            if resumed is None:
+            promoted = self.study._promote()
+            if promoted is None:
                 break
-            self._submit(resumed, attempt=0)
+            self._submit(promoted, attempt=0)
         while len(self.running) < self.executor.slots and self._may_start():
+            if self.study._budget_spent(self.budget.total_trials):
+                self.exhausted = True
+                return
             try:
-                handle = self.study._ask_within(self.budget.n_trials, self.budget.total_trials)
+                handle = self.study._next_trial(self.budget.n_trials)
             except SearchExhausted as exc:
                 logger.info("study %r: %s", self.study.name, exc)
                 self.exhausted = True
                 return
-            if handle is None:  # the study-wide budget is spent
-                self.exhausted = True
-                return
-            self.started += 1
-            self._submit(handle, attempt=0)
-
-    def _fill_planned(self, glue) -> None:
-        """Start the trials the scheduler plans (segments of PBT members); none while it waits."""
-        while len(self.running) < self.executor.slots and self._may_start():
-            try:
-                handle = glue.spawn(self.study, self.study._driver())
-            except SearchExhausted as exc:
-                logger.info("study %r: %s", self.study.name, exc)
-                self.exhausted = True
-                return
-            if handle is None:  # nothing to start until a running trial reports back
+            if handle is None:  # the scheduler waits for a running trial to report back
                 return
             self.started += 1
             self._submit(handle, attempt=0)
@@ -187,7 +201,7 @@ class TrialLoop:
         if running is None:
             return
         if isinstance(event, Died):
-            outcome = Outcome(TrialState.FAILED, None, event.cause)
+            outcome = Outcome(TrialState.FAILED, None, event.cause, FailureKind.WORKER_DIED)
         else:
             outcome = event.outcome
             if event.exception is not None:
@@ -197,7 +211,7 @@ class TrialLoop:
     def _conclude(self, running: _Running, outcome: Outcome) -> None:
         try:
             finished = self.study._finish(
-                running.handle.record, outcome.state, outcome.value, outcome.error
+                running.handle.record, outcome.state, outcome.value, outcome.error, outcome.failure
             )
         except StateConflict as exc:  # another driver judged it stale meanwhile; its verdict stands
             logger.warning("trial %d: result not recorded: %s", running.handle.number, exc)
@@ -215,7 +229,7 @@ class TrialLoop:
         for callback in self.callbacks:
             callback(self.study, finished)
         if finished.state == TrialState.COMPLETE and (
-            self.best is None or self.study._better(finished.value, self.best)  # type: ignore[arg-type]
+            self.best is None or better(finished.value, self.best, self.study.direction)  # type: ignore[arg-type]
         ):
             self.best = finished.value
         self.progress.update("" if self.best is None else f"best {self.best:.6g}")
@@ -229,7 +243,7 @@ class TrialLoop:
                 self.executor.cancel(key)
                 del self.running[key]
                 cause = f"timed out after {self.timeout_per_trial:g}s (timeout_per_trial)"
-                self._conclude(running, Outcome(TrialState.FAILED, None, cause))
+                self._conclude(running, Outcome(TrialState.FAILED, None, cause, FailureKind.TIMEOUT))
 
     def _since(self, key: int, running: _Running) -> float:
         since = self.executor.running_since(key)
@@ -246,5 +260,5 @@ class TrialLoop:
     def _abandon(self, why: str) -> None:
         """Leave the running trials STALE (and re-queued) when the driver stops abruptly."""
         for running in self.running.values():
-            self.study._mark_stale(running.handle.record, why)
+            recovery.mark_stale(self.study, running.handle.record, why)
         self.running.clear()
