@@ -17,7 +17,8 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from .space import Choice, Custom, Dimension, Fixed, Float, Int, Space, SpaceMismatch
     from .storage import StudyNotFound
     from .study import RunningTrial, Study
-    from .trial import Trial, TrialPruned, TrialState
+    from .errors import ShoalError
+    from .trial import FailureKind, Trial, TrialHandle, TrialPruned, TrialState
 
 __version__ = "0.1.0"
 
@@ -33,6 +34,9 @@ _WHERE = {
     "SpaceMismatch": ".space",
     "Trial": ".trial",
     "RunningTrial": ".study",
+    "TrialHandle": ".trial",
+    "FailureKind": ".trial",
+    "ShoalError": ".errors",
     "TrialState": ".trial",
     "TrialPruned": ".trial",
     "SearchExhausted": ".samplers",
@@ -53,6 +57,9 @@ __all__ = [
     "SpaceMismatch",
     "Trial",
     "RunningTrial",
+    "TrialHandle",
+    "FailureKind",
+    "ShoalError",
     "TrialState",
     "TrialPruned",
     "SearchExhausted",
