@@ -5,7 +5,7 @@ step s is an observation at budget s), so it composes with any scheduler that st
 different steps. The documented combination (Falkner, Klein and Hutter, "BOHB: Robust and Efficient
 Hyperparameter Optimization at Scale", 2018) is::
 
-    study = shoal.Study("mlp", space, "maximize", sampler=BOHB(), scheduler=Hyperband(1, 27))
+    study = shoal.Study("mlp", space, "maximize", sampler=BOHB(), scheduler=Hyperband(1, max_resource=27))
 
 or ``sampler, scheduler = shoal.samplers.bohb.bohb(min_resource=1, max_resource=27)``.
 """
@@ -146,4 +146,6 @@ def bohb(
     """The documented BOHB pair: ``(BOHB(...), Hyperband(...))`` for ``Study(sampler=..., scheduler=...)``."""
     from ..schedulers.hyperband import Hyperband
 
-    return BOHB(seed=seed, **sampler_options), Hyperband(min_resource, max_resource, reduction_factor)
+    return BOHB(seed=seed, **sampler_options), Hyperband(
+        min_resource, max_resource=max_resource, reduction_factor=reduction_factor
+    )
