@@ -59,7 +59,7 @@ def test_the_model_uses_the_largest_budget_with_more_than_d_plus_1_points() -> N
     # with only d + 1 = 3 points at budget 9, the model falls back to budget 1
     budget, scored = sampler.budget(context(history[:43]))
     assert budget == 1.0 and len(scored) == 43
-    assert BOHB(min_points=13).budget(context(history))[0] == 1.0
+    assert BOHB(n_startup=13).budget(context(history))[0] == 1.0
 
 
 def test_proposals_follow_the_high_budget_model() -> None:
@@ -93,7 +93,7 @@ def test_a_seeded_bohb_repeats_its_proposals() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"min_points": 1}, "min_points must be an int >= 2"),
+        ({"n_startup": 1}, "n_startup must be an int >= 2"),
         ({"random_fraction": 1.5}, r"random_fraction must be a number in \[0, 1\]"),
         ({"n_candidates": 0}, "n_candidates must be an int >= 1"),
     ],
@@ -101,6 +101,12 @@ def test_a_seeded_bohb_repeats_its_proposals() -> None:
 def test_bad_arguments_name_the_parameter(kwargs, message) -> None:
     with pytest.raises(ValueError, match=message):
         BOHB(**kwargs)
+
+
+def test_min_points_was_renamed_n_startup() -> None:
+    with pytest.raises(TypeError, match=r"^BOHB: min_points was renamed; pass n_startup=\.\.\.$"):
+        BOHB(min_points=13)
+    assert BOHB(n_startup=13).describe().startswith("BOHB(n_startup=13,")
 
 
 def test_bohb_with_hyperband_through_a_study() -> None:

@@ -97,13 +97,17 @@ def _named_class(key: str, name: Any, names: Mapping[str, str], module: Any) -> 
 
 
 def _check_options(key: str, name: str, cls: type, options: Mapping[str, Any]) -> None:
-    """Every option must be a keyword of ``cls``; the error lists the ones it takes."""
+    """Every option must be a keyword of ``cls``; the error lists the ones it takes.
+
+    A renamed keyword passes here, so that the class's own TypeError names the new one.
+    """
     accepted = [
         p.name
         for p in inspect.signature(cls).parameters.values()
         if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
     ]
-    unknown = [k for k in options if k not in accepted]
+    renamed = getattr(cls, "renamed_keywords", {})
+    unknown = [k for k in options if k not in accepted and k not in renamed]
     if unknown:
         raise ConfigError(
             f"{key} {name!r}: unknown option {unknown[0]!r}; valid options: "
