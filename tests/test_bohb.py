@@ -8,7 +8,7 @@ import pytest
 import shoal
 from shoal.samplers import BOHB
 from shoal.samplers.base import SamplingContext
-from shoal.samplers.bohb import bohb, observations
+from shoal.samplers.bohb import observations
 from shoal.schedulers import Hyperband
 from shoal.space import as_space
 from shoal.trial import Trial, TrialState
@@ -109,9 +109,21 @@ def test_min_points_was_renamed_n_startup() -> None:
     assert BOHB(n_startup=13).describe().startswith("BOHB(n_startup=13,")
 
 
+def test_the_bohb_preset_lives_above_samplers_and_schedulers() -> None:
+    """``shoal.bohb`` pairs a sampler with a scheduler, so it is in shoal.presets, not shoal.samplers."""
+    from shoal import presets
+
+    assert shoal.bohb is presets.bohb and "bohb" in shoal.__all__
+    assert not hasattr(shoal.samplers.bohb, "bohb")
+    sampler, scheduler = shoal.bohb(max_resource=9, reduction_factor=2, n_startup=4, seed=1)
+    assert (sampler.n_startup, sampler.seed) == (4, 1)
+    assert (scheduler.max_resource, scheduler.reduction_factor) == (9, 2)
+
+
 def test_bohb_with_hyperband_through_a_study() -> None:
-    sampler, scheduler = bohb(1, 27, seed=0)
+    sampler, scheduler = shoal.bohb(1, 27, seed=0)
     assert isinstance(scheduler, Hyperband) and isinstance(sampler, BOHB)
+    assert (scheduler.min_resource, scheduler.max_resource, scheduler.reduction_factor) == (1, 27, 3)
 
     def objective(config, trial):
         for epoch in range(1, 28):

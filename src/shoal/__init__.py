@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from . import samplers, schedulers
     from .analysis import Importance, importance
+    from .presets import bohb
     from .samplers import SearchExhausted
     from .space import Choice, Custom, Dimension, Fixed, Float, Int, Space, SpaceMismatch
     from .storage import StudyNotFound
@@ -39,6 +40,7 @@ _WHERE = {
     "StudyNotFound": ".storage",
     "importance": ".analysis",
     "Importance": ".analysis",
+    "bohb": ".presets",
 }
 
 __all__ = [
@@ -59,6 +61,7 @@ __all__ = [
     "StudyNotFound",
     "importance",
     "Importance",
+    "bohb",
     "samplers",
     "schedulers",
     "__version__",

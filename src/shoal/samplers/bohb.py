@@ -7,7 +7,7 @@ Hyperparameter Optimization at Scale", 2018) is::
 
     study = shoal.Study("mlp", space, "maximize", sampler=BOHB(), scheduler=Hyperband(1, max_resource=27))
 
-or ``sampler, scheduler = shoal.samplers.bohb.bohb(min_resource=1, max_resource=27)``.
+or ``sampler, scheduler = shoal.bohb(min_resource=1, max_resource=27)`` (``shoal.presets``).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from ..trial import Trial, TrialState
 from .base import Proposal, SamplingContext
 from .tpe import TPE
 
-__all__ = ["BOHB", "bohb", "observations"]
+__all__ = ["BOHB", "observations"]
 
 logger = logging.getLogger("shoal")
 
@@ -133,21 +133,3 @@ class BOHB(TPE):
             f"BOHB(n_startup={self.n_startup}, random_fraction={self.random_fraction:g}, "
             f"n_candidates={self.n_candidates}, bandwidth={self.bandwidth:g}, seed={self.seed})"
         )
-
-
-
-
-def bohb(
-    min_resource: int = 1,
-    max_resource: int = 81,
-    reduction_factor: int = 3,
-    *,
-    seed: int | None = None,
-    **sampler_options,
-):
-    """The documented BOHB pair: ``(BOHB(...), Hyperband(...))`` for ``Study(sampler=..., scheduler=...)``."""
-    from ..schedulers.hyperband import Hyperband
-
-    return BOHB(seed=seed, **sampler_options), Hyperband(
-        min_resource, max_resource=max_resource, reduction_factor=reduction_factor
-    )
