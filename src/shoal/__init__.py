@@ -20,7 +20,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from .study import RunningTrial, Study
     from .trial import Trial, TrialPruned, TrialState
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 _WHERE = {
     "Study": ".study",

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from . import __version__
+from ._version import __version__
 from .config import STORAGE_ENV, ConfigError, RunConfig, check_dask_address, default_storage
 from .errors import CLIError  # noqa: F401 - defined in shoal.errors
 from .storage import Storage, StudyNotFound, StudyRecord, get_storage
