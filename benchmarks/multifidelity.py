@@ -14,8 +14,9 @@ Every method gets the same budget of epochs (an epoch past the budget is never t
 then ends as pruned) and runs in this process, one trial at a time:
 
 - ``random``: shoal random search, no stopping (every trial trains E epochs);
-- ``asha``: random + ``ASHA(1, 3, E)`` (stop mode); ``hyperband``: random + ``Hyperband(1, E, 3)``;
-- ``bohb``: ``BOHB()`` + ``Hyperband(1, E, 3)``;
+- ``asha``: random + ``ASHA(1, reduction_factor=3, max_resource=E)`` (stop mode);
+- ``hyperband``: random + ``Hyperband(1, max_resource=E, reduction_factor=3)``;
+- ``bohb``: ``BOHB()`` + ``Hyperband(1, max_resource=E, reduction_factor=3)``;
 - ``optuna-sha``: Optuna's RandomSampler + SuccessiveHalvingPruner(min_resource=1, reduction_factor=3);
 - ``optuna-tpe-hb``: Optuna's TPESampler + HyperbandPruner(1, E, 3) (Optuna's BOHB-like pairing).
 
@@ -176,9 +177,9 @@ def run_shoal(task: Task, method: str, seed: int) -> Run:
     sampler = BOHB() if method == "bohb" else Random()
     scheduler = {
         "random": None,
-        "asha": ASHA(1, 3, task.epochs),
-        "hyperband": Hyperband(1, task.epochs, 3),
-        "bohb": Hyperband(1, task.epochs, 3),
+        "asha": ASHA(1, reduction_factor=3, max_resource=task.epochs),
+        "hyperband": Hyperband(1, max_resource=task.epochs, reduction_factor=3),
+        "bohb": Hyperband(1, max_resource=task.epochs, reduction_factor=3),
     }[method]
     study = shoal.Study(f"{task.name}-{method}", task.space, task.direction, sampler=sampler,
                         scheduler=scheduler, seed=seed)

@@ -8,7 +8,7 @@ import pytest
 import shoal
 from shoal.samplers import BOHB
 from shoal.samplers.base import SamplingContext
-from shoal.samplers.bohb import bohb, observations
+from shoal.samplers.bohb import observations
 from shoal.schedulers import Hyperband
 from shoal.space import as_space
 from shoal.trial import Trial, TrialState
@@ -59,7 +59,7 @@ def test_the_model_uses_the_largest_budget_with_more_than_d_plus_1_points() -> N
     # with only d + 1 = 3 points at budget 9, the model falls back to budget 1
     budget, scored = sampler.budget(context(history[:43]))
     assert budget == 1.0 and len(scored) == 43
-    assert BOHB(min_points=13).budget(context(history))[0] == 1.0
+    assert BOHB(n_startup=13).budget(context(history))[0] == 1.0
 
 
 def test_proposals_follow_the_high_budget_model() -> None:
@@ -93,7 +93,7 @@ def test_a_seeded_bohb_repeats_its_proposals() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"min_points": 1}, "min_points must be an int >= 2"),
+        ({"n_startup": 1}, "n_startup must be an int >= 2"),
         ({"random_fraction": 1.5}, r"random_fraction must be a number in \[0, 1\]"),
         ({"n_candidates": 0}, "n_candidates must be an int >= 1"),
     ],
@@ -103,9 +103,27 @@ def test_bad_arguments_name_the_parameter(kwargs, message) -> None:
         BOHB(**kwargs)
 
 
+def test_min_points_was_renamed_n_startup() -> None:
+    with pytest.raises(TypeError, match=r"^BOHB: min_points was renamed; pass n_startup=\.\.\.$"):
+        BOHB(min_points=13)
+    assert BOHB(n_startup=13).describe().startswith("BOHB(n_startup=13,")
+
+
+def test_the_bohb_preset_lives_above_samplers_and_schedulers() -> None:
+    """``shoal.bohb`` pairs a sampler with a scheduler, so it is in shoal.presets, not shoal.samplers."""
+    from shoal import presets
+
+    assert shoal.bohb is presets.bohb and "bohb" in shoal.__all__
+    assert not hasattr(shoal.samplers.bohb, "bohb")
+    sampler, scheduler = shoal.bohb(max_resource=9, reduction_factor=2, n_startup=4, seed=1)
+    assert (sampler.n_startup, sampler.seed) == (4, 1)
+    assert (scheduler.max_resource, scheduler.reduction_factor) == (9, 2)
+
+
 def test_bohb_with_hyperband_through_a_study() -> None:
-    sampler, scheduler = bohb(1, 27, seed=0)
+    sampler, scheduler = shoal.bohb(1, 27, seed=0)
     assert isinstance(scheduler, Hyperband) and isinstance(sampler, BOHB)
+    assert (scheduler.min_resource, scheduler.max_resource, scheduler.reduction_factor) == (1, 27, 3)
 
     def objective(config, trial):
         for epoch in range(1, 28):

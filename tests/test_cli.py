@@ -745,7 +745,7 @@ def test_unreachable_dask_scheduler_is_one_line_and_creates_nothing(
     with socket.socket() as probe:  # a port nobody listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    monkeypatch.setattr("shoal.cli.DASK_CONNECT_SECONDS", 1.0)
+    monkeypatch.setattr("shoal.cli.runs.DASK_CONNECT_SECONDS", 1.0)
     code, _, err = run_cli(capsys, "run", str(write_config(tmp_path)), "--dask", f"tcp://127.0.0.1:{port}")
     _one_line_error(code, err)
     assert f"dask: cannot reach the Dask scheduler at 'tcp://127.0.0.1:{port}'" in err

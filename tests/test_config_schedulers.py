@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 from pathlib import Path
 
@@ -62,11 +63,31 @@ def test_each_scheduler_name_builds_its_class_with_the_options() -> None:
 
 
 def test_bohb_is_a_sampler_name() -> None:
-    bohb = build_sampler({"name": "bohb", "min_points": 3, "random_fraction": 0.5, "seed": 1})
+    bohb = build_sampler({"name": "bohb", "n_startup": 3, "random_fraction": 0.5, "seed": 1})
     assert type(bohb) is shoal.samplers.BOHB and bohb.seed == 1
     assert type(build_sampler("bohb")) is shoal.samplers.BOHB
-    with pytest.raises(ConfigError, match="sampler 'bohb': BOHB: min_points must be an int >= 2"):
-        build_sampler({"name": "bohb", "min_points": 1})
+    assert bohb.n_startup == 3
+    with pytest.raises(ConfigError, match="sampler 'bohb': BOHB: n_startup must be an int >= 2"):
+        build_sampler({"name": "bohb", "n_startup": 1})
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ({"name": "bohb", "min_points": 3}, "sampler 'bohb': BOHB: min_points was renamed; pass n_startup="),
+        ({"name": "gp", "n_initial": 3}, "sampler 'gp': GP: n_initial was renamed; pass n_startup="),
+    ],
+)
+def test_a_renamed_sampler_option_names_the_new_one(spec, message) -> None:
+    with pytest.raises(ConfigError, match=message):
+        build_sampler(spec)
+
+
+def test_trials_before_the_model_is_n_startup_everywhere() -> None:
+    """One name for one idea: the samplers and schedulers that wait for trials before modelling."""
+    for spec in ("tpe", "gp", "bohb"):
+        assert "n_startup" in inspect.signature(type(build_sampler(spec))).parameters
+    assert "n_startup" in inspect.signature(type(build_scheduler("median"))).parameters
 
 
 def test_the_study_gets_the_scheduler_and_the_checkpoint_store(tmp_path: Path) -> None:

@@ -287,7 +287,7 @@ def test_eight_parallel_asks_give_eight_spread_out_points() -> None:
 
 def test_discrete_values_exact_and_no_repeats() -> None:
     space = shoal.Space({"n": shoal.Int(1, 4), "opt": shoal.Choice(["a", "b", "c"])})
-    study = shoal.Study("d", space, sampler=GP(seed=0, n_initial=3))
+    study = shoal.Study("d", space, sampler=GP(seed=0, n_startup=3))
     study.optimize(lambda c: c["n"] + {"a": 0.0, "b": 1.0, "c": 2.0}[c["opt"]], n_trials=12)
     seen = [(t.config["n"], t.config["opt"]) for t in study.trials]
     assert len(set(seen)) == 12
@@ -364,7 +364,7 @@ def test_degenerate_histories_fall_back_and_log(caplog: pytest.LogCaptureFixture
     assert 0 <= p.unit[0] <= 1 and "non-finite" in caplog.text
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="shoal"):  # one point: nothing to model
-        p = GP(seed=0, n_initial=1).propose(_ctx(space, _history(space, 1, lambda c: c["x"]), 1))
+        p = GP(seed=0, n_startup=1).propose(_ctx(space, _history(space, 1, lambda c: c["x"]), 1))
     assert 0 <= p.unit[0] <= 1 and "falling back" in caplog.text
 
 
@@ -380,10 +380,16 @@ def test_large_histories_fit_on_a_subset() -> None:
 
 
 def test_bad_arguments() -> None:
-    with pytest.raises(ValueError, match="n_initial"):
-        GP(n_initial=0)
+    with pytest.raises(ValueError, match="n_startup"):
+        GP(n_startup=0)
     with pytest.raises(ValueError, match="n_candidates"):
         GP(n_candidates=4)
     with pytest.raises(ValueError, match="max_points"):
         GP(max_points=5)
-    assert GP(seed=1).describe() == "GP(n_initial=None, n_candidates=1024, max_points=500, seed=1)"
+    assert GP(seed=1).describe() == "GP(n_startup=None, n_candidates=1024, max_points=500, seed=1)"
+
+
+def test_n_initial_was_renamed_n_startup() -> None:
+    with pytest.raises(TypeError, match=r"^GP: n_initial was renamed; pass n_startup=\.\.\.$"):
+        GP(n_initial=3)
+    assert GP(n_startup=3).n_startup == GP(3).n_startup == 3

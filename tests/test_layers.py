@@ -20,7 +20,7 @@ SRC = Path(__file__).resolve().parent.parent / "src" / "shoal"
 #: group (the part after ``shoal.``) -> layer; lower layers never import higher ones.
 LAYERS: dict[str, int] = {
     # 0: leaves, importing nothing of shoal above them
-    "_version": 0, "errors": 0, "records": 0, "space": 0, "trial": 0, "direction": 0, "seeding": 0,
+    "_version": 0, "_keywords": 0, "errors": 0, "records": 0, "space": 0, "trial": 0, "direction": 0, "seeding": 0,
     "checkpoints": 0,
     # 1: where trials are kept and run, and numeric cores over trials
     "storage": 1, "execution": 1, "stats": 1,
@@ -133,3 +133,13 @@ def test_the_check_sees_lazy_and_type_checking_imports(tmp_path: Path) -> None:
 def test_samplers_and_schedulers_are_peers_that_do_not_know_each_other(group: str) -> None:
     other = {"samplers": "schedulers", "schedulers": "samplers"}[group]
     assert [(s, t) for s, t, _, _ in _edges() if _group(s) == group and _group(t) == other] == []
+
+
+def test_the_version_lives_in_one_place() -> None:
+    import shoal
+    from shoal import _version
+
+    assert shoal.__version__ == _version.__version__
+    pyproject = (SRC.parents[1] / "pyproject.toml").read_text(encoding="utf-8")
+    assert 'dynamic = ["version"]' in pyproject and 'path = "src/shoal/_version.py"' in pyproject
+    assert (SRC / "py.typed").is_file()

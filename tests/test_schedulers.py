@@ -60,11 +60,14 @@ def ctx(trials=(), rungs=(), direction="minimize") -> SchedulerContext:
     [
         (lambda: ASHA(0), "min_resource must be an int >= 1"),
         (lambda: ASHA(1, reduction_factor=1), "reduction_factor must be an int >= 2"),
-        (lambda: ASHA(1, 2.5), "reduction_factor must be an int"),
-        (lambda: ASHA(3, 3, max_resource=2), r"max_resource \(2\) must be >= min_resource \(3\)"),
+        (lambda: ASHA(1, reduction_factor=2.5), "reduction_factor must be an int"),
+        (
+            lambda: ASHA(3, reduction_factor=3, max_resource=2),
+            r"max_resource \(2\) must be >= min_resource \(3\)",
+        ),
         (lambda: ASHA(1, mode="pause"), "mode must be 'stop' or 'promote'"),
-        (lambda: Hyperband(1, None), "max_resource is required"),
-        (lambda: Hyperband(1, 27, n_brackets=5), r"n_brackets must be an int in \[1, 4\]"),
+        (lambda: Hyperband(1, max_resource=None), "max_resource is required"),
+        (lambda: Hyperband(1, max_resource=27, n_brackets=5), r"n_brackets must be an int in \[1, 4\]"),
         (lambda: MedianStopping(n_startup=-1), "n_startup must be an int >= 0"),
         (lambda: MedianStopping(min_others=0), "min_others must be an int >= 1"),
     ],
@@ -74,23 +77,38 @@ def test_bad_arguments_name_the_parameter(make, message) -> None:
         make()
 
 
+@pytest.mark.parametrize(
+    ("make", "keywords"),
+    [
+        (lambda: ASHA(1, 27), "reduction_factor=..., max_resource=..., mode=..."),
+        (lambda: ASHA(1, 3, 27), "reduction_factor=..., max_resource=..., mode=..."),
+        (lambda: Hyperband(1, 27), "max_resource=..., reduction_factor=..., mode=..., n_brackets=..."),
+    ],
+)
+def test_only_min_resource_is_positional(make, keywords) -> None:
+    """``ASHA(1, 27)`` once set the reduction factor to 27; now the extra number is refused."""
+    with pytest.raises(TypeError, match=r"takes at most 1 positional argument \(min_resource\)") as info:
+        make()
+    assert str(info.value).endswith(f"pass the others by keyword: {keywords}")
+
+
 def test_a_study_refuses_what_is_not_a_scheduler() -> None:
     with pytest.raises(ValueError, match="scheduler must be a shoal scheduler"):
         shoal.Study("s", SPACE, scheduler="asha")
 
 
 def test_describe_names_the_settings() -> None:
-    assert ASHA(1, 4, 64, mode="promote").describe() == (
+    assert ASHA(1, reduction_factor=4, max_resource=64, mode="promote").describe() == (
         "ASHA(min_resource=1, reduction_factor=4, max_resource=64, mode='promote')"
     )
-    assert "n_brackets=4" in repr(Hyperband(1, 27))
+    assert "n_brackets=4" in repr(Hyperband(1, max_resource=27))
 
 
 # -- ASHA as a pure decision ---------------------------------------------------------------------
 
 
 def test_asha_records_each_rung_a_report_reaches_first() -> None:
-    asha = ASHA(1, 3, max_resource=27)
+    asha = ASHA(1, reduction_factor=3, max_resource=27)
     assert [asha.resource(k) for k in range(4)] == [1, 3, 9, 27]
     t = trial(0, [(1, 0.5), (2, 0.4)])
     assert asha.records(t, 2, 0.4) == []  # between rungs
@@ -102,7 +120,7 @@ def test_asha_records_each_rung_a_report_reaches_first() -> None:
 
 @pytest.mark.parametrize("direction", ["minimize", "maximize"])
 def test_asha_stop_keeps_the_top_third_of_a_rung(direction: str) -> None:
-    asha = ASHA(1, 3)
+    asha = ASHA(1, reduction_factor=3)
     sign = 1.0 if direction == "minimize" else -1.0
     earlier = [RungRecord(n, 0, 0, 1, sign * v) for n, v in enumerate([0.1, 0.2, 0.3, 0.4, 0.5])]
 
@@ -118,7 +136,7 @@ def test_asha_stop_keeps_the_top_third_of_a_rung(direction: str) -> None:
 
 
 def test_asha_stop_lets_the_best_so_far_through_a_young_rung() -> None:
-    asha = ASHA(1, 3)
+    asha = ASHA(1, reduction_factor=3)
     first = trial(0, [(1, 0.5)])
     assert asha.decide(ctx([first], [RungRecord(0, 0, 0, 1, 0.5)]), first, 1, 0.5) == Decision.CONTINUE
     second = trial(1, [(1, 0.6)])
@@ -127,7 +145,7 @@ def test_asha_stop_lets_the_best_so_far_through_a_young_rung() -> None:
 
 
 def test_asha_judges_a_trial_by_its_first_record_at_a_rung() -> None:
-    asha = ASHA(1, 3)
+    asha = ASHA(1, reduction_factor=3)
     rungs = [RungRecord(0, 0, 0, 1, 0.1), RungRecord(1, 0, 0, 1, 0.9)]
     # trial 1 re-reports step 1 with a better value: the stored record (0.9) still decides
     me = trial(1, [(1, 0.01)])
@@ -135,7 +153,7 @@ def test_asha_judges_a_trial_by_its_first_record_at_a_rung() -> None:
 
 
 def test_asha_promote_pauses_until_a_trial_ranks_in_the_top_third() -> None:
-    asha = ASHA(1, 3, mode="promote")
+    asha = ASHA(1, reduction_factor=3, mode="promote")
     a, b = trial(0, [(1, 0.2)]), trial(1, [(1, 0.3)])
     # one or two values at a rung: nobody is promotable yet (2 // 3 == 0)
     assert asha.decide(ctx([a], [RungRecord(0, 0, 0, 1, 0.2)]), a, 1, 0.2) == Decision.PAUSE
@@ -156,7 +174,7 @@ def test_asha_promote_pauses_until_a_trial_ranks_in_the_top_third() -> None:
 
 
 def test_asha_promotes_from_the_highest_rung_first() -> None:
-    asha = ASHA(1, 3, mode="promote")
+    asha = ASHA(1, reduction_factor=3, mode="promote")
     rungs = [RungRecord(n, 0, 0, 1, v) for n, v in enumerate([0.5, 0.1, 0.6, 0.7])]
     rungs += [RungRecord(n, 0, 1, 3, v) for n, v in ((4, 0.2), (5, 0.3), (6, 0.4))]
     trials = [trial(n, [(1, 0.0)], TrialState.PAUSED) for n in range(4)]
@@ -172,7 +190,7 @@ def test_asha_promotes_from_the_highest_rung_first() -> None:
 def test_asha_stop_prunes_trials_and_finds_the_best_with_fewer_epochs() -> None:
     plain = study_with(None, name="plain")
     plain.optimize(objective, 40, show_progress=False)
-    asha = study_with(ASHA(1, 3, max_resource=EPOCHS), name="plain")
+    asha = study_with(ASHA(1, reduction_factor=3, max_resource=EPOCHS), name="plain")
     asha.optimize(objective, 40, show_progress=False)
     assert [t.config for t in plain.trials] == [t.config for t in asha.trials]  # same configurations
     epochs = sum(t.reports[-1][0] for t in asha.trials)
@@ -187,7 +205,7 @@ def test_asha_stop_prunes_trials_and_finds_the_best_with_fewer_epochs() -> None:
 
 
 def test_asha_stop_decisions_replay_from_the_stored_rungs() -> None:
-    study = study_with(ASHA(1, 3, max_resource=EPOCHS))
+    study = study_with(ASHA(1, reduction_factor=3, max_resource=EPOCHS))
     study.optimize(objective, 30, show_progress=False)
     rungs = study.storage.read_rungs(study._record.study_id)
     by_trial: dict[int, list[RungRecord]] = {}
@@ -209,7 +227,7 @@ def test_an_objective_that_returns_after_a_stop_is_pruned_with_its_value() -> No
                 return curve(config["q"], epoch)
         return curve(config["q"], EPOCHS)
 
-    study = study_with(ASHA(1, 3, max_resource=EPOCHS))
+    study = study_with(ASHA(1, reduction_factor=3, max_resource=EPOCHS))
     study.optimize(polite, 15, show_progress=False)
     pruned = [t for t in study.trials if t.state == TrialState.PRUNED]
     assert pruned and all(t.value == t.reports[-1][1] for t in pruned)
@@ -228,7 +246,7 @@ def test_asha_promote_pauses_and_resumes_from_a_checkpoint() -> None:
                 raise shoal.TrialPruned()
         return curve(config["q"], EPOCHS)
 
-    study = study_with(ASHA(1, 3, max_resource=EPOCHS, mode="promote"))
+    study = study_with(ASHA(1, reduction_factor=3, max_resource=EPOCHS, mode="promote"))
     study.optimize(resumable, 30, show_progress=False)
     trials = study.trials
     assert {t.state for t in trials} == {TrialState.PAUSED, TrialState.COMPLETE}
@@ -269,7 +287,7 @@ def test_asha_promote_resumes_a_paused_trial_from_its_own_saved_checkpoint(tmp_p
         return curve(config["q"], EPOCHS)
 
     study = study_with(
-        ASHA(1, 3, max_resource=EPOCHS, mode="promote"), checkpoints=str(tmp_path / "ckpt")
+        ASHA(1, reduction_factor=3, max_resource=EPOCHS, mode="promote"), checkpoints=str(tmp_path / "ckpt")
     )
     study.optimize(saving, 20, show_progress=False)
     resumed = {n: s for n, s in starts.items() if len(s) > 1}
@@ -281,7 +299,7 @@ def test_asha_promote_resumes_a_paused_trial_from_its_own_saved_checkpoint(tmp_p
 
 
 def test_hyperband_spreads_trials_over_brackets_in_hyperband_proportions() -> None:
-    hb = Hyperband(1, 27, 3)
+    hb = Hyperband(1, max_resource=27, reduction_factor=3)
     counts = Counter(hb.bracket_of(n) for n in range(len(hb._cycle)))
     # Hyperband with s_max = 3: 27, 12, 6 and 4 configurations from the most aggressive bracket on
     assert dict(counts) == {0: 27, 1: 12, 2: 6, 3: 4}
@@ -292,7 +310,7 @@ def test_hyperband_spreads_trials_over_brackets_in_hyperband_proportions() -> No
 
 
 def test_hyperband_never_stops_a_trial_of_its_last_bracket() -> None:
-    hb = Hyperband(1, 27, 3)
+    hb = Hyperband(1, max_resource=27, reduction_factor=3)
     study = study_with(hb)
     study.optimize(objective, 49, show_progress=False)
     for t in study.trials:
@@ -329,8 +347,8 @@ def test_median_stopping_through_a_study() -> None:
 
 def test_two_drivers_on_one_sqlite_study_see_the_same_rungs(tmp_path) -> None:
     url = f"sqlite:///{tmp_path / 'rungs.db'}"
-    first = study_with(ASHA(1, 3, max_resource=9), url)
-    second = study_with(ASHA(1, 3, max_resource=9), url)
+    first = study_with(ASHA(1, reduction_factor=3, max_resource=9), url)
+    second = study_with(ASHA(1, reduction_factor=3, max_resource=9), url)
     # three good trials through the first driver
     for q in (0.3, 0.2, 0.1):  # each the best so far
         run = first.ask()
@@ -355,7 +373,7 @@ def test_two_drivers_on_one_sqlite_study_see_the_same_rungs(tmp_path) -> None:
 
 
 def test_asha_stop_with_local_worker_processes() -> None:
-    study = study_with(ASHA(1, 3, max_resource=EPOCHS))
+    study = study_with(ASHA(1, reduction_factor=3, max_resource=EPOCHS))
     study.optimize(objective, 12, n_workers=2, show_progress=False)
     states = Counter(t.state for t in study.trials)
     assert states[TrialState.PRUNED] >= 3 and states[TrialState.COMPLETE] >= 1
@@ -382,7 +400,7 @@ def test_asha_promote_with_local_worker_processes_resumes_from_files(tmp_path) -
                 raise shoal.TrialPruned()
         return curve(config["q"], 9)
 
-    study = study_with(ASHA(1, 3, max_resource=9, mode="promote"))
+    study = study_with(ASHA(1, reduction_factor=3, max_resource=9, mode="promote"))
     for k in range(12):  # best first: each later, worse trial makes an earlier paused one promotable
         study.enqueue({"q": k / 12})
     study.optimize(resumable, 12, n_workers=2, show_progress=False)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from . import samplers, schedulers
     from .analysis import Importance, importance
+    from .presets import bohb
     from .samplers import SearchExhausted
     from .space import Choice, Custom, Dimension, Fixed, Float, Int, Space, SpaceMismatch
     from .storage import StudyNotFound
@@ -20,7 +21,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from .errors import ShoalError
     from .trial import FailureKind, Trial, TrialHandle, TrialPruned, TrialState
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 _WHERE = {
     "Study": ".study",
@@ -43,6 +44,7 @@ _WHERE = {
     "StudyNotFound": ".storage",
     "importance": ".analysis",
     "Importance": ".analysis",
+    "bohb": ".presets",
 }
 
 __all__ = [
@@ -66,6 +68,7 @@ __all__ = [
     "StudyNotFound",
     "importance",
     "Importance",
+    "bohb",
     "samplers",
     "schedulers",
     "__version__",

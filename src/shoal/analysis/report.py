@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .. import __version__
+from .._version import __version__
 from ..direction import sign as direction_sign
 from ..trial import TrialState
 from ._data import StudyData, as_study_data, completed

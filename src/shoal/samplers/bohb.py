@@ -5,9 +5,9 @@ step s is an observation at budget s), so it composes with any scheduler that st
 different steps. The documented combination (Falkner, Klein and Hutter, "BOHB: Robust and Efficient
 Hyperparameter Optimization at Scale", 2018) is::
 
-    study = shoal.Study("mlp", space, "maximize", sampler=BOHB(), scheduler=Hyperband(1, 27))
+    study = shoal.Study("mlp", space, "maximize", sampler=BOHB(), scheduler=Hyperband(1, max_resource=27))
 
-or ``sampler, scheduler = shoal.samplers.bohb.bohb(min_resource=1, max_resource=27)``.
+or ``sampler, scheduler = shoal.bohb(min_resource=1, max_resource=27)`` (``shoal.presets``).
 """
 
 from __future__ import annotations
@@ -17,11 +17,12 @@ import logging
 import math
 from collections.abc import Callable
 
+from .._keywords import keywords
 from ..trial import Trial, TrialState
 from .base import Proposal, SamplingContext
 from .tpe import TPE
 
-__all__ = ["BOHB", "bohb", "observations"]
+__all__ = ["BOHB", "observations"]
 
 logger = logging.getLogger("shoal")
 
@@ -49,10 +50,11 @@ def observations(trials: list[Trial]) -> dict[float, list[tuple[Trial, float]]]:
     return out
 
 
+@keywords(renamed={"min_points": "n_startup"})
 class BOHB(TPE):
     """TPE on the largest budget with more than ``d + 1`` observations (d: the number of dimensions).
 
-    - ``min_points`` (default ``d + 2``): observations a budget needs before the model uses it;
+    - ``n_startup`` (default ``d + 2``): observations a budget needs before the model uses it;
       until some budget has that many, proposals come from a Sobol sequence.
     - ``random_fraction`` (1/3): that share of proposals is uniformly random whatever the model says
       (BOHB's guarantee of Hyperband's worst case).
@@ -63,7 +65,7 @@ class BOHB(TPE):
     def __init__(
         self,
         *,
-        min_points: int | None = None,
+        n_startup: int | None = None,
         random_fraction: float = 1 / 3,
         n_candidates: int = 64,
         gamma: Callable[[int], int] | None = None,
@@ -79,20 +81,20 @@ class BOHB(TPE):
             min_bandwidth=min_bandwidth, smoothing=smoothing, prior_weight=prior_weight, recent=False,
             seed=seed,
         )
-        if min_points is not None and (isinstance(min_points, bool) or not isinstance(min_points, int)
-                                       or min_points < 2):
-            raise ValueError(f"BOHB: min_points must be an int >= 2 or None (d + 2), got {min_points!r}")
+        if n_startup is not None and (isinstance(n_startup, bool) or not isinstance(n_startup, int)
+                                      or n_startup < 2):
+            raise ValueError(f"BOHB: n_startup must be an int >= 2 or None (d + 2), got {n_startup!r}")
         if isinstance(random_fraction, bool) or not isinstance(random_fraction, (int, float)) or not (
             0 <= random_fraction <= 1
         ):
             raise ValueError(f"BOHB: random_fraction must be a number in [0, 1], got {random_fraction!r}")
-        self.min_points = min_points
+        self.n_startup = n_startup  # TPE's own startup is off (0): the budgets decide
         self.random_fraction = float(random_fraction)
         self._d = 1  # dimensions of the space last proposed for (the default split needs it)
 
     def budget(self, context: SamplingContext) -> tuple[float | None, list[tuple[Trial, float]]]:
         """The largest budget with enough observations, and those observations (None, [] if none)."""
-        needed = self.min_points if self.min_points is not None else len(context.space) + 2
+        needed = self.n_startup if self.n_startup is not None else len(context.space) + 2
         seen = observations(context.trials)
         for budget in sorted(seen, reverse=True):
             if len(seen[budget]) >= needed:
@@ -128,22 +130,6 @@ class BOHB(TPE):
 
     def describe(self) -> str:
         return (
-            f"BOHB(min_points={self.min_points}, random_fraction={self.random_fraction:g}, "
+            f"BOHB(n_startup={self.n_startup}, random_fraction={self.random_fraction:g}, "
             f"n_candidates={self.n_candidates}, bandwidth={self.bandwidth:g}, seed={self.seed})"
         )
-
-
-
-
-def bohb(
-    min_resource: int = 1,
-    max_resource: int = 81,
-    reduction_factor: int = 3,
-    *,
-    seed: int | None = None,
-    **sampler_options,
-):
-    """The documented BOHB pair: ``(BOHB(...), Hyperband(...))`` for ``Study(sampler=..., scheduler=...)``."""
-    from ..schedulers.hyperband import Hyperband
-
-    return BOHB(seed=seed, **sampler_options), Hyperband(min_resource, max_resource, reduction_factor)

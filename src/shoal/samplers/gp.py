@@ -31,7 +31,7 @@
 - Scale: with more than ``max_points`` scored and failed trials the model is fitted on a subset:
   the best fifth, the most recent fifth and a seeded random draw of the rest (the others are still
   never proposed again). Linear algebra runs on one BLAS thread (``one_blas_thread``).
-- The first ``n_initial`` trials come from a scrambled Sobol sequence. Any failure of the model
+- The first ``n_startup`` trials come from a scrambled Sobol sequence. Any failure of the model
   (e.g. all values equal) falls back to a random point and logs why on ``logging.getLogger("shoal")``.
 """
 
@@ -50,6 +50,7 @@ import numpy as np
 from scipy.optimize import minimize
 from scipy.stats import qmc
 
+from .._keywords import keywords
 from ..direction import MAXIMIZE
 from ..space import Space
 from ..trial import Trial, TrialState
@@ -147,10 +148,11 @@ def _score(trial: Trial) -> float | None:
     return None if value is None else float(value)
 
 
+@keywords(renamed={"n_initial": "n_startup"})
 class GP(Sampler):
     """Gaussian-process BO with log expected improvement (see the module docstring).
 
-    - ``n_initial``: Sobol trials before the model starts (default: one more than the number of
+    - ``n_startup``: Sobol trials before the model starts (default: one more than the number of
       modelled dimensions, at least 5 and at most 10).
     - ``n_candidates`` (1024): Sobol candidates scored per proposal.
     - ``max_points`` (500): the most trials the model is fitted on.
@@ -158,21 +160,21 @@ class GP(Sampler):
 
     def __init__(
         self,
-        n_initial: int | None = None,
+        n_startup: int | None = None,
         n_candidates: int = 1024,
         *,
         max_points: int = 500,
         seed: int | None = None,
     ) -> None:
         super().__init__(seed)
-        if n_initial is not None and (isinstance(n_initial, bool) or not isinstance(n_initial, int)
-                                      or n_initial < 1):
-            raise ValueError(f"GP: n_initial must be an int >= 1 or None (auto), got {n_initial!r}")
+        if n_startup is not None and (isinstance(n_startup, bool) or not isinstance(n_startup, int)
+                                      or n_startup < 1):
+            raise ValueError(f"GP: n_startup must be an int >= 1 or None (auto), got {n_startup!r}")
         if isinstance(n_candidates, bool) or not isinstance(n_candidates, int) or n_candidates < 16:
             raise ValueError(f"GP: n_candidates must be an int >= 16, got {n_candidates!r}")
         if isinstance(max_points, bool) or not isinstance(max_points, int) or max_points < 20:
             raise ValueError(f"GP: max_points must be an int >= 20, got {max_points!r}")
-        self.n_initial = n_initial
+        self.n_startup = n_startup
         self.n_candidates = n_candidates
         self.max_points = max_points
         self._initial = QuasiRandom("sobol", seed=seed)
@@ -194,7 +196,7 @@ class GP(Sampler):
         enc = self._encoder_for(context.space)
         scored = [t for t in context.history if t.state in (TrialState.COMPLETE, TrialState.PRUNED)
                   and _score(t) is not None]
-        n_init = self.n_initial if self.n_initial is not None else min(10, max(5, enc.n_groups + 1))
+        n_init = self.n_startup if self.n_startup is not None else min(10, max(5, enc.n_groups + 1))
         if len(scored) < n_init:
             return self._initial.propose(context)
         failed = [t for t in context.history if t.state == TrialState.FAILED]
@@ -312,7 +314,7 @@ class GP(Sampler):
         return np.vstack([sobol, np.clip(local, 0.0, 1.0)])
 
     def describe(self) -> str:
-        return (f"GP(n_initial={self.n_initial}, n_candidates={self.n_candidates}, "
+        return (f"GP(n_startup={self.n_startup}, n_candidates={self.n_candidates}, "
                 f"max_points={self.max_points}, seed={self.seed})")
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+from .._keywords import keywords
 from ..records import RungRecord
 from ..trial import Trial
 from .base import Decision, Scheduler, SchedulerContext
@@ -42,9 +43,11 @@ def rank_in(context: SchedulerContext, value: float, values: Sequence[float]) ->
     return sum(1 for v in values if context.score(v) < score)
 
 
+@keywords()
 class ASHA(Scheduler):
     """Asynchronous successive halving.
 
+    ``ASHA(1, reduction_factor=3, max_resource=27)``: only ``min_resource`` may be positional.
     ``min_resource``: the step of the first rung (e.g. 1 epoch); ``reduction_factor`` (eta, 3 or 4
     are usual): each rung keeps 1/eta of the trials; ``max_resource``: the step a full trial reaches
     (no rung at or above it; None: rungs go on for as long as trials report); ``mode``: ``"stop"`` or
@@ -55,9 +58,9 @@ class ASHA(Scheduler):
     def __init__(
         self,
         min_resource: int = 1,
+        *,
         reduction_factor: int = 3,
         max_resource: int | None = None,
-        *,
         mode: str = "stop",
     ) -> None:
         super().__init__(None)

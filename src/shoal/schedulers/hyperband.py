@@ -12,14 +12,17 @@ from __future__ import annotations
 import math
 from functools import cached_property
 
+from .._keywords import keywords
 from .asha import ASHA, n_rungs
 
 __all__ = ["Hyperband"]
 
 
+@keywords()
 class Hyperband(ASHA):
     """Brackets of ASHA (asynchronous Hyperband).
 
+    ``Hyperband(1, max_resource=27, reduction_factor=3)``: only ``min_resource`` may be positional.
     ``min_resource`` / ``max_resource``: the steps of the smallest rung and of a full trial;
     ``reduction_factor`` (eta): each rung keeps 1/eta of its trials; ``mode``: ``"stop"`` or
     ``"promote"`` as for ``ASHA``; ``n_brackets`` (default: every bracket, ``floor(log_eta(max/min)) + 1``)
@@ -29,15 +32,17 @@ class Hyperband(ASHA):
     def __init__(
         self,
         min_resource: int = 1,
+        *,
         max_resource: int = 81,
         reduction_factor: int = 3,
-        *,
         mode: str = "stop",
         n_brackets: int | None = None,
     ) -> None:
         if max_resource is None:
             raise ValueError("Hyperband: max_resource is required (the step a full trial reaches)")
-        super().__init__(min_resource, reduction_factor, max_resource, mode=mode)
+        super().__init__(
+            min_resource, reduction_factor=reduction_factor, max_resource=max_resource, mode=mode
+        )
         assert self.max_resource is not None
         most = n_rungs(self.min_resource, self.max_resource, self.reduction_factor)
         if n_brackets is not None:

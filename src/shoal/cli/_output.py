@@ -1,0 +1,99 @@
+"""What the commands print: a rich console, tables, and values formatted for them."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from ..trial import Trial, TrialState
+
+STATES = [s.value for s in TrialState]
+
+
+def new_console():
+    from rich.console import Console
+
+    console = Console(highlight=False)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console = Console(highlight=False, width=200)
+    return console
+
+
+def new_table(*columns: str, title: str | None = None):
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left", min_width=len(title) + 4 if title else None)
+    for name in columns:
+        table.add_column(name, overflow="fold")
+    return table
+
+
+def esc(text: Any) -> str:
+    from rich.markup import escape
+
+    return escape(str(text))
+
+
+def fmt(value: Any) -> str:
+    """A value for a table: floats to 6 significant digits, everything else as written."""
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
+
+
+def fmt_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    return f"{seconds * 1000:.3g}ms" if seconds < 1 else f"{seconds:.1f}s"
+
+
+def error_line(error: str | None) -> str:
+    """One line of an error: the last line of a traceback (the exception), else the first line."""
+    if not error:
+        return ""
+    lines = [line for line in error.strip().splitlines() if line.strip()]
+    if not lines:
+        return ""
+    return lines[-1].strip() if lines[0].startswith("Traceback") else lines[0].strip()
+
+
+def counts_text(counts: dict[TrialState, int]) -> str:
+    if not counts:
+        return "none"
+    ordered = sorted(counts.items(), key=lambda item: STATES.index(item[0].value))
+    return ", ".join(f"{n} {state.value.lower()}" for state, n in ordered)
+
+
+def count_states(trials: Iterable[Trial]) -> dict[TrialState, int]:
+    counts: dict[TrialState, int] = {}
+    for trial in trials:
+        counts[trial.state] = counts.get(trial.state, 0) + 1
+    return counts
+
+
+def config_table(config: dict[str, Any], title: str):
+    table = new_table("name", "value", title=title)
+    for name, value in config.items():
+        table.add_row(esc(name), esc(fmt(value)))
+    return table
+
+
+def trials_table(trials: Sequence[Trial], names: list[str], *, title: str, full: bool):
+    columns = ["#", "state", "value", *names, "duration"] if full else ["#", "value", *names, "duration"]
+    if full:
+        columns.append("error")
+    table = new_table(*[esc(c) for c in columns], title=title)
+    for t in trials:
+        row = [str(t.number)]
+        if full:
+            row.append(t.state.value)
+        row.append(fmt(t.value))
+        row.extend(fmt(t.config.get(n)) for n in names)
+        row.append(fmt_duration(t.duration))
+        if full:
+            row.append(error_line(t.error))
+        table.add_row(*[esc(c) for c in row])
+    return table

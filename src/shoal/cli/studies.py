@@ -1,0 +1,194 @@
+"""The commands on stored studies: ``studies``, ``show``, ``trials``, ``best``, ``lineage`` (they only
+read) and ``delete``."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from typing import Any
+
+from ..errors import CLIError
+from ._output import (
+    config_table,
+    count_states,
+    counts_text,
+    error_line,
+    esc,
+    fmt,
+    new_console,
+    new_table,
+    trials_table,
+)
+from ._stored import best_trial, dimension_names, load_study, open_storage, ranked_trials, storage_url
+
+
+def _describe_dimension(spec: Any) -> str:
+    """A stored dimension (its JSON form) as one short line."""
+    if not isinstance(spec, dict):
+        return f"fixed {json.dumps(spec)}"
+    kind = spec.get("type", "?")
+    if kind in ("float", "int"):
+        text = f"{kind} [{fmt(spec.get('low'))}, {fmt(spec.get('high'))}]"
+        if spec.get("scale"):
+            text += f" {spec['scale']}"
+        if spec.get("step") is not None:
+            text += f" step {fmt(spec['step'])}"
+    elif kind == "choice":
+        text = "choice " + ", ".join(json.dumps(v) for v in spec.get("values", []))
+    elif kind == "fixed":
+        text = f"fixed {json.dumps(spec.get('value'))}"
+    else:
+        text = f"{kind} {spec.get('fn', '')}".strip()
+    for parent, values in (spec.get("when") or {}).items():
+        text += f"; when {parent} in {json.dumps(values)}"
+    if "default" in spec:
+        text += f"; default {json.dumps(spec['default'])}"
+    return text
+
+
+def cmd_studies(args: argparse.Namespace) -> int:
+    url = storage_url(args)
+    summaries = open_storage(url, must_exist=True).list_studies()
+    console = new_console()
+    if not summaries:
+        console.print(f"no studies in {esc(url)}")
+        return 0
+    table = new_table("study", "direction", "trials", "states", "best", "sampler", title=esc(url))
+    for s in summaries:
+        table.add_row(
+            esc(s.record.name),
+            s.record.direction,
+            str(s.n_trials),
+            counts_text(s.counts),
+            fmt(s.best_value),
+            esc(s.record.sampler),
+        )
+    console.print(table)
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    _, record, trials = load_study(args)
+    console = new_console()
+    summary = new_table("", "", title=f"study {esc(record.name)}")
+    summary.show_header = False
+    summary.add_row("direction", record.direction)
+    summary.add_row("sampler", esc(record.sampler))
+    summary.add_row("storage", esc(storage_url(args)))
+    summary.add_row("created", record.created_at.isoformat(timespec="seconds"))
+    summary.add_row("trials", f"{len(trials)} ({counts_text(count_states(trials))})")
+    console.print(summary)
+    space = new_table("dimension", "definition", title="space")
+    for name, spec in record.space.items():
+        space.add_row(esc(name), esc(_describe_dimension(spec)))
+    console.print(space)
+    ranked = ranked_trials(record, trials)
+    if not ranked:
+        console.print("no completed trial yet")
+        return 0
+    best = best_trial(record, trials)
+    console.print(config_table(best.config, f"best: trial {best.number}, value {fmt(best.value)}"))
+    top = ranked[: args.top]
+    console.print(
+        trials_table(top, dimension_names(record, top), title=f"top {len(top)}", full=False)
+    )
+    return 0
+
+
+def _csv_cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
+
+
+def cmd_trials(args: argparse.Namespace) -> int:
+    _, record, trials = load_study(args)
+    if args.state is not None:
+        trials = [t for t in trials if t.state.value == args.state]
+    names = dimension_names(record, trials)
+    if args.json:
+        json.dump([t.to_dict() for t in trials], sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return 0
+    if args.csv:
+        fixed = {"number", "state", "value", "duration", "error"}
+        columns = [f"config_{n}" if n in fixed else n for n in names]
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(["number", "state", "value", *columns, "duration", "error"])
+        for t in trials:
+            writer.writerow(
+                [t.number, t.state.value, _csv_cell(t.value)]
+                + [_csv_cell(t.config.get(n)) for n in names]
+                + [_csv_cell(t.duration), error_line(t.error)]
+            )
+        return 0
+    console = new_console()
+    if not trials:
+        console.print(f"study {esc(record.name)!r} has no trials" + (
+            f" in state {args.state}" if args.state else ""))
+        return 0
+    console.print(trials_table(trials, names, title=f"study {esc(record.name)}", full=True))
+    return 0
+
+
+def cmd_best(args: argparse.Namespace) -> int:
+    _, record, trials = load_study(args)
+    best = best_trial(record, trials)
+    if args.json:
+        json.dump({"number": best.number, "value": best.value, "config": best.config}, sys.stdout)
+        sys.stdout.write("\n")
+        return 0
+    new_console().print(config_table(best.config, f"best: trial {best.number}, value {fmt(best.value)}"))
+    return 0
+
+
+def cmd_lineage(args: argparse.Namespace) -> int:
+    from ..schedulers.pbt import lineage_events, schedule_from
+
+    storage, record, trials = load_study(args)
+    lineage = storage.read_lineage(record.study_id)
+    if not lineage:
+        raise CLIError(f"study {record.name!r} has no lineage: it did not run with scheduler=PBT(...)")
+    rows = lineage_events(trials, lineage)
+    ranked = ranked_trials(record, [t for t in trials if t.number in {r["trial"] for r in rows}])
+    schedule = schedule_from(trials, lineage, ranked[0].number) if ranked else None
+    if args.json:
+        steps = [] if schedule is None else [{"first_step": s, "config": c} for s, c in schedule.changes()]
+        json.dump({"lineage": rows, "best": None if schedule is None else schedule.trial,
+                   "schedule": steps}, sys.stdout)
+        sys.stdout.write("\n")
+        return 0
+    members = len({r["member"] for r in rows})
+    table = new_table("#", "member", "seg", "steps", "state", "value", "event", "changed",
+                      title=f"lineage: {esc(record.name)} ({members} members, {len(rows)} segments)")
+    for r in rows:
+        steps = f"{r['first_step']}-{'' if r['last_step'] is None else r['last_step']}"
+        changed = ", ".join(f"{k} {fmt(a)} -> {fmt(b)}" for k, (a, b) in r["changed"].items())
+        table.add_row(*[esc(c) for c in (r["trial"], r["member"], r["segment"], steps, r["state"],
+                                         fmt(r["value"]), r["event"], changed)])
+    console = new_console()
+    console.print(table)
+    if schedule is not None:
+        names = list(record.space) or sorted(schedule.steps[0][1])
+        title = f"schedule of the best model: trial {schedule.trial}, value {fmt(schedule.value)}"
+        best = new_table("from step", *[esc(n) for n in names], title=title)
+        for first, config in schedule.changes():
+            best.add_row(str(first), *[esc(fmt(config.get(n))) for n in names])
+        console.print(best)
+    return 0
+
+
+def cmd_delete(args: argparse.Namespace) -> int:
+    url = storage_url(args)
+    storage, record, trials = load_study(args)
+    if not args.yes:
+        raise CLIError(
+            f"study {record.name!r} has {len(trials)} trials; add --yes to delete it for good"
+        )
+    storage.delete_study(record.name)
+    new_console().print(f"deleted study {esc(record.name)!r} ({len(trials)} trials) from {esc(url)}")
+    return 0

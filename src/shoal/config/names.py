@@ -1,0 +1,122 @@
+"""Samplers and schedulers from their config names: ``"grid"``, ``{name: asha, min_resource: 1}``.
+
+``build_sampler`` and ``build_scheduler`` turn the ``sampler:`` and ``scheduler:`` keys of a run
+config into objects; an unknown name or option is a ``ConfigError`` that lists the valid ones.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Mapping
+from typing import Any
+
+from ..errors import ConfigError
+from ..samplers.base import Sampler
+from ..schedulers.base import Scheduler
+
+__all__ = ["SAMPLER_NAMES", "SCHEDULER_NAMES", "build_sampler", "build_scheduler"]
+
+#: Sampler names a config may use, and the class in ``shoal.samplers`` each one means.
+SAMPLER_NAMES: dict[str, str] = {
+    "random": "Random",
+    "grid": "Grid",
+    "quasirandom": "QuasiRandom",
+    "coarse_to_fine": "CoarseToFine",
+    "tpe": "TPE",
+    "bohb": "BOHB",
+    "gp": "GP",
+    "cmaes": "CMAES",
+    "auto": "Auto",
+}
+
+#: Scheduler names a config may use, and the class in ``shoal.schedulers`` each one means.
+SCHEDULER_NAMES: dict[str, str] = {
+    "median": "MedianStopping",
+    "asha": "ASHA",
+    "hyperband": "Hyperband",
+    "pbt": "PBT",
+}
+
+
+def _spec_parts(key: str, spec: Any, example: str) -> tuple[Any, dict[str, Any]]:
+    """The name and options of a spec written as ``"name"`` or ``{name: ..., option: value}``."""
+    if isinstance(spec, str):
+        return spec, {}
+    if isinstance(spec, Mapping):
+        options = dict(spec)
+        if "name" not in options:
+            raise ConfigError(f"{key}: a mapping needs a 'name' key, e.g. {example}")
+        return options.pop("name"), options
+    raise ConfigError(f"{key}: expected a name or a mapping with 'name', got {spec!r}")
+
+
+def _named_class(key: str, name: Any, names: Mapping[str, str], module: Any) -> type:
+    """The class ``names[name]`` of ``module``; ConfigError listing the valid names otherwise."""
+    if not isinstance(name, str) or name not in names:
+        raise ConfigError(f"{key}: unknown name {name!r}; use one of {', '.join(names)}")
+    cls = getattr(module, names[name], None)
+    if cls is None:
+        raise ConfigError(f"{key}: {name!r} is not available in this version of shoal")
+    return cls
+
+
+def _check_options(key: str, name: str, cls: type, options: Mapping[str, Any]) -> None:
+    """Every option must be a keyword of ``cls``; the error lists the ones it takes.
+
+    A renamed keyword passes here, so that the class's own TypeError names the new one.
+    """
+    accepted = [
+        p.name
+        for p in inspect.signature(cls).parameters.values()
+        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+    ]
+    renamed = getattr(cls, "renamed_keywords", {})
+    unknown = [k for k in options if k not in accepted and k not in renamed]
+    if unknown:
+        raise ConfigError(
+            f"{key} {name!r}: unknown option {unknown[0]!r}; valid options: "
+            f"{', '.join(accepted) or 'none'}"
+        )
+
+
+def _construct(key: str, name: str, cls: type, options: Mapping[str, Any]) -> Any:
+    """``cls(**options)``, with the class's own complaint about a value as a ConfigError."""
+    try:
+        return cls(**options)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{key} {name!r}: {exc}") from None
+
+
+def build_sampler(spec: str | Mapping[str, Any] | None) -> Sampler | None:
+    """A sampler from its config form: ``"grid"`` or ``{"name": "grid", "resolution": 4}``.
+
+    ``coarse_to_fine`` takes a nested ``base:`` spec. ``None`` means the study's default (``Auto``).
+    """
+    from .. import samplers
+
+    if spec is None:
+        return None
+    name, options = _spec_parts("sampler", spec, "{name: grid, resolution: 4}")
+    cls = _named_class("sampler", name, SAMPLER_NAMES, samplers)
+    _check_options("sampler", name, cls, options)
+    if "base" in options:
+        try:
+            options["base"] = build_sampler(options["base"])
+        except ConfigError as exc:
+            raise ConfigError(f"sampler {name!r}: base {exc}") from None
+    return _construct("sampler", name, cls, options)
+
+
+def build_scheduler(spec: str | Mapping[str, Any] | None) -> Scheduler | None:
+    """A scheduler from its config form: ``"asha"`` or ``{"name": "asha", "min_resource": 1}``.
+
+    ``None`` means no scheduler: every trial runs to its end.
+    """
+    from .. import schedulers
+
+    if spec is None:
+        return None
+    name, options = _spec_parts("scheduler", spec, "{name: asha, min_resource: 1, reduction_factor: 3}")
+    cls = _named_class("scheduler", name, SCHEDULER_NAMES, schedulers)
+    _check_options("scheduler", name, cls, options)
+    return _construct("scheduler", name, cls, options)
