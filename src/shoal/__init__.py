@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from . import samplers, schedulers
     from .analysis import Importance, importance
+    from .errors import ShoalError
     from .presets import bohb
     from .samplers import SearchExhausted
     from .space import Choice, Custom, Dimension, Fixed, Float, Int, Space, SpaceMismatch
     from .storage import StudyNotFound
     from .study import RunningTrial, Study
-    from .errors import ShoalError
     from .trial import FailureKind, Trial, TrialHandle, TrialPruned, TrialState
 
 from ._version import __version__
