@@ -72,7 +72,7 @@ def _check_scheduler_fits(
 ) -> None:
     """A scheduler that pauses trials and resumes them from checkpoints (``pbt``, ``asha`` or
     ``hyperband`` with ``mode: promote``) needs a store every run reaches."""
-    if scheduler is None or not scheduler.pauses or checkpoints is not None:
+    if scheduler is None or not scheduler.needs_checkpoints or checkpoints is not None:
         return
     if _default_store_is_shared(storage, dask):
         return

@@ -458,18 +458,6 @@ class Study:
                 progress=progress,
             ).run()
 
-    def _budget_spent(self, total_trials: int | None) -> bool:
-        """Whether the study already holds ``total_trials`` configurations (a study-wide budget)."""
-        if total_trials is None:
-            return False
-        self.refresh()
-        started = sum(1 for t in self._log.by_number.values() if t.requeued_from is None)
-        # a re-queued trial repeats a started configuration that has no result yet: run it anyway
-        requeued = any(
-            t.state == TrialState.QUEUED and t.requeued_from is not None for t in self._log.active.values()
-        )
-        return started >= total_trials and not requeued
-
     def _rerun(self, failed: Trial) -> RunningTrial:
         """Start a new attempt of a failed trial's configuration."""
         return self._start(self._repeat(failed, TrialState.RUNNING, self._driver()))

@@ -71,6 +71,19 @@ def check_optimize_options(
     return catch
 
 
+def budget_spent(study: Study, total_trials: int | None) -> bool:
+    """Whether the study already holds ``total_trials`` configurations (a study-wide budget)."""
+    if total_trials is None:
+        return False
+    study.refresh()
+    started = sum(1 for t in study._log.by_number.values() if t.requeued_from is None)
+    # a re-queued trial repeats a started configuration that has no result yet: run it anyway
+    requeued = any(
+        t.state == TrialState.QUEUED and t.requeued_from is not None for t in study._log.active.values()
+    )
+    return started >= total_trials and not requeued
+
+
 class TrialLoop:
     """Runs one ``optimize`` call on an executor."""
 
@@ -156,7 +169,7 @@ class TrialLoop:
                 break
             self._submit(promoted, attempt=0)
         while len(self.running) < self.executor.slots and self._may_start():
-            if self.study._budget_spent(self.budget.total_trials):
+            if budget_spent(self.study, self.budget.total_trials):
                 self.exhausted = True
                 return
             try:
