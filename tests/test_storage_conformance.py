@@ -24,7 +24,7 @@ from shoal.storage import (
     StudyExists,
     StudyNotFound,
 )
-from shoal.trial import TrialState
+from shoal.trial import FailureKind, TrialState
 
 QUEUED, RUNNING, PAUSED = TrialState.QUEUED, TrialState.RUNNING, TrialState.PAUSED
 COMPLETE, FAILED, PRUNED, STALE = (
@@ -355,6 +355,35 @@ def test_finished_trials_never_change(storage: Storage) -> None:
         assert (after.state, after.value, after.error, after.finished_at) == (
             end, 2.0, "why", done.finished_at
         )
+
+
+def test_a_failed_trial_keeps_its_failure_kind(storage: Storage) -> None:
+    study = new_study(storage)
+    kinds = list(FailureKind)
+    done = [
+        storage.set_state(add(storage, study.study_id).trial_id, RUNNING, FAILED, error="why", failure=kind)
+        for kind in kinds
+    ]
+    assert [t.failure for t in done] == kinds
+    untyped = finish(storage, add(storage, study.study_id), FAILED, None, "no kind given")
+    complete = finish(storage, add(storage, study.study_id), COMPLETE, 1.0)
+    running = add(storage, study.study_id)
+    assert (untyped.failure, complete.failure, running.failure) == (None, None, None)
+    expected = [*kinds, None, None, None]
+    assert [t.failure for t in storage.read_trials(study.study_id)] == expected
+    # the other read path (trials picked by number) reads it back too, typed
+    picked = storage.read_trials(study.study_id, after=len(expected) - 1, numbers=range(len(kinds)))
+    assert [t.failure for t in picked] == kinds
+    assert all(type(t.failure) is FailureKind for t in picked)
+    assert picked[0].to_dict()["failure"] == kinds[0].value
+    # only a move to FAILED takes a failure kind, and only a known one; a refused call moves nothing
+    with pytest.raises(ValueError, match="goes with a move to FAILED, not to COMPLETE"):
+        storage.set_state(running.trial_id, RUNNING, COMPLETE, value=1.0, failure=FailureKind.TIMEOUT)
+    with pytest.raises(ValueError, match=r"failure must be a FailureKind \('objective', .*got 'oom'"):
+        storage.set_state(running.trial_id, RUNNING, FAILED, failure="oom")
+    (still,) = storage.read_trials(study.study_id, after=running.number - 1)
+    assert (still.state, still.failure) == (RUNNING, None)
+    assert finish(storage, still, FAILED, None, "late").failure is None
 
 
 def test_a_trial_can_pause_and_resume_keeping_its_start(storage: Storage) -> None:
@@ -773,7 +802,7 @@ def test_a_stop_request_is_answered_by_the_trials_next_report(storage: Storage) 
     assert done.stop_requested is True and done.state == PRUNED
 
 
-def test_an_older_sqlite_database_gains_the_steering_columns(tmp_path) -> None:
+def test_an_older_sqlite_database_gains_the_columns_added_later(tmp_path) -> None:
     import sqlite3
 
     url = f"sqlite:///{tmp_path / 'old.db'}"
@@ -784,13 +813,18 @@ def test_an_older_sqlite_database_gains_the_steering_columns(tmp_path) -> None:
     with sqlite3.connect(tmp_path / "old.db") as db:  # as a shoal without them left it
         db.execute("ALTER TABLE shoal_studies DROP COLUMN paused")
         db.execute("ALTER TABLE shoal_trials DROP COLUMN stop_requested")
+        db.execute("ALTER TABLE shoal_trials DROP COLUMN failure")
     reopened = SQLStorage(url)
     try:
+        assert reopened.read_trials(study.study_id)[0].failure is None
         assert reopened.get_study("s").paused is False
         assert reopened.request_stop(trial.trial_id) is True
         assert reopened.add_report(trial.trial_id, 0, 1.0) is True
         reopened.set_paused(study.study_id, True)
         assert reopened.is_paused(study.study_id)
+        failed = reopened.set_state(trial.trial_id, RUNNING, FAILED, failure=FailureKind.WORKER_DIED)
+        assert failed.failure is FailureKind.WORKER_DIED
+        assert reopened.read_trials(study.study_id)[0].failure is FailureKind.WORKER_DIED
     finally:
         reopened.close()
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from ..errors import ClaimTaken, StateConflict, StudyExists, StudyNotFound  # noqa: F401 - defined in shoal.errors
 from ..records import CheckpointRef, LineageRecord, RungRecord
-from ..trial import Trial, TrialState
+from ..trial import FailureKind, Trial, TrialState
 
 __all__ = [
     "Storage",
@@ -129,10 +129,12 @@ class Storage(ABC):
         *,
         value: float | None = None,
         error: str | None = None,
+        failure: FailureKind | None = None,
     ) -> Trial:
         """Compare-and-set a trial's state; raise ``StateConflict`` if it is not ``expected``.
 
-        Moving to a finished state stamps ``finished_at`` and records ``value`` and ``error``.
+        Moving to a finished state stamps ``finished_at`` and records ``value`` and ``error``; a move to
+        FAILED also records ``failure``, why it failed (``ValueError`` when given with another state).
         """
 
     @abstractmethod

@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ..records import CheckpointRef, LineageRecord, RungRecord
-from ..trial import Trial, TrialState
+from ..trial import FailureKind, Trial, TrialState
 from .base import (
     ClaimTaken,
     DriverRecord,
@@ -21,8 +21,8 @@ from .base import (
     StudyRecord,
     StudySummary,
 )
+from .summary import check_failure, refuse_finished, summarize, to_json
 from .summary import not_found_message as _not_found
-from .summary import refuse_finished, summarize, to_json
 
 
 def _now() -> datetime:
@@ -163,8 +163,10 @@ class InMemoryStorage(Storage):
         *,
         value: float | None = None,
         error: str | None = None,
+        failure: FailureKind | None = None,
     ) -> Trial:
         refuse_finished(expected, state)
+        failure = check_failure(state, failure)
         with self._lock:
             trial = self._by_id.get(trial_id)
             if trial is None:
@@ -177,6 +179,7 @@ class InMemoryStorage(Storage):
             if state.finished:
                 trial.value = None if value is None else float(value)
                 trial.error = error
+                trial.failure = failure
                 trial.finished_at = _now()
             elif state == TrialState.RUNNING and trial.started_at is None:
                 trial.started_at = _now()

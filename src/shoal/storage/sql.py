@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from ..trial import Trial, TrialState
+from ..trial import FailureKind, Trial, TrialState
 from .base import (
     ClaimTaken,
     DriverRecord,
@@ -63,7 +63,7 @@ from .sql_schema import (
     studies,
     trials,
 )
-from .summary import not_found_message, refuse_finished, summarize, to_json
+from .summary import check_failure, not_found_message, refuse_finished, summarize, to_json
 
 
 class SQLStorage(SQLRecords, Storage):
@@ -335,12 +335,15 @@ class SQLStorage(SQLRecords, Storage):
         *,
         value: float | None = None,
         error: str | None = None,
+        failure: FailureKind | None = None,
     ) -> Trial:
         refuse_finished(expected, state)
+        kind = check_failure(state, failure)
         params = {"state": state.value, "trial_id": trial_id, "expected": expected.value}
         if state.finished:
             sql = _FINISH_SQL
-            params.update(value=value, error=error, now=time.time())
+            failure_value = None if kind is None else kind.value
+            params.update(value=value, error=error, failure=failure_value, now=time.time())
         elif state == TrialState.RUNNING:
             sql = _RESTART_SQL
             params["now"] = time.time()

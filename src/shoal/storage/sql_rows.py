@@ -11,7 +11,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from ..trial import Trial, TrialState
+from ..trial import FailureKind, Trial, TrialState
 from .sql_schema import trials
 
 _TRIAL_COLUMNS = [c for c in trials.c if c.name != "driver_id"]
@@ -31,7 +31,8 @@ _INSERT_SQL = (
     "RETURNING trial_id, number"
 )
 _FINISH_SQL = (
-    "UPDATE shoal_trials SET state = :state, value = :value, error = :error, finished_at = :now "
+    "UPDATE shoal_trials SET state = :state, value = :value, error = :error, failure = :failure, "
+    "finished_at = :now "
     f"WHERE trial_id = :trial_id AND state = :expected RETURNING {_TRIAL_FIELDS}"
 )
 _RESTART_SQL = (
@@ -83,6 +84,7 @@ def _build_trials(
             trial_id=row.trial_id,
             stop_requested=bool(row.stop_requested),
             proposed_by=row.proposed_by,
+            failure=None if row.failure is None else FailureKind(row.failure),
         )
         for row in rows
     ]

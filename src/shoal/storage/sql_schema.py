@@ -64,6 +64,7 @@ trials = sa.Table(
     sa.Column("finished_at", sa.Float, nullable=True),
     sa.Column("stop_requested", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("proposed_by", sa.Text, nullable=True),
+    sa.Column("failure", sa.String(32), nullable=True),
     sa.UniqueConstraint("study_id", "number", name="uq_shoal_trial_number"),
     sa.UniqueConstraint("study_id", "claim", name="uq_shoal_trial_claim"),
 )

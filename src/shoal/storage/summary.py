@@ -7,7 +7,7 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ..trial import TrialState
+from ..trial import FailureKind, TrialState
 from .base import StateConflict, StudyRecord, StudySummary
 
 _MAXIMIZE = "maximize"
@@ -38,6 +38,20 @@ def refuse_finished(expected: TrialState, state: TrialState) -> None:
         raise StateConflict(
             f"a {expected} trial is finished and never changes; not moved to {state}"
         )
+
+
+def check_failure(state: TrialState, failure: FailureKind | None) -> FailureKind | None:
+    """The failure kind to store with a move to ``state``: only a FAILED trial has one."""
+    if failure is None:
+        return None
+    try:
+        kind = FailureKind(failure)
+    except ValueError:
+        kinds = ", ".join(repr(k.value) for k in FailureKind)
+        raise ValueError(f"failure must be a FailureKind ({kinds}), got {failure!r}") from None
+    if state != TrialState.FAILED:
+        raise ValueError(f"failure={kind.value!r} goes with a move to FAILED, not to {state}")
+    return kind
 
 
 def to_json(what: str, mapping: Mapping[str, Any]) -> str:
