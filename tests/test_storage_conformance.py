@@ -716,6 +716,34 @@ def test_processes_writing_at_once_lose_nothing(sql_url: str) -> None:
         storage.close()
 
 
+def test_processes_racing_to_write_one_round_keep_one_whole_box(sql_url: str) -> None:
+    storage = SQLStorage(sql_url)
+    try:
+        study = new_study(storage)
+        n_procs = 6
+        seen = run_processes(_box_worker, lambda i: (sql_url, study.study_id, i), n_procs)
+        boxes = storage.read_round_boxes(study.study_id)
+        assert list(boxes) == [0]
+        assert boxes[0] in [racer_box(i) for i in range(n_procs)]  # one writer's box, whole
+        assert seen == [boxes] * n_procs  # every writer read back the winner's box
+    finally:
+        storage.close()
+
+
+def _box_worker(url: str, study_id: int, index: int, barrier, results) -> None:
+    """Write this process's box for round 0 at the same moment as the others; report what it reads."""
+    try:
+        storage = SQLStorage(url)
+        try:
+            barrier.wait(60)
+            storage.add_round_box(study_id, 0, racer_box(index))
+            results.put(("ok", storage.read_round_boxes(study_id)))
+        finally:
+            storage.close()
+    except BaseException as exc:  # noqa: BLE001 - sent to the parent
+        results.put(("error", repr(exc)))
+
+
 def test_sqlite_processes_opening_a_new_file_at_once_all_succeed(tmp_path) -> None:
     """Six processes create the schema of a new SQLite file at the same moment: no 'database is locked'.
 
@@ -802,7 +830,7 @@ def test_a_stop_request_is_answered_by_the_trials_next_report(storage: Storage) 
     assert done.stop_requested is True and done.state == PRUNED
 
 
-def test_an_older_sqlite_database_gains_the_columns_added_later(tmp_path) -> None:
+def test_an_older_sqlite_database_gains_the_columns_and_tables_added_later(tmp_path) -> None:
     import sqlite3
 
     url = f"sqlite:///{tmp_path / 'old.db'}"
@@ -814,6 +842,7 @@ def test_an_older_sqlite_database_gains_the_columns_added_later(tmp_path) -> Non
         db.execute("ALTER TABLE shoal_studies DROP COLUMN paused")
         db.execute("ALTER TABLE shoal_trials DROP COLUMN stop_requested")
         db.execute("ALTER TABLE shoal_trials DROP COLUMN failure")
+        db.execute("DROP TABLE shoal_round_boxes")
     reopened = SQLStorage(url)
     try:
         assert reopened.read_trials(study.study_id)[0].failure is None
@@ -825,6 +854,9 @@ def test_an_older_sqlite_database_gains_the_columns_added_later(tmp_path) -> Non
         failed = reopened.set_state(trial.trial_id, RUNNING, FAILED, failure=FailureKind.WORKER_DIED)
         assert failed.failure is FailureKind.WORKER_DIED
         assert reopened.read_trials(study.study_id)[0].failure is FailureKind.WORKER_DIED
+        assert reopened.read_round_boxes(study.study_id) == {}
+        reopened.add_round_box(study.study_id, 0, {"x": (0.0, 0.5)})
+        assert reopened.read_round_boxes(study.study_id) == {0: {"x": (0.0, 0.5)}}
     finally:
         reopened.close()
 
@@ -957,3 +989,103 @@ def test_deleting_a_study_deletes_its_checkpoint_references_and_lineage(storage:
     assert storage.read_checkpoints(again.study_id) == [] and storage.read_lineage(again.study_id) == []
     assert [r.uri for r in storage.read_checkpoints(kept.study_id)] == ["/k/1.pkl"]
     assert len(storage.read_lineage(kept.study_id)) == 1
+
+
+# -- coarse-to-fine round boxes ------------------------------------------------------------------
+
+
+def test_round_boxes_round_trip_typed_by_round_and_dimension(storage: Storage) -> None:
+    study, other = new_study(storage, "s"), new_study(storage, "t")
+    assert storage.read_round_boxes(study.study_id) == {}
+    storage.add_round_box(study.study_id, 2, {"x": (0.25, 0.5), "lr": (0.125, 0.125)})
+    storage.add_round_box(study.study_id, 0, {"lr": (0, 1), "x": (0.0, 1.0), "β₁ ключ": (0.1, 0.3)})
+    storage.add_round_box(study.study_id, 1, {"x": (1 / 3, 2 / 3)})
+    storage.add_round_box(other.study_id, 0, {"y": (0.5, 0.75)})
+    got = storage.read_round_boxes(study.study_id)
+    assert got == {
+        0: {"lr": (0.0, 1.0), "x": (0.0, 1.0), "β₁ ключ": (0.1, 0.3)},
+        1: {"x": (1 / 3, 2 / 3)},
+        2: {"lr": (0.125, 0.125), "x": (0.25, 0.5)},
+    }
+    assert list(got) == [0, 1, 2] and [list(box) for box in got.values()] == [
+        ["lr", "x", "β₁ ключ"], ["x"], ["lr", "x"]
+    ]
+    assert all(type(b) is float for box in got.values() for bounds in box.values() for b in bounds)
+    assert storage.read_round_boxes(other.study_id) == {0: {"y": (0.5, 0.75)}}
+    got[0]["x"] = (0.9, 0.9)  # a copy: storage keeps its own
+    assert storage.read_round_boxes(study.study_id)[0]["x"] == (0.0, 1.0)
+
+
+def test_the_first_box_of_a_round_wins(storage: Storage) -> None:
+    study = new_study(storage)
+    storage.add_round_box(study.study_id, 1, {"x": (0.2, 0.4), "y": (0.0, 0.5)})
+    storage.add_round_box(study.study_id, 1, {"x": (0.6, 0.8), "y": (0.5, 1.0)})  # same dimensions
+    storage.add_round_box(study.study_id, 1, {"z": (0.1, 0.2)})  # other dimensions: not merged either
+    storage.add_round_box(study.study_id, 0, {"x": (0.0, 1.0)})
+    assert storage.read_round_boxes(study.study_id) == {
+        0: {"x": (0.0, 1.0)}, 1: {"x": (0.2, 0.4), "y": (0.0, 0.5)}
+    }
+
+
+def test_a_malformed_round_box_is_refused_naming_what_is_wrong(storage: Storage) -> None:
+    study = new_study(storage)
+    cases = [
+        (-1, {"x": (0.0, 1.0)}, r"round must be an int >= 0, got -1"),
+        (True, {"x": (0.0, 1.0)}, r"round must be an int >= 0, got True"),
+        (0, {}, r"round 0: the box must map dimension names to \(low, high\)"),
+        (0, {"": (0.0, 1.0)}, r"a dimension name must be a string of 1 to 255 characters"),
+        (0, {"x" * 256: (0.0, 1.0)}, r"a dimension name must be a string of 1 to 255 characters"),
+        (0, {"x": 0.5}, r"box\['x'\] must be \(low, high\), got 0.5"),
+        (0, {"x": (0.1, 0.2, 0.3)}, r"box\['x'\] must be \(low, high\)"),
+        (0, {"x": (0.6, 0.4)}, r"0 <= low <= high <= 1 \(the unit cube\), got \(0.6, 0.4\)"),
+        (0, {"x": (-0.1, 0.4)}, r"0 <= low <= high <= 1"),
+        (0, {"x": (0.0, math.inf)}, r"0 <= low <= high <= 1"),
+        (0, {"x": (math.nan, 0.5)}, r"0 <= low <= high <= 1"),
+        (0, {"x": ("0", "1")}, r"0 <= low <= high <= 1"),
+        (0, {"ok": (0.0, 1.0), "x": (False, True)}, r"box\['x'\] must be numbers"),
+    ]
+    for round_, box, message in cases:
+        with pytest.raises(ValueError, match=message):
+            storage.add_round_box(study.study_id, round_, box)
+    assert storage.read_round_boxes(study.study_id) == {}  # nothing of a refused box is kept
+    with pytest.raises(StudyNotFound, match="no study with id"):
+        storage.add_round_box(study.study_id + 1000, 0, {"x": (0.0, 1.0)})
+
+
+def test_threads_racing_to_write_one_round_keep_one_whole_box(storage: Storage) -> None:
+    study = new_study(storage)
+    n_threads = 8
+    barrier = threading.Barrier(n_threads)
+    errors: list[BaseException] = []
+
+    def writer(index: int) -> None:
+        try:
+            barrier.wait(30)
+            storage.add_round_box(study.study_id, 3, racer_box(index))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    run_threads(writer, n_threads)
+    assert errors == []
+    (box,) = storage.read_round_boxes(study.study_id).values()
+    assert box in [racer_box(i) for i in range(n_threads)]  # one writer's box, whole
+
+
+def racer_box(index: int) -> dict[str, tuple[float, float]]:
+    """A box for racing writer ``index``: its own bounds and one dimension only it writes."""
+    return {"x": (index / 100, 0.5 + index / 100), "y": (0.0, index / 10), f"only{index}": (0.5, 0.5)}
+
+
+def test_deleting_a_study_deletes_its_round_boxes(storage: Storage) -> None:
+    kept, gone = new_study(storage, "kept"), new_study(storage, "gone")
+    storage.add_round_box(kept.study_id, 0, {"x": (0.0, 1.0)})
+    storage.add_round_box(gone.study_id, 0, {"x": (0.25, 0.75)})
+    storage.add_round_box(gone.study_id, 1, {"x": (0.5, 0.75)})
+    storage.delete_study("gone")
+    # the newest study's id may be used again (SQLite does): the new study starts with no boxes
+    again = new_study(storage, "gone")
+    assert storage.read_round_boxes(again.study_id) == {}
+    assert storage.read_round_boxes(gone.study_id) == {}
+    storage.add_round_box(again.study_id, 0, {"x": (0.125, 0.25)})  # round 0 is free again
+    assert storage.read_round_boxes(again.study_id) == {0: {"x": (0.125, 0.25)}}
+    assert storage.read_round_boxes(kept.study_id) == {0: {"x": (0.0, 1.0)}}

@@ -8,7 +8,7 @@ never both claim one queued trial, and a finished trial never changes again.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -94,7 +94,7 @@ class Storage(ABC):
 
     @abstractmethod
     def delete_study(self, name: str) -> None:
-        """Remove a study and all its trials."""
+        """Remove a study and all its trials and records (rungs, checkpoints, lineage, round boxes)."""
 
     # -- trials --------------------------------------------------------------------------------
     @abstractmethod
@@ -188,6 +188,21 @@ class Storage(ABC):
     @abstractmethod
     def read_lineage(self, study_id: int) -> list[LineageRecord]:
         """Every lineage record of the study, by trial number."""
+
+    # -- coarse-to-fine round boxes -------------------------------------------------------------
+    @abstractmethod
+    def add_round_box(self, study_id: int, round: int, box: Mapping[str, tuple[float, float]]) -> None:
+        """Record the box a coarse-to-fine round searches: ``(low, high)`` in the unit cube per dimension.
+
+        The first box of a (study, round) wins; a later one for that round is ignored, so drivers racing
+        to write it all read back the same box. ``ValueError`` for a malformed box (no dimension, a name
+        that is not a string of 1 to 255 characters, bounds not ``0 <= low <= high <= 1``), nothing
+        stored; ``StudyNotFound`` for an unknown study.
+        """
+
+    @abstractmethod
+    def read_round_boxes(self, study_id: int) -> dict[int, dict[str, tuple[float, float]]]:
+        """The study's round boxes by round, each with its dimensions by name (``{}`` when none)."""
 
     # -- drivers (who runs what, for detecting vanished drivers) -------------------------------
     @abstractmethod

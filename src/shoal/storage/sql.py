@@ -59,6 +59,7 @@ from .sql_schema import (
     lineage,
     meta,
     reports,
+    round_boxes,
     rungs,
     studies,
     trials,
@@ -236,6 +237,7 @@ class SQLStorage(SQLRecords, Storage):
             conn.execute(rungs.delete().where(rungs.c.study_id == record.study_id))
             conn.execute(checkpoints.delete().where(checkpoints.c.study_id == record.study_id))
             conn.execute(lineage.delete().where(lineage.c.study_id == record.study_id))
+            conn.execute(round_boxes.delete().where(round_boxes.c.study_id == record.study_id))
             conn.execute(trials.delete().where(trials.c.study_id == record.study_id))
             conn.execute(studies.delete().where(studies.c.study_id == record.study_id))
 

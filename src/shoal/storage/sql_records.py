@@ -1,11 +1,11 @@
 """Typed records stored beside a SQL storage's trials: rungs (successive-halving schedulers),
-checkpoint references and lineage (population-based training)."""
+checkpoint references and lineage (population-based training), round boxes (coarse-to-fine search)."""
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from contextlib import AbstractContextManager
 
 import sqlalchemy as sa
@@ -13,14 +13,16 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from ..records import CheckpointRef, LineageRecord, RungRecord
+from .base import StudyNotFound
 from .sql_rows import _stamp
-from .sql_schema import checkpoints, lineage, rungs, trials
-from .summary import to_json
+from .sql_schema import checkpoints, lineage, round_boxes, rungs, studies, trials
+from .summary import check_box, to_json
 
 
 class SQLRecords:
     """The record methods of ``SQLStorage`` (a mixin: it runs on the class's connections)."""
 
+    url: str
     # provided by SQLStorage: a connection in a write transaction, and one for reading
     _write: Callable[[], AbstractContextManager[Connection]]
     _read: Callable[..., AbstractContextManager[Connection]]
@@ -123,3 +125,43 @@ class SQLRecords:
             )
             for r in rows
         ]
+
+    # -- coarse-to-fine round boxes -------------------------------------------------------------
+    def add_round_box(self, study_id: int, round: int, box: Mapping[str, tuple[float, float]]) -> None:
+        round, checked = check_box(round, box)
+        with self._write() as conn:
+            # PostgreSQL: racing writers of a study's boxes take turns on its row, so the second one sees
+            # the first one's rows (FOR NO KEY UPDATE leaves trials free to reference the study).
+            # SQLite: BEGIN IMMEDIATE already serializes writers.
+            found = conn.execute(
+                sa.select(studies.c.study_id)
+                .where(studies.c.study_id == study_id)
+                .with_for_update(key_share=True)
+            ).first()
+            if found is None:
+                raise StudyNotFound(f"no study with id {study_id} in {self.url}")
+            taken = conn.execute(
+                sa.select(round_boxes.c.round)
+                .where((round_boxes.c.study_id == study_id) & (round_boxes.c.round == round))
+                .limit(1)
+            ).first()
+            if taken is not None:  # the first box of a round wins
+                return
+            conn.execute(
+                round_boxes.insert(),
+                [
+                    {"study_id": study_id, "round": round, "dimension": name, "low": low, "high": high}
+                    for name, (low, high) in checked.items()
+                ],
+            )
+
+    def read_round_boxes(self, study_id: int) -> dict[int, dict[str, tuple[float, float]]]:
+        with self._read(snapshot=False) as conn:
+            rows = conn.execute(
+                sa.select(round_boxes.c.round, round_boxes.c.dimension, round_boxes.c.low, round_boxes.c.high)
+                .where(round_boxes.c.study_id == study_id)
+            ).all()
+        boxes: dict[int, dict[str, tuple[float, float]]] = {}
+        for r, name, low, high in sorted(tuple(row) for row in rows):  # not ORDER BY: collations differ
+            boxes.setdefault(int(r), {})[name] = (float(low), float(high))
+        return boxes

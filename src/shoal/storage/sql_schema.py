@@ -125,6 +125,23 @@ lineage = sa.Table(
     sa.Column("created_at", sa.Float, nullable=False),
 )
 
+# The box each round of a coarse-to-fine search covers, a row per dimension; the primary key
+# (study, round, dimension) is the unique constraint racing writers meet.
+round_boxes = sa.Table(
+    "shoal_round_boxes",
+    _metadata,
+    sa.Column(
+        "study_id",
+        sa.Integer,
+        sa.ForeignKey("shoal_studies.study_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("round", sa.Integer, primary_key=True),
+    sa.Column("dimension", sa.String(255), primary_key=True),
+    sa.Column("low", sa.Float, nullable=False),
+    sa.Column("high", sa.Float, nullable=False),
+)
+
 meta = sa.Table(
     "shoal_meta",
     _metadata,

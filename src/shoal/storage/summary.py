@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -52,6 +53,41 @@ def check_failure(state: TrialState, failure: FailureKind | None) -> FailureKind
     if state != TrialState.FAILED:
         raise ValueError(f"failure={kind.value!r} goes with a move to FAILED, not to {state}")
     return kind
+
+
+#: The longest dimension name a round box keeps (the SQL column's width).
+MAX_DIMENSION_NAME = 255
+
+
+def check_box(
+    round: int, box: Mapping[str, tuple[float, float]]
+) -> tuple[int, dict[str, tuple[float, float]]]:
+    """A round and its box as stored (dimensions by name, bounds as floats); ``ValueError`` naming
+    what is wrong with them."""
+    if isinstance(round, bool) or not isinstance(round, numbers.Integral) or round < 0:
+        raise ValueError(f"round must be an int >= 0, got {round!r}")
+    if not isinstance(box, Mapping) or not box:
+        raise ValueError(f"round {round}: the box must map dimension names to (low, high), got {box!r}")
+    checked: dict[str, tuple[float, float]] = {}
+    for name, bounds in box.items():
+        if not isinstance(name, str) or not 0 < len(name) <= MAX_DIMENSION_NAME:
+            raise ValueError(
+                f"round {round}: a dimension name must be a string of 1 to {MAX_DIMENSION_NAME} "
+                f"characters, got {name!r}"
+            )
+        try:
+            low, high = bounds
+        except (TypeError, ValueError):
+            raise ValueError(f"round {round}: box[{name!r}] must be (low, high), got {bounds!r}") from None
+        if not all(isinstance(b, numbers.Real) and not isinstance(b, bool) for b in (low, high)) or not (
+            0.0 <= low <= high <= 1.0
+        ):
+            raise ValueError(
+                f"round {round}: box[{name!r}] must be numbers with 0 <= low <= high <= 1 (the unit "
+                f"cube), got {bounds!r}"
+            )
+        checked[name] = (float(low), float(high))
+    return int(round), dict(sorted(checked.items()))
 
 
 def to_json(what: str, mapping: Mapping[str, Any]) -> str:
