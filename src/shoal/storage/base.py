@@ -1,7 +1,7 @@
 """The storage contract: the single source of truth for studies and trials.
 
-Every backend (memory, SQLite, PostgreSQL) passes the same conformance suite
-(``tests/test_storage_conformance.py``). State changes of a trial are compare-and-set: two drivers can
+Every backend (memory, SQLite, PostgreSQL) passes the same conformance suite (``shoal.testing.storage``,
+which a backend of your own can run too). State changes of a trial are compare-and-set: two drivers can
 never both claim one queued trial, and a finished trial never changes again.
 """
 
