@@ -1,693 +1,105 @@
-"""The storage contract, one suite run against every backend: memory, SQLite and PostgreSQL.
+"""The storage contract (``shoal.testing.storage``) run against every backend: memory, SQLite and
+PostgreSQL; and what only the SQL backends owe: older databases opening, new SQLite files opened at once.
 
 Concurrency is tested for real: threads racing on one storage object, and (for the SQL backends)
-separate processes racing on one database, each opening its own connection from the URL.
+separate processes racing on one database, each opening its own connection from the URL. PostgreSQL
+runs when ``SHOAL_TEST_POSTGRES_URL`` is set (see conftest.py).
 """
 
 from __future__ import annotations
 
-import math
-import multiprocessing
-import os
-import queue
-import threading
-from collections import Counter
-from datetime import datetime
+import functools
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
-from shoal.storage import (
-    ClaimTaken,
-    SQLStorage,
-    StateConflict,
-    Storage,
-    StudyExists,
-    StudyNotFound,
+from shoal.storage import InMemoryStorage, SQLStorage, Storage, StudyExists
+from shoal.testing.storage import (
+    FAILED,
+    QUEUED,
+    RUNNING,
+    SPACE,
+    StorageConformance,
+    add,
+    new_study,
+    numbers,
+    run_processes,
 )
-from shoal.trial import TrialState
+from shoal.trial import FailureKind
 
-QUEUED, RUNNING, PAUSED = TrialState.QUEUED, TrialState.RUNNING, TrialState.PAUSED
-COMPLETE, FAILED, PRUNED, STALE = (
-    TrialState.COMPLETE,
-    TrialState.FAILED,
-    TrialState.PRUNED,
-    TrialState.STALE,
-)
-FINISHED = (COMPLETE, FAILED, PRUNED, STALE)
 
-SPACE = {
-    "lr": {"type": "float", "low": 0.0001, "high": 1.0, "scale": "log"},
-    "opt": {"type": "choice", "values": ["adam", "sgd", 1, "1", 1.0, True, None]},
-    "beta1": {"type": "float", "low": 0.8, "high": 0.99, "when": {"opt": ["adam"]}},
-}
+class TestMemory(StorageConformance):
+    @pytest.fixture
+    def storage(self) -> Iterator[Storage]:
+        backend = InMemoryStorage()
+        yield backend
+        backend.close()
 
 
-def new_study(storage: Storage, name: str = "s", direction: str = "minimize"):
-    return storage.create_study(name, direction, SPACE, "Random(seed=0)")
+class SQLConformance(StorageConformance):
+    """The contract on a fresh SQL storage at ``storage_url`` (given by a subclass), and what a SQL
+    storage owes beyond it."""
 
+    @pytest.fixture
+    def storage_url(self) -> str:
+        raise NotImplementedError("a subclass gives the URL of a fresh, empty database")
 
-def add(storage: Storage, study_id: int, state: TrialState = RUNNING, x: float = 0.5, **kwargs):
-    return storage.create_trial(study_id, state, {"x": x}, {"x": x}, **kwargs)
+    @pytest.fixture
+    def storage(self, storage_url: str) -> Iterator[Storage]:
+        backend = SQLStorage(storage_url)
+        yield backend
+        backend.close()
 
+    @pytest.fixture
+    def storage_opener(self, storage_url: str) -> Callable[[], Storage]:
+        return functools.partial(SQLStorage, storage_url)
 
-def finish(storage: Storage, trial, state: TrialState = COMPLETE, value: float | None = 1.0, error=None):
-    return storage.set_state(trial.trial_id, RUNNING, state, value=value, error=error)
-
-
-def numbers(trials) -> list[int]:
-    return [t.number for t in trials]
-
-
-# -- studies -----------------------------------------------------------------------------------
-
-
-def test_create_and_get_a_study(storage: Storage) -> None:
-    record = new_study(storage, "tune-mlp", "maximize")
-    assert (record.name, record.direction, record.sampler) == ("tune-mlp", "maximize", "Random(seed=0)")
-    assert record.space == SPACE
-    assert isinstance(record.created_at, datetime) and record.created_at.tzinfo is not None
-    again = storage.get_study("tune-mlp")
-    assert again == record
-    # the space keeps its order (a parent before its children) and its value types
-    assert list(again.space) == ["lr", "opt", "beta1"]
-    values = again.space["opt"]["values"]
-    assert [(type(v), v) for v in values] == [(type(v), v) for v in SPACE["opt"]["values"]]
-
-
-def test_a_study_name_is_taken_once(storage: Storage) -> None:
-    new_study(storage, "s")
-    with pytest.raises(StudyExists, match=r"'s' already exists"):
-        new_study(storage, "s")
-    assert issubclass(StudyExists, ValueError)  # Study relies on it when two drivers race to create
-    assert [s.record.name for s in storage.list_studies()] == ["s"]
-
-
-def test_study_not_found_names_the_studies_that_exist(storage: Storage) -> None:
-    with pytest.raises(StudyNotFound, match=r"no study named 'nope' .*\(studies: none\)"):
-        storage.get_study("nope")
-    new_study(storage, "beta")
-    new_study(storage, "alpha")
-    with pytest.raises(StudyNotFound, match=r"no study named 'nope' .*\(studies: 'alpha', 'beta'\)"):
-        storage.get_study("nope")
-    with pytest.raises(StudyNotFound, match=r"'nope'.*'alpha', 'beta'"):
-        storage.delete_study("nope")
-    assert isinstance(StudyNotFound("x"), KeyError)
-
-
-def test_list_studies_in_creation_order(storage: Storage) -> None:
-    assert storage.list_studies() == []
-    for name in ("b", "a", "c"):
-        new_study(storage, name)
-    assert [s.record.name for s in storage.list_studies()] == ["b", "a", "c"]
-
-
-def test_update_study_replaces_space_and_sampler(storage: Storage) -> None:
-    record = new_study(storage)
-    wider = {**SPACE, "units": {"type": "int", "low": 1, "high": 8}}
-    storage.update_study(record.study_id, space=wider)
-    assert storage.get_study("s").space == wider
-    assert storage.get_study("s").sampler == "Random(seed=0)"
-    storage.update_study(record.study_id, sampler="Grid(resolution=3)")
-    after = storage.get_study("s")
-    assert (after.space, after.sampler) == (wider, "Grid(resolution=3)")
-    assert (after.study_id, after.created_at, after.direction) == (
-        record.study_id,
-        record.created_at,
-        record.direction,
-    )
-
-
-def test_delete_study_removes_it_and_its_trials(storage: Storage) -> None:
-    record = new_study(storage, "gone")
-    keep = new_study(storage, "kept")
-    trial = add(storage, record.study_id, claim="g0")
-    storage.add_report(trial.trial_id, 0, 1.0)
-    finish(storage, trial)
-    add(storage, keep.study_id)
-    storage.delete_study("gone")
-    with pytest.raises(StudyNotFound):
-        storage.get_study("gone")
-    assert [s.record.name for s in storage.list_studies()] == ["kept"]
-    assert numbers(storage.read_trials(keep.study_id)) == [0]
-    # the name is free again, and the new study starts from trial 0 with its claims free
-    fresh = new_study(storage, "gone")
-    assert fresh.study_id != record.study_id
-    assert storage.read_trials(fresh.study_id) == []
-    assert add(storage, fresh.study_id, claim="g0").number == 0
-
-
-# -- trials: numbering, claims, states ---------------------------------------------------------
-
-
-def test_trials_are_numbered_from_zero_per_study(storage: Storage) -> None:
-    a, b = new_study(storage, "a"), new_study(storage, "b")
-    made = [add(storage, a.study_id, QUEUED if i % 2 else RUNNING) for i in range(5)]
-    assert numbers(made) == [0, 1, 2, 3, 4]
-    assert add(storage, b.study_id).number == 0
-    assert numbers(storage.read_trials(a.study_id)) == [0, 1, 2, 3, 4]
-    assert len({t.trial_id for t in made}) == 5
-
-
-def test_a_new_trial_is_queued_or_running(storage: Storage) -> None:
-    study = new_study(storage)
-    queued, running = add(storage, study.study_id, QUEUED), add(storage, study.study_id, RUNNING)
-    assert queued.state == QUEUED and queued.started_at is None and queued.created_at is not None
-    assert running.state == RUNNING and running.started_at is not None
-    assert queued.finished_at is None and queued.value is None and queued.reports == []
-    for state in (COMPLETE, FAILED, PAUSED, STALE):
-        with pytest.raises(ValueError, match="QUEUED or RUNNING"):
-            add(storage, study.study_id, state)
-    assert numbers(storage.read_trials(study.study_id)) == [0, 1]
-
-
-def test_a_trial_keeps_round_claim_and_lineage(storage: Storage) -> None:
-    study = new_study(storage)
-    first = add(storage, study.study_id, claim="grid:0", round=2)
-    again = add(storage, study.study_id, QUEUED, requeued_from=first.number)
-    stored = storage.read_trials(study.study_id)
-    assert (stored[0].claim, stored[0].round, stored[0].requeued_from) == ("grid:0", 2, None)
-    assert (stored[1].claim, stored[1].round, stored[1].requeued_from) == (None, None, 0)
-    assert stored[0].trial_id == first.trial_id and stored[1].trial_id == again.trial_id
-
-
-def test_a_trial_keeps_which_model_proposed_it(storage: Storage) -> None:
-    study = new_study(storage)
-    told = add(storage, study.study_id, proposed_by="gp: 60 trials planned, 3 continuous dimensions")
-    plain = add(storage, study.study_id)
-    assert told.proposed_by == "gp: 60 trials planned, 3 continuous dimensions"
-    stored = storage.read_trials(study.study_id)
-    assert [t.proposed_by for t in stored] == [told.proposed_by, None] and plain.proposed_by is None
-    assert stored[0].to_dict()["proposed_by"] == told.proposed_by
-
-
-def test_claim_keys_are_unique_within_a_study(storage: Storage) -> None:
-    a, b = new_study(storage, "a"), new_study(storage, "b")
-    add(storage, a.study_id, claim="grid:7")
-    with pytest.raises(ClaimTaken, match="grid:7"):
-        add(storage, a.study_id, claim="grid:7")
-    with pytest.raises(ClaimTaken):
-        add(storage, a.study_id, QUEUED, claim="grid:7")
-    # another study may hold the same key; trials without a key never collide
-    assert add(storage, b.study_id, claim="grid:7").number == 0
-    assert numbers([add(storage, a.study_id), add(storage, a.study_id)]) == [1, 2]
-    # a refused claim leaves no gap in the numbering and no trial behind
-    assert numbers(storage.read_trials(a.study_id)) == [0, 1, 2]
-
-
-def test_threads_racing_for_one_claim_key_get_it_once(storage: Storage) -> None:
-    study = new_study(storage)
-    n_threads, n_keys = 6, 8
-    barrier = threading.Barrier(n_threads)
-    won: list[tuple[int, str]] = []
-    errors: list[BaseException] = []
-
-    def racer(index: int) -> None:
-        try:
-            barrier.wait(30)
-            for k in range(n_keys):
-                try:
-                    add(storage, study.study_id, claim=f"point:{k}")
-                    won.append((index, f"point:{k}"))
-                except ClaimTaken:
-                    pass
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-
-    run_threads(racer, n_threads)
-    assert errors == []
-    assert sorted(key for _, key in won) == sorted(f"point:{k}" for k in range(n_keys))
-    trials = storage.read_trials(study.study_id)
-    assert numbers(trials) == list(range(n_keys))
-    assert sorted(t.claim for t in trials) == sorted(f"point:{k}" for k in range(n_keys))
-
-
-def test_claim_queued_takes_the_oldest_queued_trial(storage: Storage) -> None:
-    study, other = new_study(storage, "s"), new_study(storage, "other")
-    assert storage.claim_queued(study.study_id, None) is None
-    add(storage, study.study_id, RUNNING, x=0.0)
-    add(storage, study.study_id, QUEUED, x=0.1)
-    add(storage, study.study_id, QUEUED, x=0.2)
-    add(storage, other.study_id, QUEUED, x=0.9)
-    driver = storage.register_driver("host-a", 4242)
-    first = storage.claim_queued(study.study_id, driver)
-    assert (first.number, first.state, first.config) == (1, RUNNING, {"x": 0.1})
-    assert first.started_at is not None and first.unit == {"x": 0.1}
-    second = storage.claim_queued(study.study_id, None)
-    assert second.number == 2
-    assert storage.claim_queued(study.study_id, driver) is None
-    assert [t.state for t in storage.read_trials(other.study_id)] == [QUEUED]
-    owners = {t.number: d for t, d in storage.running_with_drivers(study.study_id)}
-    assert owners[1] is not None and owners[1].driver_id == driver
-    assert owners[2] is None
-
-
-def run_threads(target, n: int) -> None:
-    threads = [threading.Thread(target=target, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    assert not any(t.is_alive() for t in threads), "a thread hung"
-
-
-def test_threads_racing_on_one_queue_claim_each_trial_once(storage: Storage) -> None:
-    study = new_study(storage)
-    n_trials, n_threads = 60, 8
-    for i in range(n_trials):
-        add(storage, study.study_id, QUEUED, x=i)
-    barrier = threading.Barrier(n_threads)
-    claimed: list[list[int]] = [[] for _ in range(n_threads)]
-    errors: list[BaseException] = []
-
-    def worker(index: int) -> None:
-        try:
-            driver = storage.register_driver("host", 1000 + index)
-            barrier.wait(30)
-            while (trial := storage.claim_queued(study.study_id, driver)) is not None:
-                assert trial.state == RUNNING
-                claimed[index].append(trial.number)
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-
-    run_threads(worker, n_threads)
-    assert errors == []
-    every = [n for got in claimed for n in got]
-    assert Counter(every) == Counter(range(n_trials))  # each exactly once, none lost
-    assert all(got == sorted(got) for got in claimed)  # oldest first, for each claimer
-    trials = storage.read_trials(study.study_id)
-    assert {t.state for t in trials} == {RUNNING}
-    owner = {t.number: d.pid for t, d in storage.running_with_drivers(study.study_id)}
-    assert all(owner[n] == 1000 + i for i, got in enumerate(claimed) for n in got)
-
-
-def test_threads_creating_trials_at_once_number_them_without_gaps(storage: Storage) -> None:
-    study = new_study(storage)
-    n_threads, per_thread = 6, 15
-    barrier = threading.Barrier(n_threads)
-    made: list[int] = []
-    errors: list[BaseException] = []
-
-    def worker(index: int) -> None:
-        try:
-            barrier.wait(30)
-            for k in range(per_thread):
-                trial = add(storage, study.study_id, x=index * 100 + k)
-                finish(storage, trial, value=float(k))
-                made.append(trial.number)
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-
-    run_threads(worker, n_threads)
-    assert errors == []
-    assert sorted(made) == list(range(n_threads * per_thread))
-    trials = storage.read_trials(study.study_id)
-    assert numbers(trials) == list(range(n_threads * per_thread))
-    assert sorted(t.config["x"] for t in trials) == sorted(
-        i * 100 + k for i in range(n_threads) for k in range(per_thread)
-    )
-
-
-# -- state changes are compare-and-set ---------------------------------------------------------
-
-
-def test_set_state_finishes_a_running_trial(storage: Storage) -> None:
-    study = new_study(storage)
-    trials = [add(storage, study.study_id) for _ in range(3)]
-    done = finish(storage, trials[0], COMPLETE, 0.25)
-    assert (done.state, done.value, done.error) == (COMPLETE, 0.25, None)
-    assert done.finished_at is not None and done.finished_at >= done.started_at
-    assert done.duration is not None and done.duration >= 0
-    failed = finish(storage, trials[1], FAILED, None, "ValueError: boom")
-    assert (failed.state, failed.value, failed.error) == (FAILED, None, "ValueError: boom")
-    pruned = finish(storage, trials[2], PRUNED, 0.5)
-    assert (pruned.state, pruned.value) == (PRUNED, 0.5)
-    stored = storage.read_trials(study.study_id)
-    assert [(t.state, t.value, t.error) for t in stored] == [
-        (COMPLETE, 0.25, None),
-        (FAILED, None, "ValueError: boom"),
-        (PRUNED, 0.5, None),
-    ]
-    assert stored[0].finished_at == done.finished_at
-
-
-def test_set_state_refuses_a_wrong_expected_state(storage: Storage) -> None:
-    study = new_study(storage)
-    queued = add(storage, study.study_id, QUEUED)
-    with pytest.raises(StateConflict, match=r"trial 0 is QUEUED, not RUNNING"):
-        storage.set_state(queued.trial_id, RUNNING, COMPLETE, value=1.0)
-    (stored,) = storage.read_trials(study.study_id)
-    assert (stored.state, stored.value, stored.finished_at) == (QUEUED, None, None)
-    # the right expected state moves it
-    assert storage.set_state(queued.trial_id, QUEUED, RUNNING).state == RUNNING
-
-
-def test_finished_trials_never_change(storage: Storage) -> None:
-    study = new_study(storage)
-    for end in FINISHED:
-        trial = add(storage, study.study_id)
-        done = storage.set_state(trial.trial_id, RUNNING, end, value=2.0, error="why")
-        for target in (*FINISHED, RUNNING, QUEUED, PAUSED):
-            with pytest.raises(StateConflict):  # as a driver would ask: expecting RUNNING
-                storage.set_state(trial.trial_id, RUNNING, target, value=9.0)
-            with pytest.raises(StateConflict):  # even when the caller knows the finished state
-                storage.set_state(trial.trial_id, end, target, value=9.0, error="changed")
-        (after,) = storage.read_trials(study.study_id, after=trial.number - 1)
-        assert (after.state, after.value, after.error, after.finished_at) == (
-            end, 2.0, "why", done.finished_at
-        )
-
-
-def test_a_trial_can_pause_and_resume_keeping_its_start(storage: Storage) -> None:
-    study = new_study(storage)
-    trial = add(storage, study.study_id)
-    paused = storage.set_state(trial.trial_id, RUNNING, PAUSED)
-    assert paused.state == PAUSED and paused.finished_at is None
-    assert storage.running_with_drivers(study.study_id) == []
-    with pytest.raises(StateConflict):
-        storage.set_state(trial.trial_id, RUNNING, PAUSED)
-    resumed = storage.set_state(trial.trial_id, PAUSED, RUNNING)
-    assert resumed.state == RUNNING and resumed.started_at == trial.started_at
-    assert finish(storage, resumed, COMPLETE, 3.0).value == 3.0
-
-
-def test_set_state_on_an_unknown_trial_is_a_conflict(storage: Storage) -> None:
-    study = new_study(storage)
-    trial = add(storage, study.study_id)
-    with pytest.raises(StateConflict):
-        storage.set_state(trial.trial_id + 1000, RUNNING, COMPLETE, value=1.0)
-
-
-def test_threads_racing_to_finish_one_trial_one_wins(storage: Storage) -> None:
-    study = new_study(storage)
-    trial = add(storage, study.study_id)
-    outcomes: list[object] = [None] * 6
-    barrier = threading.Barrier(6)
-
-    def racer(index: int) -> None:
-        barrier.wait(30)
-        try:
-            outcomes[index] = storage.set_state(
-                trial.trial_id, RUNNING, COMPLETE if index % 2 else STALE, value=float(index)
-            )
-        except StateConflict as exc:
-            outcomes[index] = exc
-
-    run_threads(racer, 6)
-    winners = [o for o in outcomes if not isinstance(o, StateConflict)]
-    assert len(winners) == 1
-    (stored,) = storage.read_trials(study.study_id)
-    assert (stored.state, stored.value) == (winners[0].state, winners[0].value)
-
-
-# -- reports -----------------------------------------------------------------------------------
-
-
-def test_reports_are_ordered_by_step_and_replaced_at_the_same_step(storage: Storage) -> None:
-    study = new_study(storage)
-    a, b = add(storage, study.study_id), add(storage, study.study_id)
-    for step, value in ((2, 0.2), (0, 0.0), (5, 0.5), (1, 0.1)):
-        storage.add_report(a.trial_id, step, value)
-    storage.add_report(a.trial_id, 2, 0.25)  # a second report at step 2 replaces the first
-    storage.add_report(b.trial_id, 0, 9.0)
-    got = {t.number: t.reports for t in storage.read_trials(study.study_id)}
-    assert got == {0: [(0, 0.0), (1, 0.1), (2, 0.25), (5, 0.5)], 1: [(0, 9.0)]}
-    assert all(type(s) is int and type(v) is float for s, v in got[0])
-    # reports survive finishing and are returned with the finished trial
-    done = finish(storage, a, COMPLETE, 0.5)
-    assert done.reports == [(0, 0.0), (1, 0.1), (2, 0.25), (5, 0.5)]
-    assert done.last_report == (5, 0.5)
-    running = storage.running_with_drivers(study.study_id)
-    assert [(t.number, t.reports) for t, _ in running] == [(1, [(0, 9.0)])]
-
-
-def test_an_integer_report_value_reads_back_as_a_float(storage: Storage) -> None:
-    study = new_study(storage)
-    trial = add(storage, study.study_id)
-    storage.add_report(trial.trial_id, 3, 7)
-    (stored,) = storage.read_trials(study.study_id)
-    assert stored.reports == [(3, 7.0)] and type(stored.reports[0][1]) is float
-
-
-# -- reading incrementally ---------------------------------------------------------------------
-
-
-def test_read_trials_after_and_numbers(storage: Storage) -> None:
-    study = new_study(storage)
-    made = [add(storage, study.study_id, x=i / 10) for i in range(6)]
-    assert numbers(storage.read_trials(study.study_id)) == [0, 1, 2, 3, 4, 5]
-    assert numbers(storage.read_trials(study.study_id, after=3)) == [4, 5]
-    assert numbers(storage.read_trials(study.study_id, after=5)) == []
-    assert numbers(storage.read_trials(study.study_id, after=3, numbers=[1, 0])) == [0, 1, 4, 5]
-    # numbers above `after` are not repeated, unknown numbers are ignored
-    assert numbers(storage.read_trials(study.study_id, after=3, numbers={1, 4, 99, -3})) == [1, 4, 5]
-    assert numbers(storage.read_trials(study.study_id, after=5, numbers=[2])) == [2]
-    assert numbers(storage.read_trials(study.study_id, after=-1, numbers=[2])) == [0, 1, 2, 3, 4, 5]
-    assert storage.read_trials(study.study_id, after=1, numbers=[0])[0].config == made[0].config
-
-
-def test_read_trials_sees_what_changed_since_the_last_look(storage: Storage) -> None:
-    """The pattern a driver uses: new trials after the last number seen, plus the ones it watches."""
-    study = new_study(storage)
-    first = [add(storage, study.study_id) for _ in range(3)]
-    seen = storage.read_trials(study.study_id)
-    last, watching = seen[-1].number, {t.number for t in seen if t.state == RUNNING}
-    finish(storage, first[1], COMPLETE, 4.0)
-    storage.add_report(first[2].trial_id, 0, 1.5)
-    add(storage, study.study_id, QUEUED)
-    update = storage.read_trials(study.study_id, after=last, numbers=watching)
-    assert [(t.number, t.state) for t in update] == [(0, RUNNING), (1, COMPLETE), (2, RUNNING), (3, QUEUED)]
-    assert update[1].value == 4.0 and update[2].reports == [(0, 1.5)]
-    assert storage.read_trials(study.study_id, after=3) == []
-
-
-def test_trials_read_back_are_copies(storage: Storage) -> None:
-    study = new_study(storage)
-    made = add(storage, study.study_id, x=0.5)
-    made.config["x"] = 99
-    (stored,) = storage.read_trials(study.study_id)
-    stored.config["y"] = 1
-    stored.reports.append((0, 1.0))
-    (again,) = storage.read_trials(study.study_id)
-    assert again.config == {"x": 0.5} and again.reports == []
-
-
-# -- types -------------------------------------------------------------------------------------
-
-TYPED_CONFIG = {
-    "int": 3,
-    "float_whole": 3.0,
-    "float": 0.1,
-    "tiny": 1e-300,
-    "huge_int": 2**62 + 1,
-    "negative": -7,
-    "true": True,
-    "false": False,
-    "none": None,
-    "str_one": "1",
-    "int_one": 1,
-    "float_one": 1.0,
-    "bool_one": True,
-    "empty": "",
-    "unicode": "Adam·β₁ — 学习率 🐟",
-    "ключ": "значение",
-    "quote": 'a "b" \\ c',
-}
-
-
-def test_config_and_unit_types_survive_storage(storage: Storage) -> None:
-    study = new_study(storage)
-    unit = {"int": 0.0, "float": 1.0, "tiny": 5e-324, "third": 1 / 3}
-    made = storage.create_trial(study.study_id, QUEUED, TYPED_CONFIG, unit)
-    claimed = storage.claim_queued(study.study_id, None)
-    for trial in (made, claimed, *storage.read_trials(study.study_id)):
-        assert [(k, type(v), v) for k, v in trial.config.items()] == [
-            (k, type(v), v) for k, v in TYPED_CONFIG.items()
-        ]
-        assert trial.unit == unit and all(type(v) is float for v in trial.unit.values())
-
-
-def test_values_and_errors_keep_their_types(storage: Storage) -> None:
-    study = new_study(storage)
-    values = [0.1, -2.5, 1e-300, 1e300, 7, 0.0]
-    for v in values:
-        finish(storage, add(storage, study.study_id), COMPLETE, v)
-    error = "KeyError: 'ключ' — 🐟\nline 2\ttab"
-    finish(storage, add(storage, study.study_id), FAILED, None, error)
-    stored = storage.read_trials(study.study_id)
-    assert [t.value for t in stored[:-1]] == [float(v) for v in values]
-    assert all(type(t.value) is float for t in stored[:-1])
-    assert stored[-1].value is None and stored[-1].error == error
-
-
-# -- drivers -----------------------------------------------------------------------------------
-
-
-def test_register_driver_heartbeat_and_running_with_drivers(storage: Storage) -> None:
-    study, other = new_study(storage, "s"), new_study(storage, "other")
-    d1, d2 = storage.register_driver("node-1", 101), storage.register_driver("node-2", 202)
-    assert d1 != d2
-    t0 = add(storage, study.study_id, driver_id=d1)
-    t1 = add(storage, study.study_id, driver_id=d2)
-    add(storage, study.study_id)  # no driver known
-    t3 = add(storage, study.study_id, driver_id=d1)
-    add(storage, study.study_id, QUEUED, driver_id=d2)
-    add(storage, other.study_id, driver_id=d2)
-    finish(storage, t3)
-    running = storage.running_with_drivers(study.study_id)
-    assert [t.number for t, _ in running] == [0, 1, 2]
-    assert all(t.state == RUNNING for t, _ in running)
-    (_, r0), (_, r1), (_, r2) = running
-    assert (r0.driver_id, r0.host, r0.pid) == (d1, "node-1", 101)
-    assert (r1.driver_id, r1.host, r1.pid) == (d2, "node-2", 202)
-    assert r2 is None
-    before = r0.heartbeat_at
-    assert isinstance(before, datetime) and before.tzinfo is not None
-    storage.heartbeat(d1)
-    after = dict((t.number, d) for t, d in storage.running_with_drivers(study.study_id))
-    assert after[0].heartbeat_at >= before
-    assert after[1].heartbeat_at == r1.heartbeat_at  # only the driver that beat moved
-    finish(storage, t0)
-    finish(storage, t1, FAILED, None, "gone")
-    assert [t.number for t, _ in storage.running_with_drivers(study.study_id)] == [2]
-
-
-# -- summaries ---------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(("direction", "best"), [("minimize", -1.0), ("maximize", 5.0)])
-def test_list_studies_counts_states_and_finds_the_best(storage: Storage, direction: str, best: float) -> None:
-    study = new_study(storage, "s", direction)
-    empty = new_study(storage, "empty", direction)
-    for value in (3.0, -1.0, 5.0, 0.0):
-        finish(storage, add(storage, study.study_id), COMPLETE, value)
-    # values of trials that did not complete never count as the best
-    finish(storage, add(storage, study.study_id), PRUNED, 100.0 if direction == "maximize" else -100.0)
-    finish(storage, add(storage, study.study_id), FAILED, None, "boom")
-    add(storage, study.study_id, QUEUED)
-    add(storage, study.study_id, RUNNING)
-    summaries = {s.record.name: s for s in storage.list_studies()}
-    summary = summaries["s"]
-    assert summary.record == storage.get_study("s")
-    assert summary.counts == {COMPLETE: 4, PRUNED: 1, FAILED: 1, QUEUED: 1, RUNNING: 1}
-    assert summary.n_trials == 8
-    assert summary.best_value == best
-    assert summaries["empty"].counts == {} and summaries["empty"].best_value is None
-    assert summaries["empty"].n_trials == 0 and summaries["empty"].record == empty
-
-
-# -- several processes on one SQL database -----------------------------------------------------
-
-
-def _claim_worker(url: str, study_id: int, barrier, results) -> None:
-    """Claim queued trials until none is left; report the numbers claimed."""
-    try:
-        storage = SQLStorage(url)
-        try:
-            driver = storage.register_driver("proc", os.getpid())
-            barrier.wait(60)
-            got = []
-            while (trial := storage.claim_queued(study_id, driver)) is not None:
-                assert trial.state == RUNNING
-                got.append(trial.number)
-            results.put(("ok", got))
-        finally:
-            storage.close()
-    except BaseException as exc:  # noqa: BLE001 - sent to the parent
-        results.put(("error", repr(exc)))
-
-
-def _write_worker(url: str, study_name: str, index: int, n: int, barrier, results) -> None:
-    """Open the storage (creating the schema if needed) and write n finished trials with reports."""
-    try:
-        storage = SQLStorage(url)
-        barrier.wait(60)
-        try:
-            study_id = storage.get_study(study_name).study_id
-            written = []
-            for k in range(n):
-                trial = storage.create_trial(
-                    study_id, RUNNING, {"writer": index, "k": k}, {"k": k / n}, claim=f"{index}:{k}"
-                )
-                storage.add_report(trial.trial_id, 0, float(k))
-                storage.set_state(trial.trial_id, RUNNING, COMPLETE, value=float(index * 1000 + k))
-                written.append(trial.number)
-            results.put(("ok", written))
-        finally:
-            storage.close()
-    except BaseException as exc:  # noqa: BLE001 - sent to the parent
-        results.put(("error", repr(exc)))
-
-
-def run_processes(target, args_for, n: int) -> list:
-    """Start n fresh interpreters (spawn: nothing inherited) and collect what each puts on the queue."""
-    ctx = multiprocessing.get_context("spawn")
-    barrier, results = ctx.Barrier(n), ctx.Queue()
-    procs = [ctx.Process(target=target, args=(*args_for(i), barrier, results)) for i in range(n)]
-    for p in procs:
-        p.start()
-    out = []
-    try:
-        for _ in range(600):  # a generous bound against a hang; a crashed process ends it at once
-            try:
-                out.append(results.get(timeout=0.5))
-            except queue.Empty:
-                if all(p.exitcode is not None for p in procs):
-                    break
-            if len(out) == n:
-                break
-        if len(out) < n:
-            codes = [p.exitcode for p in procs]
-            pytest.fail(f"only {len(out)} of {n} processes reported (exit codes {codes}): {out}")
-    finally:
-        for p in procs:
-            p.join(30)
-            if p.is_alive():
-                p.kill()
-    errors = [detail for status, detail in out if status != "ok"]
-    assert errors == [], errors
-    return [detail for _, detail in out]
-
-
-def test_processes_racing_on_one_queue_claim_each_trial_once(sql_url: str) -> None:
-    storage = SQLStorage(sql_url)
-    try:
+    def test_an_older_database_gains_the_columns_and_tables_added_later(self, storage_url: str) -> None:
+        storage = SQLStorage(storage_url)
         study = new_study(storage)
-        n_trials = 80
-        for i in range(n_trials):
-            add(storage, study.study_id, QUEUED, x=i)
-        claimed = run_processes(_claim_worker, lambda i: (sql_url, study.study_id), 4)
-        every = [n for got in claimed for n in got]
-        assert Counter(every) == Counter(range(n_trials))
-        trials = storage.read_trials(study.study_id)
-        assert {t.state for t in trials} == {RUNNING}
-        assert len(storage.running_with_drivers(study.study_id)) == n_trials
-    finally:
+        trial = add(storage, study.study_id)
         storage.close()
+        engine = sa.create_engine(storage_url)
+        with engine.begin() as conn:  # as a shoal without them left it
+            conn.exec_driver_sql("ALTER TABLE shoal_studies DROP COLUMN paused")
+            conn.exec_driver_sql("ALTER TABLE shoal_trials DROP COLUMN stop_requested")
+            conn.exec_driver_sql("ALTER TABLE shoal_trials DROP COLUMN failure")
+            conn.exec_driver_sql("DROP TABLE shoal_round_boxes")
+        engine.dispose()
+        reopened = SQLStorage(storage_url)
+        try:
+            assert reopened.read_trials(study.study_id)[0].failure is None
+            assert reopened.get_study("s").paused is False
+            assert reopened.request_stop(trial.trial_id) is True
+            assert reopened.add_report(trial.trial_id, 0, 1.0) is True
+            reopened.set_paused(study.study_id, True)
+            assert reopened.is_paused(study.study_id)
+            failed = reopened.set_state(trial.trial_id, RUNNING, FAILED, failure=FailureKind.WORKER_DIED)
+            assert failed.failure is FailureKind.WORKER_DIED
+            assert reopened.read_trials(study.study_id)[0].failure is FailureKind.WORKER_DIED
+            assert reopened.read_round_boxes(study.study_id) == {}
+            reopened.add_round_box(study.study_id, 0, {"x": (0.0, 0.5)})
+            assert reopened.read_round_boxes(study.study_id) == {0: {"x": (0.0, 0.5)}}
+        finally:
+            reopened.close()
 
 
-def test_processes_writing_at_once_lose_nothing(sql_url: str) -> None:
-    storage = SQLStorage(sql_url)
-    try:
-        new_study(storage, "shared")
-        n_procs, per_proc = 4, 25
-        written = run_processes(_write_worker, lambda i: (sql_url, "shared", i, per_proc), n_procs)
-        assert sorted(n for got in written for n in got) == list(range(n_procs * per_proc))
-        trials = storage.read_trials(storage.get_study("shared").study_id)
-        assert numbers(trials) == list(range(n_procs * per_proc))
-        assert {t.state for t in trials} == {COMPLETE}
-        by_writer = Counter(t.config["writer"] for t in trials)
-        assert by_writer == {i: per_proc for i in range(n_procs)}
-        for t in trials:
-            assert t.value == t.config["writer"] * 1000 + t.config["k"]
-            assert t.reports == [(0, float(t.config["k"]))]
-            assert t.claim == f"{t.config['writer']}:{t.config['k']}"
-        (summary,) = storage.list_studies()
-        assert summary.counts == {COMPLETE: n_procs * per_proc} and summary.best_value == 0.0
-    finally:
-        storage.close()
+class TestSQLite(SQLConformance):
+    @pytest.fixture
+    def storage_url(self, tmp_path: Path) -> str:
+        return f"sqlite:///{tmp_path / 'shoal.db'}"
 
 
-def test_sqlite_processes_opening_a_new_file_at_once_all_succeed(tmp_path) -> None:
+class TestPostgreSQL(SQLConformance):
+    @pytest.fixture
+    def storage_url(self, postgres_url: str) -> str:
+        """A fresh schema on $SHOAL_TEST_POSTGRES_URL's server (skipped when it is unset)."""
+        return postgres_url
+
+
+def test_sqlite_processes_opening_a_new_file_at_once_all_succeed(tmp_path: Path) -> None:
     """Six processes create the schema of a new SQLite file at the same moment: no 'database is locked'.
 
     The race (two processes switching a new file to WAL) hits about one round in twenty, so three
@@ -722,204 +134,3 @@ def _open_and_create(url: str, index: int, barrier, results) -> None:
             storage.close()
     except BaseException as exc:  # noqa: BLE001 - sent to the parent
         results.put(("error", repr(exc)))
-
-
-def test_a_config_storage_cannot_keep_is_refused_naming_the_value(storage: Storage) -> None:
-    """Every backend refuses what SQL could not store, so memory-backed tests catch it too."""
-    study = new_study(storage)
-    with pytest.raises(ValueError, match=r"config\['x'\] is nan; storage keeps finite numbers only"):
-        storage.create_trial(study.study_id, QUEUED, {"ok": 1, "x": math.nan}, {})
-    with pytest.raises(ValueError, match=r"unit\['x'\] is inf"):
-        storage.create_trial(study.study_id, RUNNING, {"x": 1.0}, {"x": math.inf})
-    with pytest.raises(ValueError, match=r"config\['model'\] is .*\(object\); storage keeps str, int"):
-        storage.create_trial(study.study_id, QUEUED, {"model": object()}, {})
-    assert storage.read_trials(study.study_id) == []
-    assert add(storage, study.study_id).number == 0
-
-
-# -- steering by a person (the dashboard's panda mode) -----------------------------------------
-
-
-def test_a_study_is_paused_and_resumed_on_its_own(storage: Storage) -> None:
-    one, two = new_study(storage, "one"), new_study(storage, "two")
-    assert (one.paused, storage.is_paused(one.study_id)) == (False, False)
-    storage.set_paused(one.study_id, True)
-    assert storage.is_paused(one.study_id) and not storage.is_paused(two.study_id)
-    assert storage.get_study("one").paused and not storage.get_study("two").paused
-    assert [s.record.paused for s in storage.list_studies()] == [True, False]
-    storage.update_study(one.study_id, sampler="Grid(5)")  # other updates keep the flag
-    assert storage.get_study("one").paused
-    storage.set_paused(one.study_id, False)
-    assert not storage.is_paused(one.study_id) and not storage.get_study("one").paused
-
-
-def test_a_stop_request_is_answered_by_the_trials_next_report(storage: Storage) -> None:
-    study = new_study(storage)
-    target, other = add(storage, study.study_id), add(storage, study.study_id)
-    queued = add(storage, study.study_id, QUEUED)
-    assert target.stop_requested is False
-    assert storage.add_report(target.trial_id, 0, 1.0) is False
-    assert storage.request_stop(target.trial_id) is True
-    assert storage.add_report(target.trial_id, 1, 0.5) is True
-    assert storage.add_report(target.trial_id, 1, 0.4) is True  # a replaced step answers the same
-    assert storage.add_report(other.trial_id, 0, 2.0) is False
-    got = {t.number: t.stop_requested for t in storage.read_trials(study.study_id)}
-    assert got == {0: True, 1: False, 2: False}
-    # only a RUNNING trial can be asked to stop; a finished one keeps the request it had
-    assert storage.request_stop(queued.trial_id) is False
-    finish(storage, other)
-    assert storage.request_stop(other.trial_id) is False
-    done = finish(storage, target, PRUNED, 0.4)
-    assert done.stop_requested is True and done.state == PRUNED
-
-
-def test_an_older_sqlite_database_gains_the_steering_columns(tmp_path) -> None:
-    import sqlite3
-
-    url = f"sqlite:///{tmp_path / 'old.db'}"
-    storage = SQLStorage(url)
-    study = new_study(storage)
-    trial = add(storage, study.study_id)
-    storage.close()
-    with sqlite3.connect(tmp_path / "old.db") as db:  # as a shoal without them left it
-        db.execute("ALTER TABLE shoal_studies DROP COLUMN paused")
-        db.execute("ALTER TABLE shoal_trials DROP COLUMN stop_requested")
-    reopened = SQLStorage(url)
-    try:
-        assert reopened.get_study("s").paused is False
-        assert reopened.request_stop(trial.trial_id) is True
-        assert reopened.add_report(trial.trial_id, 0, 1.0) is True
-        reopened.set_paused(study.study_id, True)
-        assert reopened.is_paused(study.study_id)
-    finally:
-        reopened.close()
-
-
-# -- rung records and resumed trials (successive-halving schedulers) ----------------------------
-
-
-def test_rung_records_are_typed_and_the_first_one_wins(storage: Storage) -> None:
-    from shoal.records import RungRecord
-
-    study, other = new_study(storage, "s"), new_study(storage, "t")
-    a, b = add(storage, study.study_id), add(storage, study.study_id)
-    elsewhere = add(storage, other.study_id)
-    assert storage.read_rungs(study.study_id) == []
-    assert storage.add_rung(b.trial_id, RungRecord(b.number, 0, 0, 1, 0.5)) is True
-    assert storage.add_rung(a.trial_id, RungRecord(a.number, 0, 1, 3, 2)) is True
-    assert storage.add_rung(a.trial_id, RungRecord(a.number, 0, 0, 1, 0.25)) is True
-    assert storage.add_rung(a.trial_id, RungRecord(a.number, 0, 0, 2, 9.0)) is False  # first wins
-    assert storage.add_rung(a.trial_id, RungRecord(a.number, 1, 0, 3, 7.0)) is True  # other bracket
-    assert storage.add_rung(elsewhere.trial_id, RungRecord(0, 0, 0, 1, 1.0)) is True
-    got = storage.read_rungs(study.study_id)
-    assert got == [
-        RungRecord(0, 0, 0, 1, 0.25),
-        RungRecord(0, 0, 1, 3, 2.0),
-        RungRecord(0, 1, 0, 3, 7.0),
-        RungRecord(1, 0, 0, 1, 0.5),
-    ]
-    assert all(isinstance(r.value, float) and isinstance(r.step, int) for r in got)
-    assert storage.read_rungs(other.study_id) == [RungRecord(0, 0, 0, 1, 1.0)]
-    storage.delete_study("s")
-    assert storage.read_rungs(other.study_id) == [RungRecord(0, 0, 0, 1, 1.0)]
-
-
-def test_threads_racing_to_record_one_rung_store_it_once(storage: Storage) -> None:
-    from shoal.records import RungRecord
-
-    study = new_study(storage)
-    trial = add(storage, study.study_id)
-    won: list[float] = []
-
-    def record(i: int) -> None:
-        if storage.add_rung(trial.trial_id, RungRecord(trial.number, 0, 0, 1, float(i))):
-            won.append(float(i))
-
-    run_threads(record, 8)
-    assert len(won) == 1
-    assert [r.value for r in storage.read_rungs(study.study_id)] == won
-
-
-def test_resume_trial_moves_a_paused_trial_back_once(storage: Storage) -> None:
-    study = new_study(storage)
-    driver = storage.register_driver("host", 1)
-    trial = add(storage, study.study_id)
-    storage.set_state(trial.trial_id, RUNNING, PAUSED)
-    resumed = storage.resume_trial(trial.trial_id, driver)
-    assert resumed.state == RUNNING and resumed.number == trial.number
-    running = storage.running_with_drivers(study.study_id)
-    assert [(t.number, d.driver_id if d else None) for t, d in running] == [(trial.number, driver)]
-    with pytest.raises(StateConflict, match="not PAUSED"):
-        storage.resume_trial(trial.trial_id, driver)
-    finish(storage, resumed)
-    with pytest.raises(StateConflict):
-        storage.resume_trial(trial.trial_id, driver)
-
-
-# -- checkpoint references and PBT lineage -------------------------------------------------------
-
-
-def test_checkpoint_references_are_typed_replaced_per_step_and_deleted_by_uri(storage: Storage) -> None:
-    from shoal.checkpoints import CheckpointRef
-
-    study, other = new_study(storage, "s"), new_study(storage, "t")
-    a, b = add(storage, study.study_id), add(storage, study.study_id)
-    elsewhere = add(storage, other.study_id)
-    assert storage.read_checkpoints(study.study_id) == []
-    storage.add_checkpoint(b.trial_id, 3, "/c/b/3.pkl")
-    storage.add_checkpoint(a.trial_id, 2, "/c/a/2.pkl")
-    storage.add_checkpoint(a.trial_id, 1, "/c/a/1.pkl")
-    storage.add_checkpoint(a.trial_id, 2, "/c/a/2-again.pkl")  # the same step: replaced
-    storage.add_checkpoint(elsewhere.trial_id, 1, "/c/e/1.pkl")
-    got = storage.read_checkpoints(study.study_id)
-    assert [(r.trial_number, r.step, r.uri) for r in got] == [
-        (0, 1, "/c/a/1.pkl"), (0, 2, "/c/a/2-again.pkl"), (1, 3, "/c/b/3.pkl")
-    ]
-    assert all(isinstance(r, CheckpointRef) and isinstance(r.created_at, datetime) for r in got)
-    assert [r.uri for r in storage.read_checkpoints(study.study_id, numbers=[1])] == ["/c/b/3.pkl"]
-    # finished trials keep their references (a later segment starts from them)
-    finish(storage, a)
-    storage.delete_checkpoints(study.study_id, ["/c/a/1.pkl", "/c/e/1.pkl", "/nowhere"])
-    assert [r.uri for r in storage.read_checkpoints(study.study_id)] == ["/c/a/2-again.pkl", "/c/b/3.pkl"]
-    assert [r.uri for r in storage.read_checkpoints(other.study_id)] == ["/c/e/1.pkl"]  # not this study's
-
-
-def test_lineage_records_round_trip_with_their_old_config(storage: Storage) -> None:
-    from shoal.records import LineageRecord
-
-    study = new_study(storage)
-    first, second = add(storage, study.study_id), add(storage, study.study_id, QUEUED)
-    storage.add_lineage(second.trial_id, LineageRecord(
-        -1, member=1, segment=2, parent=0, checkpoint="/c/0/4.pkl", step=4, donor=0,
-        old_config={"lr": 0.1, "opt": None, "n": 3},
-    ))
-    storage.add_lineage(first.trial_id, LineageRecord(-1, member=0, segment=0))
-    [fresh, copied] = storage.read_lineage(study.study_id)
-    assert (fresh.trial_number, fresh.member, fresh.segment, fresh.parent, fresh.checkpoint) == (
-        0, 0, 0, None, None
-    )
-    assert (fresh.step, fresh.donor, fresh.old_config) == (0, None, None)
-    assert (copied.trial_number, copied.member, copied.segment, copied.parent) == (1, 1, 2, 0)
-    assert (copied.checkpoint, copied.step, copied.donor) == ("/c/0/4.pkl", 4, 0)
-    assert copied.old_config == {"lr": 0.1, "opt": None, "n": 3}
-    assert isinstance(copied.created_at, datetime)
-    copied.old_config["lr"] = 9.0  # a copy: storage keeps its own
-    assert storage.read_lineage(study.study_id)[1].old_config["lr"] == 0.1
-    with pytest.raises(ValueError, match="old_config"):
-        storage.add_lineage(first.trial_id, LineageRecord(-1, 0, 1, old_config={"x": math.nan}))
-
-
-def test_deleting_a_study_deletes_its_checkpoint_references_and_lineage(storage: Storage) -> None:
-    from shoal.records import LineageRecord
-
-    study, kept = new_study(storage, "gone"), new_study(storage, "kept")
-    trial, other = add(storage, study.study_id), add(storage, kept.study_id)
-    storage.add_checkpoint(trial.trial_id, 1, "/c/1.pkl")
-    storage.add_lineage(trial.trial_id, LineageRecord(-1, 0, 0))
-    storage.add_checkpoint(other.trial_id, 1, "/k/1.pkl")
-    storage.add_lineage(other.trial_id, LineageRecord(-1, 0, 0))
-    storage.delete_study("gone")
-    again = new_study(storage, "gone")
-    assert storage.read_checkpoints(again.study_id) == [] and storage.read_lineage(again.study_id) == []
-    assert [r.uri for r in storage.read_checkpoints(kept.study_id)] == ["/k/1.pkl"]
-    assert len(storage.read_lineage(kept.study_id)) == 1

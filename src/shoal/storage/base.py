@@ -1,21 +1,21 @@
 """The storage contract: the single source of truth for studies and trials.
 
-Every backend (memory, SQLite, PostgreSQL) passes the same conformance suite
-(``tests/test_storage_conformance.py``). State changes of a trial are compare-and-set: two drivers can
+Every backend (memory, SQLite, PostgreSQL) passes the same conformance suite (``shoal.testing.storage``,
+which a backend of your own can run too). State changes of a trial are compare-and-set: two drivers can
 never both claim one queued trial, and a finished trial never changes again.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from ..errors import ClaimTaken, StateConflict, StudyExists, StudyNotFound  # noqa: F401 - defined in shoal.errors
 from ..records import CheckpointRef, LineageRecord, RungRecord
-from ..trial import Trial, TrialState
+from ..trial import FailureKind, Trial, TrialState
 
 __all__ = [
     "Storage",
@@ -94,7 +94,7 @@ class Storage(ABC):
 
     @abstractmethod
     def delete_study(self, name: str) -> None:
-        """Remove a study and all its trials."""
+        """Remove a study and all its trials and records (rungs, checkpoints, lineage, round boxes)."""
 
     # -- trials --------------------------------------------------------------------------------
     @abstractmethod
@@ -129,10 +129,12 @@ class Storage(ABC):
         *,
         value: float | None = None,
         error: str | None = None,
+        failure: FailureKind | None = None,
     ) -> Trial:
         """Compare-and-set a trial's state; raise ``StateConflict`` if it is not ``expected``.
 
-        Moving to a finished state stamps ``finished_at`` and records ``value`` and ``error``.
+        Moving to a finished state stamps ``finished_at`` and records ``value`` and ``error``; a move to
+        FAILED also records ``failure``, why it failed (``ValueError`` when given with another state).
         """
 
     @abstractmethod
@@ -186,6 +188,21 @@ class Storage(ABC):
     @abstractmethod
     def read_lineage(self, study_id: int) -> list[LineageRecord]:
         """Every lineage record of the study, by trial number."""
+
+    # -- coarse-to-fine round boxes -------------------------------------------------------------
+    @abstractmethod
+    def add_round_box(self, study_id: int, round: int, box: Mapping[str, tuple[float, float]]) -> None:
+        """Record the box a coarse-to-fine round searches: ``(low, high)`` in the unit cube per dimension.
+
+        The first box of a (study, round) wins; a later one for that round is ignored, so drivers racing
+        to write it all read back the same box. ``ValueError`` for a malformed box (no dimension, a name
+        that is not a string of 1 to 255 characters, bounds not ``0 <= low <= high <= 1``), nothing
+        stored; ``StudyNotFound`` for an unknown study.
+        """
+
+    @abstractmethod
+    def read_round_boxes(self, study_id: int) -> dict[int, dict[str, tuple[float, float]]]:
+        """The study's round boxes by round, each with its dimensions by name (``{}`` when none)."""
 
     # -- drivers (who runs what, for detecting vanished drivers) -------------------------------
     @abstractmethod

@@ -5,12 +5,12 @@ from __future__ import annotations
 import copy
 import dataclasses
 import threading
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
 from ..records import CheckpointRef, LineageRecord, RungRecord
-from ..trial import Trial, TrialState
+from ..trial import FailureKind, Trial, TrialState
 from .base import (
     ClaimTaken,
     DriverRecord,
@@ -21,8 +21,8 @@ from .base import (
     StudyRecord,
     StudySummary,
 )
+from .summary import check_box, check_failure, refuse_finished, summarize, to_json
 from .summary import not_found_message as _not_found
-from .summary import refuse_finished, summarize, to_json
 
 
 def _now() -> datetime:
@@ -46,6 +46,7 @@ class InMemoryStorage(Storage):
         self._rungs: dict[int, dict[tuple[int, int], RungRecord]] = {}  # trial_id -> records
         self._checkpoints: dict[int, dict[int, CheckpointRef]] = {}  # trial_id -> step -> ref
         self._lineage: dict[int, LineageRecord] = {}  # trial_id -> record
+        self._boxes: dict[int, dict[int, dict[str, tuple[float, float]]]] = {}  # study_id -> round -> box
         self._next_study = 1
         self._next_trial = 1
 
@@ -100,6 +101,7 @@ class InMemoryStorage(Storage):
                 self._checkpoints.pop(trial.trial_id or 0, None)
                 self._lineage.pop(trial.trial_id or 0, None)
             self._claims.pop(record.study_id, None)
+            self._boxes.pop(record.study_id, None)
 
     # -- trials --------------------------------------------------------------------------------
     def create_trial(
@@ -163,8 +165,10 @@ class InMemoryStorage(Storage):
         *,
         value: float | None = None,
         error: str | None = None,
+        failure: FailureKind | None = None,
     ) -> Trial:
         refuse_finished(expected, state)
+        failure = check_failure(state, failure)
         with self._lock:
             trial = self._by_id.get(trial_id)
             if trial is None:
@@ -177,6 +181,7 @@ class InMemoryStorage(Storage):
             if state.finished:
                 trial.value = None if value is None else float(value)
                 trial.error = error
+                trial.failure = failure
                 trial.finished_at = _now()
             elif state == TrialState.RUNNING and trial.started_at is None:
                 trial.started_at = _now()
@@ -285,6 +290,19 @@ class InMemoryStorage(Storage):
                 for t in self._trials[study_id]
                 if t.trial_id in self._lineage
             ]
+
+    # -- coarse-to-fine round boxes -------------------------------------------------------------
+    def add_round_box(self, study_id: int, round: int, box: Mapping[str, tuple[float, float]]) -> None:
+        round, checked = check_box(round, box)
+        with self._lock:
+            if study_id not in self._trials:
+                raise StudyNotFound(f"no study with id {study_id} in this storage")
+            self._boxes.setdefault(study_id, {}).setdefault(round, checked)
+
+    def read_round_boxes(self, study_id: int) -> dict[int, dict[str, tuple[float, float]]]:
+        with self._lock:
+            held = self._boxes.get(study_id, {})
+            return {r: dict(held[r]) for r in sorted(held)}
 
     # -- drivers -------------------------------------------------------------------------------
     def register_driver(self, host: str, pid: int) -> int:

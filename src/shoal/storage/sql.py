@@ -9,23 +9,18 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import sqlite3
 import threading
 import time
-from collections import namedtuple
-from collections.abc import Callable, Collection, Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import event
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from ..records import CheckpointRef, LineageRecord, RungRecord
-from ..trial import Trial, TrialState
+from ..trial import FailureKind, Trial, TrialState
 from .base import (
     ClaimTaken,
     DriverRecord,
@@ -36,272 +31,43 @@ from .base import (
     StudyRecord,
     StudySummary,
 )
-from .summary import not_found_message, refuse_finished, summarize, to_json
-
-SCHEMA_VERSION = 1
-_metadata = sa.MetaData()
-
-studies = sa.Table(
-    "shoal_studies",
+from .sql_records import SQLRecords
+from .sql_rows import (
+    _FINISH_SQL,
+    _INSERT_SQL,
+    _MOVE_SQL,
+    _NEW_TRIALS_SQL,
+    _PAUSED_SQL,
+    _REPORTS_OF,
+    _RESTART_SQL,
+    _STATEMENTS,
+    _TRIAL_COLUMNS,
+    _build_trials,
+    _dumps,
+    _stamp,
+    _TrialRow,
+)
+from .sql_schema import (
+    _SYNCHRONOUS,
+    SCHEMA_VERSION,
+    _add_missing_columns,
+    _configure_sqlite,
+    _is_sqlite,
     _metadata,
-    sa.Column("study_id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("name", sa.String(512), nullable=False, unique=True),
-    sa.Column("direction", sa.String(16), nullable=False),
-    sa.Column("space", sa.Text, nullable=False),
-    sa.Column("sampler", sa.Text, nullable=False),
-    sa.Column("created_at", sa.Float, nullable=False),
-    sa.Column("paused", sa.Boolean, nullable=False, server_default=sa.false()),
+    checkpoints,
+    drivers,
+    lineage,
+    meta,
+    reports,
+    round_boxes,
+    rungs,
+    studies,
+    trials,
 )
-
-drivers = sa.Table(
-    "shoal_drivers",
-    _metadata,
-    sa.Column("driver_id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("host", sa.String(255), nullable=False),
-    sa.Column("pid", sa.Integer, nullable=False),
-    sa.Column("heartbeat_at", sa.Float, nullable=False),
-)
-
-trials = sa.Table(
-    "shoal_trials",
-    _metadata,
-    sa.Column("trial_id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column(
-        "study_id",
-        sa.Integer,
-        sa.ForeignKey("shoal_studies.study_id", ondelete="CASCADE"),
-        nullable=False,
-    ),
-    sa.Column("number", sa.Integer, nullable=False),
-    sa.Column("state", sa.String(16), nullable=False),
-    sa.Column("config", sa.Text, nullable=False),
-    sa.Column("unit", sa.Text, nullable=False),
-    sa.Column("value", sa.Float, nullable=True),
-    sa.Column("error", sa.Text, nullable=True),
-    sa.Column("round", sa.Integer, nullable=True),
-    sa.Column("claim", sa.String(255), nullable=True),
-    sa.Column("requeued_from", sa.Integer, nullable=True),
-    sa.Column("driver_id", sa.Integer, nullable=True),
-    sa.Column("n_reports", sa.Integer, nullable=False, server_default="0"),
-    sa.Column("created_at", sa.Float, nullable=False),
-    sa.Column("started_at", sa.Float, nullable=True),
-    sa.Column("finished_at", sa.Float, nullable=True),
-    sa.Column("stop_requested", sa.Boolean, nullable=False, server_default=sa.false()),
-    sa.Column("proposed_by", sa.Text, nullable=True),
-    sa.UniqueConstraint("study_id", "number", name="uq_shoal_trial_number"),
-    sa.UniqueConstraint("study_id", "claim", name="uq_shoal_trial_claim"),
-)
-sa.Index("ix_shoal_trials_state", trials.c.study_id, trials.c.state)
+from .summary import check_failure, not_found_message, refuse_finished, summarize, to_json
 
 
-def _trial_key() -> sa.Column:
-    """The ``trial_id`` primary-key column of a table whose rows belong to one trial."""
-    return sa.Column(
-        "trial_id",
-        sa.Integer,
-        sa.ForeignKey("shoal_trials.trial_id", ondelete="CASCADE"),
-        primary_key=True,
-    )
-
-
-reports = sa.Table(
-    "shoal_reports",
-    _metadata,
-    _trial_key(),
-    sa.Column("step", sa.Integer, primary_key=True),
-    sa.Column("value", sa.Float, nullable=False),
-)
-
-rungs = sa.Table(
-    "shoal_rungs",
-    _metadata,
-    _trial_key(),
-    sa.Column("bracket", sa.Integer, primary_key=True),
-    sa.Column("rung", sa.Integer, primary_key=True),
-    sa.Column("study_id", sa.Integer, nullable=False, index=True),
-    sa.Column("step", sa.Integer, nullable=False),
-    sa.Column("value", sa.Float, nullable=False),
-)
-
-checkpoints = sa.Table(
-    "shoal_checkpoints",
-    _metadata,
-    _trial_key(),
-    sa.Column("step", sa.Integer, primary_key=True),
-    sa.Column("study_id", sa.Integer, nullable=False, index=True),
-    sa.Column("uri", sa.Text, nullable=False),
-    sa.Column("created_at", sa.Float, nullable=False),
-)
-
-lineage = sa.Table(
-    "shoal_lineage",
-    _metadata,
-    _trial_key(),
-    sa.Column("study_id", sa.Integer, nullable=False, index=True),
-    sa.Column("member", sa.Integer, nullable=False),
-    sa.Column("segment", sa.Integer, nullable=False),
-    sa.Column("parent", sa.Integer, nullable=True),
-    sa.Column("checkpoint", sa.Text, nullable=True),
-    sa.Column("step", sa.Integer, nullable=False),
-    sa.Column("donor", sa.Integer, nullable=True),
-    sa.Column("old_config", sa.Text, nullable=True),
-    sa.Column("created_at", sa.Float, nullable=False),
-)
-
-meta = sa.Table(
-    "shoal_meta",
-    _metadata,
-    sa.Column("key", sa.String(64), primary_key=True),
-    sa.Column("value", sa.String(255), nullable=False),
-)
-
-_TRIAL_COLUMNS = [c for c in trials.c if c.name != "driver_id"]
-_TRIAL_FIELDS = ", ".join(c.name for c in _TRIAL_COLUMNS)
-
-# The hot path (one ask and one tell per trial) runs prebuilt statements: building SQLAlchemy
-# expressions anew on every call costs more than SQLite itself. On SQLite they go straight to the
-# driver's connection (the same named-parameter SQL); elsewhere through SQLAlchemy text().
-_TrialRow = namedtuple("_TrialRow", [c.name for c in _TRIAL_COLUMNS])  # type: ignore[misc]
-
-_INSERT_SQL = (
-    "INSERT INTO shoal_trials (study_id, number, state, config, unit, round, claim, requeued_from, "
-    "driver_id, created_at, started_at, proposed_by) "
-    "SELECT :study_id, COALESCE(MAX(number), -1) + 1, :state, :config, :unit, :round, :claim, "
-    ":requeued_from, :driver_id, :created_at, :started_at, :proposed_by FROM shoal_trials "
-    "WHERE study_id = :study_id "
-    "RETURNING trial_id, number"
-)
-_FINISH_SQL = (
-    "UPDATE shoal_trials SET state = :state, value = :value, error = :error, finished_at = :now "
-    f"WHERE trial_id = :trial_id AND state = :expected RETURNING {_TRIAL_FIELDS}"
-)
-_RESTART_SQL = (
-    "UPDATE shoal_trials SET state = :state, started_at = COALESCE(started_at, :now) "
-    f"WHERE trial_id = :trial_id AND state = :expected RETURNING {_TRIAL_FIELDS}"
-)
-_MOVE_SQL = (
-    "UPDATE shoal_trials SET state = :state "
-    f"WHERE trial_id = :trial_id AND state = :expected RETURNING {_TRIAL_FIELDS}"
-)
-_NEW_TRIALS_SQL = (
-    f"SELECT {_TRIAL_FIELDS} FROM shoal_trials WHERE study_id = :study_id AND number > :after "
-    "ORDER BY number"
-)
-_PAUSED_SQL = "SELECT paused FROM shoal_studies WHERE study_id = :study_id"
-_STATEMENTS = {
-    sql: sa.text(sql)
-    for sql in (_INSERT_SQL, _FINISH_SQL, _RESTART_SQL, _MOVE_SQL, _NEW_TRIALS_SQL, _PAUSED_SQL)
-}
-_REPORTS_OF = sa.text(
-    "SELECT trial_id, step, value FROM shoal_reports WHERE trial_id IN :ids ORDER BY step"
-).bindparams(sa.bindparam("ids", expanding=True))
-
-
-def _build_trials(
-    rows: list[Any], reports_of: Callable[[list[int]], Iterable[tuple[int, int, float]]]
-) -> list[Trial]:
-    """Trials from rows with attribute access; ``reports_of(ids)`` yields (trial_id, step, value)."""
-    by_trial: dict[int, list[tuple[int, float]]] = {}
-    ids = [row.trial_id for row in rows if row.n_reports]
-    for start in range(0, len(ids), 500):
-        for trial_id, step, value in reports_of(ids[start : start + 500]):
-            by_trial.setdefault(trial_id, []).append((step, value))
-    return [
-        Trial(
-            number=row.number,
-            state=TrialState(row.state),
-            config=json.loads(row.config),
-            unit=json.loads(row.unit),
-            value=row.value,
-            error=row.error,
-            reports=by_trial.get(row.trial_id, []),
-            round=row.round,
-            claim=row.claim,
-            requeued_from=row.requeued_from,
-            created_at=_stamp(row.created_at),
-            started_at=_stamp(row.started_at),
-            finished_at=_stamp(row.finished_at),
-            trial_id=row.trial_id,
-            stop_requested=bool(row.stop_requested),
-            proposed_by=row.proposed_by,
-        )
-        for row in rows
-    ]
-
-
-def _stamp(seconds: float | None) -> datetime | None:
-    return None if seconds is None else datetime.fromtimestamp(seconds, timezone.utc)
-
-
-def _dumps(obj: Any) -> str:
-    return json.dumps(obj, separators=(",", ":"), allow_nan=False)
-
-
-def _add_missing_columns(conn: Connection) -> None:
-    """Add the columns a database made by an older shoal lacks (each has a server default)."""
-    inspector = sa.inspect(conn)
-    for table in _metadata.sorted_tables:
-        present = {column["name"] for column in inspector.get_columns(table.name)}
-        for column in table.columns:
-            if column.name not in present:
-                ddl = sa.schema.CreateColumn(column).compile(dialect=conn.dialect)
-                guard = "IF NOT EXISTS " if conn.dialect.name == "postgresql" else ""
-                conn.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN {guard}{ddl}")
-
-
-def _is_sqlite(url: sa.engine.URL) -> bool:
-    return url.get_backend_name() == "sqlite"
-
-
-_SYNCHRONOUS = ("normal", "full")
-
-
-def _configure_sqlite(engine: Engine, synchronous: str) -> None:
-    """WAL, a busy timeout and explicit BEGIN [IMMEDIATE] so concurrent writers wait, not fail.
-
-    ``synchronous=normal`` survives a killed process; ``full`` also survives a power cut (slower).
-    """
-
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection, _record) -> None:  # pragma: no cover - driver glue
-        dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA busy_timeout = 60000")
-        _switch_to_wal(cursor)
-        cursor.execute(f"PRAGMA synchronous = {synchronous.upper()}")
-        cursor.execute("PRAGMA foreign_keys = ON")
-        cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(connection: Connection) -> None:  # pragma: no cover - driver glue
-        mode = connection.get_execution_options().get("shoal_mode", "read")
-        if mode != "autocommit":  # a lone SELECT needs no transaction in SQLite
-            connection.exec_driver_sql("BEGIN IMMEDIATE" if mode == "write" else "BEGIN")
-
-
-def _switch_to_wal(cursor: Any, deadline_s: float = 60.0) -> None:
-    """Put the file in WAL mode, retrying while another process holds it.
-
-    SQLite answers a journal-mode change on a file that another connection is switching or
-    creating with an immediate "database is locked" (the busy timeout does not cover it), so
-    processes opening one new file at once retry here with a short random back-off.
-    """
-    give_up = time.monotonic() + deadline_s
-    while True:
-        try:
-            if str(cursor.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal":
-                return
-            cursor.execute("PRAGMA journal_mode = WAL")
-            return
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) and "busy" not in str(exc):
-                raise
-            if time.monotonic() > give_up:
-                raise
-            time.sleep(random.uniform(0.005, 0.05))
-
-
-class SQLStorage(Storage):
+class SQLStorage(SQLRecords, Storage):
     """Storage on any SQLAlchemy URL, e.g. ``sqlite:///shoal.db`` or ``postgresql+psycopg://...``."""
 
     def __init__(self, url: str, **engine_kwargs: Any) -> None:
@@ -471,6 +237,7 @@ class SQLStorage(Storage):
             conn.execute(rungs.delete().where(rungs.c.study_id == record.study_id))
             conn.execute(checkpoints.delete().where(checkpoints.c.study_id == record.study_id))
             conn.execute(lineage.delete().where(lineage.c.study_id == record.study_id))
+            conn.execute(round_boxes.delete().where(round_boxes.c.study_id == record.study_id))
             conn.execute(trials.delete().where(trials.c.study_id == record.study_id))
             conn.execute(studies.delete().where(studies.c.study_id == record.study_id))
 
@@ -570,12 +337,15 @@ class SQLStorage(Storage):
         *,
         value: float | None = None,
         error: str | None = None,
+        failure: FailureKind | None = None,
     ) -> Trial:
         refuse_finished(expected, state)
+        kind = check_failure(state, failure)
         params = {"state": state.value, "trial_id": trial_id, "expected": expected.value}
         if state.finished:
             sql = _FINISH_SQL
-            params.update(value=value, error=error, now=time.time())
+            failure_value = None if kind is None else kind.value
+            params.update(value=value, error=error, failure=failure_value, now=time.time())
         elif state == TrialState.RUNNING:
             sql = _RESTART_SQL
             params["now"] = time.time()
@@ -677,105 +447,6 @@ class SQLStorage(Storage):
                 where = f"trial {current.number} is {current.state}" if current else "no such trial"
                 raise StateConflict(f"{where}, not PAUSED; not resumed")
             return self._read_one(conn, trial_id)
-
-    # -- rungs ---------------------------------------------------------------------------------
-    def add_rung(self, trial_id: int, record: RungRecord) -> bool:
-        key = (rungs.c.trial_id == trial_id) & (rungs.c.bracket == record.bracket) & (
-            rungs.c.rung == record.rung
-        )
-        try:
-            with self._write() as conn:
-                if conn.execute(sa.select(rungs.c.step).where(key)).first() is not None:
-                    return False
-                study_id = conn.execute(
-                    sa.select(trials.c.study_id).where(trials.c.trial_id == trial_id)
-                ).scalar_one()
-                conn.execute(
-                    rungs.insert().values(
-                        trial_id=trial_id, bracket=int(record.bracket), rung=int(record.rung),
-                        study_id=study_id, step=int(record.step), value=float(record.value),
-                    )
-                )
-        except IntegrityError:  # another driver wrote it between our select and insert (PostgreSQL)
-            return False
-        return True
-
-    def read_rungs(self, study_id: int) -> list[RungRecord]:
-        with self._read(snapshot=False) as conn:
-            rows = conn.execute(
-                sa.select(trials.c.number, rungs.c.bracket, rungs.c.rung, rungs.c.step, rungs.c.value)
-                .join(trials, trials.c.trial_id == rungs.c.trial_id)
-                .where(rungs.c.study_id == study_id)
-                .order_by(trials.c.number, rungs.c.bracket, rungs.c.rung)
-            ).all()
-        return [RungRecord(int(n), int(b), int(k), int(st), float(v)) for n, b, k, st, v in rows]
-
-    # -- checkpoints and lineage ---------------------------------------------------------------
-    def _study_of(self, conn: Connection, trial_id: int) -> int:
-        return conn.execute(sa.select(trials.c.study_id).where(trials.c.trial_id == trial_id)).scalar_one()
-
-    def add_checkpoint(self, trial_id: int, step: int, uri: str) -> None:
-        key = (checkpoints.c.trial_id == trial_id) & (checkpoints.c.step == int(step))
-        with self._write() as conn:
-            values = {"uri": str(uri), "created_at": time.time()}
-            if not conn.execute(checkpoints.update().where(key).values(**values)).rowcount:
-                conn.execute(
-                    checkpoints.insert().values(
-                        trial_id=trial_id, step=int(step), study_id=self._study_of(conn, trial_id), **values
-                    )
-                )
-
-    def read_checkpoints(self, study_id: int, *, numbers: Collection[int] = ()) -> list[CheckpointRef]:
-        clause = checkpoints.c.study_id == study_id
-        if numbers:
-            clause = clause & trials.c.number.in_(sorted(set(numbers)))
-        with self._read(snapshot=False) as conn:
-            rows = conn.execute(
-                sa.select(trials.c.number, checkpoints.c.step, checkpoints.c.uri, checkpoints.c.created_at)
-                .join(trials, trials.c.trial_id == checkpoints.c.trial_id)
-                .where(clause)
-                .order_by(trials.c.number, checkpoints.c.step)
-            ).all()
-        return [CheckpointRef(int(n), int(st), uri, _stamp(at)) for n, st, uri, at in rows]
-
-    def delete_checkpoints(self, study_id: int, uris: Collection[str]) -> None:
-        if not uris:
-            return
-        with self._write() as conn:
-            conn.execute(
-                checkpoints.delete().where(
-                    (checkpoints.c.study_id == study_id) & checkpoints.c.uri.in_(sorted(set(uris)))
-                )
-            )
-
-    def add_lineage(self, trial_id: int, record: LineageRecord) -> None:
-        old = None if record.old_config is None else to_json("old_config", record.old_config)
-        with self._write() as conn:
-            conn.execute(
-                lineage.insert().values(
-                    trial_id=trial_id, study_id=self._study_of(conn, trial_id), member=int(record.member),
-                    segment=int(record.segment), parent=record.parent, checkpoint=record.checkpoint,
-                    step=int(record.step), donor=record.donor, old_config=old, created_at=time.time(),
-                )
-            )
-
-    def read_lineage(self, study_id: int) -> list[LineageRecord]:
-        with self._read(snapshot=False) as conn:
-            rows = conn.execute(
-                sa.select(trials.c.number, lineage)
-                .join(trials, trials.c.trial_id == lineage.c.trial_id)
-                .where(lineage.c.study_id == study_id)
-                .order_by(trials.c.number)
-            ).all()
-        return [
-            LineageRecord(
-                trial_number=int(r.number), member=r.member, segment=r.segment, parent=r.parent,
-                checkpoint=r.checkpoint, step=r.step, donor=r.donor,
-                old_config=None if r.old_config is None else json.loads(r.old_config),
-                created_at=_stamp(r.created_at),
-            )
-            for r in rows
-        ]
 
     # -- drivers -------------------------------------------------------------------------------
     def register_driver(self, host: str, pid: int) -> int:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ..trial import TrialState
+from ..trial import FailureKind, TrialState
 from .base import StateConflict, StudyRecord, StudySummary
 
 _MAXIMIZE = "maximize"
@@ -38,6 +39,55 @@ def refuse_finished(expected: TrialState, state: TrialState) -> None:
         raise StateConflict(
             f"a {expected} trial is finished and never changes; not moved to {state}"
         )
+
+
+def check_failure(state: TrialState, failure: FailureKind | None) -> FailureKind | None:
+    """The failure kind to store with a move to ``state``: only a FAILED trial has one."""
+    if failure is None:
+        return None
+    try:
+        kind = FailureKind(failure)
+    except ValueError:
+        kinds = ", ".join(repr(k.value) for k in FailureKind)
+        raise ValueError(f"failure must be a FailureKind ({kinds}), got {failure!r}") from None
+    if state != TrialState.FAILED:
+        raise ValueError(f"failure={kind.value!r} goes with a move to FAILED, not to {state}")
+    return kind
+
+
+#: The longest dimension name a round box keeps (the SQL column's width).
+MAX_DIMENSION_NAME = 255
+
+
+def check_box(
+    round: int, box: Mapping[str, tuple[float, float]]
+) -> tuple[int, dict[str, tuple[float, float]]]:
+    """A round and its box as stored (dimensions by name, bounds as floats); ``ValueError`` naming
+    what is wrong with them."""
+    if isinstance(round, bool) or not isinstance(round, numbers.Integral) or round < 0:
+        raise ValueError(f"round must be an int >= 0, got {round!r}")
+    if not isinstance(box, Mapping) or not box:
+        raise ValueError(f"round {round}: the box must map dimension names to (low, high), got {box!r}")
+    checked: dict[str, tuple[float, float]] = {}
+    for name, bounds in box.items():
+        if not isinstance(name, str) or not 0 < len(name) <= MAX_DIMENSION_NAME:
+            raise ValueError(
+                f"round {round}: a dimension name must be a string of 1 to {MAX_DIMENSION_NAME} "
+                f"characters, got {name!r}"
+            )
+        try:
+            low, high = bounds
+        except (TypeError, ValueError):
+            raise ValueError(f"round {round}: box[{name!r}] must be (low, high), got {bounds!r}") from None
+        if not all(isinstance(b, numbers.Real) and not isinstance(b, bool) for b in (low, high)) or not (
+            0.0 <= low <= high <= 1.0
+        ):
+            raise ValueError(
+                f"round {round}: box[{name!r}] must be numbers with 0 <= low <= high <= 1 (the unit "
+                f"cube), got {bounds!r}"
+            )
+        checked[name] = (float(low), float(high))
+    return int(round), dict(sorted(checked.items()))
 
 
 def to_json(what: str, mapping: Mapping[str, Any]) -> str:

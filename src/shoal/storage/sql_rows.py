@@ -1,0 +1,98 @@
+"""The SQL storage's hot path: prebuilt statements for one ask and one tell, and rows read back as
+trials."""
+
+from __future__ import annotations
+
+import json
+from collections import namedtuple
+from collections.abc import Callable, Iterable
+from datetime import datetime, timezone
+from typing import Any
+
+import sqlalchemy as sa
+
+from ..trial import FailureKind, Trial, TrialState
+from .sql_schema import trials
+
+_TRIAL_COLUMNS = [c for c in trials.c if c.name != "driver_id"]
+_TRIAL_FIELDS = ", ".join(c.name for c in _TRIAL_COLUMNS)
+
+# The hot path (one ask and one tell per trial) runs prebuilt statements: building SQLAlchemy
+# expressions anew on every call costs more than SQLite itself. On SQLite they go straight to the
+# driver's connection (the same named-parameter SQL); elsewhere through SQLAlchemy text().
+_TrialRow = namedtuple("_TrialRow", [c.name for c in _TRIAL_COLUMNS])  # type: ignore[misc]
+
+_INSERT_SQL = (
+    "INSERT INTO shoal_trials (study_id, number, state, config, unit, round, claim, requeued_from, "
+    "driver_id, created_at, started_at, proposed_by) "
+    "SELECT :study_id, COALESCE(MAX(number), -1) + 1, :state, :config, :unit, :round, :claim, "
+    ":requeued_from, :driver_id, :created_at, :started_at, :proposed_by FROM shoal_trials "
+    "WHERE study_id = :study_id "
+    "RETURNING trial_id, number"
+)
+_FINISH_SQL = (
+    "UPDATE shoal_trials SET state = :state, value = :value, error = :error, failure = :failure, "
+    "finished_at = :now "
+    f"WHERE trial_id = :trial_id AND state = :expected RETURNING {_TRIAL_FIELDS}"
+)
+_RESTART_SQL = (
+    "UPDATE shoal_trials SET state = :state, started_at = COALESCE(started_at, :now) "
+    f"WHERE trial_id = :trial_id AND state = :expected RETURNING {_TRIAL_FIELDS}"
+)
+_MOVE_SQL = (
+    "UPDATE shoal_trials SET state = :state "
+    f"WHERE trial_id = :trial_id AND state = :expected RETURNING {_TRIAL_FIELDS}"
+)
+_NEW_TRIALS_SQL = (
+    f"SELECT {_TRIAL_FIELDS} FROM shoal_trials WHERE study_id = :study_id AND number > :after "
+    "ORDER BY number"
+)
+_PAUSED_SQL = "SELECT paused FROM shoal_studies WHERE study_id = :study_id"
+_STATEMENTS = {
+    sql: sa.text(sql)
+    for sql in (_INSERT_SQL, _FINISH_SQL, _RESTART_SQL, _MOVE_SQL, _NEW_TRIALS_SQL, _PAUSED_SQL)
+}
+_REPORTS_OF = sa.text(
+    "SELECT trial_id, step, value FROM shoal_reports WHERE trial_id IN :ids ORDER BY step"
+).bindparams(sa.bindparam("ids", expanding=True))
+
+
+def _build_trials(
+    rows: list[Any], reports_of: Callable[[list[int]], Iterable[tuple[int, int, float]]]
+) -> list[Trial]:
+    """Trials from rows with attribute access; ``reports_of(ids)`` yields (trial_id, step, value)."""
+    by_trial: dict[int, list[tuple[int, float]]] = {}
+    ids = [row.trial_id for row in rows if row.n_reports]
+    for start in range(0, len(ids), 500):
+        for trial_id, step, value in reports_of(ids[start : start + 500]):
+            by_trial.setdefault(trial_id, []).append((step, value))
+    return [
+        Trial(
+            number=row.number,
+            state=TrialState(row.state),
+            config=json.loads(row.config),
+            unit=json.loads(row.unit),
+            value=row.value,
+            error=row.error,
+            reports=by_trial.get(row.trial_id, []),
+            round=row.round,
+            claim=row.claim,
+            requeued_from=row.requeued_from,
+            created_at=_stamp(row.created_at),
+            started_at=_stamp(row.started_at),
+            finished_at=_stamp(row.finished_at),
+            trial_id=row.trial_id,
+            stop_requested=bool(row.stop_requested),
+            proposed_by=row.proposed_by,
+            failure=None if row.failure is None else FailureKind(row.failure),
+        )
+        for row in rows
+    ]
+
+
+def _stamp(seconds: float | None) -> datetime | None:
+    return None if seconds is None else datetime.fromtimestamp(seconds, timezone.utc)
+
+
+def _dumps(obj: Any) -> str:
+    return json.dumps(obj, separators=(",", ":"), allow_nan=False)
