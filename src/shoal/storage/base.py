@@ -151,10 +151,10 @@ class Storage(ABC):
         """Trials numbered above ``after`` plus those in ``numbers``, with their reports, by number."""
 
     @abstractmethod
-    def resume_trial(self, trial_id: int, driver_id: int | None) -> Trial:
+    def promote_trial(self, trial_id: int, driver_id: int | None) -> Trial:
         """Compare-and-set a PAUSED trial back to RUNNING, now run by ``driver_id``.
 
-        Raise ``StateConflict`` if it is not PAUSED (another driver resumed it first).
+        Raise ``StateConflict`` if it is not PAUSED (another driver promoted it first).
         """
 
     # -- rungs (successive-halving schedulers) -------------------------------------------------

@@ -221,7 +221,7 @@ class InMemoryStorage(Storage):
             wanted = sorted({n for n in numbers if 0 <= n < len(trials) and n <= after})
             return [_copy(trials[n]) for n in wanted] + [_copy(t) for t in trials[after + 1 :]]
 
-    def resume_trial(self, trial_id: int, driver_id: int | None) -> Trial:
+    def promote_trial(self, trial_id: int, driver_id: int | None) -> Trial:
         with self._lock:
             trial = self._by_id.get(trial_id)
             if trial is None or trial.state != TrialState.PAUSED:

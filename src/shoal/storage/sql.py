@@ -433,7 +433,7 @@ class SQLStorage(SQLRecords, Storage):
 
         return _build_trials(rows, reports_of)
 
-    def resume_trial(self, trial_id: int, driver_id: int | None) -> Trial:
+    def promote_trial(self, trial_id: int, driver_id: int | None) -> Trial:
         with self._write() as conn:
             moved = conn.execute(
                 trials.update()

@@ -108,7 +108,7 @@ class SchedulerGlue:
                     f"{self.scheduler.describe()}: promote() named trial {number}, which is not PAUSED"
                 )
             try:
-                promoted = self.study.storage.resume_trial(trial.trial_id, driver_id)
+                promoted = self.study.storage.promote_trial(trial.trial_id, driver_id)
             except StateConflict:  # another driver promoted it first: ask again
                 continue
             logger.info("study %r: trial %d promoted by %s", self.study.name, number,

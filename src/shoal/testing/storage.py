@@ -815,20 +815,20 @@ class StorageConformance:
         assert len(won) == 1
         assert [r.value for r in storage.read_rungs(study.study_id)] == won
 
-    def test_resume_trial_moves_a_paused_trial_back_once(self, storage: Storage) -> None:
+    def test_promote_trial_moves_a_paused_trial_back_once(self, storage: Storage) -> None:
         study = new_study(storage)
         driver = storage.register_driver("host", 1)
         trial = add(storage, study.study_id)
         storage.set_state(trial.trial_id, RUNNING, PAUSED)
-        resumed = storage.resume_trial(trial.trial_id, driver)
+        resumed = storage.promote_trial(trial.trial_id, driver)
         assert resumed.state == RUNNING and resumed.number == trial.number
         running = storage.running_with_drivers(study.study_id)
         assert [(t.number, d.driver_id if d else None) for t, d in running] == [(trial.number, driver)]
         with pytest.raises(StateConflict, match="not PAUSED"):
-            storage.resume_trial(trial.trial_id, driver)
+            storage.promote_trial(trial.trial_id, driver)
         finish(storage, resumed)
         with pytest.raises(StateConflict):
-            storage.resume_trial(trial.trial_id, driver)
+            storage.promote_trial(trial.trial_id, driver)
 
     # -- checkpoint references and PBT lineage ---------------------------------------------------------
 
