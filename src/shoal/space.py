@@ -752,6 +752,23 @@ class Space:
                     pass
         return out
 
+    def units_by_value(
+        self, config: Mapping[str, Any], stored: Mapping[str, float] | None = None
+    ) -> dict[str, float]:
+        """Where a stored config lies in this space, placed by its values (``to_unit``): what a
+        trial run under an older definition of the space gets when the space changes. A value with
+        no inverse (a ``Custom`` map without one) keeps its ``stored`` coordinate, if any."""
+        out: dict[str, float] = {}
+        for dim in self._dims:
+            if dim.name not in config:
+                continue
+            try:
+                out[dim.name] = float(dim.to_unit(config[dim.name]))
+            except ValueError:
+                if stored is not None and dim.name in stored:
+                    out[dim.name] = float(stored[dim.name])
+        return out
+
     def validate(self, config: Mapping[str, Any], *, fill_defaults: bool = False) -> dict[str, Any]:
         """Check a hand-written config against the space; returns it in space order.
 

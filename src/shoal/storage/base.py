@@ -88,9 +88,16 @@ class Storage(ABC):
 
     @abstractmethod
     def update_study(
-        self, study_id: int, *, space: dict[str, Any] | None = None, sampler: str | None = None
+        self,
+        study_id: int,
+        *,
+        space: dict[str, Any] | None = None,
+        sampler: str | None = None,
+        units: Mapping[int, Mapping[str, float]] | None = None,
     ) -> None:
-        """Replace a study's stored space or sampler description."""
+        """Replace a study's stored space or sampler description. ``units`` (by trial id) replaces
+        stored trials' unit coordinates in the same transaction: a changed space places old trials
+        anew by value, and no reader ever sees the new space with the old coordinates."""
 
     @abstractmethod
     def delete_study(self, name: str) -> None:

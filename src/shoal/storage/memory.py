@@ -79,9 +79,18 @@ class InMemoryStorage(Storage):
             ]
 
     def update_study(
-        self, study_id: int, *, space: dict[str, Any] | None = None, sampler: str | None = None
+        self,
+        study_id: int,
+        *,
+        space: dict[str, Any] | None = None,
+        sampler: str | None = None,
+        units: Mapping[int, Mapping[str, float]] | None = None,
     ) -> None:
         with self._lock:
+            for trial_id, unit in (units or {}).items():
+                trial = self._by_id.get(trial_id)
+                if trial is not None:
+                    trial.unit = dict(unit)
             for name, record in self._studies.items():
                 if record.study_id == study_id:
                     self._studies[name] = dataclasses.replace(

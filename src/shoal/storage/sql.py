@@ -12,7 +12,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -218,16 +218,30 @@ class SQLStorage(SQLRecords, Storage):
         return [summarize(r, per_study.get(r.study_id, [])) for r in records]
 
     def update_study(
-        self, study_id: int, *, space: dict[str, Any] | None = None, sampler: str | None = None
+        self,
+        study_id: int,
+        *,
+        space: dict[str, Any] | None = None,
+        sampler: str | None = None,
+        units: Mapping[int, Mapping[str, float]] | None = None,
     ) -> None:
         values: dict[str, Any] = {}
         if space is not None:
             values["space"] = _dumps(space)
         if sampler is not None:
             values["sampler"] = sampler
-        if values:
-            with self._write() as conn:
+        if not values and not units:
+            return
+        with self._write() as conn:
+            if values:
                 conn.execute(studies.update().where(studies.c.study_id == study_id).values(**values))
+            if units:
+                conn.execute(
+                    trials.update()
+                    .where((trials.c.trial_id == sa.bindparam("id")) & (trials.c.study_id == study_id))
+                    .values(unit=sa.bindparam("new_unit")),
+                    [{"id": tid, "new_unit": to_json("unit", dict(u))} for tid, u in units.items()],
+                )
 
     def delete_study(self, name: str) -> None:
         record = self.get_study(name)

@@ -77,11 +77,8 @@ def budget_spent(study: Study, total_trials: int | None) -> bool:
         return False
     study.refresh()
     started = sum(1 for t in study._log.by_number.values() if t.requeued_from is None)
-    # a re-queued trial repeats a started configuration that has no result yet: run it anyway
-    requeued = any(
-        t.state == TrialState.QUEUED and t.requeued_from is not None for t in study._log.active.values()
-    )
-    return started >= total_trials and not requeued
+    # a queued trial (enqueued, or re-queued after its driver vanished) is counted already: run it
+    return started >= total_trials and not study._log.has_queued()
 
 
 class TrialLoop:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import TYPE_CHECKING
 
@@ -40,16 +41,49 @@ def open_record(study: Study) -> StudyRecord:
 
 
 def check_space_fits(study: Study) -> None:
-    """Accept a changed space when every stored trial fits it, and store the new space."""
+    """Accept a changed space when every stored trial fits it; store the new space and every old
+    trial's unit coordinates placed by value in it (one transaction), so samplers, importance and
+    plots read old trials where they lie in the new space."""
     current = study.space.to_dict()
     if study._record.space == current:
         return
-    trials = study._log.by_number.values()
+    trials = list(study._log.by_number.values())
     study.space.check_fits(t.config for t in trials)
-    study.storage.update_study(study.id, space=current)
+    moved: dict[int, dict[str, float]] = {}
     for trial in trials:
-        place(study.space, trial)
-    logger.info("study %r: space updated; %d stored trials fit it", study.name, len(study._log))
+        unit = study.space.units_by_value(trial.config, trial.unit)
+        if unit != trial.unit and trial.trial_id is not None:
+            trial.unit = unit
+            moved[trial.trial_id] = unit
+    study.storage.update_study(study.id, space=current, units=moved)
+    for note in narrowed(study._record.space, study.space):
+        logger.warning("study %r: %s", study.name, note)
+    study._record = dataclasses.replace(study._record, space=current)
+    logger.info("study %r: space updated; %d stored trials fit it, %d placed anew by value",
+                study.name, len(trials), len(moved))
+
+
+def narrowed(stored: dict, space: Space) -> list[str]:
+    """A sentence per dimension whose range or values the new space narrows (stored trials all fit,
+    but the search no longer explores the rest)."""
+    try:
+        old = Space.from_dict(stored)
+    except ValueError:  # a stored Custom map cannot be rebuilt: nothing to compare
+        return []
+    notes = []
+    for name, dim in space:
+        before = old.dimensions.get(name)
+        if before is None or type(before) is not type(dim):
+            continue
+        if hasattr(dim, "low") and (dim.low > before.low or dim.high < before.high):
+            notes.append(f"dimension {name!r} narrowed from [{before.low:g}, {before.high:g}] to "
+                         f"[{dim.low:g}, {dim.high:g}]; the search no longer explores the rest")
+        elif hasattr(dim, "values"):
+            lost = sorted(set(map(repr, before.values)) - set(map(repr, dim.values)))
+            if lost:
+                notes.append(f"dimension {name!r} lost values {', '.join(lost)}; the search no longer "
+                             "tries them")
+    return notes
 
 
 def place(space: Space, trial: Trial) -> None:

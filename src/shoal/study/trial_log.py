@@ -1,4 +1,10 @@
-"""A driver's local view of a study's trials, kept incrementally so each ``ask`` costs O(active)."""
+"""A driver's local view of a study's trials, kept incrementally so each ``ask`` costs O(active).
+
+Several drivers share a study, so another driver's trial can have a lower number than this driver's
+newest one. Trial numbers are dense (storage hands out the next number, committed in order), so the
+log knows exactly which numbers below the newest it has not seen yet and reads those by number,
+together with the trials above the newest and the unfinished trials whose state may have changed.
+"""
 
 from __future__ import annotations
 
@@ -14,25 +20,34 @@ class TrialLog:
         self.by_number: dict[int, Trial] = {}
         self.finished: list[Trial] = []
         self.active: dict[int, Trial] = {}
+        #: trials this driver runs right now (their state changes only through this driver)
         self.mine: set[int] = set()
+        #: numbers below ``last_seen`` not read yet (other drivers' trials created in between)
+        self.missing: set[int] = set()
         self.last_seen = -1
 
     def put(self, trial: Trial) -> None:
         """Record the newest known state of a trial."""
-        previous = self.by_number.get(trial.number)
-        self.by_number[trial.number] = trial
-        self.last_seen = max(self.last_seen, trial.number)
+        number = trial.number
+        previous = self.by_number.get(number)
+        self.by_number[number] = trial
+        if number > self.last_seen + 1:
+            self.missing.update(range(self.last_seen + 1, number))
+        self.missing.discard(number)
+        self.last_seen = max(self.last_seen, number)
+        if trial.state != TrialState.RUNNING:
+            self.mine.discard(number)
         if trial.state.finished:
-            self.active.pop(trial.number, None)
-            self.mine.discard(trial.number)
+            self.active.pop(number, None)
             if previous is None or not previous.state.finished:
                 self.finished.append(trial)
         else:
-            self.active[trial.number] = trial
+            self.active[number] = trial
 
     def watched(self) -> list[int]:
-        """Active trials run by other drivers: their state may have changed since the last look."""
-        return [n for n in self.active if n not in self.mine]
+        """Numbers to read again besides those above ``last_seen``: trials not seen yet, and active
+        trials this driver is not running (another driver may have moved them)."""
+        return [*self.missing, *(n for n in self.active if n not in self.mine)]
 
     def has_queued(self) -> bool:
         return any(t.state == TrialState.QUEUED for t in self.active.values())
@@ -42,4 +57,3 @@ class TrialLog:
 
     def __len__(self) -> int:
         return len(self.by_number)
-
