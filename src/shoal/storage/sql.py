@@ -67,6 +67,11 @@ from .sql_schema import (
 from .summary import check_failure, not_found_message, refuse_finished, summarize, to_json
 
 
+#: The PostgreSQL advisory lock that serializes schema creation (CREATE TABLE IF NOT EXISTS races
+#: on the catalog when several drivers open one new database at the same moment).
+_SCHEMA_LOCK = 0x5EA1_5C4E
+
+
 class SQLStorage(SQLRecords, Storage):
     """Storage on any SQLAlchemy URL, e.g. ``sqlite:///shoal.db`` or ``postgresql+psycopg://...``."""
 
@@ -98,6 +103,8 @@ class SQLStorage(SQLRecords, Storage):
 
     def _create_schema(self) -> None:
         with self._write() as conn:
+            if not self._sqlite:  # several processes opening a new database at once take turns
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK})
             _metadata.create_all(conn)
             _add_missing_columns(conn)
             version = conn.execute(
