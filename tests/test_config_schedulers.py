@@ -164,7 +164,7 @@ def test_example_asha_yaml_stops_trials_at_the_rungs(tmp_path: Path, capsys) -> 
         assert trial.reports[-1][0] in (1, 3, 9)
         assert trial.value == trial.reports[-1][1]
     assert all(t.reports[-1][0] == 27 for t in complete)
-    rungs = study.storage.read_rungs(study._record.study_id)
+    rungs = study.storage.read_rungs(study.id)
     assert {r.rung for r in rungs} == {0, 1, 2} and {r.step for r in rungs} == {1, 3, 9}
 
 
@@ -176,7 +176,7 @@ def test_example_pbt_yaml_trains_members_in_segments_with_checkpoints(
     code, out, err = run_cli(capsys, "run", str(EXAMPLES / "pbt.yaml"), "--no-progress", "--storage", url)
     assert code == 0, err
     study = shoal.Study.load("pbt-toy", url)
-    lineage = study.storage.read_lineage(study._record.study_id)
+    lineage = study.storage.read_lineage(study.id)
     # 4 members x 12 steps / 3 steps per segment, every member training every step (synch)
     assert len(lineage) == len(study.trials) == 16
     assert {(r.member, r.segment) for r in lineage} == {(m, s) for m in range(4) for s in range(4)}

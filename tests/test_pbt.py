@@ -232,7 +232,7 @@ def test_a_member_whose_worker_died_restarts_and_one_that_failed_does_not() -> N
 
 
 def _segments(study: shoal.Study) -> tuple[dict[int, Trial], list[LineageRecord]]:
-    return {t.number: t for t in study.trials}, study.storage.read_lineage(study._record.study_id)
+    return {t.number: t for t in study.trials}, study.storage.read_lineage(study.id)
 
 
 def test_a_pbt_run_trains_members_in_segments_that_resume_where_their_checkpoint_left_off(
@@ -244,7 +244,7 @@ def test_a_pbt_run_trains_members_in_segments_that_resume_where_their_checkpoint
     study.optimize(po.schedule_task, show_progress=False)
     trials, lineage = _segments(study)
     assert len(lineage) == len(trials) and {r.member for r in lineage} == {0, 1, 2, 3}
-    refs = {(r.trial_number, r.step): r for r in study.storage.read_checkpoints(study._record.study_id)}
+    refs = {(r.trial_number, r.step): r for r in study.storage.read_checkpoints(study.id)}
     exploits = [r for r in lineage if r.donor is not None]
     assert exploits, "the bottom quarter must have copied someone"
     for record in lineage:
@@ -323,7 +323,7 @@ def test_a_corrupt_checkpoint_fails_the_members_that_load_it_never_the_study(tmp
         first = [t for t in study.trials if t.reports and t.reports[0][0] == 1 and t.state.finished]
         if len(first) == 3 and not corrupted:
             best = min(first, key=lambda t: t.value)
-            [ref] = [r for r in study.storage.read_checkpoints(study._record.study_id)
+            [ref] = [r for r in study.storage.read_checkpoints(study.id)
                      if r.trial_number == best.number and r.step == 4]
             Path(ref.uri).write_bytes(Path(ref.uri).read_bytes()[:100])
             corrupted.append(best.number)

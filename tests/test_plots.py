@@ -165,7 +165,7 @@ def test_lineage_draws_pbt_exploits_and_continuations_from_storage(tmp_path) -> 
     study = shoal.Study("pbt", {"lr": shoal.Float(1e-4, 1.0, scale="log")}, storage=url, scheduler=pbt,
                         seed=1)
     study.optimize(partial(po.schedule_task, max_steps=12), show_progress=False)
-    records = study.storage.read_lineage(study._record.study_id)
+    records = study.storage.read_lineage(study.id)
     exploits = [(r.parent, r.trial_number) for r in records if r.parent is not None and r.donor is not None]
     continues = [(r.parent, r.trial_number) for r in records if r.parent is not None and r.donor is None]
     assert exploits and continues
