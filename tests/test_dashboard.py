@@ -278,9 +278,23 @@ def test_stop_reaches_a_running_objective_at_its_next_report(dash: Client, sqlit
     assert status == 409 and "PRUNED" in body["error"]
 
 
-def test_pause_holds_new_trials_until_resumed(dash: Client, sqlite_url: str) -> None:
+def test_pause_holds_new_trials_until_resumed(
+    dash: Client, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     study = shoal.Study("held", SPACE, storage=sqlite_url, seed=5)
     gate, started = threading.Event(), []
+    # The loop reads the paused flag only when it has a free slot and budget left, that is, right
+    # before it would start a trial; record its answers to see it decline to start one.
+    looks: list[bool] = []
+    is_paused = study.storage.is_paused
+
+    def watched_is_paused(study_id: int) -> bool:
+        answer = is_paused(study_id)
+        if study_id == study.id:
+            looks.append(answer)
+        return answer
+
+    monkeypatch.setattr(study.storage, "is_paused", watched_is_paused)
 
     def objective(config: dict) -> float:
         started.append(config)
@@ -296,7 +310,9 @@ def test_pause_holds_new_trials_until_resumed(dash: Client, sqlite_url: str) -> 
         assert paused == (200, {"name": "held", "paused": True})
         gate.set()  # the running trial finishes; no new one may start while paused
         wait_for(lambda: [t.state for t in study.trials] == [TrialState.COMPLETE], "trial 0 to finish")
-        time.sleep(1.5)  # three pause polls: a resumed loop would have started trial 1 by now
+        finished_at = len(looks)
+        # twice since then the loop was free to start trial 1, found the study paused, and did not
+        wait_for(lambda: looks[finished_at:].count(True) >= 2, "the loop to find the study paused")
         assert len(started) == 1 and len(study.trials) == 1 and runner.is_alive()
         assert dash.get("/api/studies/held")["paused"] is True
         assert dash.act("/api/studies/held/pause", {"paused": False})[0] == 200
