@@ -6,7 +6,9 @@ import functools
 import os
 import signal
 import sys
+import threading
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -68,7 +70,16 @@ def _worker_pids(client: Client) -> set[int]:
 # -- objectives (run on the workers) -----------------------------------------------------------
 def pid_objective(config: dict, trial) -> float:
     trial.report(config["x"], 0)
-    time.sleep(0.2)  # long enough that both workers get calls
+    return float(os.getpid())
+
+
+def pid_once_released(directory: str, release: str, config: dict, trial) -> float:
+    """Leave this worker's pid in ``directory``, then hold the worker until the test sets the Dask
+    event ``release`` (it does once two workers have left theirs)."""
+    trial.report(config["x"], 0)
+    Path(directory, f"pid-{os.getpid()}").touch()
+    if not distributed.Event(release).wait(timeout=60):
+        raise TimeoutError("the test never released the trial")
     return float(os.getpid())
 
 
@@ -155,9 +166,21 @@ def test_slots_and_client_ownership(cluster: LocalCluster, client: Client) -> No
 
 
 # -- running trials ----------------------------------------------------------------------------
-def test_trials_run_in_worker_processes(client: Client, sqlite_url: str) -> None:
+def test_trials_run_in_worker_processes(client: Client, tmp_path: Path, sqlite_url: str) -> None:
     study = shoal.Study("pids", SPACE, storage=sqlite_url, seed=1)
-    study.optimize(pid_objective, n_trials=8, executor=client, show_progress=False)
+    # the first calls wait until both workers have one: then both have run a trial, whatever the timing
+    pids_seen, release = tmp_path / "pids", distributed.Event(f"release-{uuid.uuid4().hex}", client=client)
+    pids_seen.mkdir()
+    objective = functools.partial(pid_once_released, str(pids_seen), release.name)
+    runner = threading.Thread(target=study.optimize, args=(objective,),
+                              kwargs={"n_trials": 8, "executor": client, "show_progress": False})
+    runner.start()
+    try:
+        wait_for(lambda: len(list(pids_seen.glob("pid-*"))) >= 2, "a trial running on each worker")
+    finally:
+        release.set()
+        runner.join(120)
+    assert not runner.is_alive()
     trials = study.trials
     assert [t.state for t in trials] == [TrialState.COMPLETE] * 8
     pids = {int(t.value) for t in trials}
