@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pbt_objectives as po
 import pytest
+from conftest import sqlite_url_for
 
 import shoal
 from shoal.checkpoints import (
@@ -28,10 +29,6 @@ from shoal.records import LineageRecord
 from shoal.trial import Trial, TrialState
 
 SPACE = {"x": shoal.Float(0.0, 1.0)}
-
-
-def sqlite(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'study.db'}"
 
 
 def slot_in(tmp_path: Path, start: str | None = None) -> CheckpointSlot:
@@ -102,7 +99,7 @@ def test_a_url_store_goes_through_fsspec(tmp_path: Path) -> None:
 
 
 def test_ask_and_tell_trials_save_and_load_and_storage_keeps_the_references(tmp_path: Path) -> None:
-    study = shoal.Study("ask", SPACE, storage=sqlite(tmp_path), seed=0)
+    study = shoal.Study("ask", SPACE, storage=sqlite_url_for(tmp_path / "study.db"), seed=0)
     trial = study.ask()
     assert trial.load() is None and trial.start_step is None
     trial.report(0.5, 1)
@@ -115,9 +112,9 @@ def test_ask_and_tell_trials_save_and_load_and_storage_keeps_the_references(tmp_
 
 @pytest.mark.parametrize("n_workers", [1, 2])
 def test_a_retried_trial_resumes_from_the_last_checkpoint_of_the_one_whose_worker_died(
-    tmp_path: Path, n_workers: int
+    tmp_path: Path, n_workers: int, sqlite_url: str
 ) -> None:
-    study = shoal.Study("resume", SPACE, storage=sqlite(tmp_path), checkpoints=tmp_path / "ck", seed=0)
+    study = shoal.Study("resume", SPACE, storage=sqlite_url, checkpoints=tmp_path / "ck", seed=0)
     objective = partial(po.die_once_after, marker=str(tmp_path / "died"), at=3, steps=6)
     # n_workers=1 with a timeout runs in a local worker process too, so os._exit kills only the worker
     study.optimize(objective, n_trials=1, n_workers=n_workers, retries=1, timeout_per_trial=60,
@@ -133,8 +130,8 @@ def test_a_retried_trial_resumes_from_the_last_checkpoint_of_the_one_whose_worke
     assert {(r.trial_number, r.step) for r in refs} >= {(retry.number, 6)}
 
 
-def test_a_corrupt_checkpoint_fails_its_trial_never_the_study(tmp_path: Path) -> None:
-    study = shoal.Study("corrupt", SPACE, storage=sqlite(tmp_path), checkpoints=tmp_path / "ck", seed=0)
+def test_a_corrupt_checkpoint_fails_its_trial_never_the_study(tmp_path: Path, sqlite_url: str) -> None:
+    study = shoal.Study("corrupt", SPACE, storage=sqlite_url, checkpoints=tmp_path / "ck", seed=0)
     objective = partial(po.die_once_after, marker=str(tmp_path / "died"), at=3, steps=6)
     study.optimize(objective, n_trials=1, n_workers=1, timeout_per_trial=60, show_progress=False)
     [dead] = study.trials
@@ -151,8 +148,8 @@ def test_a_corrupt_checkpoint_fails_its_trial_never_the_study(tmp_path: Path) ->
     assert [t.state for t in study.trials[2:]] == [TrialState.COMPLETE]  # the study went on
 
 
-def test_the_path_variant_writes_folders_and_resumes_from_them(tmp_path: Path) -> None:
-    study = shoal.Study("files", SPACE, storage=sqlite(tmp_path), checkpoints=tmp_path / "ck", seed=0)
+def test_the_path_variant_writes_folders_and_resumes_from_them(tmp_path: Path, sqlite_url: str) -> None:
+    study = shoal.Study("files", SPACE, storage=sqlite_url, checkpoints=tmp_path / "ck", seed=0)
     study.optimize(partial(po.big_model_in_files, steps=4), n_trials=1, n_workers=2, show_progress=False)
     [first] = study.trials
     refs = study.storage.read_checkpoints(study.id)
@@ -175,9 +172,9 @@ def test_an_incomplete_folder_checkpoint_is_refused(tmp_path: Path) -> None:
         reading_dir(str(tmp_path), str(folder))
 
 
-def test_pruning_keeps_the_latest_per_trial_and_deletes_the_files(tmp_path: Path) -> None:
+def test_pruning_keeps_the_latest_per_trial_and_deletes_the_files(tmp_path: Path, sqlite_url: str) -> None:
     store = CheckpointStore(tmp_path / "ck", keep=3)
-    study = shoal.Study("prune", SPACE, storage=sqlite(tmp_path), checkpoints=store, seed=0)
+    study = shoal.Study("prune", SPACE, storage=sqlite_url, checkpoints=store, seed=0)
     study.optimize(partial(po.counting, steps=8), n_trials=2, show_progress=False)
     refs = study.storage.read_checkpoints(study.id)
     assert [(r.trial_number, r.step) for r in refs] == [(0, 6), (0, 7), (0, 8), (1, 6), (1, 7), (1, 8)]
@@ -226,7 +223,7 @@ def test_pruning_never_deletes_where_a_living_segment_starts() -> None:
 # -- Dask ----------------------------------------------------------------------------------------
 
 
-def test_checkpoints_are_saved_and_loaded_on_dask_workers(tmp_path: Path) -> None:
+def test_checkpoints_are_saved_and_loaded_on_dask_workers(tmp_path: Path, sqlite_url: str) -> None:
     distributed = pytest.importorskip("distributed")
     import cloudpickle
 
@@ -235,7 +232,7 @@ def test_checkpoints_are_saved_and_loaded_on_dask_workers(tmp_path: Path) -> Non
                                        dashboard_address=":0", silence_logs=50)
     client = distributed.Client(cluster, set_as_default=False)
     try:
-        study = shoal.Study("dask", SPACE, storage=sqlite(tmp_path), checkpoints=tmp_path / "ck", seed=0)
+        study = shoal.Study("dask", SPACE, storage=sqlite_url, checkpoints=tmp_path / "ck", seed=0)
         study.optimize(partial(po.counting, steps=3), n_trials=1, executor=client, show_progress=False)
         [first] = study.trials
         assert first.value == 3.0
@@ -252,7 +249,7 @@ def test_checkpoints_are_saved_and_loaded_on_dask_workers(tmp_path: Path) -> Non
 
         pbt = PBT(population=2, interval=2, max_steps=6, seed=0)
         lr = {"lr": shoal.Float(1e-4, 1.0, scale="log")}
-        population = shoal.Study("dask-pbt", lr, storage=sqlite(tmp_path), scheduler=pbt,
+        population = shoal.Study("dask-pbt", lr, storage=sqlite_url, scheduler=pbt,
                                  checkpoints=tmp_path / "ck", seed=0)
         population.optimize(partial(po.schedule_task, max_steps=6), executor=client, show_progress=False)
         trials = {t.number: t for t in population.trials}
