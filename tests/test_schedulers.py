@@ -327,10 +327,9 @@ def test_median_stopping_through_a_study() -> None:
 # -- several drivers and executors ---------------------------------------------------------------
 
 
-def test_two_drivers_on_one_sqlite_study_see_the_same_rungs(tmp_path) -> None:
-    url = f"sqlite:///{tmp_path / 'rungs.db'}"
-    first = study_with(ASHA(1, 3, max_resource=9), url)
-    second = study_with(ASHA(1, 3, max_resource=9), url)
+def test_two_drivers_on_one_sqlite_study_see_the_same_rungs(sqlite_url: str) -> None:
+    first = study_with(ASHA(1, 3, max_resource=9), sqlite_url)
+    second = study_with(ASHA(1, 3, max_resource=9), sqlite_url)
     # three good trials through the first driver
     for q in (0.3, 0.2, 0.1):  # each the best so far
         run = first.ask()
