@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 
@@ -26,6 +28,48 @@ if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
 POSTGRES_ENV = "SHOAL_TEST_POSTGRES_URL"
 BACKENDS = ("memory", "sqlite", "postgresql")
 SQL_BACKENDS = ("sqlite", "postgresql")
+
+T = TypeVar("T")
+
+
+# -- helpers, imported by the test modules (``from conftest import ...``) ------------------------
+
+
+def sqlite_url_for(path: str | os.PathLike[str]) -> str:
+    """The storage URL of the SQLite file at ``path`` (for tests that need several files, a
+    module-scoped one, or a URL to hand to another process; otherwise take ``sqlite_url``)."""
+    return f"sqlite:///{path}"
+
+
+def wait_for(
+    condition: Callable[[], T],
+    what: str,
+    *,
+    timeout: float = 60.0,
+    check: Callable[[], Any] | None = None,
+) -> T:
+    """Poll ``condition`` until it returns something truthy, and return that.
+
+    ``timeout`` bounds a hang; it is not a timing assertion, so keep it generous. ``check`` runs
+    before every look and may fail the wait early (say, when a process it depends on has died).
+    Gives up with ``gave up waiting for <what>``.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        if check is not None:
+            check()
+        got = condition()
+        if got:
+            return got
+        if time.monotonic() >= deadline:
+            pytest.fail(f"gave up waiting for {what} ({timeout:g} s)")
+        time.sleep(0.02)
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """A URL for a fresh SQLite file, ``shoal.db`` in the test's ``tmp_path`` (not created yet)."""
+    return sqlite_url_for(tmp_path / "shoal.db")
 
 
 @pytest.fixture(scope="session")
@@ -74,7 +118,7 @@ def postgres_url(postgres_server) -> Iterator[str]:
 
 def _sql_url(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if kind == "sqlite":
-        return f"sqlite:///{tmp_path / 'shoal.db'}"
+        return sqlite_url_for(tmp_path / "shoal.db")
     return request.getfixturevalue("postgres_url")
 
 

@@ -115,11 +115,10 @@ def test_each_proposal_says_which_sampler_made_it_and_why() -> None:
         assert proposal.extra["sampler"] == name and proposal.extra["why"] == Auto.choice(space, 20)[1]
 
 
-def test_the_study_stores_which_sampler_auto_used_for_each_trial(tmp_path) -> None:
-    url = f"sqlite:///{tmp_path / 'auto.db'}"
-    study = shoal.Study("stored", CONT, storage=url, seed=0)
+def test_the_study_stores_which_sampler_auto_used_for_each_trial(sqlite_url: str) -> None:
+    study = shoal.Study("stored", CONT, storage=sqlite_url, seed=0)
     study.optimize(quad, 8, show_progress=False)
-    again = shoal.Study.load("stored", storage=url)
+    again = shoal.Study.load("stored", storage=sqlite_url)
     why = Auto.choice(CONT, 8)[1]
     assert [t.proposed_by for t in again.trials] == [f"gp: {why}"] * 8
 

@@ -106,11 +106,11 @@ def test_lightgbm_callback_reports_each_round_and_stops_poor_trials():
     _check(study, logged)
 
 
-def test_a_person_can_stop_a_trial_through_storage(tmp_path):
+def test_a_person_can_stop_a_trial_through_storage(sqlite_url: str):
     lgb = pytest.importorskip("lightgbm")
     from shoal.lightgbm import PruningCallback
 
-    study = shoal.Study("stop-by-hand", {"lr": shoal.Float(0.05, 0.5)}, storage=f"sqlite:///{tmp_path}/s.db")
+    study = shoal.Study("stop-by-hand", {"lr": shoal.Float(0.05, 0.5)}, storage=sqlite_url)
     trial = study.ask()
     stop_at = 3
 

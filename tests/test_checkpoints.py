@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pbt_objectives as po
 import pytest
+from conftest import sqlite_url_for
 
 import shoal
 from shoal.checkpoints import (
@@ -28,10 +29,6 @@ from shoal.records import LineageRecord
 from shoal.trial import Trial, TrialState
 
 SPACE = {"x": shoal.Float(0.0, 1.0)}
-
-
-def sqlite(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'study.db'}"
 
 
 def slot_in(tmp_path: Path, start: str | None = None) -> CheckpointSlot:
@@ -93,7 +90,7 @@ def test_a_url_store_goes_through_fsspec(tmp_path: Path) -> None:
     pytest.importorskip("fsspec")
     study = shoal.Study("remote", SPACE, checkpoints="memory://shoal-test-store", seed=0)
     study.optimize(partial(po.counting, steps=4), n_trials=1, show_progress=False)
-    [ref, last] = study.storage.read_checkpoints(study._record.study_id)
+    [ref, last] = study.storage.read_checkpoints(study.id)
     assert ref.uri.startswith("memory://shoal-test-store/") and last.step == 4
     assert read_checkpoint("memory://shoal-test-store", last.uri) == {"step": 4}
 
@@ -102,22 +99,22 @@ def test_a_url_store_goes_through_fsspec(tmp_path: Path) -> None:
 
 
 def test_ask_and_tell_trials_save_and_load_and_storage_keeps_the_references(tmp_path: Path) -> None:
-    study = shoal.Study("ask", SPACE, storage=sqlite(tmp_path), seed=0)
+    study = shoal.Study("ask", SPACE, storage=sqlite_url_for(tmp_path / "study.db"), seed=0)
     trial = study.ask()
     assert trial.load() is None and trial.start_step is None
     trial.report(0.5, 1)
     uri = trial.save({"epoch": 1})  # the step defaults to the last reported one
     study.tell(trial, 0.5)
-    [ref] = study.storage.read_checkpoints(study._record.study_id)
+    [ref] = study.storage.read_checkpoints(study.id)
     assert (ref.trial_number, ref.step, ref.uri) == (trial.number, 1, uri)
     assert uri.startswith(str(tmp_path / "study.db-checkpoints"))  # next to the SQLite file by default
 
 
 @pytest.mark.parametrize("n_workers", [1, 2])
 def test_a_retried_trial_resumes_from_the_last_checkpoint_of_the_one_whose_worker_died(
-    tmp_path: Path, n_workers: int
+    tmp_path: Path, n_workers: int, sqlite_url: str
 ) -> None:
-    study = shoal.Study("resume", SPACE, storage=sqlite(tmp_path), checkpoints=tmp_path / "ck", seed=0)
+    study = shoal.Study("resume", SPACE, storage=sqlite_url, checkpoints=tmp_path / "ck", seed=0)
     objective = partial(po.die_once_after, marker=str(tmp_path / "died"), at=3, steps=6)
     # n_workers=1 with a timeout runs in a local worker process too, so os._exit kills only the worker
     study.optimize(objective, n_trials=1, n_workers=n_workers, retries=1, timeout_per_trial=60,
@@ -129,16 +126,16 @@ def test_a_retried_trial_resumes_from_the_last_checkpoint_of_the_one_whose_worke
     assert [s for s, _ in retry.reports] == [4, 5, 6]
     assert [v for _, v in retry.reports] == [2.0, 2.0, 2.0]  # its trail: [dead, retry]
     assert retry.value == float(dead.number)
-    refs = study.storage.read_checkpoints(study._record.study_id)
+    refs = study.storage.read_checkpoints(study.id)
     assert {(r.trial_number, r.step) for r in refs} >= {(retry.number, 6)}
 
 
-def test_a_corrupt_checkpoint_fails_its_trial_never_the_study(tmp_path: Path) -> None:
-    study = shoal.Study("corrupt", SPACE, storage=sqlite(tmp_path), checkpoints=tmp_path / "ck", seed=0)
+def test_a_corrupt_checkpoint_fails_its_trial_never_the_study(tmp_path: Path, sqlite_url: str) -> None:
+    study = shoal.Study("corrupt", SPACE, storage=sqlite_url, checkpoints=tmp_path / "ck", seed=0)
     objective = partial(po.die_once_after, marker=str(tmp_path / "died"), at=3, steps=6)
     study.optimize(objective, n_trials=1, n_workers=1, timeout_per_trial=60, show_progress=False)
     [dead] = study.trials
-    [last] = [r for r in study.storage.read_checkpoints(study._record.study_id) if r.step == 3]
+    [last] = [r for r in study.storage.read_checkpoints(study.id) if r.step == 3]
     Path(last.uri).write_bytes(b"SHOALCK1 but then nothing sensible")
     # the re-run loads it; catch=() would re-raise any other error, a checkpoint error stays in the trial
     rerun = study._repeat(dead, TrialState.QUEUED)
@@ -151,11 +148,11 @@ def test_a_corrupt_checkpoint_fails_its_trial_never_the_study(tmp_path: Path) ->
     assert [t.state for t in study.trials[2:]] == [TrialState.COMPLETE]  # the study went on
 
 
-def test_the_path_variant_writes_folders_and_resumes_from_them(tmp_path: Path) -> None:
-    study = shoal.Study("files", SPACE, storage=sqlite(tmp_path), checkpoints=tmp_path / "ck", seed=0)
+def test_the_path_variant_writes_folders_and_resumes_from_them(tmp_path: Path, sqlite_url: str) -> None:
+    study = shoal.Study("files", SPACE, storage=sqlite_url, checkpoints=tmp_path / "ck", seed=0)
     study.optimize(partial(po.big_model_in_files, steps=4), n_trials=1, n_workers=2, show_progress=False)
     [first] = study.trials
-    refs = study.storage.read_checkpoints(study._record.study_id)
+    refs = study.storage.read_checkpoints(study.id)
     assert [r.step for r in refs] == [3, 4]  # pruned to keep=2
     assert all(r.is_dir and (Path(r.uri) / "weights.bin").stat().st_size == 1024 for r in refs)
     assert not Path(refs[0].uri).with_name("step-000000001").exists()  # pruned from disk too
@@ -175,11 +172,11 @@ def test_an_incomplete_folder_checkpoint_is_refused(tmp_path: Path) -> None:
         reading_dir(str(tmp_path), str(folder))
 
 
-def test_pruning_keeps_the_latest_per_trial_and_deletes_the_files(tmp_path: Path) -> None:
+def test_pruning_keeps_the_latest_per_trial_and_deletes_the_files(tmp_path: Path, sqlite_url: str) -> None:
     store = CheckpointStore(tmp_path / "ck", keep=3)
-    study = shoal.Study("prune", SPACE, storage=sqlite(tmp_path), checkpoints=store, seed=0)
+    study = shoal.Study("prune", SPACE, storage=sqlite_url, checkpoints=store, seed=0)
     study.optimize(partial(po.counting, steps=8), n_trials=2, show_progress=False)
-    refs = study.storage.read_checkpoints(study._record.study_id)
+    refs = study.storage.read_checkpoints(study.id)
     assert [(r.trial_number, r.step) for r in refs] == [(0, 6), (0, 7), (0, 8), (1, 6), (1, 7), (1, 8)]
     on_disk = sorted(p.name for p in (tmp_path / "ck").rglob("*.pkl"))
     assert len(on_disk) == 6
@@ -226,7 +223,7 @@ def test_pruning_never_deletes_where_a_living_segment_starts() -> None:
 # -- Dask ----------------------------------------------------------------------------------------
 
 
-def test_checkpoints_are_saved_and_loaded_on_dask_workers(tmp_path: Path) -> None:
+def test_checkpoints_are_saved_and_loaded_on_dask_workers(tmp_path: Path, sqlite_url: str) -> None:
     distributed = pytest.importorskip("distributed")
     import cloudpickle
 
@@ -235,11 +232,11 @@ def test_checkpoints_are_saved_and_loaded_on_dask_workers(tmp_path: Path) -> Non
                                        dashboard_address=":0", silence_logs=50)
     client = distributed.Client(cluster, set_as_default=False)
     try:
-        study = shoal.Study("dask", SPACE, storage=sqlite(tmp_path), checkpoints=tmp_path / "ck", seed=0)
+        study = shoal.Study("dask", SPACE, storage=sqlite_url, checkpoints=tmp_path / "ck", seed=0)
         study.optimize(partial(po.counting, steps=3), n_trials=1, executor=client, show_progress=False)
         [first] = study.trials
         assert first.value == 3.0
-        refs = study.storage.read_checkpoints(study._record.study_id)
+        refs = study.storage.read_checkpoints(study.id)
         assert [r.step for r in refs] == [2, 3]
         pids = client.run(os.getpid)
         assert os.getpid() not in pids.values()  # it ran on the worker, which wrote into the store
@@ -252,11 +249,11 @@ def test_checkpoints_are_saved_and_loaded_on_dask_workers(tmp_path: Path) -> Non
 
         pbt = PBT(population=2, interval=2, max_steps=6, seed=0)
         lr = {"lr": shoal.Float(1e-4, 1.0, scale="log")}
-        population = shoal.Study("dask-pbt", lr, storage=sqlite(tmp_path), scheduler=pbt,
+        population = shoal.Study("dask-pbt", lr, storage=sqlite_url, scheduler=pbt,
                                  checkpoints=tmp_path / "ck", seed=0)
         population.optimize(partial(po.schedule_task, max_steps=6), executor=client, show_progress=False)
         trials = {t.number: t for t in population.trials}
-        lineage = population.storage.read_lineage(population._record.study_id)
+        lineage = population.storage.read_lineage(population.id)
         assert all(t.state == TrialState.COMPLETE for t in trials.values())
         assert all(trials[r.trial_number].reports[0][0] == r.step + 1 for r in lineage)
         assert {r.step for r in lineage} >= {0, 2} and max(t.reports[-1][0] for t in trials.values()) == 6

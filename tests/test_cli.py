@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import sqlite_url_for
 
 import shoal
 from shoal.cli import main
@@ -41,7 +42,7 @@ def write_config(tmp_path: Path, name: str = "run.yaml", **changes) -> Path:
         "space": SPACE,
         "n_trials": 12,
         "seed": 0,
-        "storage": f"sqlite:///{tmp_path / 'shoal.db'}",
+        "storage": sqlite_url_for(tmp_path / "shoal.db"),
     }
     data.update(changes)
     data = {k: v for k, v in data.items() if v is not None}
@@ -57,7 +58,7 @@ def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, s
 
 
 def storage_of(tmp_path: Path) -> list[str]:
-    return ["--storage", f"sqlite:///{tmp_path / 'shoal.db'}"]
+    return ["--storage", sqlite_url_for(tmp_path / "shoal.db")]
 
 
 def test_run_then_inspect_with_every_command(tmp_path: Path, capsys) -> None:
@@ -105,7 +106,7 @@ def test_run_then_inspect_with_every_command(tmp_path: Path, capsys) -> None:
     code, table, _ = run_cli(capsys, "trials", "demo", *storage_of(tmp_path))
     assert code == 0 and "COMPLETE" in table
 
-    study = shoal.Study.load("demo", f"sqlite:///{tmp_path / 'shoal.db'}")
+    study = shoal.Study.load("demo", sqlite_url_for(tmp_path / "shoal.db"))
     assert best == {"number": study.best.number, "value": study.best.value, "config": study.best.config}
     assert [t["config"] for t in listed] == [t.config for t in study.trials]
 
@@ -123,7 +124,7 @@ def test_running_the_same_config_again_continues_the_study(tmp_path: Path, capsy
 
 def test_command_line_overrides_study_seed_and_storage(tmp_path: Path, capsys) -> None:
     config = write_config(tmp_path, n_trials=4)
-    other = f"sqlite:///{tmp_path / 'other.db'}"
+    other = sqlite_url_for(tmp_path / "other.db")
     args = ["run", str(config), "--no-progress", "--storage", other, "--seed", "3"]
     assert run_cli(capsys, *args, "--study", "a")[0] == 0
     assert run_cli(capsys, *args, "--study", "b")[0] == 0
@@ -141,7 +142,7 @@ def test_command_line_overrides_study_seed_and_storage(tmp_path: Path, capsys) -
 def test_storage_defaults_to_env_var_then_shoal_db_in_cwd(tmp_path: Path, capsys, monkeypatch) -> None:
     config = write_config(tmp_path, storage=None, n_trials=2)
     env_db = tmp_path / "from_env.db"
-    monkeypatch.setenv("SHOAL_STORAGE", f"sqlite:///{env_db}")
+    monkeypatch.setenv("SHOAL_STORAGE", sqlite_url_for(env_db))
     assert run_cli(capsys, "run", str(config), "--no-progress")[0] == 0
     assert env_db.exists()
     assert "demo" in run_cli(capsys, "studies")[1]
@@ -297,7 +298,7 @@ def test_input_errors_are_one_line_and_exit_2(tmp_path: Path, capsys) -> None:
         _one_line_error(code, err)
         assert "no study named 'nope'" in err and "'demo'" in err
 
-    code, _, err = run_cli(capsys, "studies", "--storage", f"sqlite:///{tmp_path / 'absent.db'}")
+    code, _, err = run_cli(capsys, "studies", "--storage", sqlite_url_for(tmp_path / "absent.db"))
     _one_line_error(code, err)
     assert "no shoal database at" in err and not (tmp_path / "absent.db").exists()
 
@@ -358,7 +359,7 @@ def test_ctrl_c_exits_130_and_the_same_command_resumes(tmp_path: Path, capsys, m
     code, _, err = run_cli(capsys, "run", str(config), "--no-progress")
     assert code == 130
     assert "run the same command again to resume" in err and "Traceback" not in err
-    study = shoal.Study.load("demo", f"sqlite:///{tmp_path / 'shoal.db'}")
+    study = shoal.Study.load("demo", sqlite_url_for(tmp_path / "shoal.db"))
     states = [t.state for t in study.trials]
     assert states == [TrialState.COMPLETE, TrialState.COMPLETE, TrialState.STALE, TrialState.QUEUED]
 
@@ -401,7 +402,7 @@ def test_example_quickstart_runs(tmp_path: Path, capsys) -> None:
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(TESTS), env.get("PYTHONPATH", "")])
-    env["SHOAL_STORAGE"] = f"sqlite:///{tmp_path / 'env.db'}"
+    env["SHOAL_STORAGE"] = sqlite_url_for(tmp_path / "env.db")
     env.update(extra)
     return env
 
@@ -440,7 +441,7 @@ def test_console_script_ctrl_c_exits_130(tmp_path: Path) -> None:
             proc.kill()
     assert proc.returncode == 130
     assert "run the same command again to resume" in err and "Traceback" not in err
-    study = shoal.Study.load("demo", f"sqlite:///{tmp_path / 'env.db'}")
+    study = shoal.Study.load("demo", sqlite_url_for(tmp_path / "env.db"))
     assert [t.state for t in study.trials] == [TrialState.STALE, TrialState.QUEUED]
 
 
@@ -558,7 +559,7 @@ def parallel_config(tmp_path: Path, objective: str, **changes) -> Path:
 
 
 def load_trials(tmp_path: Path, study: str = "demo") -> list[shoal.Trial]:
-    return shoal.Study.load(study, f"sqlite:///{tmp_path / 'shoal.db'}").trials
+    return shoal.Study.load(study, sqlite_url_for(tmp_path / "shoal.db")).trials
 
 
 def reported(trial: shoal.Trial, step: int) -> int:

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from conftest import sqlite_url_for
 
 import shoal
 from shoal.samplers import CMAES, Random, SamplingContext
@@ -87,8 +88,8 @@ def test_generations_follow_one_another_and_are_told_when_all_members_finish() -
 
 
 def test_a_fresh_sampler_on_the_same_study_continues_the_same_run(tmp_path: Path) -> None:
-    whole = run_study(CMAES(seed=1), QUAD3, quad3, 60, storage=f"sqlite:///{tmp_path / 'a.db'}")
-    url = f"sqlite:///{tmp_path / 'b.db'}"
+    whole = run_study(CMAES(seed=1), QUAD3, quad3, 60, storage=sqlite_url_for(tmp_path / "a.db"))
+    url = sqlite_url_for(tmp_path / "b.db")
     run_study(CMAES(seed=1), QUAD3, quad3, 27, storage=url)  # stops inside a generation
     resumed = run_study(CMAES(seed=1), QUAD3, quad3, 33, storage=url)
     assert [t.config for t in resumed.trials] == [t.config for t in whole.trials]
@@ -234,10 +235,9 @@ def test_describe_names_the_parameters() -> None:
     )
 
 
-def test_two_drivers_on_one_sqlite_file_share_one_run(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'shared.db'}"
-    a = shoal.Study("shared", QUAD3, storage=url, sampler=CMAES(popsize=4, seed=0))
-    b = shoal.Study("shared", QUAD3, storage=url, sampler=CMAES(popsize=4, seed=0))
+def test_two_drivers_on_one_sqlite_file_share_one_run(sqlite_url: str) -> None:
+    a = shoal.Study("shared", QUAD3, storage=sqlite_url, sampler=CMAES(popsize=4, seed=0))
+    b = shoal.Study("shared", QUAD3, storage=sqlite_url, sampler=CMAES(popsize=4, seed=0))
     for _ in range(12):  # the drivers alternate, each holding one running trial at a time
         for study in (a, b):
             trial = study.ask()

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import sqlite_url_for
 
 import shoal
 from shoal.cli import main
@@ -25,7 +26,7 @@ def write_config(tmp_path: Path, **changes) -> Path:
         "objective": "toy_training:learning_curve",
         "space": SPACE,
         "n_trials": 3,
-        "storage": f"sqlite:///{tmp_path / 'shoal.db'}",
+        "storage": sqlite_url_for(tmp_path / "shoal.db"),
         **changes,
     }
     path = tmp_path / "run.yaml"
@@ -172,12 +173,13 @@ def test_schedulers_that_do_not_resume_need_no_store_anywhere(tmp_path: Path) ->
 
 
 # -- the examples, end to end ----------------------------------------------------------------------
-def test_example_asha_yaml_stops_trials_at_the_rungs(tmp_path: Path, capsys) -> None:
-    url = f"sqlite:///{tmp_path / 'asha.db'}"
-    code, out, err = run_cli(capsys, "run", str(EXAMPLES / "asha.yaml"), "--no-progress", "--storage", url)
+def test_example_asha_yaml_stops_trials_at_the_rungs(capsys, sqlite_url: str) -> None:
+    code, out, err = run_cli(
+        capsys, "run", str(EXAMPLES / "asha.yaml"), "--no-progress", "--storage", sqlite_url
+    )
     assert code == 0, err
     assert "study 'asha-toy': ran 20 trials" in out
-    study = shoal.Study.load("asha-toy", url)
+    study = shoal.Study.load("asha-toy", sqlite_url)
     pruned = [t for t in study.trials if t.state == TrialState.PRUNED]
     complete = [t for t in study.trials if t.state == TrialState.COMPLETE]
     assert pruned and complete and len(pruned) + len(complete) == 20
@@ -185,19 +187,20 @@ def test_example_asha_yaml_stops_trials_at_the_rungs(tmp_path: Path, capsys) -> 
         assert trial.reports[-1][0] in (1, 3, 9)
         assert trial.value == trial.reports[-1][1]
     assert all(t.reports[-1][0] == 27 for t in complete)
-    rungs = study.storage.read_rungs(study._record.study_id)
+    rungs = study.storage.read_rungs(study.id)
     assert {r.rung for r in rungs} == {0, 1, 2} and {r.step for r in rungs} == {1, 3, 9}
 
 
 def test_example_pbt_yaml_trains_members_in_segments_with_checkpoints(
-    tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch, sqlite_url: str
 ) -> None:
     monkeypatch.chdir(tmp_path)  # the example's checkpoints: folder is relative to the working directory
-    url = f"sqlite:///{tmp_path / 'pbt.db'}"
-    code, out, err = run_cli(capsys, "run", str(EXAMPLES / "pbt.yaml"), "--no-progress", "--storage", url)
+    code, out, err = run_cli(
+        capsys, "run", str(EXAMPLES / "pbt.yaml"), "--no-progress", "--storage", sqlite_url
+    )
     assert code == 0, err
-    study = shoal.Study.load("pbt-toy", url)
-    lineage = study.storage.read_lineage(study._record.study_id)
+    study = shoal.Study.load("pbt-toy", sqlite_url)
+    lineage = study.storage.read_lineage(study.id)
     # 4 members x 12 steps / 3 steps per segment, every member training every step (synch)
     assert len(lineage) == len(study.trials) == 16
     assert {(r.member, r.segment) for r in lineage} == {(m, s) for m in range(4) for s in range(4)}
@@ -207,7 +210,7 @@ def test_example_pbt_yaml_trains_members_in_segments_with_checkpoints(
     saved = list((tmp_path / "pbt-checkpoints").rglob("*.pkl"))
     assert saved and not (EXAMPLES / "pbt-checkpoints").exists()
 
-    code, out, err = run_cli(capsys, "lineage", "pbt-toy", "--storage", url, "--json")
+    code, out, err = run_cli(capsys, "lineage", "pbt-toy", "--storage", sqlite_url, "--json")
     assert code == 0, err
     shown = json.loads(out)
     assert len(shown["lineage"]) == 16 and shown["best"] == study.best.number

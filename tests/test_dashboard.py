@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import sqlite_url_for, wait_for
 
 import shoal
 from shoal.dashboard import TOKEN_HEADER, Dashboard
@@ -33,17 +34,6 @@ SPACE = {
     "opt": shoal.Choice(["adam", "sgd"]),
     "beta1": shoal.Float(0.8, 0.99, when={"opt": ["adam"]}),
 }
-
-
-def wait_for(condition, what: str, limit: float = 20.0):
-    """Poll ``condition`` until it is truthy (a bound against a hang, not a timing assertion)."""
-    end = time.monotonic() + limit
-    while time.monotonic() < end:
-        got = condition()
-        if got:
-            return got
-        time.sleep(0.02)
-    pytest.fail(f"gave up waiting for {what}")
 
 
 class Client:
@@ -79,14 +69,9 @@ class Client:
 
 
 @pytest.fixture
-def url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'shoal.db'}"
-
-
-@pytest.fixture
-def dash(url: str):
-    shoal.Study("warmup", {"x": shoal.Float(0, 1)}, storage=url)  # the file exists before the dashboard
-    dashboard = Dashboard(url, port=0).start()
+def dash(sqlite_url: str):
+    shoal.Study("warmup", {"x": shoal.Float(0, 1)}, storage=sqlite_url)  # the file exists before the dash
+    dashboard = Dashboard(sqlite_url, port=0).start()
     yield Client(dashboard)
     dashboard.stop()
 
@@ -98,8 +83,8 @@ def quadratic(config: dict) -> float:
 # -- reading -----------------------------------------------------------------------------------
 
 
-def test_lists_studies_with_counts_best_and_paused(dash: Client, url: str) -> None:
-    study = shoal.Study("tune", SPACE, storage=url, seed=0)
+def test_lists_studies_with_counts_best_and_paused(dash: Client, sqlite_url: str) -> None:
+    study = shoal.Study("tune", SPACE, storage=sqlite_url, seed=0)
     study.optimize(quadratic, 4, show_progress=False)
     study.enqueue({"lr": 0.1, "layers": 2, "opt": "sgd"})
     study.pause()
@@ -109,7 +94,7 @@ def test_lists_studies_with_counts_best_and_paused(dash: Client, url: str) -> No
     assert tune["n_trials"] == 5 and tune["counts"] == {"COMPLETE": 4, "QUEUED": 1}
     assert tune["best_value"] == pytest.approx(study.best.value)
     assert tune["paused"] is True and listed["warmup"]["paused"] is False
-    odd = shoal.Study("a/b c?", {"x": shoal.Float(0, 1)}, storage=url)  # any name works in a path
+    odd = shoal.Study("a/b c?", {"x": shoal.Float(0, 1)}, storage=sqlite_url)  # any name works in a path
     odd.optimize(lambda c: c["x"], 1, show_progress=False)
     assert dash.get("/api/studies/a%2Fb%20c%3F/trials/0")["state"] == "COMPLETE"
     head = dash.get("/api/studies/tune")
@@ -126,8 +111,8 @@ def test_unknown_study_and_trial_are_404_naming_what_exists(dash: Client) -> Non
     assert status == 400 and "integer" in body["error"]
 
 
-def test_trials_come_incrementally_by_revision(dash: Client, url: str) -> None:
-    study = shoal.Study("live", SPACE, storage=url, seed=1)
+def test_trials_come_incrementally_by_revision(dash: Client, sqlite_url: str) -> None:
+    study = shoal.Study("live", SPACE, storage=sqlite_url, seed=1)
     study.optimize(quadratic, 3, show_progress=False)
     first = dash.get("/api/studies/live/trials")
     assert [t["number"] for t in first["trials"]] == [0, 1, 2]
@@ -147,8 +132,8 @@ def test_trials_come_incrementally_by_revision(dash: Client, url: str) -> None:
     assert [t["number"] for t in again["trials"]] == [0, 1, 2, 3]
 
 
-def test_trial_detail_has_reports_error_and_lineage(dash: Client, url: str) -> None:
-    study = shoal.Study("flaky", SPACE, storage=url, seed=2)
+def test_trial_detail_has_reports_error_and_lineage(dash: Client, sqlite_url: str) -> None:
+    study = shoal.Study("flaky", SPACE, storage=sqlite_url, seed=2)
 
     def objective(config: dict, trial) -> float:
         trial.report(1.5, 0)
@@ -185,10 +170,10 @@ def test_serves_the_page_and_only_its_files(dash: Client) -> None:
         assert status == 200 and b"plotly" in body[:2000].lower()
 
 
-def test_analysis_plots_come_as_plotly_json_when_plotly_is_installed(dash: Client, url: str) -> None:
+def test_analysis_plots_come_as_plotly_json_when_plotly_is_installed(dash: Client, sqlite_url: str) -> None:
     import importlib.util
 
-    study = shoal.Study("plots", SPACE, storage=url, seed=8)
+    study = shoal.Study("plots", SPACE, storage=sqlite_url, seed=8)
     study.optimize(quadratic, 12, show_progress=False)
     listed = [f["key"] for f in dash.get("/api/studies/plots/figures")["figures"]]
     if importlib.util.find_spec("plotly") is None:
@@ -217,8 +202,8 @@ def test_refuses_requests_not_addressed_to_localhost(dash: Client) -> None:
 # -- the token ---------------------------------------------------------------------------------
 
 
-def test_actions_need_the_token(dash: Client, url: str) -> None:
-    study = shoal.Study("guarded", SPACE, storage=url)
+def test_actions_need_the_token(dash: Client, sqlite_url: str) -> None:
+    study = shoal.Study("guarded", SPACE, storage=sqlite_url)
     config = {"lr": 0.1, "layers": 2, "opt": "sgd"}
     for token in (None, "", "wrong-token-value", dash.dashboard.token[:-1]):
         for path, body in (
@@ -235,8 +220,8 @@ def test_actions_need_the_token(dash: Client, url: str) -> None:
 # -- panda mode --------------------------------------------------------------------------------
 
 
-def test_enqueue_validates_against_the_space_with_clear_errors(dash: Client, url: str) -> None:
-    study = shoal.Study("hand", SPACE, storage=url, seed=3)
+def test_enqueue_validates_against_the_space_with_clear_errors(dash: Client, sqlite_url: str) -> None:
+    study = shoal.Study("hand", SPACE, storage=sqlite_url, seed=3)
     bad = [
         ({"lr": 5, "layers": 2, "opt": "sgd"}, r"dimension 'lr': 5\.0 is not a legal value"),
         ({"lr": 0.1, "layers": "two", "opt": "sgd"}, r"dimension 'layers': 'two' is not a legal value"),
@@ -262,8 +247,8 @@ def test_enqueue_validates_against_the_space_with_clear_errors(dash: Client, url
     assert study.trials[0].state == TrialState.COMPLETE
 
 
-def test_stop_reaches_a_running_objective_at_its_next_report(dash: Client, url: str) -> None:
-    study = shoal.Study("long", SPACE, storage=url, seed=4)
+def test_stop_reaches_a_running_objective_at_its_next_report(dash: Client, sqlite_url: str) -> None:
+    study = shoal.Study("long", SPACE, storage=sqlite_url, seed=4)
     steps: list[int] = []
 
     def objective(config: dict, trial) -> float:
@@ -293,9 +278,23 @@ def test_stop_reaches_a_running_objective_at_its_next_report(dash: Client, url: 
     assert status == 409 and "PRUNED" in body["error"]
 
 
-def test_pause_holds_new_trials_until_resumed(dash: Client, url: str) -> None:
-    study = shoal.Study("held", SPACE, storage=url, seed=5)
+def test_pause_holds_new_trials_until_resumed(
+    dash: Client, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    study = shoal.Study("held", SPACE, storage=sqlite_url, seed=5)
     gate, started = threading.Event(), []
+    # The loop reads the paused flag only when it has a free slot and budget left, that is, right
+    # before it would start a trial; record its answers to see it decline to start one.
+    looks: list[bool] = []
+    is_paused = study.storage.is_paused
+
+    def watched_is_paused(study_id: int) -> bool:
+        answer = is_paused(study_id)
+        if study_id == study.id:
+            looks.append(answer)
+        return answer
+
+    monkeypatch.setattr(study.storage, "is_paused", watched_is_paused)
 
     def objective(config: dict) -> float:
         started.append(config)
@@ -311,7 +310,9 @@ def test_pause_holds_new_trials_until_resumed(dash: Client, url: str) -> None:
         assert paused == (200, {"name": "held", "paused": True})
         gate.set()  # the running trial finishes; no new one may start while paused
         wait_for(lambda: [t.state for t in study.trials] == [TrialState.COMPLETE], "trial 0 to finish")
-        time.sleep(1.5)  # three pause polls: a resumed loop would have started trial 1 by now
+        finished_at = len(looks)
+        # twice since then the loop was free to start trial 1, found the study paused, and did not
+        wait_for(lambda: looks[finished_at:].count(True) >= 2, "the loop to find the study paused")
         assert len(started) == 1 and len(study.trials) == 1 and runner.is_alive()
         assert dash.get("/api/studies/held")["paused"] is True
         assert dash.act("/api/studies/held/pause", {"paused": False})[0] == 200
@@ -345,8 +346,8 @@ def test_study_pause_and_stop_trial_without_a_dashboard() -> None:
         study.stop_trial(9)
 
 
-def test_paused_optimize_with_a_deadline_returns_without_starting(url: str) -> None:
-    study = shoal.Study("deadline", SPACE, storage=url)
+def test_paused_optimize_with_a_deadline_returns_without_starting(sqlite_url: str) -> None:
+    study = shoal.Study("deadline", SPACE, storage=sqlite_url)
     study.pause()
     study.optimize(quadratic, 5, timeout=1.0, show_progress=False)
     assert study.trials == []
@@ -355,9 +356,9 @@ def test_paused_optimize_with_a_deadline_returns_without_starting(url: str) -> N
 # -- never in a writer's way -------------------------------------------------------------------
 
 
-def test_reads_hold_no_lock_a_writer_waits_for(dash: Client, url: str, tmp_path: Path) -> None:
+def test_reads_hold_no_lock_a_writer_waits_for(dash: Client, sqlite_url: str, tmp_path: Path) -> None:
     """A writer that never waits (busy timeout 0) writes while the dashboard reads all the time."""
-    study = shoal.Study("busy", SPACE, storage=url, seed=7)
+    study = shoal.Study("busy", SPACE, storage=sqlite_url, seed=7)
     study.optimize(quadratic, 20, show_progress=False)
     stop, reads, errors = threading.Event(), [], []
 
@@ -392,11 +393,11 @@ def test_reads_hold_no_lock_a_writer_waits_for(dash: Client, url: str, tmp_path:
 # -- the command line --------------------------------------------------------------------------
 
 
-def test_shoal_dashboard_command_prints_address_and_token(url: str, tmp_path: Path) -> None:
-    shoal.Study("cli", SPACE, storage=url).enqueue({"lr": 0.1, "layers": 1, "opt": "sgd"})
+def test_shoal_dashboard_command_prints_address_and_token(sqlite_url: str, tmp_path: Path) -> None:
+    shoal.Study("cli", SPACE, storage=sqlite_url).enqueue({"lr": 0.1, "layers": 1, "opt": "sgd"})
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "shoal", "dashboard", "--storage", url, "--port", "0"],
+        [sys.executable, "-m", "shoal", "dashboard", "--storage", sqlite_url, "--port", "0"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path,
     )
     try:
@@ -411,7 +412,7 @@ def test_shoal_dashboard_command_prints_address_and_token(url: str, tmp_path: Pa
         conn.request("POST", "/api/studies/cli/pause", body=b'{"paused": true}',
                      headers={TOKEN_HEADER: token.group(1)})
         assert conn.getresponse().status == 200
-        assert SQLStorage(url).get_study("cli").paused
+        assert SQLStorage(sqlite_url).get_study("cli").paused
     finally:
         proc.terminate()
         proc.wait(30)
@@ -422,20 +423,20 @@ def test_shoal_dashboard_command_prints_address_and_token(url: str, tmp_path: Pa
 def test_shoal_dashboard_on_a_missing_database_is_a_usage_error(tmp_path: Path) -> None:
     from shoal.cli import main
 
-    code = main(["dashboard", "--storage", f"sqlite:///{tmp_path / 'none.db'}", "--port", "0"])
+    code = main(["dashboard", "--storage", sqlite_url_for(tmp_path / "none.db"), "--port", "0"])
     assert code == 2 and not (tmp_path / "none.db").exists()
 
 
-def test_dashboard_arguments_are_checked(url: str) -> None:
+def test_dashboard_arguments_are_checked(sqlite_url: str) -> None:
     with pytest.raises(ValueError, match="port must be an int"):
-        Dashboard(url, port=70000)
+        Dashboard(sqlite_url, port=70000)
     with pytest.raises(ValueError, match="token must be a string of at least 8"):
-        Dashboard(url, port=0, token="short")
-    first = Dashboard(url, port=0)
+        Dashboard(sqlite_url, port=0, token="short")
+    first = Dashboard(sqlite_url, port=0)
     try:
         taken = int(first.url.rsplit(":", 1)[1].strip("/"))
         with pytest.raises(ValueError, match="pick another --port"):
-            Dashboard(url, port=taken)
+            Dashboard(sqlite_url, port=taken)
     finally:
         first.stop()
 
@@ -449,14 +450,14 @@ def _reports_until_stopped(config: dict, trial) -> float:
     return 0.0
 
 
-def test_a_stop_reaches_a_trial_in_a_worker_process(url: str) -> None:
-    study = shoal.Study("workers", SPACE, storage=url, seed=9)
+def test_a_stop_reaches_a_trial_in_a_worker_process(sqlite_url: str) -> None:
+    study = shoal.Study("workers", SPACE, storage=sqlite_url, seed=9)
     runner = threading.Thread(
         target=study.optimize, args=(_reports_until_stopped, 1),
         kwargs={"n_workers": 2, "show_progress": False},
     )
     runner.start()
-    other = shoal.Study.load("workers", url)  # a person's view, as the dashboard has it
+    other = shoal.Study.load("workers", sqlite_url)  # a person's view, as the dashboard has it
     try:
         wait_for(lambda: [t for t in other.trials if t.state == TrialState.RUNNING and t.reports], "reports")
         assert other.stop_trial(0) is True

@@ -83,24 +83,23 @@ def _shot(page, name: str) -> None:
         page.screenshot(path=str(SCREENSHOTS / name), full_page=True)
 
 
-def test_the_page_follows_a_running_study_and_steers_it(browser, tmp_path: Path) -> None:
+def test_the_page_follows_a_running_study_and_steers_it(browser, tmp_path: Path, sqlite_url: str) -> None:
     from playwright.sync_api import expect
 
-    url = f"sqlite:///{tmp_path / 'shoal.db'}"
     space = {
         "lr": shoal.Float(1e-4, 1.0, scale="log"),
         "layers": shoal.Int(1, 4),
         "opt": shoal.Choice(["adam", "sgd"]),
         "beta1": shoal.Float(0.8, 0.99, when={"opt": ["adam"]}),
     }
-    shoal.Study("browser", space, storage=url, seed=0)
-    shoal.Study("baseline", {"x": shoal.Float(0, 1)}, storage=url).optimize(
+    shoal.Study("browser", space, storage=sqlite_url, seed=0)
+    shoal.Study("baseline", {"x": shoal.Float(0, 1)}, storage=sqlite_url).optimize(
         lambda c: (c["x"] - 0.3) ** 2, 5, show_progress=False
     )
     script = tmp_path / "driver.py"
     script.write_text(DRIVER)
-    driver = subprocess.Popen([sys.executable, str(script), url], stderr=subprocess.PIPE, text=True)
-    dashboard = Dashboard(url, port=0).start()
+    driver = subprocess.Popen([sys.executable, str(script), sqlite_url], stderr=subprocess.PIPE, text=True)
+    dashboard = Dashboard(sqlite_url, port=0).start()
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     page.set_default_timeout(TIMEOUT_MS)
     problems: list[str] = []
@@ -167,7 +166,7 @@ def test_the_page_follows_a_running_study_and_steers_it(browser, tmp_path: Path)
         # pause, then resume, from the page
         page.click("#pause-button")
         expect(page.locator("#paused-badge")).to_be_visible()
-        assert shoal.Study.load("browser", url).paused
+        assert shoal.Study.load("browser", sqlite_url).paused
         page.click("#pause-button")
         expect(page.locator("#paused-badge")).to_be_hidden()
 
@@ -190,7 +189,7 @@ def test_the_page_follows_a_running_study_and_steers_it(browser, tmp_path: Path)
         if driver.poll() is None:
             driver.send_signal(signal.SIGUSR1)
             time.sleep(1.0)
-        print("trials:", [(t.number, t.state.name) for t in shoal.Study.load("browser", url).trials])
+        print("trials:", [(t.number, t.state.name) for t in shoal.Study.load("browser", sqlite_url).trials])
         raise
     finally:
         page.close()

@@ -6,11 +6,14 @@ import functools
 import os
 import signal
 import sys
+import threading
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import sqlite_url_for, wait_for
 
 distributed = pytest.importorskip("distributed")
 
@@ -64,14 +67,19 @@ def _worker_pids(client: Client) -> set[int]:
     return set(client.run(os.getpid).values())
 
 
-def _sqlite(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'shoal.db'}"
-
-
 # -- objectives (run on the workers) -----------------------------------------------------------
 def pid_objective(config: dict, trial) -> float:
     trial.report(config["x"], 0)
-    time.sleep(0.2)  # long enough that both workers get calls
+    return float(os.getpid())
+
+
+def pid_once_released(directory: str, release: str, config: dict, trial) -> float:
+    """Leave this worker's pid in ``directory``, then hold the worker until the test sets the Dask
+    event ``release`` (it does once two workers have left theirs)."""
+    trial.report(config["x"], 0)
+    Path(directory, f"pid-{os.getpid()}").touch()
+    if not distributed.Event(release).wait(timeout=60):
+        raise TimeoutError("the test never released the trial")
     return float(os.getpid())
 
 
@@ -158,9 +166,21 @@ def test_slots_and_client_ownership(cluster: LocalCluster, client: Client) -> No
 
 
 # -- running trials ----------------------------------------------------------------------------
-def test_trials_run_in_worker_processes(client: Client, tmp_path: Path) -> None:
-    study = shoal.Study("pids", SPACE, storage=_sqlite(tmp_path), seed=1)
-    study.optimize(pid_objective, n_trials=8, executor=client, show_progress=False)
+def test_trials_run_in_worker_processes(client: Client, tmp_path: Path, sqlite_url: str) -> None:
+    study = shoal.Study("pids", SPACE, storage=sqlite_url, seed=1)
+    # the first calls wait until both workers have one: then both have run a trial, whatever the timing
+    pids_seen, release = tmp_path / "pids", distributed.Event(f"release-{uuid.uuid4().hex}", client=client)
+    pids_seen.mkdir()
+    objective = functools.partial(pid_once_released, str(pids_seen), release.name)
+    runner = threading.Thread(target=study.optimize, args=(objective,),
+                              kwargs={"n_trials": 8, "executor": client, "show_progress": False})
+    runner.start()
+    try:
+        wait_for(lambda: len(list(pids_seen.glob("pid-*"))) >= 2, "a trial running on each worker")
+    finally:
+        release.set()
+        runner.join(120)
+    assert not runner.is_alive()
     trials = study.trials
     assert [t.state for t in trials] == [TrialState.COMPLETE] * 8
     pids = {int(t.value) for t in trials}
@@ -169,21 +189,20 @@ def test_trials_run_in_worker_processes(client: Client, tmp_path: Path) -> None:
     assert all(t.reports == [(0, t.config["x"])] for t in trials)
 
 
-def test_scheduler_address(cluster: LocalCluster, client: Client, tmp_path: Path) -> None:
-    study = shoal.Study("address", SPACE, storage=_sqlite(tmp_path), seed=2)
+def test_scheduler_address(cluster: LocalCluster, client: Client, sqlite_url: str) -> None:
+    study = shoal.Study("address", SPACE, storage=sqlite_url, seed=2)
     study.optimize(pid_objective, n_trials=4, executor=cluster.scheduler_address, show_progress=False)
     assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 4
     assert {int(t.value) for t in study.trials} <= _worker_pids(client)
 
 
-def test_reports_are_stored_while_the_trial_runs(client: Client, tmp_path: Path) -> None:
-    url = _sqlite(tmp_path)
-    study = shoal.Study("reports", SPACE, storage=url, seed=3)
-    objective = functools.partial(reads_own_reports, url, "reports")
+def test_reports_are_stored_while_the_trial_runs(client: Client, sqlite_url: str) -> None:
+    study = shoal.Study("reports", SPACE, storage=sqlite_url, seed=3)
+    objective = functools.partial(reads_own_reports, sqlite_url, "reports")
     study.optimize(objective, n_trials=4, executor=client, show_progress=False)
     assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 4, [t.error for t in study.trials]
     assert [t.value for t in study.trials] == [2.0] * 4
-    reloaded = shoal.Study.load("reports", url)
+    reloaded = shoal.Study.load("reports", sqlite_url)
     assert all([s for s, _ in t.reports] == [0, 1] for t in reloaded.trials)
 
 
@@ -195,16 +214,16 @@ class StopsAtTwo(shoal.Study):
         return step >= 2
 
 
-def test_should_stop_reaches_the_worker(client: Client, tmp_path: Path) -> None:
-    study = StopsAtTwo("stop", SPACE, storage=_sqlite(tmp_path), seed=4)
+def test_should_stop_reaches_the_worker(client: Client, sqlite_url: str) -> None:
+    study = StopsAtTwo("stop", SPACE, storage=sqlite_url, seed=4)
     study.optimize(prunable, n_trials=4, executor=client, show_progress=False)
     for trial in study.trials:
         assert trial.state == TrialState.PRUNED
         assert trial.value == 2.0 and [s for s, _ in trial.reports] == [0, 1, 2]
 
 
-def test_an_exception_fails_the_trial_and_the_study_goes_on(client: Client, tmp_path: Path) -> None:
-    study = shoal.Study("errors", SPACE, storage=_sqlite(tmp_path), seed=5)
+def test_an_exception_fails_the_trial_and_the_study_goes_on(client: Client, sqlite_url: str) -> None:
+    study = shoal.Study("errors", SPACE, storage=sqlite_url, seed=5)
     study.enqueue({"x": 0.5})
     study.optimize(raises_for_half, n_trials=4, executor=client, show_progress=False)
     first, *rest = study.trials
@@ -222,7 +241,7 @@ def test_an_exception_fails_the_trial_and_the_study_goes_on(client: Client, tmp_
 # -- faults ------------------------------------------------------------------------------------
 def _killed_run(client: Client, tmp_path: Path, retries: int) -> list[shoal.Trial]:
     marker = tmp_path / "killed"
-    study = shoal.Study("kill", SPACE, storage=_sqlite(tmp_path), seed=6)
+    study = shoal.Study("kill", SPACE, storage=sqlite_url_for(tmp_path / "shoal.db"), seed=6)
     study.enqueue({"x": 0.25})
     objective = functools.partial(dies_once, str(marker))
     study.optimize(objective, n_trials=6, executor=client, retries=retries, show_progress=False)
@@ -260,9 +279,9 @@ def test_killed_worker_without_allowed_failures(tmp_path: Path) -> None:
         cluster.close()
 
 
-def test_timeout_per_trial_abandons_the_call(client: Client, tmp_path: Path) -> None:
+def test_timeout_per_trial_abandons_the_call(client: Client, tmp_path: Path, sqlite_url: str) -> None:
     marker = tmp_path / "abandoned"
-    study = shoal.Study("timeout", SPACE, storage=_sqlite(tmp_path), seed=7)
+    study = shoal.Study("timeout", SPACE, storage=sqlite_url, seed=7)
     study.enqueue({"x": 0.75})
     objective = functools.partial(hangs, str(marker))
     study.optimize(objective, n_trials=4, executor=client, timeout_per_trial=3, show_progress=False)
@@ -270,10 +289,7 @@ def test_timeout_per_trial_abandons_the_call(client: Client, tmp_path: Path) -> 
     assert hung.state == TrialState.FAILED and "timed out" in hung.error
     assert [t.state for t in rest] == [TrialState.COMPLETE] * 3
     # Dask cannot kill the thread, but the call's next report tells the objective to stop
-    for _ in range(600):
-        if marker.exists():
-            break
-        time.sleep(0.05)
+    wait_for(marker.exists, "the call to see it was abandoned", timeout=30)
     assert marker.read_text() == "abandoned"
 
 
@@ -294,10 +310,7 @@ def test_close_stops_running_calls_at_their_next_report(client: Client, tmp_path
         assert executor.wait(60) == []  # reports only: the call is still running
     executor.close()
     assert reports[0] == (7, 0, 0.0)
-    for _ in range(600):
-        if marker.exists():
-            break
-        time.sleep(0.05)
+    wait_for(marker.exists, "the call to see it was abandoned", timeout=30)
     assert marker.read_text() == "abandoned"
 
 

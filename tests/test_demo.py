@@ -10,6 +10,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+from conftest import sqlite_url_for
 
 pytest.importorskip("sklearn")
 
@@ -43,7 +44,7 @@ def demo() -> ModuleType:
 
 @pytest.fixture(scope="module")
 def first_run(demo: ModuleType, tmp_path_factory: pytest.TempPathFactory):
-    url = f"sqlite:///{tmp_path_factory.mktemp('demo') / 'demo.db'}"
+    url = sqlite_url_for(tmp_path_factory.mktemp("demo") / "demo.db")
     out = io.StringIO()
     console = Console(file=out, width=120, color_system=None)
     outcomes = demo.run_demo(url, n_trials=N_TRIALS, seed=0, console=console)

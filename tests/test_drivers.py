@@ -21,6 +21,7 @@ from pathlib import Path
 import fault_objectives as fo
 import psutil
 import pytest
+from conftest import wait_for
 
 import shoal
 from shoal.storage import SQLStorage
@@ -75,21 +76,16 @@ def drivers(tmp_path: Path) -> Iterator[Drivers]:
         started.stop_all()
 
 
-def sqlite_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'drivers.db'}"
+def still_running(*processes: subprocess.Popen) -> Callable[[], None]:
+    """A ``wait_for`` check: give up at once, with its log, when one of the drivers has exited."""
 
-
-def wait_until(
-    condition: Callable[[], bool], what: str, *alive: subprocess.Popen, seconds: float = 60
-) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        for process in alive:
-            assert process.poll() is None, f"driver exited ({process.returncode}) before {what}: " + Path(
+    def check() -> None:
+        for process in processes:
+            assert process.poll() is None, f"driver exited ({process.returncode}) during the wait: " + Path(
                 process.log  # type: ignore[attr-defined]
             ).read_text()[-3000:]
-        assert time.monotonic() < deadline, f"gave up waiting for {what}"
-        time.sleep(0.02)
+
+    return check
 
 
 def finish(process: subprocess.Popen, seconds: float = 90) -> str:
@@ -138,7 +134,8 @@ def test_a_sigkilled_driver_takes_its_workers_along_and_loses_nothing_finished(
     driver = drivers.start(url, "crash", "--objective", "block_from", "--kw", "first_blocking=2",
                            "--n-workers", "2", "--total-trials", "6", "--seed", "3")
     started = [tmp_path / "started-2", tmp_path / "started-3"]
-    wait_until(lambda: all(p.exists() for p in started), "two trials run in the two workers", driver)
+    wait_for(lambda: all(p.exists() for p in started), "two trials run in the two workers",
+             check=still_running(driver))
     os.kill(driver.pid, signal.SIGKILL)
     driver.wait(timeout=30)
 
@@ -152,7 +149,7 @@ def test_a_sigkilled_driver_takes_its_workers_along_and_loses_nothing_finished(
     assert {report(t, fo.PARENT_STEP) for t in trials[:4]} == {driver.pid}
     workers = {report(t, fo.PID_STEP) for t in stale}
     assert len(workers) == 2
-    wait_until(lambda: all(gone(pid) for pid in workers), "the dead driver's workers to die", seconds=10)
+    wait_for(lambda: all(gone(pid) for pid in workers), "the dead driver's workers to die", timeout=10)
     if requeue:
         queued = trials[4:]
         assert [t.state for t in queued] == [TrialState.QUEUED] * 2
@@ -180,13 +177,13 @@ def test_a_sigkilled_driver_takes_its_workers_along_and_loses_nothing_finished(
 
 
 def test_ctrl_c_leaves_running_trials_stale_and_requeued_and_stops_quietly(
-    tmp_path: Path, drivers: Drivers
+    tmp_path: Path, sqlite_url: str, drivers: Drivers
 ) -> None:
-    url = sqlite_url(tmp_path)
+    url = sqlite_url
     driver = drivers.start(url, "ctrlc", "--objective", "block_from", "--kw", "first_blocking=2",
                            "--n-workers", "2", "--total-trials", "6", "--seed", "6", session=True)
-    wait_until(lambda: (tmp_path / "started-2").exists() and (tmp_path / "started-3").exists(),
-               "two trials run in the two workers", driver)
+    wait_for(lambda: (tmp_path / "started-2").exists() and (tmp_path / "started-3").exists(),
+             "two trials run in the two workers", check=still_running(driver))
     os.killpg(driver.pid, signal.SIGINT)  # Ctrl-C: the terminal signals the whole foreground group
     driver.wait(timeout=30)
     output = Path(driver.log).read_text()  # type: ignore[attr-defined]
@@ -198,15 +195,15 @@ def test_ctrl_c_leaves_running_trials_stale_and_requeued_and_stops_quietly(
     assert all(t.error == "interrupted (KeyboardInterrupt)" for t in trials[2:4])
     assert [t.requeued_from for t in trials[4:]] == [2, 3]
     workers = {report(t, fo.PID_STEP) for t in trials[2:4]}
-    wait_until(lambda: all(gone(pid) for pid in workers), "the workers to stop", seconds=10)
+    wait_for(lambda: all(gone(pid) for pid in workers), "the workers to stop", timeout=10)
     # one traceback, the driver's: the workers leave Ctrl-C to their driver
     assert output.count("Traceback (most recent call last)") == 1, output
 
 
-def test_requeued_trials_run_on_resume_even_when_the_study_budget_is_started(tmp_path: Path) -> None:
+def test_requeued_trials_run_on_resume_even_when_the_study_budget_is_started(sqlite_url: str) -> None:
     # Ctrl-C while trial 3 runs leaves it STALE and re-queued; all 4 configurations of
     # total_trials=4 have been started, but one has no result: resuming must run its re-queued copy.
-    url = sqlite_url(tmp_path)
+    url = sqlite_url
     study = shoal.Study("budget", fo.SPACE, storage=url, seed=0)
 
     def interrupted_at_3(config: dict, trial: shoal.RunningTrial) -> float:
@@ -227,13 +224,15 @@ def test_requeued_trials_run_on_resume_even_when_the_study_budget_is_started(tmp
 
 
 # -- a driver that stops heartbeating, and one that is slow but alive -------------------------
-def test_a_silent_driver_loses_its_trials_only_after_stale_after(tmp_path: Path, drivers: Drivers) -> None:
-    url = sqlite_url(tmp_path)
+def test_a_silent_driver_loses_its_trials_only_after_stale_after(
+    tmp_path: Path, sqlite_url: str, drivers: Drivers
+) -> None:
+    url = sqlite_url
     driver = drivers.start(url, "silent", "--objective", "block_from", "--kw", "first_blocking=0",
                            "--n-workers", "2", "--n-trials", "2", "--seed", "4",
                            "--heartbeat", str(HEARTBEAT), "--stale-after", str(STALE_AFTER))
-    wait_until(lambda: (tmp_path / "started-0").exists() and (tmp_path / "started-1").exists(),
-               "both trials to start", driver)
+    wait_for(lambda: (tmp_path / "started-0").exists() and (tmp_path / "started-1").exists(),
+             "both trials to start", check=still_running(driver))
     # another driver, opened while the first still beats (opening also looks for stale trials)
     other = load(url, "silent", heartbeat_seconds=HEARTBEAT, stale_after=STALE_AFTER)
     assert [t.state for t in other.trials] == [TrialState.RUNNING] * 2
@@ -277,14 +276,14 @@ def test_a_silent_driver_loses_its_trials_only_after_stale_after(tmp_path: Path,
 @pytest.mark.parametrize("objective, n_workers", [("sleeps", 2), ("spins", 1)],
                          ids=["sleeping-in-a-worker", "spinning-in-process"])
 def test_a_slow_but_live_driver_never_loses_its_trial(
-    tmp_path: Path, drivers: Drivers, objective: str, n_workers: int
+    tmp_path: Path, sqlite_url: str, drivers: Drivers, objective: str, n_workers: int
 ) -> None:
-    url = sqlite_url(tmp_path)
+    url = sqlite_url
     seconds = 3 * STALE_AFTER
     driver = drivers.start(url, "slow", "--objective", objective, "--kw", f"seconds={seconds}",
                            "--n-workers", str(n_workers), "--n-trials", "1", "--seed", "5",
                            "--heartbeat", str(HEARTBEAT), "--stale-after", str(STALE_AFTER))
-    wait_until(lambda: (tmp_path / "started-0").exists(), "the trial to start", driver)
+    wait_for(lambda: (tmp_path / "started-0").exists(), "the trial to start", check=still_running(driver))
     other = load(url, "slow", heartbeat_seconds=HEARTBEAT, stale_after=STALE_AFTER)
     oldest = 0.0
     while driver.poll() is None:
@@ -345,8 +344,8 @@ def test_two_drivers_share_one_study_budget_and_history(
         assert {n for n in seen if run_by[n] != pid}, f"driver {pid} never saw the other's trials"
 
 
-def test_four_drivers_on_one_sqlite_file(tmp_path: Path, drivers: Drivers) -> None:
-    url = sqlite_url(tmp_path)
+def test_four_drivers_on_one_sqlite_file(tmp_path: Path, sqlite_url: str, drivers: Drivers) -> None:
+    url = sqlite_url
     n_drivers, n_trials = 4, 25
     started = [
         drivers.start(url, "crowd", "--objective", "logged", "--n-trials", str(n_trials))

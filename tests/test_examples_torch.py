@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import sqlite_url_for
 
 pytest.importorskip("torch")
 
@@ -21,7 +22,7 @@ ENV = {**os.environ, "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{ROOT / 'examples
 def _study(db: Path) -> shoal.Study:
     from pytorch_digits import SPACE  # noqa: F401 - the example's space, for loading the study
 
-    return shoal.Study.load("pytorch-digits", f"sqlite:///{db}", space=SPACE)
+    return shoal.Study.load("pytorch-digits", sqlite_url_for(db), space=SPACE)
 
 
 @pytest.fixture(autouse=True)
@@ -89,5 +90,5 @@ def test_a_killed_trial_resumes_from_its_checkpoint(tmp_path):
 def _study_raw(db: Path) -> list[shoal.Trial]:
     from shoal.storage import get_storage
 
-    storage = get_storage(f"sqlite:///{db}")
+    storage = get_storage(sqlite_url_for(db))
     return list(storage.read_trials(storage.get_study("pytorch-digits").study_id))

@@ -14,6 +14,7 @@ from pathlib import Path
 import fault_objectives as fo
 import psutil
 import pytest
+from conftest import sqlite_url_for
 
 import shoal
 from shoal.storage import SQLStorage
@@ -21,10 +22,6 @@ from shoal.trial import TrialState
 
 SPACE = {"x": shoal.Float(0.0, 1.0)}
 MB = 1024 * 1024
-
-
-def sqlite_url(tmp_path: Path, name: str = "study.db") -> str:
-    return f"sqlite:///{tmp_path / name}"
 
 
 def pid_of(trial: shoal.Trial) -> int:
@@ -50,9 +47,9 @@ def by_state(trials: list[shoal.Trial]) -> dict[TrialState, list[shoal.Trial]]:
     ],
 )
 def test_a_dead_worker_fails_its_trial_with_the_cause_and_the_pool_refills(
-    tmp_path: Path, how: str, cause: str
+    tmp_path: Path, how: str, cause: str, sqlite_url: str
 ) -> None:
-    study = shoal.Study("deaths", SPACE, storage=sqlite_url(tmp_path), seed=0)
+    study = shoal.Study("deaths", SPACE, storage=sqlite_url, seed=0)
     study.optimize(partial(fo.die_once, directory=str(tmp_path), how=how), n_trials=10, n_workers=2,
                    show_progress=False)
     trials = study.trials
@@ -69,10 +66,12 @@ def test_a_dead_worker_fails_its_trial_with_the_cause_and_the_pool_refills(
     assert len({pid_of(t) for t in trials}) == 3
 
 
-def test_a_dead_worker_is_noticed_while_a_process_it_forked_still_holds_its_socket(tmp_path: Path) -> None:
+def test_a_dead_worker_is_noticed_while_a_process_it_forked_still_holds_its_socket(
+    tmp_path: Path, sqlite_url: str
+) -> None:
     # The worker forks a child (which inherits its socket to the driver) and is killed; the child
     # lives on. The driver must see the death from the process, not wait for the socket to close.
-    study = shoal.Study("orphan", SPACE, storage=sqlite_url(tmp_path), seed=0)
+    study = shoal.Study("orphan", SPACE, storage=sqlite_url, seed=0)
     try:
         study.optimize(partial(fo.die_leaving_a_child, directory=str(tmp_path), seconds=15), n_trials=4,
                        n_workers=2, show_progress=False)
@@ -90,8 +89,8 @@ def test_a_dead_worker_is_noticed_while_a_process_it_forked_still_holds_its_sock
     assert dead.error == "worker died: signal 9 (SIGKILL)"
 
 
-def test_timeout_per_trial_stops_a_hung_trial_and_kills_its_worker(tmp_path: Path) -> None:
-    study = shoal.Study("hang", SPACE, storage=sqlite_url(tmp_path), seed=0)
+def test_timeout_per_trial_stops_a_hung_trial_and_kills_its_worker(tmp_path: Path, sqlite_url: str) -> None:
+    study = shoal.Study("hang", SPACE, storage=sqlite_url, seed=0)
     study.optimize(partial(fo.hang_once, directory=str(tmp_path)), n_trials=6, n_workers=2,
                    timeout_per_trial=1, show_progress=False)
     trials = study.trials
@@ -106,19 +105,19 @@ def test_timeout_per_trial_stops_a_hung_trial_and_kills_its_worker(tmp_path: Pat
 
 
 def test_timeout_per_trial_counts_from_the_start_of_the_call_not_the_start_of_its_worker(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    monkeypatch: pytest.MonkeyPatch, sqlite_url: str
 ) -> None:
     # Workers that take 1.5 s to start (a heavy import) run an instant objective under a 1 s limit:
     # no trial ran too long, so none may time out.
     monkeypatch.setenv(fo.SLOW_IMPORT_ENV, "1.5")
-    study = shoal.Study("slowstart", SPACE, storage=sqlite_url(tmp_path), seed=0)
+    study = shoal.Study("slowstart", SPACE, storage=sqlite_url, seed=0)
     study.optimize(fo.instant, n_trials=3, n_workers=2, timeout_per_trial=1, show_progress=False)
     trials = study.trials
     assert [t.state for t in trials] == [TrialState.COMPLETE] * 3, [t.error for t in trials]
 
 
-def test_max_trials_per_worker_recycles_worker_processes(tmp_path: Path) -> None:
-    study = shoal.Study("recycle", SPACE, storage=sqlite_url(tmp_path), seed=0)
+def test_max_trials_per_worker_recycles_worker_processes(sqlite_url: str) -> None:
+    study = shoal.Study("recycle", SPACE, storage=sqlite_url, seed=0)
     study.optimize(fo.pid_reporter, n_trials=20, n_workers=2, max_trials_per_worker=5, show_progress=False)
     trials = study.trials
     assert [t.state for t in trials] == [TrialState.COMPLETE] * 20, [t.error for t in trials]
@@ -129,10 +128,10 @@ def test_max_trials_per_worker_recycles_worker_processes(tmp_path: Path) -> None
     assert sum(1 for n in per_worker.values() if n < 5) <= 2
 
 
-def test_a_retiring_worker_is_never_handed_a_trial(tmp_path: Path) -> None:
+def test_a_retiring_worker_is_never_handed_a_trial(sqlite_url: str) -> None:
     # One call per worker: each worker exits right after its answer, and the next trial must go to
     # its fresh replacement, not to the exiting process (which would fail it, "exit code 0").
-    study = shoal.Study("retire", SPACE, storage=sqlite_url(tmp_path), seed=0)
+    study = shoal.Study("retire", SPACE, storage=sqlite_url, seed=0)
     study.optimize(fo.pid_reporter, n_trials=24, n_workers=2, max_trials_per_worker=1, show_progress=False)
     trials = study.trials
     assert [t.state for t in trials] == [TrialState.COMPLETE] * 24, [t.error for t in trials]
@@ -151,18 +150,20 @@ def _worker_growth(trials: list[shoal.Trial]) -> dict[int, float]:
     return {pid: high[pid] - low[pid] for pid in low}
 
 
-def test_recycling_keeps_a_leaky_objective_from_growing_workers_and_driver(tmp_path: Path) -> None:
+def test_recycling_keeps_a_leaky_objective_from_growing_workers_and_driver(
+    tmp_path: Path, sqlite_url: str
+) -> None:
     # Each call keeps 2 MB. A worker recycled every 5 calls grows by about 10 MB at most.
     bound = 25 * MB
     # Without recycling, 40 trials on 2 workers put about 20 calls, 40 MB, on each: past the bound.
-    leaking = shoal.Study("norecycle", SPACE, storage=sqlite_url(tmp_path, "leak.db"), seed=0)
+    leaking = shoal.Study("norecycle", SPACE, storage=sqlite_url_for(tmp_path / "leak.db"), seed=0)
     leaking.optimize(fo.leaky, n_trials=40, n_workers=2, show_progress=False)
     growth = _worker_growth(leaking.trials)
     assert len(growth) == 2 and max(growth.values()) > bound, growth
 
     driver = psutil.Process()
     before = driver.memory_info().rss
-    study = shoal.Study("recycled", SPACE, storage=sqlite_url(tmp_path), seed=0)
+    study = shoal.Study("recycled", SPACE, storage=sqlite_url, seed=0)
     study.optimize(fo.leaky, n_trials=200, n_workers=2, max_trials_per_worker=5, show_progress=False)
     trials = study.trials
     assert [t.state for t in trials] == [TrialState.COMPLETE] * 200, [t.error for t in trials]
@@ -174,8 +175,10 @@ def test_recycling_keeps_a_leaky_objective_from_growing_workers_and_driver(tmp_p
     assert len(fo._LEAKED) == 0
 
 
-def test_retries_rerun_a_failed_config_as_a_new_trial_that_names_the_failed_one(tmp_path: Path) -> None:
-    study = shoal.Study("retry", SPACE, storage=sqlite_url(tmp_path), seed=0)
+def test_retries_rerun_a_failed_config_as_a_new_trial_that_names_the_failed_one(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    study = shoal.Study("retry", SPACE, storage=sqlite_url, seed=0)
     objective = partial(fo.fails_first_attempt, directory=str(tmp_path))
     study.optimize(objective, n_trials=5, n_workers=2, retries=2, show_progress=False)
     trials = study.trials
@@ -192,8 +195,8 @@ def test_retries_rerun_a_failed_config_as_a_new_trial_that_names_the_failed_one(
         assert (tmp_path / f"attempts-{config!r}").read_text() == "2"  # one failure, one success
 
 
-def test_retries_stop_after_the_given_number_of_attempts(tmp_path: Path) -> None:
-    study = shoal.Study("retry-all", SPACE, storage=sqlite_url(tmp_path), seed=0)
+def test_retries_stop_after_the_given_number_of_attempts(tmp_path: Path, sqlite_url: str) -> None:
+    study = shoal.Study("retry-all", SPACE, storage=sqlite_url, seed=0)
     objective = partial(fo.fails_first_attempt, directory=str(tmp_path), failures=99)
     study.optimize(objective, n_trials=2, n_workers=2, retries=2, show_progress=False)
     trials = study.trials
@@ -210,13 +213,12 @@ def test_retries_stop_after_the_given_number_of_attempts(tmp_path: Path) -> None
         ]
 
 
-def test_an_exception_outside_catch_stops_the_run_and_keeps_the_finished_trials(tmp_path: Path) -> None:
-    url = sqlite_url(tmp_path)
-    study = shoal.Study("fatal", SPACE, storage=url, seed=0)
+def test_an_exception_outside_catch_stops_the_run_and_keeps_the_finished_trials(sqlite_url: str) -> None:
+    study = shoal.Study("fatal", SPACE, storage=sqlite_url, seed=0)
     with pytest.raises(fo.Fatal, match="trial 3 cannot go on"):
         study.optimize(partial(fo.fatal_at, number=3), n_trials=20, n_workers=2, catch=(ValueError,),
                        show_progress=False)
-    storage = SQLStorage(url)  # what is on disk, read afresh
+    storage = SQLStorage(sqlite_url)  # what is on disk, read afresh
     try:
         trials = shoal.Study.load("fatal", storage).trials
     finally:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import math
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -306,7 +305,7 @@ def test_mixed_space_finds_the_best_choice_and_integer() -> None:
     assert study.best.config["opt"] == "c" and abs(study.best.config["n"] - 9) <= 1
 
 
-def test_conditional_space_and_determinism(tmp_path: Path) -> None:
+def test_conditional_space_and_determinism(sqlite_url: str) -> None:
     space = {"opt": shoal.Choice(["adam", "sgd"]), "lr": shoal.Float(1e-4, 1, scale="log"),
              "beta": shoal.Float(0.8, 0.99, when={"opt": ["adam"]})}
 
@@ -314,7 +313,7 @@ def test_conditional_space_and_determinism(tmp_path: Path) -> None:
         return math.log10(c["lr"]) ** 2 + (c["beta"] - 0.9) ** 2 * 100 if c["opt"] == "adam" else 1.0
 
     runs = []
-    for storage in (None, f"sqlite:///{tmp_path / 'c.db'}"):
+    for storage in (None, sqlite_url):
         study = shoal.Study("c", space, sampler=fast_gp(3), storage=storage)
         study.optimize(f, n_trials=16)
         runs.append([t.config for t in study.trials])

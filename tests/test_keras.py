@@ -11,6 +11,7 @@ os.environ.setdefault("KERAS_BACKEND", "torch")
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+from conftest import sqlite_url_for  # noqa: E402
 
 pytest.importorskip("torch")
 keras = pytest.importorskip("keras")
@@ -105,7 +106,7 @@ def test_oracle_drives_a_tuner_stops_poor_trials_and_resumes(tmp_path):
     oracle.study.enqueue({"units": 8, "dropout": True, "optimizer": "sgd", "momentum": 0.5, "lr": 0.001})
     first.search(X_TRAIN, Y_TRAIN, validation_data=(X_VALID, Y_VALID), epochs=3, batch_size=64, verbose=0,
                  callbacks=[PruningCallback(oracle)])
-    url = f"sqlite:///{tmp_path}/digits/shoal.db"  # the study lives in the tuner's project folder
+    url = sqlite_url_for(tmp_path / "digits" / "shoal.db")  # the study lives in the tuner's project folder
     trials = shoal.Study.load("keras-tuner", url, space=oracle.study.space).trials
     assert len(trials) == 3
     good, poor = trials[0], trials[1]

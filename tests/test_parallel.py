@@ -13,6 +13,7 @@ from pathlib import Path
 
 import fault_objectives as fo
 import pytest
+from conftest import sqlite_url_for, wait_for
 
 import shoal
 from shoal.samplers import Random
@@ -20,10 +21,6 @@ from shoal.storage import SQLStorage
 from shoal.trial import TrialState
 
 SPACE = {"x": shoal.Float(0.0, 1.0), "y": shoal.Float(-1.0, 1.0)}
-
-
-def sqlite_url(tmp_path: Path, name: str = "study.db") -> str:
-    return f"sqlite:///{tmp_path / name}"
 
 
 def pid_of(trial: shoal.Trial) -> int:
@@ -37,8 +34,8 @@ def parent_of(trial: shoal.Trial) -> int:
 gone = fo.gone
 
 
-def test_four_workers_run_trials_in_four_processes_other_than_the_driver(tmp_path: Path) -> None:
-    study = shoal.Study("par", SPACE, storage=sqlite_url(tmp_path), seed=0)
+def test_four_workers_run_trials_in_four_processes_other_than_the_driver(sqlite_url: str) -> None:
+    study = shoal.Study("par", SPACE, storage=sqlite_url, seed=0)
     study.optimize(partial(fo.pid_reporter, seconds=0.2), n_trials=12, n_workers=4, show_progress=False)
     trials = study.trials
     assert len(trials) == 12 and all(t.state == TrialState.COMPLETE for t in trials)
@@ -51,9 +48,9 @@ def test_four_workers_run_trials_in_four_processes_other_than_the_driver(tmp_pat
     assert all(gone(pid) for pid in pids), "optimize returned with worker processes still alive"
 
 
-def test_a_slow_trial_does_not_hold_back_the_other_slots(tmp_path: Path) -> None:
+def test_a_slow_trial_does_not_hold_back_the_other_slots(sqlite_url: str) -> None:
     n_workers = 4
-    study = shoal.Study("nobarrier", {"x": shoal.Float(0.0, 1.0)}, storage=sqlite_url(tmp_path), seed=1)
+    study = shoal.Study("nobarrier", {"x": shoal.Float(0.0, 1.0)}, storage=sqlite_url, seed=1)
     slow = study.enqueue({"x": 1.0})  # 1.5 s; every sampled config takes 0.05 s
     study.optimize(fo.slow_at_one, n_trials=24, n_workers=n_workers, show_progress=False)
     trials = study.trials
@@ -70,9 +67,10 @@ def test_a_slow_trial_does_not_hold_back_the_other_slots(tmp_path: Path) -> None
     assert len({pid_of(t) for t in overtaking}) >= 2  # more than one slot kept working
 
 
-def test_reports_from_a_worker_are_readable_by_another_study_while_the_trial_runs(tmp_path: Path) -> None:
-    url = sqlite_url(tmp_path)
-    study = shoal.Study("live", {"x": shoal.Float(0.0, 1.0)}, storage=url, seed=2)
+def test_reports_from_a_worker_are_readable_by_another_study_while_the_trial_runs(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    study = shoal.Study("live", {"x": shoal.Float(0.0, 1.0)}, storage=sqlite_url, seed=2)
     errors: list[BaseException] = []
 
     def drive() -> None:
@@ -85,8 +83,8 @@ def test_reports_from_a_worker_are_readable_by_another_study_while_the_trial_run
     thread = threading.Thread(target=drive, daemon=True)
     thread.start()
     try:
-        assert fo.wait_for(tmp_path / "reported", 60), "the worker never reported"
-        reader_storage = SQLStorage(url)  # its own engine and connection: a second reader of the file
+        wait_for((tmp_path / "reported").exists, "the worker to report")
+        reader_storage = SQLStorage(sqlite_url)  # its own engine and connection: a second reader of the file
         try:
             reader = shoal.Study.load("live", reader_storage)
             [trial] = reader.trials
@@ -112,10 +110,10 @@ def test_reports_from_a_worker_are_readable_by_another_study_while_the_trial_run
     ids=["grid", "quasirandom"],
 )
 def test_samplers_see_running_trials_and_never_hand_out_a_point_twice(
-    tmp_path: Path, make, n_trials: int, expected: int
+    make, n_trials: int, expected: int, sqlite_url: str
 ) -> None:
     sampler = make()
-    study = shoal.Study("claims", SPACE, storage=sqlite_url(tmp_path), sampler=sampler)
+    study = shoal.Study("claims", SPACE, storage=sqlite_url, sampler=sampler)
     study.optimize(partial(fo.pid_reporter, seconds=0.1), n_trials=n_trials, n_workers=4,
                    show_progress=False)
     trials = study.trials
@@ -138,7 +136,7 @@ def test_random_draws_differ_per_trial_and_a_seeded_parallel_run_repeats_the_seq
     tmp_path: Path,
 ) -> None:
     def run(n_workers: int, db: str) -> dict[int, dict]:
-        study = shoal.Study("seeded", SPACE, storage=sqlite_url(tmp_path, db), sampler=Random(seed=7))
+        study = shoal.Study("seeded", SPACE, storage=sqlite_url_for(tmp_path / db), sampler=Random(seed=7))
         study.optimize(fo.pid_reporter, n_trials=16, n_workers=n_workers, show_progress=False)
         trials = study.trials
         assert all(t.state == TrialState.COMPLETE for t in trials)

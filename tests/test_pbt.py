@@ -238,7 +238,7 @@ def test_a_member_whose_worker_died_restarts_and_one_that_failed_does_not() -> N
 
 
 def _segments(study: shoal.Study) -> tuple[dict[int, Trial], list[LineageRecord]]:
-    return {t.number: t for t in study.trials}, study.storage.read_lineage(study._record.study_id)
+    return {t.number: t for t in study.trials}, study.storage.read_lineage(study.id)
 
 
 def test_a_pbt_run_trains_members_in_segments_that_resume_where_their_checkpoint_left_off(
@@ -250,7 +250,7 @@ def test_a_pbt_run_trains_members_in_segments_that_resume_where_their_checkpoint
     study.optimize(po.schedule_task, show_progress=False)
     trials, lineage = _segments(study)
     assert len(lineage) == len(trials) and {r.member for r in lineage} == {0, 1, 2, 3}
-    refs = {(r.trial_number, r.step): r for r in study.storage.read_checkpoints(study._record.study_id)}
+    refs = {(r.trial_number, r.step): r for r in study.storage.read_checkpoints(study.id)}
     exploits = [r for r in lineage if r.donor is not None]
     assert exploits, "the bottom quarter must have copied someone"
     for record in lineage:
@@ -285,9 +285,9 @@ def test_the_best_schedule_replays_to_the_same_model() -> None:
     assert po.replay(lrs) == pytest.approx(study.best.value, rel=1e-12)
 
 
-def test_synchronous_pbt_starts_a_generation_only_when_the_last_one_is_done(tmp_path: Path) -> None:
+def test_synchronous_pbt_starts_a_generation_only_when_the_last_one_is_done(sqlite_url: str) -> None:
     pbt = PBT(population=3, interval=4, max_steps=12, synch=True, seed=2)
-    study = shoal.Study("synch", LR, storage=f"sqlite:///{tmp_path / 's.db'}", scheduler=pbt, seed=2)
+    study = shoal.Study("synch", LR, storage=sqlite_url, scheduler=pbt, seed=2)
     study.optimize(partial(po.schedule_task, max_steps=12), n_workers=2, show_progress=False)
     trials, lineage = _segments(study)
     assert {r.step for r in lineage} == {0, 4, 8}
@@ -299,9 +299,11 @@ def test_synchronous_pbt_starts_a_generation_only_when_the_last_one_is_done(tmp_
         assert all(t.finished_at <= record.created_at for t in ending_here)
 
 
-def test_a_member_whose_worker_dies_restarts_from_its_last_checkpoint(tmp_path: Path) -> None:
+def test_a_member_whose_worker_dies_restarts_from_its_last_checkpoint(
+    tmp_path: Path, sqlite_url: str
+) -> None:
     pbt = PBT(population=2, interval=4, max_steps=12, seed=0)
-    study = shoal.Study("die", LR, storage=f"sqlite:///{tmp_path / 's.db'}", scheduler=pbt, seed=0)
+    study = shoal.Study("die", LR, storage=sqlite_url, scheduler=pbt, seed=0)
     # the first resumed segment to save step 6 kills its worker
     objective = partial(po.schedule_task, max_steps=12, die_in=-1, die_at=6, marker=str(tmp_path / "m"))
     study.optimize(objective, n_workers=2, show_progress=False)
@@ -321,16 +323,16 @@ def test_a_member_whose_worker_dies_restarts_from_its_last_checkpoint(tmp_path: 
     assert {r.member for r in lineage if r.trial_number in {t.number for t in finished}} == {0, 1}
 
 
-def test_a_corrupt_checkpoint_fails_the_members_that_load_it_never_the_study(tmp_path: Path) -> None:
+def test_a_corrupt_checkpoint_fails_the_members_that_load_it_never_the_study(sqlite_url: str) -> None:
     pbt = PBT(population=3, interval=4, max_steps=12, synch=True, quantile=1 / 3, seed=1)
-    study = shoal.Study("corrupt", LR, storage=f"sqlite:///{tmp_path / 's.db'}", scheduler=pbt, seed=1)
+    study = shoal.Study("corrupt", LR, storage=sqlite_url, scheduler=pbt, seed=1)
     corrupted: list[int] = []
 
     def corrupt_the_best_once_all_reach_step_4(study: shoal.Study, trial: Trial) -> None:
         first = [t for t in study.trials if t.reports and t.reports[0][0] == 1 and t.state.finished]
         if len(first) == 3 and not corrupted:
             best = min(first, key=lambda t: t.value)
-            [ref] = [r for r in study.storage.read_checkpoints(study._record.study_id)
+            [ref] = [r for r in study.storage.read_checkpoints(study.id)
                      if r.trial_number == best.number and r.step == 4]
             Path(ref.uri).write_bytes(Path(ref.uri).read_bytes()[:100])
             corrupted.append(best.number)
@@ -352,14 +354,13 @@ def test_a_corrupt_checkpoint_fails_the_members_that_load_it_never_the_study(tmp
         assert all(r.donor != best_member for r in lineage if r.member == member and r.step >= 4)
 
 
-def test_the_cli_shows_the_lineage_and_the_best_schedule(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 's.db'}"
+def test_the_cli_shows_the_lineage_and_the_best_schedule(sqlite_url: str) -> None:
     pbt = PBT(population=4, interval=4, max_steps=po.MAX_STEPS, seed=3)
-    study = shoal.Study("pop", LR, storage=url, scheduler=pbt, seed=3)
+    study = shoal.Study("pop", LR, storage=sqlite_url, scheduler=pbt, seed=3)
     study.optimize(po.schedule_task, show_progress=False)
     out = io.StringIO()
     with redirect_stdout(out):
-        assert cli(["lineage", "pop", "--storage", url, "--json"]) == 0
+        assert cli(["lineage", "pop", "--storage", sqlite_url, "--json"]) == 0
     data = json.loads(out.getvalue())
     trials, lineage = _segments(study)
     assert [row["trial"] for row in data["lineage"]] == [r.trial_number for r in lineage]
@@ -370,11 +371,11 @@ def test_the_cli_shows_the_lineage_and_the_best_schedule(tmp_path: Path) -> None
     assert [(s["first_step"], s["config"]) for s in data["schedule"]] == best_schedule(study).changes()
     text = io.StringIO()
     with redirect_stdout(text):
-        assert cli(["lineage", "pop", "--storage", url]) == 0
+        assert cli(["lineage", "pop", "--storage", sqlite_url]) == 0
     assert "lineage: pop (4 members" in text.getvalue() and "schedule of the best model" in text.getvalue()
-    plain = shoal.Study("plain", LR, storage=url, seed=0)
+    plain = shoal.Study("plain", LR, storage=sqlite_url, seed=0)
     plain.optimize(lambda c: c["lr"], n_trials=2, show_progress=False)
-    assert cli(["lineage", "plain", "--storage", url]) == 2
+    assert cli(["lineage", "plain", "--storage", sqlite_url]) == 2
 
 
 def test_pbt_beats_a_fixed_learning_rate_on_the_schedule_task() -> None:

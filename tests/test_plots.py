@@ -7,6 +7,7 @@ import json
 import math
 
 import pytest
+from conftest import sqlite_url_for
 
 pytest.importorskip("plotly")
 pytest.importorskip("sklearn")
@@ -38,7 +39,7 @@ def learning(config: dict, trial) -> float:
 
 @pytest.fixture(scope="module")
 def c2f_study(tmp_path_factory) -> shoal.Study:
-    url = f"sqlite:///{tmp_path_factory.mktemp('plots') / 'p.db'}"
+    url = sqlite_url_for(tmp_path_factory.mktemp("plots") / "p.db")
     study = shoal.Study("c2f", SPACE, storage=url, sampler=CoarseToFine(rounds=3, seed=0))
     study.optimize(learning, 36, show_progress=False)
     return study
@@ -154,18 +155,17 @@ def test_lineage_joins_re_runs_to_their_original() -> None:
     assert sorted(starts) == sorted(t.requeued_from for t in reruns)
 
 
-def test_lineage_draws_pbt_exploits_and_continuations_from_storage(tmp_path) -> None:
+def test_lineage_draws_pbt_exploits_and_continuations_from_storage(sqlite_url: str) -> None:
     pbt_module = pytest.importorskip("shoal.schedulers.pbt")  # population-based training
     from functools import partial
 
     import pbt_objectives as po
 
-    url = f"sqlite:///{tmp_path / 'pbt.db'}"
     pbt = pbt_module.PBT(population=4, interval=3, max_steps=12, seed=1)
-    study = shoal.Study("pbt", {"lr": shoal.Float(1e-4, 1.0, scale="log")}, storage=url, scheduler=pbt,
+    study = shoal.Study("pbt", {"lr": shoal.Float(1e-4, 1.0, scale="log")}, storage=sqlite_url, scheduler=pbt,
                         seed=1)
     study.optimize(partial(po.schedule_task, max_steps=12), show_progress=False)
-    records = study.storage.read_lineage(study._record.study_id)
+    records = study.storage.read_lineage(study.id)
     exploits = [(r.parent, r.trial_number) for r in records if r.parent is not None and r.donor is not None]
     continues = [(r.parent, r.trial_number) for r in records if r.parent is not None and r.donor is None]
     assert exploits and continues

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
+from conftest import sqlite_url_for
 
 pytest.importorskip("plotly")
 pytest.importorskip("sklearn")
@@ -38,7 +39,7 @@ def curve(config: dict, trial) -> float:
 @pytest.fixture(scope="module")
 def db(tmp_path_factory) -> tuple[str, Path]:
     folder = tmp_path_factory.mktemp("report")
-    url = f"sqlite:///{folder / 'shoal.db'}"
+    url = sqlite_url_for(folder / "shoal.db")
     study = shoal.Study("tuned", SPACE, storage=url, sampler=CoarseToFine(rounds=2, seed=0))
     study.optimize(curve, 24, show_progress=False)
     return url, folder
@@ -86,8 +87,8 @@ def test_report_from_a_study_object(db, tmp_path: Path) -> None:
         write_report(study, tmp_path / "missing" / "r.html")
 
 
-def test_report_of_a_study_with_too_few_trials_still_has_every_section(tmp_path: Path) -> None:
-    study = shoal.Study("tiny", SPACE, storage=f"sqlite:///{tmp_path / 't.db'}")
+def test_report_of_a_study_with_too_few_trials_still_has_every_section(sqlite_url: str) -> None:
+    study = shoal.Study("tiny", SPACE, storage=sqlite_url)
     study.optimize(lambda c: c["lr"], 2, show_progress=False)
     text = render_report(study)
     for key, _, _ in PLOTS:
@@ -104,7 +105,7 @@ def test_report_exit_codes(db, capsys, tmp_path: Path) -> None:
     assert code == 2 and "does not exist" in err and len(err.strip().splitlines()) == 1
     code, _, err = run_cli(capsys, "report", "tuned", "-o", str(tmp_path / "r.pdf"), "--storage", url)
     assert code == 2 and "must end in .html" in err
-    missing = f"sqlite:///{tmp_path / 'missing.db'}"
+    missing = sqlite_url_for(tmp_path / "missing.db")
     code, _, err = run_cli(capsys, "report", "tuned", "--storage", missing)
     assert code == 2 and "no shoal database" in err
     assert not (tmp_path / "missing.db").exists()
@@ -127,8 +128,7 @@ def test_importance_command(db, capsys) -> None:
     assert code == 2 and "invalid choice" in err
 
 
-def test_importance_command_with_too_few_trials(tmp_path: Path, capsys) -> None:
-    url = f"sqlite:///{tmp_path / 'few.db'}"
-    shoal.Study("few", SPACE, storage=url).optimize(lambda c: c["lr"], 2, show_progress=False)
-    code, _, err = run_cli(capsys, "importance", "few", "--storage", url)
+def test_importance_command_with_too_few_trials(capsys, sqlite_url: str) -> None:
+    shoal.Study("few", SPACE, storage=sqlite_url).optimize(lambda c: c["lr"], 2, show_progress=False)
+    code, _, err = run_cli(capsys, "importance", "few", "--storage", sqlite_url)
     assert code == 2 and "at least 4 completed trials, got 2" in err

@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -41,13 +40,8 @@ FLAT = {
 
 
 @pytest.fixture(params=["memory", "sqlite"])
-def storage(request: pytest.FixtureRequest, tmp_path: Path) -> str | None:
-    return None if request.param == "memory" else f"sqlite:///{tmp_path / 'study.db'}"
-
-
-@pytest.fixture
-def url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'study.db'}"
+def storage(request: pytest.FixtureRequest, sqlite_url: str) -> str | None:
+    return None if request.param == "memory" else sqlite_url
 
 
 def zero(config: dict[str, Any]) -> float:
@@ -200,9 +194,9 @@ def test_grid_refuses_to_start_when_larger_than_max_points() -> None:
     assert len(unlimited.trials) == 3
 
 
-def test_two_drivers_on_one_sqlite_file_never_get_the_same_grid_point(url: str) -> None:
-    first = shoal.Study("g", FLAT, storage=url, sampler=Grid(3, seed=0))
-    second = shoal.Study("g", FLAT, storage=url, sampler=Grid(3, seed=0))  # same order: worst case
+def test_two_drivers_on_one_sqlite_file_never_get_the_same_grid_point(sqlite_url: str) -> None:
+    first = shoal.Study("g", FLAT, storage=sqlite_url, sampler=Grid(3, seed=0))
+    second = shoal.Study("g", FLAT, storage=sqlite_url, sampler=Grid(3, seed=0))  # same order: worst case
     size = Grid(3).size(FLAT)
     handles = []
     for i in range(size):
@@ -329,9 +323,9 @@ def test_quasirandom_points_are_more_even_than_random_ones(method: str) -> None:
     assert quasi < random
 
 
-def test_parallel_asks_claim_distinct_sequence_positions(url: str) -> None:
-    one = shoal.Study("q", FLAT, storage=url, sampler=QuasiRandom(seed=0))
-    two = shoal.Study("q", FLAT, storage=url, sampler=QuasiRandom(seed=0))
+def test_parallel_asks_claim_distinct_sequence_positions(sqlite_url: str) -> None:
+    one = shoal.Study("q", FLAT, storage=sqlite_url, sampler=QuasiRandom(seed=0))
+    two = shoal.Study("q", FLAT, storage=sqlite_url, sampler=QuasiRandom(seed=0))
     handles = [(one if i % 3 else two).ask() for i in range(9)]  # nobody tells yet
     claims = [h.record.claim for h in handles]
     assert sorted(claims, key=lambda c: int(c.split(":")[1])) == [f"qmc:{i}" for i in range(9)]
@@ -476,7 +470,7 @@ def test_box_for_round_is_the_widened_bounding_box_of_the_best() -> None:
     assert isinstance(box2, Box)
 
 
-def test_coarse_to_fine_is_reproducible_under_a_seed(url: str) -> None:
+def test_coarse_to_fine_is_reproducible_under_a_seed(sqlite_url: str) -> None:
     def configs(**where: Any) -> list[tuple]:
         study = shoal.Study("c", SPACE, **where)
         study.optimize(bowl, n_trials=24, show_progress=False)
@@ -485,7 +479,7 @@ def test_coarse_to_fine_is_reproducible_under_a_seed(url: str) -> None:
     first = configs(sampler=CoarseToFine(rounds=3, seed=5))
     assert first == configs(sampler=CoarseToFine(rounds=3, seed=5))
     assert first == configs(sampler=CoarseToFine(rounds=3), seed=5)
-    assert first == configs(sampler=CoarseToFine(rounds=3, seed=5), storage=url)
+    assert first == configs(sampler=CoarseToFine(rounds=3, seed=5), storage=sqlite_url)
     assert first != configs(sampler=CoarseToFine(rounds=3, seed=6))
 
 

@@ -207,7 +207,7 @@ def test_asha_stop_prunes_trials_and_finds_the_best_with_fewer_epochs() -> None:
 def test_asha_stop_decisions_replay_from_the_stored_rungs() -> None:
     study = study_with(ASHA(1, reduction_factor=3, max_resource=EPOCHS))
     study.optimize(objective, 30, show_progress=False)
-    rungs = study.storage.read_rungs(study._record.study_id)
+    rungs = study.storage.read_rungs(study.id)
     by_trial: dict[int, list[RungRecord]] = {}
     for r in rungs:
         by_trial.setdefault(r.trial_number, []).append(r)
@@ -257,7 +257,7 @@ def test_asha_promote_pauses_and_resumes_from_a_checkpoint() -> None:
     complete = [t for t in trials if t.state == TrialState.COMPLETE]
     best_q = min(t.config["q"] for t in trials)
     assert study.best.config["q"] == best_q  # the best configuration was promoted to the end
-    rungs = study.storage.read_rungs(study._record.study_id)
+    rungs = study.storage.read_rungs(study.id)
     for k in (0, 1, 2):
         here = sorted((r for r in rungs if r.rung == k), key=lambda r: r.value)
         above = {r.trial_number for r in rungs if r.rung == k + 1} | {t.number for t in complete}
@@ -319,7 +319,7 @@ def test_hyperband_never_stops_a_trial_of_its_last_bracket() -> None:
             assert t.state == TrialState.COMPLETE
         if t.state == TrialState.PRUNED:  # stopped at a rung of its own bracket
             assert t.reports[-1][0] in [3**k for k in range(bracket, 3)]
-    assert {r.bracket for r in study.storage.read_rungs(study._record.study_id)} == {0, 1, 2}
+    assert {r.bracket for r in study.storage.read_rungs(study.id)} == {0, 1, 2}
 
 
 def test_median_stopping_compares_the_best_so_far_with_the_median_at_that_step() -> None:
@@ -345,10 +345,9 @@ def test_median_stopping_through_a_study() -> None:
 # -- several drivers and executors ---------------------------------------------------------------
 
 
-def test_two_drivers_on_one_sqlite_study_see_the_same_rungs(tmp_path) -> None:
-    url = f"sqlite:///{tmp_path / 'rungs.db'}"
-    first = study_with(ASHA(1, reduction_factor=3, max_resource=9), url)
-    second = study_with(ASHA(1, reduction_factor=3, max_resource=9), url)
+def test_two_drivers_on_one_sqlite_study_see_the_same_rungs(sqlite_url: str) -> None:
+    first = study_with(ASHA(1, reduction_factor=3, max_resource=9), sqlite_url)
+    second = study_with(ASHA(1, reduction_factor=3, max_resource=9), sqlite_url)
     # three good trials through the first driver
     for q in (0.3, 0.2, 0.1):  # each the best so far
         run = first.ask()
@@ -367,8 +366,8 @@ def test_two_drivers_on_one_sqlite_study_see_the_same_rungs(tmp_path) -> None:
     assert not a.should_stop()  # the best so far at rung 0
     b.report(0.95 + 1.0, 1)
     assert b.should_stop()
-    rungs_a = first.storage.read_rungs(first._record.study_id)
-    rungs_b = second.storage.read_rungs(second._record.study_id)
+    rungs_a = first.storage.read_rungs(first.id)
+    rungs_b = second.storage.read_rungs(second.id)
     assert rungs_a == rungs_b and len([r for r in rungs_a if r.rung == 0]) == 6
 
 
@@ -378,7 +377,7 @@ def test_asha_stop_with_local_worker_processes() -> None:
     states = Counter(t.state for t in study.trials)
     assert states[TrialState.PRUNED] >= 3 and states[TrialState.COMPLETE] >= 1
     assert sum(states.values()) == 12
-    assert study.storage.read_rungs(study._record.study_id)
+    assert study.storage.read_rungs(study.id)
 
 
 def test_asha_promote_with_local_worker_processes_resumes_from_files(tmp_path) -> None:

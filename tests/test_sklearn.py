@@ -147,12 +147,13 @@ def test_cv_results_match_randomized_search_columns():
     assert ours.cv_results_["rank_test_score"][ours.best_index_] == 1
 
 
-def test_multimetric_refit_on_named_metric_and_study_ranks_by_it(tmp_path):
-    url = f"sqlite:///{tmp_path / 's.db'}"
-    search = _search(scoring={"acc": "accuracy", "f1": "f1_macro"}, refit="f1", storage=url, study_name="mm")
+def test_multimetric_refit_on_named_metric_and_study_ranks_by_it(sqlite_url: str):
+    search = _search(
+        scoring={"acc": "accuracy", "f1": "f1_macro"}, refit="f1", storage=sqlite_url, study_name="mm"
+    )
     search.fit(X, Y)
     assert {"mean_test_acc", "mean_test_f1", "rank_test_f1"} <= set(search.cv_results_)
-    study = shoal.Study.load("mm", url)
+    study = shoal.Study.load("mm", sqlite_url)
     by_number = {t.number: t.value for t in study.trials}
     results = search.cv_results_
     for number, f1 in zip(results["trial_number"], results["mean_test_f1"], strict=True):
@@ -161,20 +162,19 @@ def test_multimetric_refit_on_named_metric_and_study_ranks_by_it(tmp_path):
 
 
 @pytest.mark.parametrize("n_jobs", [1, 4])
-def test_pipeline_parameters_and_error_score_nan_marks_trials_failed(tmp_path, n_jobs):
-    url = f"sqlite:///{tmp_path / 's.db'}"
+def test_pipeline_parameters_and_error_score_nan_marks_trials_failed(n_jobs, sqlite_url: str):
     pipe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=300))
     # l1_ratio=1 is an l1 penalty, which the lbfgs solver refuses: those fits fail
     search = ShoalSearchCV(
         pipe,
         {"logisticregression__C": [0.1, 1.0], "logisticregression__l1_ratio": [0.0, 1.0]},
-        n_iter=4, cv=3, storage=url, study_name="pipe", sampler=shoal.samplers.Grid(), n_jobs=n_jobs,
+        n_iter=4, cv=3, storage=sqlite_url, study_name="pipe", sampler=shoal.samplers.Grid(), n_jobs=n_jobs,
     )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         search.fit(X, Y)
     assert any(issubclass(w.category, FitFailedWarning) for w in caught)
-    study = shoal.Study.load("pipe", url)
+    study = shoal.Study.load("pipe", sqlite_url)
     failed = {t.number for t in study.trials if t.state == shoal.TrialState.FAILED}
     assert len(failed) == 2 and len(study.trials) == 4
     results = search.cv_results_
@@ -199,14 +199,13 @@ def test_every_candidate_failing_raises_as_randomized_search():
             search.fit(X, Y)
 
 
-def test_error_score_raise_raises_and_records_the_failure(tmp_path):
-    url = f"sqlite:///{tmp_path / 's.db'}"
+def test_error_score_raise_raises_and_records_the_failure(sqlite_url: str):
     search = ShoalSearchCV(
-        SVC(), {"C": [-1.0]}, n_iter=1, cv=2, error_score="raise", storage=url, study_name="boom"
+        SVC(), {"C": [-1.0]}, n_iter=1, cv=2, error_score="raise", storage=sqlite_url, study_name="boom"
     )
     with pytest.raises(ValueError):
         search.fit(X, Y)
-    (trial,) = shoal.Study.load("boom", url).trials
+    (trial,) = shoal.Study.load("boom", sqlite_url).trials
     assert trial.state == shoal.TrialState.FAILED and "C" in trial.error
 
 
@@ -225,22 +224,20 @@ def test_seeded_search_repeats_and_sampler_argument_is_not_changed():
     assert sampler.seed is None  # fit seeds a copy, never the estimator's parameter
 
 
-def test_batches_sized_to_n_jobs(tmp_path):
-    url = f"sqlite:///{tmp_path / 's.db'}"
-    _search(n_iter=2, n_jobs=2, storage=url, study_name="par").fit(X, Y)
-    _search(n_iter=2, n_jobs=1, storage=url, study_name="seq").fit(X, Y)
-    par = shoal.Study.load("par", url).trials
-    seq = shoal.Study.load("seq", url).trials
+def test_batches_sized_to_n_jobs(sqlite_url: str):
+    _search(n_iter=2, n_jobs=2, storage=sqlite_url, study_name="par").fit(X, Y)
+    _search(n_iter=2, n_jobs=1, storage=sqlite_url, study_name="seq").fit(X, Y)
+    par = shoal.Study.load("par", sqlite_url).trials
+    seq = shoal.Study.load("seq", sqlite_url).trials
     # with n_jobs=2 trials 0 and 1 are proposed together (1 starts before 0 ends); with 1 they are not
     assert par[1].started_at < par[0].finished_at
     assert seq[1].started_at >= seq[0].finished_at
 
 
-def test_storage_resumes_the_search(tmp_path):
-    url = f"sqlite:///{tmp_path / 's.db'}"
-    first = _search(n_iter=3, storage=url, study_name="resume").fit(X, Y)
-    second = _search(n_iter=5, storage=url, study_name="resume").fit(X, Y)
-    study = shoal.Study.load("resume", url)
+def test_storage_resumes_the_search(sqlite_url: str):
+    first = _search(n_iter=3, storage=sqlite_url, study_name="resume").fit(X, Y)
+    second = _search(n_iter=5, storage=sqlite_url, study_name="resume").fit(X, Y)
+    study = shoal.Study.load("resume", sqlite_url)
     assert len(study.trials) == 5  # two new candidates, not five
     numbers = list(second.cv_results_["trial_number"])
     # the best earlier candidate is scored again so best_* covers the whole search
@@ -248,7 +245,7 @@ def test_storage_resumes_the_search(tmp_path):
     assert second.best_score_ >= first.best_score_
     assert second.best_score_ == pytest.approx(study.best.value)
     # a third fit with nothing left only re-scores the best and refits it
-    third = _search(n_iter=5, storage=url, study_name="resume").fit(X, Y)
+    third = _search(n_iter=5, storage=sqlite_url, study_name="resume").fit(X, Y)
     assert list(third.cv_results_["trial_number"]) == [study.best.number]
     assert third.best_params_ == second.best_params_ or third.best_score_ == second.best_score_
 

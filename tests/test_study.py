@@ -8,10 +8,10 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+from conftest import wait_for
 
 import shoal
 from shoal.samplers import Random
@@ -30,13 +30,8 @@ def score(config: dict) -> float:
     return -((math.log10(config["lr"]) + 2) ** 2) + config["units"] / 1000
 
 
-@pytest.fixture
-def url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'study.db'}"
-
-
-def test_optimize_records_every_trial_and_finds_best(url: str) -> None:
-    study = shoal.Study("s", SPACE, "maximize", url, sampler=Random(seed=0))
+def test_optimize_records_every_trial_and_finds_best(sqlite_url: str) -> None:
+    study = shoal.Study("s", SPACE, "maximize", sqlite_url, sampler=Random(seed=0))
     study.optimize(score, n_trials=40, show_progress=False)
     trials = study.trials
     assert [t.number for t in trials] == list(range(40))
@@ -63,8 +58,8 @@ def test_random_tries_a_distinct_value_of_every_dimension_per_trial() -> None:
     assert len({t.config["beta"] for t in study.trials}) == 25
 
 
-def test_ask_tell_and_enqueue(url: str) -> None:
-    study = shoal.Study("s", SPACE, "maximize", url, seed=0)
+def test_ask_tell_and_enqueue(sqlite_url: str) -> None:
+    study = shoal.Study("s", SPACE, "maximize", sqlite_url, seed=0)
     queued = study.enqueue({"lr": 1e-3, "beta": 0.99, "units": 64, "opt": "sgd"})
     assert queued.state == TrialState.QUEUED
     first = study.ask()
@@ -74,7 +69,7 @@ def test_ask_tell_and_enqueue(url: str) -> None:
     assert second.number == 1
     study.tell(first, 0.5)
     study.tell(second.number, state="PRUNED")
-    reloaded = shoal.Study.load("s", url)
+    reloaded = shoal.Study.load("s", sqlite_url)
     assert [t.state for t in reloaded.trials] == [TrialState.COMPLETE, TrialState.PRUNED]
     assert reloaded.best.number == 0
     with pytest.raises(ValueError, match="finished trials never change"):
@@ -149,7 +144,7 @@ def test_reports_and_pruning() -> None:
     assert pruned and all(t.value == 0.2 for t in pruned)
 
 
-def test_keyboard_interrupt_keeps_finished_trials_and_requeues_the_running_one(url: str) -> None:
+def test_keyboard_interrupt_keeps_finished_trials_and_requeues_the_running_one(sqlite_url: str) -> None:
     calls = []
 
     def objective(config: dict) -> float:
@@ -158,10 +153,10 @@ def test_keyboard_interrupt_keeps_finished_trials_and_requeues_the_running_one(u
             raise KeyboardInterrupt
         return score(config)
 
-    study = shoal.Study("s", SPACE, "maximize", url, seed=0)
+    study = shoal.Study("s", SPACE, "maximize", sqlite_url, seed=0)
     with pytest.raises(KeyboardInterrupt):
         study.optimize(objective, n_trials=10, show_progress=False)
-    resumed = shoal.Study.load("s", url, seed=0)
+    resumed = shoal.Study.load("s", sqlite_url, seed=0)
     states = [t.state for t in resumed.trials]
     assert states == [TrialState.COMPLETE] * 3 + [TrialState.STALE, TrialState.QUEUED]
     resumed.optimize(score, n_trials=2, show_progress=False)
@@ -170,48 +165,48 @@ def test_keyboard_interrupt_keeps_finished_trials_and_requeues_the_running_one(u
     assert trials[4].state == TrialState.COMPLETE
 
 
-def test_resume_with_a_changed_space(url: str) -> None:
-    study = shoal.Study("s", SPACE, "maximize", url, seed=0)
+def test_resume_with_a_changed_space(sqlite_url: str) -> None:
+    study = shoal.Study("s", SPACE, "maximize", sqlite_url, seed=0)
     study.optimize(score, n_trials=5, show_progress=False)
     widened = {
         **SPACE,
         "lr": shoal.Float(1e-5, 1.0, scale="log"),
         "dropout": shoal.Float(0, 0.5, default=0.0),
     }
-    resumed = shoal.Study("s", widened, "maximize", url)
+    resumed = shoal.Study("s", widened, "maximize", sqlite_url)
     resumed.optimize(score, n_trials=3, show_progress=False)
     assert len(resumed.trials) == 8
     assert all("dropout" in t.config for t in resumed.trials[5:])
-    assert shoal.Study.load("s", url).space == shoal.Space(widened)
+    assert shoal.Study.load("s", sqlite_url).space == shoal.Space(widened)
     narrowed = {**SPACE, "lr": shoal.Float(1e-2, 1.0, scale="log")}
     with pytest.raises(shoal.SpaceMismatch, match="'lr'"):
-        shoal.Study("s", narrowed, "maximize", url)
+        shoal.Study("s", narrowed, "maximize", sqlite_url)
     without_default = {**SPACE, "dropout": shoal.Float(0, 0.5)}
     with pytest.raises(shoal.SpaceMismatch, match="'dropout'.*default"):
-        shoal.Study("s", without_default, "maximize", url)
+        shoal.Study("s", without_default, "maximize", sqlite_url)
 
 
-def test_resume_continues_and_may_change_the_sampler(url: str) -> None:
-    shoal.Study("s", SPACE, "maximize", url, seed=0).optimize(score, n_trials=4, show_progress=False)
-    resumed = shoal.Study.load("s", url, sampler=Random(seed=9))
+def test_resume_continues_and_may_change_the_sampler(sqlite_url: str) -> None:
+    shoal.Study("s", SPACE, "maximize", sqlite_url, seed=0).optimize(score, n_trials=4, show_progress=False)
+    resumed = shoal.Study.load("s", sqlite_url, sampler=Random(seed=9))
     resumed.optimize(score, n_trials=4, show_progress=False)
     assert len(resumed.trials) == 8
     with pytest.raises(ValueError, match="direction='maximize'"):
-        shoal.Study("s", SPACE, "minimize", url)
+        shoal.Study("s", SPACE, "minimize", sqlite_url)
     with pytest.raises(shoal.StudyNotFound, match="'s'"):
-        shoal.Study.load("missing", url)
+        shoal.Study.load("missing", sqlite_url)
 
 
-def test_types_survive_storage(url: str) -> None:
+def test_types_survive_storage(sqlite_url: str) -> None:
     space = {
         "n": shoal.Int(1, 9),
         "c": shoal.Choice([1, "1", 1.5, True, None]),
         "f": shoal.Fixed(3),
         "x": shoal.Float(0.0, 1.0, step=0.25),
     }
-    study = shoal.Study("types", space, storage=url, seed=0)
+    study = shoal.Study("types", space, storage=sqlite_url, seed=0)
     study.optimize(lambda c: c["n"], n_trials=30, show_progress=False)
-    for trial in shoal.Study.load("types", url).trials:
+    for trial in shoal.Study.load("types", sqlite_url).trials:
         assert type(trial.config["n"]) is int
         assert type(trial.config["f"]) is int
         assert type(trial.config["x"]) is float
@@ -221,9 +216,9 @@ def test_types_survive_storage(url: str) -> None:
     assert {"1", '"1"'} <= seen
 
 
-def test_two_studies_on_one_file_see_each_others_trials(url: str) -> None:
-    a = shoal.Study("shared", SPACE, "maximize", url, seed=1)
-    b = shoal.Study("shared", SPACE, "maximize", url, seed=2)
+def test_two_studies_on_one_file_see_each_others_trials(sqlite_url: str) -> None:
+    a = shoal.Study("shared", SPACE, "maximize", sqlite_url, seed=1)
+    b = shoal.Study("shared", SPACE, "maximize", sqlite_url, seed=2)
     ta = a.ask()
     tb = b.ask()
     assert ta.number != tb.number
@@ -256,26 +251,25 @@ def test_to_dataframe_has_one_row_per_trial() -> None:
     assert frame["config_units"].dtype.kind == "i"
 
 
-def test_sigkilled_driver_loses_no_finished_trial(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'crash.db'}"
+def test_sigkilled_driver_loses_no_finished_trial(tmp_path: Path, sqlite_url: str) -> None:
     marker = tmp_path / "running"
     driver = subprocess.Popen(
-        [sys.executable, str(Path(__file__).with_name("crash_driver.py")), url, str(marker), "7"],
+        [sys.executable, str(Path(__file__).with_name("crash_driver.py")), sqlite_url, str(marker), "7"],
         env={**os.environ, "PYTHONPATH": str(Path(__file__).parent)},
     )
+
+    def driver_alive() -> None:
+        assert driver.poll() is None, "the driver exited before reaching the hanging trial"
+
     try:
-        deadline = time.monotonic() + 60
-        while not marker.exists():
-            assert driver.poll() is None, "the driver exited before reaching the hanging trial"
-            assert time.monotonic() < deadline, "the driver never reached the hanging trial"
-            time.sleep(0.05)
+        wait_for(marker.exists, "the driver to reach the hanging trial", check=driver_alive)
         os.kill(driver.pid, signal.SIGKILL)
         driver.wait(timeout=30)
     finally:
         if driver.poll() is None:
             driver.kill()
     space = {"x": shoal.Float(0.0, 1.0), "n": shoal.Int(1, 9), "opt": shoal.Choice(["adam", "sgd"])}
-    study = shoal.Study.load("crash", url, space=space)
+    study = shoal.Study.load("crash", sqlite_url, space=space)
     trials = study.trials
     assert [t.state for t in trials[:7]] == [TrialState.COMPLETE] * 7
     assert trials[7].state == TrialState.STALE and "process gone" in trials[7].error

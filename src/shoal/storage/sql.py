@@ -66,7 +66,6 @@ from .sql_schema import (
 )
 from .summary import check_failure, not_found_message, refuse_finished, summarize, to_json
 
-
 #: The PostgreSQL advisory lock that serializes schema creation (CREATE TABLE IF NOT EXISTS races
 #: on the catalog when several drivers open one new database at the same moment).
 _SCHEMA_LOCK = 0x5EA1_5C4E
