@@ -49,15 +49,12 @@ from .sql_rows import (
 )
 from .sql_schema import (
     _SYNCHRONOUS,
-    SCHEMA_VERSION,
-    _add_missing_columns,
     _configure_sqlite,
     _is_sqlite,
-    _metadata,
     checkpoints,
+    create_schema,
     drivers,
     lineage,
-    meta,
     reports,
     round_boxes,
     rungs,
@@ -65,10 +62,6 @@ from .sql_schema import (
     trials,
 )
 from .summary import check_failure, not_found_message, refuse_finished, summarize, to_json
-
-#: The PostgreSQL advisory lock that serializes schema creation (CREATE TABLE IF NOT EXISTS races
-#: on the catalog when several drivers open one new database at the same moment).
-_SCHEMA_LOCK = 0x5EA1_5C4E
 
 
 class SQLStorage(SQLRecords, Storage):
@@ -102,19 +95,7 @@ class SQLStorage(SQLRecords, Storage):
 
     def _create_schema(self) -> None:
         with self._write() as conn:
-            if not self._sqlite:  # several processes opening a new database at once take turns
-                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK})
-            _metadata.create_all(conn)
-            _add_missing_columns(conn)
-            version = conn.execute(
-                sa.select(meta.c.value).where(meta.c.key == "schema_version")
-            ).scalar()
-            if version is None:
-                conn.execute(meta.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
-            elif int(version) > SCHEMA_VERSION:
-                raise RuntimeError(
-                    f"storage {self.url}: written by a newer shoal (schema {version}); upgrade shoal"
-                )
+            create_schema(conn, sqlite=self._sqlite, url=self.url)
 
     @contextmanager
     def _connect(self, mode: str) -> Iterator[Connection]:

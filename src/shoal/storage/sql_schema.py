@@ -213,3 +213,21 @@ def _switch_to_wal(cursor: Any, deadline_s: float = 60.0) -> None:
                 raise
             time.sleep(random.uniform(0.005, 0.05))
 
+
+
+#: The PostgreSQL advisory lock that serializes schema creation (CREATE TABLE IF NOT EXISTS races
+#: on the catalog when several drivers open one new database at the same moment).
+_SCHEMA_LOCK = 0x5EA1_5C4E
+
+
+def create_schema(conn: Connection, *, sqlite: bool, url: str) -> None:
+    """Create missing tables and columns and record the schema version (refuse a newer one)."""
+    if not sqlite:  # several processes opening a new database at once take turns
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK})
+    _metadata.create_all(conn)
+    _add_missing_columns(conn)
+    version = conn.execute(sa.select(meta.c.value).where(meta.c.key == "schema_version")).scalar()
+    if version is None:
+        conn.execute(meta.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
+    elif int(version) > SCHEMA_VERSION:
+        raise RuntimeError(f"storage {url}: written by a newer shoal (schema {version}); upgrade shoal")

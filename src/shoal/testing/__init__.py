@@ -8,4 +8,5 @@ try:  # failing asserts in the suite show their values, as in a test module
 except ImportError:  # pragma: no cover - the submodules say they need pytest when imported
     pass
 else:
-    pytest.register_assert_rewrite("shoal.testing.storage")
+    pytest.register_assert_rewrite("shoal.testing.storage.trials", "shoal.testing.storage.records",
+                                  "shoal.testing.storage.processes", "shoal.testing.storage.support")
