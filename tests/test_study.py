@@ -289,3 +289,19 @@ def test_public_names_and_submodules_resolve_lazily() -> None:
     assert fresh.samplers.Grid.__name__ == "Grid"
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         fresh.nope  # noqa: B018
+
+
+def test_load_takes_every_option_study_takes(sqlite_url: str, tmp_path) -> None:
+    """One spelling per idea: reopening a study accepts what creating it accepts (the direction and,
+    unless given, the space come from storage)."""
+    import inspect
+
+    created = set(inspect.signature(shoal.Study).parameters) - {"name", "direction"}
+    loaded = set(inspect.signature(shoal.Study.load).parameters) - {"name"}
+    assert created == loaded
+    shoal.Study("opts", {"x": shoal.Float(0, 1)}, storage=sqlite_url)
+    store = tmp_path / "ckpt"
+    study = shoal.Study.load("opts", sqlite_url, checkpoints=str(store), requeue_stale=False)
+    trial = study.ask()
+    trial.save({"w": 1}, step=0)
+    assert str(store) in study.storage.read_checkpoints(study.id)[0].uri
