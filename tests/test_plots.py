@@ -3,6 +3,7 @@ checked for what it shows, and JSON-serializable for a dashboard."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 
@@ -16,6 +17,7 @@ import shoal  # noqa: E402
 from shoal.analysis._data import StudyData  # noqa: E402
 from shoal.analysis.plots import PLOTS  # noqa: E402
 from shoal.samplers import CoarseToFine, Random  # noqa: E402
+from shoal.samplers.base import SamplingContext  # noqa: E402
 
 SPACE = {
     "lr": shoal.Float(1e-4, 1.0, scale="log"),
@@ -91,8 +93,24 @@ def test_rounds_draw_the_samplers_shrinking_box(c2f_study) -> None:
     assert widths[0] == pytest.approx(1.0) and widths[2] < widths[1] < widths[0]
 
 
-def test_rounds_from_storage_draw_the_span_of_each_rounds_trials(c2f_study) -> None:
+def test_rounds_from_storage_draw_the_box_the_sampler_stored(c2f_study) -> None:
+    """Each round's box is data the study stored when the round began: read from storage alone (no
+    live sampler), the plot draws the box the sampler searched, the same one it computes."""
     data = StudyData.from_storage(c2f_study.storage, "c2f")
+    fig = shoal.analysis.plots.rounds(data)
+    assert "the sampler's box" in fig.layout.title.text
+    bars = _traces(fig, "bar")
+    lr = list(bars[2].y).index("lr")
+    history = [t for t in c2f_study.trials if t.state.finished]
+    context = SamplingContext(c2f_study.space, "c2f", c2f_study.direction, 0, history=history)
+    box = c2f_study.sampler.box_for_round(context, 2)
+    k = c2f_study.space.names.index("lr")
+    assert (bars[2].base[lr], bars[2].x[lr]) == pytest.approx((box.lo[k], box.hi[k] - box.lo[k]))
+
+
+def test_rounds_without_stored_boxes_draw_the_span_of_each_rounds_trials(c2f_study) -> None:
+    """A study stored before rounds had boxes (or whose boxes were lost) falls back to the spans."""
+    data = dataclasses.replace(StudyData.from_storage(c2f_study.storage, "c2f"), round_boxes={})
     fig = shoal.analysis.plots.rounds(data)
     assert "span of the round's trials" in fig.layout.title.text
     bars = _traces(fig, "bar")
