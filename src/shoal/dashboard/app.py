@@ -96,7 +96,7 @@ class DashboardApp:
         trial = watch.trials.get(number)
         if trial is None:
             raise ApiError(404, f"study {name!r} has no trial number {number}")
-        return trial_detail(trial, dict(watch.trials))
+        return trial_detail(trial, dict(watch.trials), watch.note(number))
 
     def figures(self, name: str) -> dict[str, Any]:
         """The plots ``shoal.analysis`` offers (none without plotly): ``[{"key", "title"}]``."""
