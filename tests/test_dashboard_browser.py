@@ -2,7 +2,8 @@
 
 A study runs in another process (a slow objective on SQLite) while the page watches it: a new trial
 row appears, a configuration enqueued through the form runs to COMPLETE, a bad value shows the
-space's error, a running trial is stopped and the study paused from the page.
+space's error, a running trial is stopped and the study paused from the page; a trial that ASHA's
+promote mode left PAUSED says at which rung it waits.
 
 Needs ``/usr/bin/chromium`` (``bash scripts/browser.sh`` installs it) and ``playwright`` (the dev
 extra); ``playwright install`` is never used. Without them the test is skipped, unless
@@ -198,3 +199,61 @@ def test_the_page_follows_a_running_study_and_steers_it(browser, tmp_path: Path,
         print("driver stderr:", errors)
         dashboard.stop()
     assert driver.returncode in (0, -15), errors
+
+
+def _resumable(config, trial):
+    """ASHA promote mode: resume from the epoch the trial was paused after."""
+    state = trial.load()
+    first = 1 if state is None else state["epoch"] + 1
+    loss = float("nan")
+    for epoch in range(first, 7):
+        loss = config["q"] + 1.0 / epoch
+        trial.save({"epoch": epoch}, epoch)
+        trial.report(loss, epoch)
+        if trial.should_stop():
+            break
+    return loss
+
+
+def test_the_page_says_why_a_trial_is_paused(browser, tmp_path: Path) -> None:
+    """ASHA in promote mode leaves trials PAUSED: the table and the trial's page say at which rung."""
+    from playwright.sync_api import expect
+
+    from shoal.samplers import Random
+    from shoal.schedulers import ASHA
+
+    url = f"sqlite:///{tmp_path / 'shoal.db'}"
+    study = shoal.Study(
+        "promote", {"q": shoal.Float(0.0, 1.0)}, storage=url, sampler=Random(), seed=0,
+        scheduler=ASHA(1, reduction_factor=2, max_resource=6, mode="promote"),
+        checkpoints=str(tmp_path / "ck"),
+    )
+    study.optimize(_resumable, 12, show_progress=False)
+    rungs = {1: 0, 2: 1, 4: 2}  # the rung at each step where a trial may be paused
+
+    def note(trial) -> str:
+        return f"paused at rung {rungs[trial.reports[-1][0]]}, not promoted; a later optimize may promote it"
+
+    paused = [t for t in study.trials if t.state == shoal.TrialState.PAUSED]
+    assert paused
+    dashboard = Dashboard(url, port=0).start()
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.set_default_timeout(TIMEOUT_MS)
+    problems: list[str] = []
+    page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+    expect.set_options(timeout=TIMEOUT_MS)
+    try:
+        page.goto(dashboard.url_with_token + "#/s/promote")
+        for trial in paused:
+            cell = page.locator(f'#trials-table tr[data-number="{trial.number}"] td.note')
+            expect(cell).to_have_text(note(trial))
+        done = next(t for t in study.trials if t.state == shoal.TrialState.COMPLETE)
+        expect(page.locator(f'#trials-table tr[data-number="{done.number}"]')).not_to_contain_text("promote")
+        trial = paused[-1]
+        page.locator(f'#trials-table tr[data-number="{trial.number}"]').click()
+        expect(page.locator("#trial-state")).to_have_text("PAUSED")
+        expect(page.locator("#trial-note")).to_have_text(note(trial))
+        assert problems == []
+    finally:
+        page.close()
+        dashboard.stop()

@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..records import RungRecord
 from ..space import Space
 from ..stats.trial_matrix import completed, tunable, unit_matrix
 from ..trial import Trial
@@ -18,7 +19,8 @@ class StudyData:
     """A read-only snapshot of a study: its name, direction, space, sampler description and trials.
 
     ``lineage`` holds the storage's lineage records (population-based training: which trial each
-    segment started from), ``round_boxes`` the box each coarse-to-fine round searched, as stored.
+    segment started from), ``round_boxes`` the box each coarse-to-fine round searched, ``rungs`` the
+    rung records of successive halving (which rung a PAUSED trial waits at), as stored.
     """
 
     name: str
@@ -28,6 +30,7 @@ class StudyData:
     sampler_text: str = ""
     lineage: Sequence[Any] = ()
     round_boxes: Mapping[int, Mapping[str, tuple[float, float]]] = field(default_factory=dict)
+    rungs: Sequence[RungRecord] = ()
 
     @classmethod
     def from_storage(cls, storage: Any, name: str) -> StudyData:
@@ -47,11 +50,12 @@ class StudyData:
 
 
 def _records(storage: Any, study_id: int) -> dict[str, Any]:
-    """The study's lineage records and round boxes (none without a storage)."""
+    """The study's lineage records, round boxes and rung records (none without a storage)."""
     if storage is None:
         return {}
     return {"lineage": tuple(storage.read_lineage(study_id)),
-            "round_boxes": storage.read_round_boxes(study_id)}
+            "round_boxes": storage.read_round_boxes(study_id),
+            "rungs": tuple(storage.read_rungs(study_id))}
 
 
 def as_study_data(study: Any) -> StudyData:

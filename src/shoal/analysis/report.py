@@ -16,6 +16,7 @@ from .._version import __version__
 from ..direction import sign as direction_sign
 from ..trial import TrialState
 from ._data import StudyData, as_study_data, completed
+from .paused import paused_summary
 from .plots import PLOTS
 
 __all__ = ["render_report", "write_report"]
@@ -54,6 +55,10 @@ def _summary(data: StudyData) -> str:
         ("trials", f"{len(data.trials)} (" + ", ".join(f"{n} {s}" for s, n in counts.items()) + ")"),
     ]
     out = f"<table>{_rows(rows)}</table>"
+    paused = paused_summary(data.trials, data.rungs, most=len(data.trials))
+    if paused:
+        items = "".join(f"<li>{html.escape(line)}</li>" for line in paused)
+        out += f'<ul id="paused">{items}</ul>'
     if done:
         sign = direction_sign(data.direction)
         best = min(done, key=lambda t: (sign * t.value, t.number))  # type: ignore[operator]

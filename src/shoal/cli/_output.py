@@ -81,10 +81,17 @@ def config_table(config: dict[str, Any], title: str):
     return table
 
 
-def trials_table(trials: Sequence[Trial], names: list[str], *, title: str, full: bool):
+def trials_table(
+    trials: Sequence[Trial], names: list[str], *, title: str, full: bool, notes: dict[int, str] | None = None
+):
+    """A table of trials; ``full`` adds state and error, ``notes`` (number -> text, e.g. why a trial
+    is PAUSED) a note column when any of the trials has one."""
     columns = ["#", "state", "value", *names, "duration"] if full else ["#", "value", *names, "duration"]
     if full:
         columns.append("error")
+    noted = bool(notes) and any(t.number in notes for t in trials)  # type: ignore[operator]
+    if noted:
+        columns.append("note")
     table = new_table(*[esc(c) for c in columns], title=title)
     for t in trials:
         row = [str(t.number)]
@@ -95,5 +102,7 @@ def trials_table(trials: Sequence[Trial], names: list[str], *, title: str, full:
         row.append(fmt_duration(t.duration))
         if full:
             row.append(error_line(t.error))
+        if noted:
+            row.append(notes.get(t.number, ""))  # type: ignore[union-attr]
         table.add_row(*[esc(c) for c in row])
     return table

@@ -117,6 +117,11 @@ def _run_study(args: argparse.Namespace, config: RunConfig, objective: Any, clie
         f"study {esc(config.study)!r}: ran {len(new)} trial{'s' * (len(new) != 1)} "
         f"({counts_text(count_states(new))}); {len(trials)} in total; storage {esc(config.storage)}"
     )
+    if any(t.state == TrialState.PAUSED for t in trials):  # promote mode: say they are not stuck
+        from ..analysis.paused import paused_summary
+
+        for line in paused_summary(trials, study.storage.read_rungs(study.id)):
+            console.print(esc(line))
     failed = [t for t in new if t.state == TrialState.FAILED]
     if failed:
         console.print(f"first failure (trial {failed[0].number}): {esc(error_line(failed[0].error))}")

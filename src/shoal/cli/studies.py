@@ -24,6 +24,13 @@ from ._output import (
 from ._stored import best_trial, dimension_names, load_study, open_storage, ranked_trials, storage_url
 
 
+def _rungs_if_paused(storage: Any, study_id: int, trials: list[Any]) -> list[Any]:
+    """The study's rung records, read only when some trial is PAUSED (they explain why)."""
+    from ..trial import TrialState
+
+    return storage.read_rungs(study_id) if any(t.state == TrialState.PAUSED for t in trials) else []
+
+
 def _describe_dimension(spec: Any) -> str:
     """A stored dimension (its JSON form) as one short line."""
     if not isinstance(spec, dict):
@@ -70,7 +77,9 @@ def cmd_studies(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    _, record, trials = load_study(args)
+    from ..analysis.paused import paused_summary
+
+    storage, record, trials = load_study(args)
     console = new_console()
     summary = new_table("", "", title=f"study {esc(record.name)}")
     summary.show_header = False
@@ -80,6 +89,8 @@ def cmd_show(args: argparse.Namespace) -> int:
     summary.add_row("created", record.created_at.isoformat(timespec="seconds"))
     summary.add_row("trials", f"{len(trials)} ({counts_text(count_states(trials))})")
     console.print(summary)
+    for line in paused_summary(trials, _rungs_if_paused(storage, record.study_id, trials)):
+        console.print(esc(line))
     space = new_table("dimension", "definition", title="space")
     for name, spec in record.space.items():
         space.add_row(esc(name), esc(_describe_dimension(spec)))
@@ -106,12 +117,16 @@ def _csv_cell(value: Any) -> str:
 
 
 def cmd_trials(args: argparse.Namespace) -> int:
-    _, record, trials = load_study(args)
+    from ..analysis.paused import paused_notes
+
+    storage, record, trials = load_study(args)
     if args.state is not None:
         trials = [t for t in trials if t.state.value == args.state]
     names = dimension_names(record, trials)
+    notes = paused_notes(trials, _rungs_if_paused(storage, record.study_id, trials))
     if args.json:
-        json.dump([t.to_dict() for t in trials], sys.stdout, indent=2)
+        rows = [t.to_dict() | ({"note": notes[t.number]} if t.number in notes else {}) for t in trials]
+        json.dump(rows, sys.stdout, indent=2)
         sys.stdout.write("\n")
         return 0
     if args.csv:
@@ -131,7 +146,7 @@ def cmd_trials(args: argparse.Namespace) -> int:
         console.print(f"study {esc(record.name)!r} has no trials" + (
             f" in state {args.state}" if args.state else ""))
         return 0
-    console.print(trials_table(trials, names, title=f"study {esc(record.name)}", full=True))
+    console.print(trials_table(trials, names, title=f"study {esc(record.name)}", full=True, notes=notes))
     return 0
 
 

@@ -52,7 +52,11 @@ class DashboardApp:
     def run(self, method: Callable[..., _T], *args: Any) -> _T:
         """Call ``method`` on a storage thread (the HTTP server starts a thread per request, and a
         SQLite connection per thread would be opened and dropped on every poll)."""
-        return self._pool.submit(method, *args).result()
+        try:
+            future = self._pool.submit(method, *args)
+        except RuntimeError:  # closed: a request that came in while the dashboard stops
+            raise ApiError(503, "the dashboard is stopping") from None
+        return future.result()
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
@@ -92,7 +96,7 @@ class DashboardApp:
         trial = watch.trials.get(number)
         if trial is None:
             raise ApiError(404, f"study {name!r} has no trial number {number}")
-        return trial_detail(trial, dict(watch.trials))
+        return trial_detail(trial, dict(watch.trials), watch.note(number))
 
     def figures(self, name: str) -> dict[str, Any]:
         """The plots ``shoal.analysis`` offers (none without plotly): ``[{"key", "title"}]``."""

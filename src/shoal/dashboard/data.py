@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+from ..analysis.paused import paused_notes
 from ..direction import better
 from ..errors import ApiError  # noqa: F401 - defined in shoal.errors
 from ..storage import Storage, StudyRecord, StudySummary
@@ -78,8 +79,9 @@ def study_json(record: StudyRecord, counts: dict[str, int], best: float | None) 
     }
 
 
-def trial_row(trial: Trial) -> dict[str, Any]:
-    """A trial as the table shows it (no reports: the detail view fetches those)."""
+def trial_row(trial: Trial, note: str | None = None) -> dict[str, Any]:
+    """A trial as the table shows it (no reports: the detail view fetches those). ``note``: why it
+    is in its state, in words (a PAUSED trial: the rung it waits at; see ``shoal.analysis.paused``)."""
     error = (trial.error or "").strip().splitlines()
     return {
         "number": trial.number,
@@ -94,13 +96,16 @@ def trial_row(trial: Trial) -> dict[str, Any]:
         "requeued_from": trial.requeued_from,
         "stop_requested": trial.stop_requested,
         "error": error[-1] if error else None,
+        "note": note,
     }
 
 
-def trial_detail(trial: Trial, trials: dict[int, Trial]) -> dict[str, Any]:
-    """A trial with its reports, full error and lineage: the attempts it repeats and its repeats."""
+def trial_detail(trial: Trial, trials: dict[int, Trial], note: str | None = None) -> dict[str, Any]:
+    """A trial with its reports, full error, ``note`` (as in ``trial_row``) and lineage: the attempts
+    it repeats and its repeats."""
     out = trial.to_dict()
     out["value"] = _finite(trial.value)
+    out["note"] = note
     ancestors: list[int] = []
     seen = trial
     while seen.requeued_from is not None and seen.requeued_from not in ancestors:
@@ -129,6 +134,9 @@ class TrialWatch:
         self._read_at = -math.inf
         self._lock = threading.Lock()
         self._active: set[int] = set()
+        #: Why each PAUSED trial is paused, with the number of reports it had then (a trial promoted
+        #: and paused again between two reads has more: its rung may have changed).
+        self._notes: dict[int, tuple[int, str]] = {}
         self._stats: tuple[int, dict[str, int], float | None] = (-1, {}, None)
 
     def refresh(self) -> None:
@@ -136,21 +144,45 @@ class TrialWatch:
         with self._lock:
             if time.monotonic() - self._read_at < MIN_READ_INTERVAL:
                 return
-            for trial in self.storage.read_trials(
+            read = self.storage.read_trials(
                 self.record.study_id, after=self._last_seen, numbers=sorted(self._active)
-            ):
+            )
+            self._note_paused(read)
+            for trial in read:
                 self.trials[trial.number] = trial
                 if trial.state.finished:  # finished trials never change: not read again
                     self._active.discard(trial.number)
                 else:
                     self._active.add(trial.number)
                 self._last_seen = max(self._last_seen, trial.number)
-                row = trial_row(trial)
+                row = trial_row(trial, self._note(trial.number))
                 if self._rows.get(trial.number) != row:
                     self.rev += 1
                     self._rows[trial.number] = row
                     self._revs[trial.number] = self.rev
             self._read_at = time.monotonic()
+
+    def _note_paused(self, read: list[Trial]) -> None:
+        """Notes for the trials that became PAUSED: rung records are read only when one did (a
+        paused trial reaches no new rung, so its note holds until it runs again)."""
+        new = []
+        for trial in read:
+            if trial.state != TrialState.PAUSED:
+                self._notes.pop(trial.number, None)
+            elif self._notes.get(trial.number, (-1, ""))[0] != len(trial.reports):
+                new.append(trial)
+        if new:
+            notes = paused_notes(new, self.storage.read_rungs(self.record.study_id))
+            self._notes.update((t.number, (len(t.reports), notes[t.number])) for t in new)
+
+    def _note(self, number: int) -> str | None:
+        kept = self._notes.get(number)
+        return None if kept is None else kept[1]
+
+    def note(self, number: int) -> str | None:
+        """Why trial ``number`` is in its state (as the table has it), or None."""
+        with self._lock:
+            return self._note(number)
 
     def invalidate(self) -> None:
         with self._lock:

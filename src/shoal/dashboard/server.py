@@ -4,6 +4,10 @@ No web framework: the API is a dozen routes and polls, which ``http.server`` ser
 request with no dependency to install or keep up to date. Actions that change a study (POST) need
 the token printed at start in the ``X-Shoal-Token`` header (403 without it). Bound to 127.0.0.1 by
 default, the server also refuses requests whose ``Host`` is not a loopback name (DNS rebinding).
+
+One client cannot stall it: a request body needs a plain ``Content-Length`` (400 for a negative or
+non-numeric one, 411 for a chunked body, 413 over ``_MAX_BODY``), a body that does not arrive within
+``_Handler.timeout`` seconds is dropped, and a client that goes away early is one debug line.
 """
 
 from __future__ import annotations
@@ -13,7 +17,9 @@ import ipaddress
 import json
 import logging
 import mimetypes
+import re
 import secrets
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
@@ -33,6 +39,16 @@ TOKEN_HEADER = "X-Shoal-Token"
 _MAX_BODY = 1 << 20
 _STATIC = ("index.html", "app.js", "style.css")
 _LOOPBACK_NAMES = ("localhost", "127.0.0.1", "[::1]")
+_DIGITS = re.compile(r"[0-9]+")
+
+
+class _ClientGone(Exception):
+    """The client closed or reset its connection (or stopped reading) before the answer was sent."""
+
+
+def _gone(exc: BaseException) -> bool:
+    """Whether an error while talking to a client means only that it went away."""
+    return isinstance(exc, (ConnectionError, TimeoutError, _ClientGone))
 
 
 def _plotly_js() -> Path | None:
@@ -57,21 +73,52 @@ def _is_loopback(host: str) -> bool:
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
+    #: Seconds a connection may sit without sending (or taking) a byte before it is closed: bounds a
+    #: body shorter than its Content-Length and idle keep-alive connections.
+    timeout = 30
 
     # -- plumbing ------------------------------------------------------------------------------
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
         logger.debug("%s %s", self.address_string(), format % args)
 
+    def _client_gone(self, exc: BaseException, during: str) -> None:
+        """One debug line, no traceback: a closed tab or a cancelled poll is not the server's fault."""
+        self.close_connection = True
+        cause = exc.__cause__ if isinstance(exc, _ClientGone) else exc
+        reason = "closed early" if cause is None else type(cause).__name__
+        logger.debug("dashboard: client %s went away during %s (%s)", self.address_string(), during, reason)
+
+    def handle(self) -> None:
+        try:
+            super().handle()
+        except Exception as exc:
+            if not _gone(exc):
+                raise
+            self._client_gone(exc, "its request")  # reset while its request line or headers came
+
+    def _unread_body(self) -> bool:
+        """Whether the request came with a body that no route has read (so the stream is not at the
+        next request: the connection must close after this answer)."""
+        if self._body_read:
+            return False
+        length = (self.headers.get("Content-Length") or "0").strip()
+        return bool(self.headers.get("Transfer-Encoding")) or length != "0"
+
     def _send(self, status: int, body: bytes, content_type: str, cache: bool = False) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Cache-Control", "max-age=3600" if cache else "no-store")
-        self.send_header("X-Content-Type-Options", "nosniff")
-        self.send_header("Referrer-Policy", "no-referrer")
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Cache-Control", "max-age=3600" if cache else "no-store")
+            self.send_header("X-Content-Type-Options", "nosniff")
+            self.send_header("Referrer-Policy", "no-referrer")
+            if self.close_connection or self._unread_body():
+                self.send_header("Connection", "close")  # also sets close_connection
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
+        except (ConnectionError, TimeoutError) as exc:
+            raise _ClientGone() from exc
 
     def _json(self, status: int, payload: Any) -> None:
         body = json.dumps(payload, allow_nan=False, default=str).encode()
@@ -88,12 +135,36 @@ class _Handler(BaseHTTPRequestHandler):
         return name in _LOOPBACK_NAMES
 
     def _body(self) -> Any:
-        length = int(self.headers.get("Content-Length") or 0)
+        """The JSON body, read exactly: never a read to the end of the stream, never over the cap."""
+        if self.headers.get("Transfer-Encoding"):
+            self.close_connection = True  # the chunks stay unread: the connection cannot be reused
+            raise ApiError(411, "send the request body with a Content-Length, not in chunks")
+        given = {v.strip() for v in self.headers.get_all("Content-Length") or ()}
+        if not given:
+            return {}  # no Content-Length, no Transfer-Encoding: no body (RFC 9112 6.3)
+        text = given.pop()
+        if given or not _DIGITS.fullmatch(text):
+            self.close_connection = True  # where the body ends is unknown
+            shown = ", ".join(sorted({text, *given}))[:40]
+            raise ApiError(400, f"Content-Length must be one non-negative integer, got {shown!r}")
+        length = int(text)
         if length > _MAX_BODY:
-            raise ApiError(413, f"request body over {_MAX_BODY} bytes")
-        raw = self.rfile.read(length) if length else b""
+            self.close_connection = True
+            raise ApiError(413, f"request body of {length} bytes is over the limit of {_MAX_BODY}")
+        try:
+            raw = self.rfile.read(length) if length else b""
+        except TimeoutError:
+            self.close_connection = True
+            raise ApiError(408, f"the request body did not arrive within {self.timeout} s") from None
+        except ConnectionError as exc:
+            raise _ClientGone() from exc
+        if len(raw) < length:
+            raise _ClientGone()  # closed before the whole body came: nobody is there to answer
+        self._body_read = True
         try:
             return json.loads(raw or b"{}")
+        except RecursionError:
+            raise ApiError(400, "the request body is JSON nested too deeply") from None
         except ValueError:
             raise ApiError(400, "the request body is not JSON") from None
 
@@ -108,18 +179,23 @@ class _Handler(BaseHTTPRequestHandler):
         self._dispatch(self._post)
 
     def _dispatch(self, route) -> None:
-        if not self._host_allowed():
-            self._error(403, "this dashboard answers only requests addressed to localhost")
-            return
+        self._body_read = False
         url = urlsplit(self.path)
         parts = [unquote(p) for p in url.path.split("/") if p]
         try:
-            route(parts, {k: v[-1] for k, v in parse_qs(url.query).items()})
-        except ApiError as exc:
-            self._error(exc.status, exc.message)
-        except Exception as exc:  # noqa: BLE001 - a broken request must not take the server down
-            logger.exception("dashboard: %s %s failed", self.command, self.path)
-            self._error(500, f"{type(exc).__name__}: {exc}")
+            try:
+                if not self._host_allowed():
+                    raise ApiError(403, "this dashboard answers only requests addressed to localhost")
+                route(parts, {k: v[-1] for k, v in parse_qs(url.query).items()})
+            except ApiError as exc:
+                self._error(exc.status, exc.message)
+            except _ClientGone:
+                raise
+            except Exception as exc:  # noqa: BLE001 - a broken request must not take the server down
+                logger.exception("dashboard: %s %s failed", self.command, self.path)
+                self._error(500, f"{type(exc).__name__}: {exc}")
+        except _ClientGone as exc:
+            self._client_gone(exc, f"{self.command} {self.path}")
 
     def _get(self, parts: list[str], query: dict[str, str]) -> None:
         app = self.server.app
@@ -189,6 +265,9 @@ def _int(text: str, what: str) -> int:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    #: Connections the kernel holds while the accept loop is busy (socketserver's default, 5, makes a
+    #: burst of clients, such as pages reloading, wait a second or more for SYN retransmits).
+    request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], app: DashboardApp, token: str, label: str) -> None:
         super().__init__(address, _Handler)
@@ -196,6 +275,14 @@ class _Server(ThreadingHTTPServer):
         self.token = token
         self.storage_label = label
         self.loopback_only = _is_loopback(address[0])
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Through logging, not printed: a client gone is a debug line, anything else a traceback."""
+        exc = sys.exc_info()[1]
+        if exc is not None and _gone(exc):
+            logger.debug("dashboard: client %s went away (%s)", client_address, type(exc).__name__)
+        else:
+            logger.error("dashboard: error while serving %s", client_address, exc_info=True)
 
 
 def _label(storage: Storage) -> str:

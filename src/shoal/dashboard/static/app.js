@@ -320,7 +320,7 @@ function drawTable(study) {
   const cols = [
     ["number", "#", (r) => r.number], ["state", "state", (r) => r.state], ["value", "value", (r) => r.value],
     ["duration", "duration", (r) => r.duration], ["n_reports", "reports", (r) => r.n_reports],
-    ...dims.map((d) => ["config." + d, d, (r) => r.config[d]]), ["error", "error", (r) => r.error],
+    ...dims.map((d) => ["config." + d, d, (r) => r.config[d]]), ["error", "error / note", (r) => r.error || r.note],
   ];
   const col = cols.find((c) => c[0] === S.sort.key) || cols[0];
   const rows = [...S.rows.values()].sort((a, b) => {
@@ -341,7 +341,8 @@ function drawTable(study) {
     el("td", { class: "num", text: fmt(r.value) }), el("td", { class: "num", text: secs(r.duration) }),
     el("td", { class: "num", text: r.n_reports ? `${r.n_reports} (last ${fmt(r.last_report[1])})` : "" }),
     dims.map((d) => el("td", { class: "num", text: fmt(r.config[d]) })),
-    el("td", { class: "err", title: r.error || "", text: r.error || "" }),
+    r.error || !r.note ? el("td", { class: "err", title: r.error || "", text: r.error || "" })
+      : el("td", { class: "note muted", title: r.note, text: r.note }),
     el("td", {}, r.state === "RUNNING" && !r.stop_requested ? stopButton(study.name, r.number) : null)));
   const shown = rows.length > MAX_ROWS ? ` (showing ${MAX_ROWS} of ${rows.length}, by ${col[1]})` : ` (${rows.length})`;
   box.replaceChildren(el("h3", { text: "Trials" + shown }),
@@ -399,6 +400,7 @@ async function drawTrial(name, number) {
     ["created", t.created_at || ""], ["started", t.started_at || ""], ["finished", t.finished_at || ""], ["duration", secs(t.duration)]];
   if (t.round !== null) facts.push(["round", t.round]);
   if (t.stop_requested) facts.push(["stop", "requested"]);
+  if (t.note) facts.push(["note", el("span", { id: "trial-note", text: t.note })]);
   const lineage = [];
   if (t.lineage.repeats.length) lineage.push("repeats ", ...t.lineage.repeats.flatMap((n, i) => [i ? " ← " : "", el("a", { href: trialHref(name, n), text: "trial " + n })]));
   if (t.lineage.repeated_by.length) lineage.push(lineage.length ? "; " : "", "repeated by ", ...t.lineage.repeated_by.flatMap((n, i) => [i ? ", " : "", el("a", { href: trialHref(name, n), text: "trial " + n })]));
