@@ -29,7 +29,7 @@ def sign(direction: str) -> float:
 
 def better(a: float, b: float, direction: str) -> bool:
     """True when ``a`` is strictly better than ``b``."""
-    return sign(direction) * a < sign(direction) * b
+    return a > b if direction == MAXIMIZE else a < b
 
 
 def best_value(values: Iterable[float], direction: str) -> float | None:

@@ -41,4 +41,4 @@ class Seeded:
     def stream(self, study_name: str, *keys: int) -> np.random.Generator:
         """The generator for (seed, study, keys): the same numbers in every process."""
         root = self.seed if self.seed is not None else self._entropy
-        return np.random.default_rng([int(root), study_key(study_name), *(int(k) for k in keys)])
+        return np.random.default_rng([int(root), study_key(study_name), *map(int, keys)])

@@ -156,7 +156,7 @@ class Study:
     def refresh(self) -> None:
         """Read what other drivers have written since the last look."""
         for trial in self.storage.read_trials(
-            self.id, after=self._log.last_seen, numbers=self._log.watched()
+            self._record.study_id, after=self._log.last_seen, numbers=self._log.watched()
         ):
             if self._record.space != self.space.to_dict() or len(trial.unit) < len(trial.config):
                 opening.place(self.space, trial)
@@ -224,7 +224,7 @@ class Study:
         driver = self._driver()
         self.refresh()
         if self._log.has_queued():
-            claimed = self.storage.claim_queued(self.id, driver)
+            claimed = self.storage.claim_queued(self._record.study_id, driver)
             if claimed is not None:
                 return self._start(claimed)
         for _attempt in range(100):
@@ -249,13 +249,14 @@ class Study:
             claim, round_, proposed_by = proposal.claim, proposal.round, proposal.proposed_by
             proposal_box = proposal.box
         record = self.storage.create_trial(
-            self.id, TrialState.RUNNING, config, unit, claim=plan.claim or claim,
+            self._record.study_id, TrialState.RUNNING, config, unit, claim=plan.claim or claim,
             round=round_, driver_id=driver, proposed_by=proposed_by,
         )
         if proposal_box is not None and round_ is not None and round_ not in self._boxes_stored:
-            self.storage.add_round_box(self.id, round_, proposal_box)  # the first driver's box wins
+            # the first driver to store a round's box wins
+            self.storage.add_round_box(self._record.study_id, round_, proposal_box)
             self._boxes_stored.add(round_)
-        lineage = lineage_for(plan, record.number)
+        lineage = None if plan.lineage is None else lineage_for(plan, record.number)
         if lineage is not None:
             assert record.trial_id is not None
             self.storage.add_lineage(record.trial_id, lineage)
@@ -372,7 +373,7 @@ class Study:
             if not math.isnan(u)
         }
         record = self.storage.create_trial(
-            self.id, TrialState.QUEUED, checked, unit
+            self._record.study_id, TrialState.QUEUED, checked, unit
         )
         self._log.put(record)
         return record
@@ -381,15 +382,15 @@ class Study:
     @property
     def paused(self) -> bool:
         """True while the study is paused: a running ``optimize`` starts no new trial."""
-        return self.storage.is_paused(self.id)
+        return self.storage.is_paused(self._record.study_id)
 
     def pause(self) -> None:
         """Pause the study: every driver's ``optimize`` starts no new trial until ``unpause``."""
-        self.storage.set_paused(self.id, True)
+        self.storage.set_paused(self._record.study_id, True)
 
     def unpause(self) -> None:
         """Undo ``pause``: every driver's ``optimize`` starts trials again."""
-        self.storage.set_paused(self.id, False)
+        self.storage.set_paused(self._record.study_id, False)
 
     def stop_trial(self, number: int) -> bool:
         """Ask running trial ``number`` to stop: its next ``report`` answers stop. False if not running."""
@@ -465,7 +466,7 @@ class Study:
     def _repeat(self, trial: Trial, state: TrialState, driver_id: int | None = None) -> Trial:
         """A new trial with ``trial``'s configuration that names it as the one it repeats."""
         return self.storage.create_trial(
-            self.id,
+            self._record.study_id,
             state,
             trial.config,
             trial.unit,
