@@ -19,7 +19,7 @@ from ..stats import pareto
 from ..trial import Trial, TrialState
 from .base import finished_score
 
-__all__ = ["Outcomes", "outcomes", "trial_values", "constrained_ranks", "select", "describe_spec"]
+__all__ = ["Outcomes", "outcome", "outcomes", "trial_values", "constrained_ranks", "select", "describe_spec"]
 
 
 def trial_values(trial: Trial, spec: Objectives) -> dict[str, float] | None:
@@ -58,8 +58,21 @@ class Outcomes:
         return len(self.trials)
 
 
-def outcomes(history: Sequence[Trial], spec: Objectives) -> Outcomes:
-    """The finished trials of ``history`` read against ``spec`` (STALE trials are left out)."""
+def outcome(trial: Trial, spec: Objectives) -> tuple[tuple[float, ...], bool, float] | None:
+    """(scores, feasible, total violation) of a finished trial with values, else None."""
+    values = trial_values(trial, spec)
+    if values is None:
+        return None
+    total = float(sum(spec.violations(values).values()))
+    ok = trial.feasible if trial.feasible is not None else total == 0.0
+    return spec.score(values), bool(ok), 0.0 if ok else (total if total > 0 else math.inf)
+
+
+def outcomes(history: Sequence[Trial], spec: Objectives, memo: dict | None = None) -> Outcomes:
+    """The finished trials of ``history`` read against ``spec`` (STALE trials are left out).
+
+    ``memo`` (a dict the caller keeps per study and spec) remembers each finished trial's outcome,
+    which never changes."""
     trials: list[Trial] = []
     rows: list[tuple[float, ...]] = []
     feasible: list[bool] = []
@@ -71,17 +84,21 @@ def outcomes(history: Sequence[Trial], spec: Objectives) -> Outcomes:
             continue
         if trial.state not in (TrialState.COMPLETE, TrialState.PRUNED):
             continue
-        values = trial_values(trial, spec)
-        if values is None:
+        key = (trial.number, trial.state)
+        if memo is not None and key in memo:
+            result = memo[key]
+        else:
+            result = outcome(trial, spec)
+            if memo is not None:
+                memo[key] = result
+        if result is None:
             if trial.state == TrialState.PRUNED:
                 failed.append(trial)
             continue
-        total = float(sum(spec.violations(values).values()))
-        ok = trial.feasible if trial.feasible is not None else total == 0.0
         trials.append(trial)
-        rows.append(spec.score(values))
-        feasible.append(bool(ok))
-        violation.append(0.0 if ok else (total if total > 0 else math.inf))
+        rows.append(result[0])
+        feasible.append(result[1])
+        violation.append(result[2])
     m = len(spec.objectives)
     return Outcomes(
         trials,
@@ -93,14 +110,18 @@ def outcomes(history: Sequence[Trial], spec: Objectives) -> Outcomes:
     )
 
 
-def constrained_ranks(scores: np.ndarray, feasible: np.ndarray, violation: np.ndarray) -> np.ndarray:
+def constrained_ranks(
+    scores: np.ndarray, feasible: np.ndarray, violation: np.ndarray, n_stop: int | None = None
+) -> np.ndarray:
     """Constraint-domination ranks: feasible rows by non-dominated rank (0, 1, ...), then infeasible
-    rows after every feasible rank, one rank per distinct total violation (smaller first)."""
+    rows after every feasible rank, one rank per distinct total violation (smaller first). With
+    ``n_stop``, the sorting of feasible rows stops once that many have a rank (see
+    ``pareto.nondominated_ranks``)."""
     n = len(scores)
     ranks = np.zeros(n, dtype=int)
     ok = np.flatnonzero(feasible)
     if len(ok):
-        ranks[ok] = pareto.nondominated_ranks(scores[ok])
+        ranks[ok] = pareto.nondominated_ranks(scores[ok], n_stop=n_stop)
     start = int(ranks[ok].max()) + 1 if len(ok) else 0
     bad = np.flatnonzero(~feasible)
     if len(bad):
@@ -125,7 +146,7 @@ def select(
     n = len(scores)
     k = max(0, min(int(k), n))
     tie = np.arange(n) if tiebreak is None else np.asarray(tiebreak)
-    ranks = constrained_ranks(scores, feasible, violation)
+    ranks = constrained_ranks(scores, feasible, violation, n_stop=k)
     chosen: list[int] = []
     for rank in np.unique(ranks):
         members = np.flatnonzero(ranks == rank)
