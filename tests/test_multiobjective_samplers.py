@@ -361,3 +361,29 @@ def test_coarse_to_fine_zooms_on_the_feasible_pareto_set() -> None:
     single = [dataclasses.replace(t, values={}, feasible=None) for t in trials]
     box1 = sampler.box_for_round(context(CUBE3, 10, single, None), 1)
     assert box1.lo[0] == pytest.approx(0.1) and box1.hi[0] == pytest.approx(1.0)  # f1: trials 3 and 0
+
+
+@pytest.mark.parametrize(
+    "make",
+    [lambda: fast_mogp(0), lambda: MOTPE(n_startup=5, seed=0), lambda: NSGAII(population=4, seed=0)],
+    ids=["mogp", "motpe", "nsga2"],
+)
+def test_failed_pruned_and_stale_trials_do_not_stop_the_models(make: Callable[[], Sampler]) -> None:
+    spec = Objectives.build(objectives={"f1": "minimize", "f2": "minimize"}, constraints=["c <= 0.5"])
+    sampler = make()
+    trials: list[Trial] = []
+    for number in range(16):
+        trial = made(CUBE3, number, sampler.propose(context(CUBE3, number, trials, spec)))
+        x = trial.unit
+        if number % 5 == 3:
+            trial.state = TrialState.FAILED
+        elif number % 5 == 4:  # pruned with the first objective only: it lacks the second
+            trial.state, trial.value, trial.values = TrialState.PRUNED, x["x0"], {"f1": x["x0"]}
+        elif number == 7:
+            trial.state = TrialState.STALE
+        else:
+            finish(trial, {"f1": x["x0"], "f2": 1 - x["x0"] + x["x1"], "c": x["x2"]}, spec)
+        trials.append(trial)
+    assert not any("fallback" in t.proposed_by for t in trials)
+    last = sampler.propose(context(CUBE3, 16, trials, spec))
+    assert "fallback" not in last.extra["why"] and np.all((last.unit >= 0) & (last.unit <= 1))

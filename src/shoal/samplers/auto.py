@@ -1,4 +1,5 @@
-"""Auto: the default sampler. It picks GP, TPE or CMA-ES for each proposal from the space and budget.
+"""Auto: the default sampler. It picks GP, TPE or CMA-ES for each proposal from the space and budget
+(MOGP, MOTPE or NSGA-II for a study with several objectives or constraints, see the second table).
 
 The rule table (first match wins; ``planned`` is the larger of the ``optimize`` budget and the
 number of trials the study already holds, d the number of searched dimensions):
