@@ -95,6 +95,13 @@ class Trial:
     proposed_by: str | None = None
     #: Why a FAILED trial failed (None for other states, and for trials stored before this column).
     failure: FailureKind | None = None
+    #: The named numbers the objective returned (objectives and extra metrics), for a study with
+    #: several objectives or constraints; empty when it returned one number. ``value`` is then the
+    #: first objective's value.
+    values: dict[str, float] = field(default_factory=dict)
+    #: Whether a finished trial met every constraint of its study (None: not finished, or a study
+    #: without constraints).
+    feasible: bool | None = None
 
     @property
     def duration(self) -> float | None:
@@ -126,6 +133,8 @@ class Trial:
             "stop_requested": self.stop_requested,
             "proposed_by": self.proposed_by,
             "failure": None if self.failure is None else self.failure.value,
+            "values": dict(self.values),
+            "feasible": self.feasible,
         }
 
 

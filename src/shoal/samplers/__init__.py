@@ -7,6 +7,9 @@ from .cmaes import CMAES
 from .coarse_to_fine import Box, CoarseToFine
 from .gp import GP
 from .grid import Grid
+from .mo_gp import MOGP
+from .motpe import MOTPE
+from .nsga2 import NSGAII
 from .quasirandom import QuasiRandom
 from .random import Random
 from .tpe import TPE
@@ -25,5 +28,8 @@ __all__ = [
     "BOHB",
     "GP",
     "CMAES",
+    "MOGP",
+    "MOTPE",
+    "NSGAII",
     "Auto",
 ]

@@ -15,7 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.linalg import cho_solve, lapack, solve_triangular
 from scipy.optimize import minimize
-from scipy.special import erfcx, log_ndtr
+from scipy.special import log_ndtr
+
+from ..stats.pareto import log_h as _log_h
 
 NOISE_FLOOR = 1e-6
 _SQRT5 = math.sqrt(5.0)
@@ -211,21 +213,6 @@ class Posterior:
         dvar = 2.0 * (qb.sum(axis=1)[:, None] * xq - qb @ self.x) * il2
         dstd = np.where((var_raw > 1e-12)[:, None], dvar / (2.0 * std[:, None]), 0.0)
         return mean, std, dmean, dstd
-
-
-def _log_h(z: np.ndarray) -> np.ndarray:
-    """log(z * Phi(z) + phi(z)), stable for very negative z."""
-    out = np.empty_like(z)
-    hi = z > -1.0
-    zh = z[hi]
-    h = zh * np.exp(log_ndtr(zh)) + np.exp(-0.5 * zh * zh) / math.sqrt(2 * math.pi)
-    out[hi] = np.log(np.maximum(h, 1e-300))
-    # z <= -1: phi(z) * (1 - |z| * sqrt(pi/2) * erfcx(|z|/sqrt2)), all in log form.
-    zl = z[~hi]
-    tail = 1.0 - (-zl) * math.sqrt(math.pi / 2) * erfcx(-zl / math.sqrt(2))
-    tail = np.where(-zl > 1e3, 1.0 / np.maximum(zl * zl, 1e-300), tail)
-    out[~hi] = -0.5 * zl * zl - 0.5 * _LOG_2PI + np.log(np.maximum(tail, 1e-300))
-    return out
 
 
 def log_ei(mean: np.ndarray, std: np.ndarray, best: float) -> np.ndarray:

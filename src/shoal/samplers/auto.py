@@ -1,4 +1,5 @@
-"""Auto: the default sampler. It picks GP, TPE or CMA-ES for each proposal from the space and budget.
+"""Auto: the default sampler. It picks GP, TPE or CMA-ES for each proposal from the space and budget
+(MOGP, MOTPE or NSGA-II for a study with several objectives or constraints, see the second table).
 
 The rule table (first match wins; ``planned`` is the larger of the ``optimize`` budget and the
 number of trials the study already holds, d the number of searched dimensions):
@@ -21,6 +22,22 @@ dimensions: GP for its first 300 trials, then CMA-ES started at GP's best point)
 Each proposal says which sampler made it and why in ``Proposal.extra`` (``{"sampler": "gp", "why":
 "..."}``); a change of sampler is logged on ``logging.getLogger("shoal")``; ``Auto.choice(space,
 budget)`` answers the same question for a user.
+
+A study with several objectives or with constraints (``context.spec.multi`` or constraints) follows
+its own table (the single-objective one above is unchanged):
+
+1. nothing to search                                              -> Random
+2. planned >= 1000 (``MO_VERY_LARGE_BUDGET``), no choice, no conditional dimension and fewer than
+   half coarse integers                                           -> NSGA-II (generations of 50)
+3. planned >= 300, or d > 20                                      -> MOTPE
+4. otherwise                                                      -> MOGP (EHVI x P(feasible))
+
+MOGP's cost per proposal grows as n^3 per model (one per objective and constraint), and NSGA-II needs
+dozens of generations of 50 members; in between, and for conditional or choice-heavy spaces, MOTPE.
+ZDT1 in 4 dimensions (mean of 3 seeds, hypervolume with reference point (1.1, 1.1); the true front's
+is 0.877): 40 trials: MOGP 0.857, random 0.004; 500 trials: MOTPE 0.73, NSGA-II 0.57, random 0.20;
+1000 trials: NSGA-II 0.82, MOTPE 0.77 (MOTPE about 40 ms per ask there, NSGA-II 10 ms).
+``Auto.choice(space, budget, n_trials, objectives)`` answers for such a study.
 """
 
 from __future__ import annotations
@@ -31,10 +48,12 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from ..objectives import Objectives
 from ..space import Choice, Fixed, Space, as_space
 from .base import Proposal, Sampler, SamplingContext
 
-__all__ = ["Auto", "LARGE_BUDGET", "MAX_GP_DIMS", "CATEGORICAL_SHARE", "COARSE_VALUES"]
+__all__ = ["Auto", "LARGE_BUDGET", "MAX_GP_DIMS", "CATEGORICAL_SHARE", "COARSE_VALUES",
+           "MO_VERY_LARGE_BUDGET"]
 
 logger = logging.getLogger("shoal")
 
@@ -52,7 +71,11 @@ CATEGORICAL_SHARE = 0.5
 #: A discrete dimension with at most this many values is coarse: CMA-ES's Gaussian steps collapse on it.
 COARSE_VALUES = 8
 
-SAMPLERS = ("random", "gp", "tpe", "cmaes")
+#: With several objectives or constraints, from this many trials on NSGA-II replaces MOTPE on spaces
+#: without choices or conditional dimensions (20 generations of 50 members).
+MO_VERY_LARGE_BUDGET = 1000
+
+SAMPLERS = ("random", "gp", "tpe", "cmaes", "mogp", "motpe", "nsga2")
 _FALLBACK_STREAM = 0x6175746F  # "auto"
 
 
@@ -74,9 +97,14 @@ class Auto(Sampler):
 
     @staticmethod
     def choice(
-        space: Space | Mapping[str, Any], budget: int | None = None, n_trials: int = 0
+        space: Space | Mapping[str, Any],
+        budget: int | None = None,
+        n_trials: int = 0,
+        objectives: Objectives | None = None,
     ) -> tuple[str, str]:
-        """``(sampler name, reason)`` for ``space`` with an ``optimize`` budget and trials so far."""
+        """``(sampler name, reason)`` for ``space`` with an ``optimize`` budget and trials so far;
+        ``objectives`` (a study's ``Objectives``) with several objectives or constraints follows the
+        multi-objective table."""
         if budget is not None and (isinstance(budget, bool) or not isinstance(budget, int) or budget < 0):
             raise ValueError(f"Auto.choice: budget must be an int >= 0 or None, got {budget!r}")
         if isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 0:
@@ -88,6 +116,8 @@ class Auto(Sampler):
             return "random", "every dimension is fixed: nothing to model"
         n_choice = sum(isinstance(dim, Choice) for dim in dims)
         planned = max(budget or 0, n_trials)
+        if objectives is not None and (objectives.multi or objectives.constraints):
+            return _multi_choice(space, dims, n_choice, planned, objectives)
         if planned >= LARGE_BUDGET:
             many = f"{planned} trials (>= {LARGE_BUDGET})"
             if space.is_conditional:
@@ -115,6 +145,12 @@ class Auto(Sampler):
 
             if name == "cmaes":
                 sampler = CMAES(seed=self.seed)
+            elif name in ("mogp", "motpe", "nsga2"):
+                from .mo_gp import MOGP
+                from .motpe import MOTPE
+                from .nsga2 import NSGAII
+
+                sampler = {"mogp": MOGP, "motpe": MOTPE, "nsga2": NSGAII}[name](seed=self.seed)
             else:
                 sampler = {"random": Random, "gp": GP, "tpe": TPE}[name](seed=self.seed)
             if self.seed is None:
@@ -129,7 +165,8 @@ class Auto(Sampler):
         return self
 
     def propose(self, context: SamplingContext) -> Proposal:
-        name, why = self.choice(context.space, context.budget, len(context.history) + len(context.running))
+        name, why = self.choice(context.space, context.budget, len(context.history) + len(context.running),
+                                context.objectives)
         if self._last.get(context.study_name) != name:
             logger.info("Auto: study %r uses %s from trial %d: %s",
                         context.study_name, name, context.trial_number, why)
@@ -145,6 +182,35 @@ class Auto(Sampler):
 
     def describe(self) -> str:
         return f"Auto(seed={self.seed})"
+
+
+def _multi_choice(
+    space: Space, dims: list[Any], n_choice: int, planned: int, objectives: Objectives
+) -> tuple[str, str]:
+    """The multi-objective table (see the module docstring)."""
+    d = len(dims)
+    what = (f"{len(objectives.objectives)} objective(s)"
+            + (f" and {len(objectives.constraints)} constraint(s)" if objectives.constraints else ""))
+    if planned >= MO_VERY_LARGE_BUDGET:
+        many = f"{what}, {planned} trials (>= {MO_VERY_LARGE_BUDGET})"
+        n_coarse = sum(_coarse(dim) for dim in dims)
+        if space.is_conditional:
+            return "motpe", f"{many} with conditional dimensions, which NSGA-II's crossover ignores"
+        if n_choice:
+            return "motpe", f"{many} with {n_choice} choice dimension(s): MOTPE models them directly"
+        if n_coarse >= CATEGORICAL_SHARE * d:
+            return "motpe", f"{many} and {n_coarse} of {d} dimensions have few values"
+        return "nsga2", f"{many} over {d} mostly continuous/integer dimensions: NSGA-II generations of 50"
+    if planned >= LARGE_BUDGET:
+        return "motpe", (f"{what}, {planned} trials (>= {LARGE_BUDGET}): too many for MOGP's models, "
+                         f"too few for NSGA-II's generations")
+    if d > MAX_GP_DIMS:
+        return "motpe", f"{what}, {d} dimensions (> {MAX_GP_DIMS}): too many for MOGP's length-scale fits"
+    budget_text = f"budget {planned}" if planned else "no budget given"
+    gain = "EHVI" if len(objectives.objectives) <= 3 else "ParEGO"
+    feasible = " x P(feasible)" if objectives.constraints else ""
+    return "mogp", (f"{what}, {budget_text} (< {LARGE_BUDGET} trials), {d} dimensions: MOGP "
+                    f"({gain}{feasible}) is most sample-efficient")
 
 
 def _constant(dim: Any) -> bool:

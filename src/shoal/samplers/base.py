@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import SearchExhausted  # noqa: F401 - defined in shoal.errors
+from ..objectives import Objectives
 from ..seeding import Seeded
 from ..space import Space
 from ..trial import Trial, TrialState
@@ -31,7 +32,9 @@ class SamplingContext:
 
     ``history`` holds finished trials, ``running`` the trials queued or in progress (so parallel
     proposals can avoid them), ``budget`` the number of trials the current ``optimize`` call plans
-    (None in an open-ended ask/tell loop).
+    (None in an open-ended ask/tell loop). ``objectives`` says what the study optimizes when it has
+    several objectives or constraints (trials then carry ``values`` and ``feasible``); None for a
+    one-number study in ``direction``.
     """
 
     space: Space
@@ -41,6 +44,12 @@ class SamplingContext:
     history: Sequence[Trial] = ()
     running: Sequence[Trial] = ()
     budget: int | None = None
+    objectives: Objectives | None = None
+
+    @property
+    def spec(self) -> Objectives:
+        """The study's objectives, also for a one-number study (one objective named ``"value"``)."""
+        return self.objectives if self.objectives is not None else Objectives.single(self.direction)
 
     @property
     def trials(self) -> list[Trial]:

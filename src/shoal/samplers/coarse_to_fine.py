@@ -12,6 +12,12 @@ negligible (share below ``freeze_below``) at the best trial's values, so the rou
 the dimensions that matter. The frozen set is recomputed every round from the whole history
 (``frozen_for_round``): a dimension whose importance grows again is free again in the next round, and
 the same sampler with ``freeze_unimportant=False`` resumes the study with nothing frozen.
+
+A study with several objectives or with constraints zooms on its Pareto set: the best trials are the
+feasible non-dominated ones (all of them, even beyond the ``top`` fraction), then the others by
+constraint-domination rank (feasible by non-dominated rank, then infeasible by smaller violation), and
+the best trial a frozen dimension is fixed at is the first of that order. The base sampler sees the
+study's objectives.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ import numpy as np
 from ..direction import sign as direction_sign
 from ..space import Choice, Fixed, Space
 from ..trial import Trial, TrialState
+from . import _mo
 from .base import Proposal, Sampler, SamplingContext, SearchExhausted
 from .quasirandom import QuasiRandom
 
@@ -89,6 +96,27 @@ def _without(space: Space, frozen: Mapping[str, Any]) -> tuple[Space, list[int]]
     if not dims:  # pragma: no cover - the most important dimension is never frozen
         return space, list(range(len(space)))
     return Space(dims), [space.names.index(n) for n in dims]
+
+
+def _pareto(context: SamplingContext) -> bool:
+    """Whether the study's best trials are a Pareto set (several objectives, or constraints)."""
+    spec = context.spec
+    return spec.multi or bool(spec.constraints)
+
+
+def _pareto_best(context: SamplingContext, pool: Sequence[Trial], keep: int) -> list[Trial]:
+    """The ``keep`` best of ``pool`` by constraint domination (see the module docstring), and never
+    fewer than the feasible non-dominated ones; pool trials without every objective come last."""
+    data = _mo.outcomes(pool, context.spec)
+    numbers = np.array([t.number for t in data.trials], dtype=int)
+    order = _mo.select(data.scores, data.feasible, data.violation, len(data), tiebreak=numbers)
+    ranks = _mo.constrained_ranks(data.scores, data.feasible, data.violation)
+    n_front = int(np.sum(data.feasible & (ranks == 0)))
+    best = [data.trials[i] for i in order[:max(keep, n_front)]]
+    if len(best) < keep:  # trials without values (e.g. a missing objective) fill up, oldest first
+        seen = {t.number for t in best}
+        best += [t for t in sorted(pool, key=lambda t: t.number) if t.number not in seen][:keep - len(best)]
+    return best
 
 
 def _check_int(owner: str, field: str, value: Any, minimum: int) -> int:
@@ -224,7 +252,10 @@ class CoarseToFine(Sampler):
             if len(pool) < 2:
                 continue
             keep = max(2, math.ceil(self.top * len(pool)))
-            best = sorted(pool, key=lambda t: (sign * t.value, t.number))[:keep]
+            if _pareto(context):
+                best = _pareto_best(context, pool, keep)
+            else:
+                best = sorted(pool, key=lambda t: (sign * t.value, t.number))[:keep]
             new_lo, new_hi = lo.copy(), hi.copy()
             for i, (name, dim) in enumerate(space):
                 if name in choices:
@@ -273,7 +304,10 @@ class CoarseToFine(Sampler):
 
             shares = importance_of(context.space, pool, seed=self.seed or 0)
             sign = direction_sign(context.direction)
-            best = min(pool, key=lambda t: (sign * t.value, t.number))  # type: ignore[operator]
+            if _pareto(context):
+                best = _pareto_best(context, pool, 1)[0]
+            else:
+                best = min(pool, key=lambda t: (sign * t.value, t.number))  # type: ignore[operator]
             ranking = shares.ranking
             frozen = {
                 name: (best.config[name], float(best.unit[name]))
@@ -364,6 +398,7 @@ class CoarseToFine(Sampler):
             history=mine(context.history),
             running=mine(context.running),
             budget=size,
+            objectives=context.objectives,
         )
         proposal = self.base.propose(inner)
         claim = None if proposal.claim is None else prefix + proposal.claim

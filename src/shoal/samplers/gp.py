@@ -59,7 +59,8 @@ from ._gp_space import Encoder
 from .base import Proposal, Sampler, SamplingContext
 from .quasirandom import QuasiRandom
 
-__all__ = ["GP"]
+__all__ = ["GP", "Acquisition", "candidate_points", "default_n_startup", "fit_targets",
+           "subset_indices"]
 
 log = logging.getLogger("shoal")
 _FIT_STREAM = 0x6770
@@ -72,6 +73,9 @@ _SWEEP_VALUES = 64
 #: a boundary optimum the model otherwise re-proposed one point ever more finely (Branin, 2 of 5
 #: seeds stuck at 1.94 instead of 0.398).
 _MIN_DISTANCE = 1e-3
+#: The local search of an acquisition without a gradient: step sizes, and steps per start and size.
+_LOCAL_STEPS = (0.05, 0.015, 0.004)
+_LOCAL_TRIES = 32
 
 
 _controller: Any = None
@@ -148,6 +152,98 @@ def _score(trial: Trial) -> float | None:
     return None if value is None else float(value)
 
 
+def default_n_startup(enc: Encoder) -> int:
+    """Sobol trials before a GP models: one more than the modelled dimensions, between 5 and 10."""
+    return min(10, max(5, enc.n_groups + 1))
+
+
+def subset_indices(
+    trials: Sequence[Trial], order_key: np.ndarray, rng: np.random.Generator, max_points: int
+) -> np.ndarray:
+    """Indices of at most ``max_points`` trials: the best fifth (smallest ``order_key``), the newest
+    fifth and a seeded random draw of the rest."""
+    n = len(trials)
+    if n <= max_points:
+        return np.arange(n)
+    fifth = max_points // 5
+    numbers = np.array([t.number for t in trials])
+    keep = set(np.argsort(order_key, kind="stable")[:fifth].tolist())
+    keep |= set(np.argsort(-numbers, kind="stable")[:fifth].tolist())
+    rest = np.setdiff1d(np.arange(n), np.fromiter(keep, int))
+    keep |= set(rng.choice(rest, size=max_points - len(keep), replace=False).tolist())
+    return np.array(sorted(keep))
+
+
+def fit_targets(
+    x: np.ndarray,
+    y: np.ndarray,
+    enc: Encoder,
+    rng: np.random.Generator,
+    cache: dict,
+    key: tuple,
+    *,
+    refit: bool,
+    allow_log: bool = True,
+    warped: bool = True,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(modelled targets, hyperparameters) for minimization targets ``y`` at features ``x``: of the
+    output transforms (``output_transforms``), the one whose fit has the highest penalized marginal
+    likelihood of the raw targets (Jacobian included), each robustly standardized (``warp``); with
+    ``warped=False`` the targets are modelled as given (already standardized). ``cache`` keeps the
+    last fit under ``key + (n_groups, transform)`` as a warm start; ``refit`` also starts from the
+    prior mode."""
+    prior = gm.Prior.for_groups(enc.n_groups)
+    d2 = gm.group_sq_diffs(x, enc.groups, enc.n_groups)
+    best: tuple[float, np.ndarray, np.ndarray] | None = None
+    error: Exception | None = None
+    transforms = output_transforms(y, allow_log=allow_log) if warped else [("given", y, 0.0)]
+    for name, transformed, log_jac in transforms:
+        z, warp_jac = warp_with_jacobian(transformed) if warped else (transformed, 0.0)
+        cache_key = (*key, enc.n_groups, name)
+        cached = cache.get(cache_key)
+        starts = [cached] if cached is not None else []
+        if cached is None or refit:
+            starts.append(prior.mode(enc.n_groups))
+        try:
+            theta = gm.fit_hyperparameters(x, z, rng, enc.groups, starts=starts, restarts=0, prior=prior)
+        except np.linalg.LinAlgError as exc:  # one transform failing leaves the other
+            error = exc
+            continue
+        cache[cache_key] = theta
+        value = gm.neg_log_posterior(theta, d2, z, prior)[0] - warp_jac - log_jac
+        if best is None or value < best[0]:
+            best = (value, z, theta)
+    if best is None:
+        raise error or ValueError("no output transform could be fitted")
+    return best[1], best[2]
+
+
+def candidate_points(
+    enc: Encoder, top: np.ndarray, rng: np.random.Generator, n_candidates: int
+) -> np.ndarray:
+    """Points to score: every point of a small all-discrete space, else ``n_candidates`` scrambled
+    Sobol points plus mutations of the ``top`` points (continuous coordinates perturbed, discrete ones
+    re-drawn)."""
+    d = len(enc.dims)
+    sizes = [enc.dims[j].n_values() or 1 for j in enc.discrete]
+    if not enc.continuous and math.prod(sizes) <= _ENUMERATE_UP_TO:  # every point
+        grid = np.full((math.prod(sizes), d), 0.5)
+        values = [enc.centres(j) for j in enc.discrete]
+        grid[:, enc.discrete] = np.array(list(itertools.product(*values)))
+        return grid
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*balance properties.*")
+        sobol = qmc.Sobol(d, scramble=True, seed=rng).random(n_candidates)
+    local = top[rng.integers(len(top), size=_N_LOCAL)].copy()
+    sigma = rng.choice([0.01, 0.05, 0.2], size=(_N_LOCAL, 1))
+    local += rng.normal(0.0, 1.0, local.shape) * sigma
+    if enc.discrete:
+        mutate = rng.random((_N_LOCAL, len(enc.discrete))) < 1.0 / len(enc.discrete)
+        cols = local[:, enc.discrete]
+        local[:, enc.discrete] = np.where(mutate, rng.random(cols.shape), cols)
+    return np.vstack([sobol, np.clip(local, 0.0, 1.0)])
+
+
 @keywords(renamed={"n_initial": "n_startup"})
 class GP(Sampler):
     """Gaussian-process BO with log expected improvement (see the module docstring).
@@ -196,7 +292,7 @@ class GP(Sampler):
         enc = self._encoder_for(context.space)
         scored = [t for t in context.history if t.state in (TrialState.COMPLETE, TrialState.PRUNED)
                   and _score(t) is not None]
-        n_init = self.n_startup if self.n_startup is not None else min(10, max(5, enc.n_groups + 1))
+        n_init = self.n_startup if self.n_startup is not None else default_n_startup(enc)
         if len(scored) < n_init:
             return self._initial.propose(context)
         failed = [t for t in context.history if t.state == TrialState.FAILED]
@@ -225,16 +321,7 @@ class GP(Sampler):
 
     def _subset(self, trials: list[Trial], y: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """Indices of at most ``max_points`` trials: best fifth, newest fifth, random rest."""
-        n = len(trials)
-        if n <= self.max_points:
-            return np.arange(n)
-        fifth = self.max_points // 5
-        numbers = np.array([t.number for t in trials])
-        keep = set(np.argsort(y, kind="stable")[:fifth].tolist())
-        keep |= set(np.argsort(-numbers, kind="stable")[:fifth].tolist())
-        rest = np.setdiff1d(np.arange(n), np.fromiter(keep, int))
-        keep |= set(rng.choice(rest, size=self.max_points - len(keep), replace=False).tolist())
-        return np.array(sorted(keep))
+        return subset_indices(trials, y, rng, self.max_points)
 
     def _model_point(
         self, context: SamplingContext, enc: Encoder, trials: list[Trial], n_scored: int
@@ -268,65 +355,39 @@ class GP(Sampler):
         While trials are running the targets stay on their own scale: the fantasies' pessimism
         (``fantasy``) is tuned there, and in log it spread parallel proposals too little
         (peers benchmark, 4 outstanding: sklearn tasks at 0.77 of the sequential score)."""
-        prior = gm.Prior.for_groups(enc.n_groups)
-        d2 = gm.group_sq_diffs(x, enc.groups, enc.n_groups)
-        best: tuple[float, np.ndarray, np.ndarray] | None = None
-        error: Exception | None = None
-        for name, transformed, log_jac in output_transforms(y, allow_log=not context.running):
-            z, warp_jac = warp_with_jacobian(transformed)
-            key = (context.study_name, enc.n_groups, name)
-            cached = self._theta.get(key)
-            starts = [cached] if cached is not None else []
-            if cached is None or context.trial_number % 10 == 0:
-                starts.append(prior.mode(enc.n_groups))
-            try:
-                theta = gm.fit_hyperparameters(x, z, rng, enc.groups, starts=starts, restarts=0,
-                                               prior=prior)
-            except np.linalg.LinAlgError as exc:  # one transform failing leaves the other
-                error = exc
-                continue
-            self._theta[key] = theta
-            value = gm.neg_log_posterior(theta, d2, z, prior)[0] - warp_jac - log_jac
-            if best is None or value < best[0]:
-                best = (value, z, theta)
-        if best is None:
-            raise error or ValueError("no output transform could be fitted")
-        return best[1], best[2]
+        return fit_targets(x, y, enc, rng, self._theta, (context.study_name,),
+                           refit=context.trial_number % 10 == 0, allow_log=not context.running)
 
     def _candidates(self, enc: Encoder, top: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        d = len(enc.dims)
-        sizes = [enc.dims[j].n_values() or 1 for j in enc.discrete]
-        if not enc.continuous and math.prod(sizes) <= _ENUMERATE_UP_TO:  # every point
-            grid = np.full((math.prod(sizes), d), 0.5)
-            values = [enc.centres(j) for j in enc.discrete]
-            grid[:, enc.discrete] = np.array(list(itertools.product(*values)))
-            return grid
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*balance properties.*")
-            sobol = qmc.Sobol(d, scramble=True, seed=rng).random(self.n_candidates)
-        local = top[rng.integers(len(top), size=_N_LOCAL)].copy()
-        sigma = rng.choice([0.01, 0.05, 0.2], size=(_N_LOCAL, 1))
-        local += rng.normal(0.0, 1.0, local.shape) * sigma
-        if enc.discrete:
-            mutate = rng.random((_N_LOCAL, len(enc.discrete))) < 1.0 / len(enc.discrete)
-            cols = local[:, enc.discrete]
-            local[:, enc.discrete] = np.where(mutate, rng.random(cols.shape), cols)
-        return np.vstack([sobol, np.clip(local, 0.0, 1.0)])
+        return candidate_points(enc, top, rng, self.n_candidates)
 
     def describe(self) -> str:
         return (f"GP(n_startup={self.n_startup}, n_candidates={self.n_candidates}, "
                 f"max_points={self.max_points}, seed={self.seed})")
 
 
-class _Acquisition:
-    """Maximizes log EI over canonical points: candidates, then continuous and discrete refinement."""
+class Acquisition:
+    """Maximizes an acquisition over canonical points: scored candidates, then the best few refined on
+    their continuous coordinates and swept over each discrete dimension's values.
 
-    def __init__(self, enc: Encoder, post: gm.Posterior, best: float, rng: np.random.Generator) -> None:
-        self.enc, self.post, self.best, self.rng = enc, post, best, rng
+    Subclasses give ``values(x)`` (kernel features -> values, higher is better) and, when they can,
+    ``values_and_grad(x)`` (values and their gradient in the features; then the continuous refinement
+    is L-BFGS-B, else a seeded local search); ``has_gradient`` says which.
+    """
+
+    has_gradient = False
+
+    def __init__(self, enc: Encoder, rng: np.random.Generator) -> None:
+        self.enc, self.rng = enc, rng
+
+    def values(self, x: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def values_and_grad(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        return None
 
     def score(self, u: np.ndarray, active: np.ndarray) -> np.ndarray:
-        mean, std = self.post.predict(self.enc.features(u, active))
-        return gm.log_ei(mean, std, self.best)
+        return self.values(self.enc.features(u, active))
 
     def maximize(self, candidates: np.ndarray, tried: np.ndarray) -> np.ndarray:
         u, active = self.enc.canonical(candidates)
@@ -361,7 +422,8 @@ class _Acquisition:
         return values
 
     def _refine_continuous(self, starts: np.ndarray) -> np.ndarray:
-        """L-BFGS-B on the active continuous coordinates of all starts at once (one sum objective)."""
+        """L-BFGS-B on the active continuous coordinates of all starts at once (one sum objective),
+        or, without a gradient, a local search."""
         enc = self.enc
         if not enc.continuous:
             return starts
@@ -370,14 +432,15 @@ class _Acquisition:
         dims = enc.continuous
         cols = [enc.feature_of[j] for j in dims]
         free = active[:, dims]
-        bounds = [(0.0, 1.0) if f else (0.5, 0.5) for f in free.reshape(-1)]
         k, m = len(u), len(dims)
+        if not self.has_gradient:
+            return self._local_search(u, active, dims, free)
+        bounds = [(0.0, 1.0) if f else (0.5, 0.5) for f in free.reshape(-1)]
 
         def objective(flat: np.ndarray) -> tuple[float, np.ndarray]:
             x = base.copy()
             x[:, cols] = flat.reshape(k, m)
-            mean, std, dmean, dstd = self.post.predict_with_grad(x)
-            value, grad = gm.log_ei_with_grad(mean, std, dmean, dstd, self.best)
+            value, grad = self.values_and_grad(x)  # type: ignore[misc]
             g = np.where(free, grad[:, cols], 0.0)
             if not (np.all(np.isfinite(value)) and np.all(np.isfinite(g))):
                 return 1e10, np.zeros_like(flat)
@@ -389,6 +452,28 @@ class _Acquisition:
         if np.all(np.isfinite(res.x)):
             out[:, dims] = np.clip(res.x.reshape(k, m), 0.0, 1.0)
         return out
+
+    def _local_search(
+        self, u: np.ndarray, active: np.ndarray, dims: list[int], free: np.ndarray
+    ) -> np.ndarray:
+        """Gaussian steps of shrinking size on the active continuous coordinates; a start moves to the
+        best of its steps when that is better."""
+        current = self.score(u, active)
+        u = u.copy()
+        for sigma in _LOCAL_STEPS:
+            trial = np.repeat(u, _LOCAL_TRIES, axis=0)
+            step = self.rng.normal(0.0, sigma, (len(trial), len(dims)))
+            step *= np.repeat(free, _LOCAL_TRIES, axis=0)
+            trial[:, dims] = np.clip(trial[:, dims] + step, 0.0, 1.0)
+            t_u, t_act = self.enc.canonical(trial)
+            scores = self.score(t_u, t_act).reshape(len(u), _LOCAL_TRIES)
+            scores = np.where(np.isfinite(scores), scores, -np.inf)
+            pick = np.argmax(scores, axis=1)
+            better = scores[np.arange(len(u)), pick] > current
+            rows = np.flatnonzero(better)
+            u[rows] = t_u.reshape(len(u), _LOCAL_TRIES, -1)[rows, pick[rows]]
+            current[rows] = scores[rows, pick[rows]]
+        return u
 
     def _sweep_discrete(self, starts: np.ndarray) -> tuple[np.ndarray, bool]:
         """Each discrete dimension in turn: try its values at every start, keep the best."""
@@ -415,3 +500,21 @@ class _Acquisition:
                 active[rows] = t_act.reshape(len(u), len(values), -1)[rows, pick[rows]]
                 current[rows] = scores[rows, pick[rows]]
         return u, changed
+
+
+class _Acquisition(Acquisition):
+    """log EI of the GP's posterior (with its analytic gradient)."""
+
+    has_gradient = True
+
+    def __init__(self, enc: Encoder, post: gm.Posterior, best: float, rng: np.random.Generator) -> None:
+        super().__init__(enc, rng)
+        self.post, self.best = post, best
+
+    def values(self, x: np.ndarray) -> np.ndarray:
+        mean, std = self.post.predict(x)
+        return gm.log_ei(mean, std, self.best)
+
+    def values_and_grad(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        mean, std, dmean, dstd = self.post.predict_with_grad(x)
+        return gm.log_ei_with_grad(mean, std, dmean, dstd, self.best)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -156,9 +157,22 @@ class TPE(Sampler):
             self._rows = {}
         return self._kinds[1], self._kinds[2]
 
+    def _scored(self, context: SamplingContext) -> list[tuple[Trial, Any]]:
+        """The finished trials the split ranks, each with what it is ranked by (here its value)."""
+        return [(t, s) for t in context.history if t.state in (TrialState.COMPLETE, TrialState.PRUNED)
+                for s in (finished_score(t),) if s is not None]
+
+    def _split(
+        self, context: SamplingContext, scored: Sequence[tuple[Trial, Any]]
+    ) -> tuple[list[Trial], list[Trial]]:
+        """(good, bad) among the scored trials: the best ``gamma(n)`` by value are good."""
+        sign = direction_sign(context.direction)
+        order = sorted(scored, key=lambda ts: (sign * ts[1], ts[0].number))
+        n_good = min(len(order), max(1, int(self.gamma(len(order)))))
+        return [t for t, _ in order[:n_good]], [t for t, _ in order[n_good:]]
+
     def propose(self, context: SamplingContext) -> Proposal:
-        scored = [(t, s) for t in context.history if t.state in (TrialState.COMPLETE, TrialState.PRUNED)
-                  for s in (finished_score(t),) if s is not None]
+        scored = self._scored(context)
         if len(scored) < max(self.n_startup, 1):
             return self._startup_sampler().propose(context)
         try:
@@ -168,17 +182,13 @@ class TPE(Sampler):
                            type(exc).__name__, exc)
             return self._random(context, "fallback")
 
-    def _propose_model(self, context: SamplingContext, scored: Sequence[tuple[Trial, float]]) -> Proposal:
+    def _propose_model(self, context: SamplingContext, scored: Sequence[tuple[Trial, Any]]) -> Proposal:
         space = context.space
         cols, kinds = self._modelled(space)
         rng = self.rng_for(context, _SAMPLE_STREAM)
         if not cols:  # nothing to search: every dimension is constant
             return Proposal(np.full(len(space), 0.5), extra={"tpe": "constant"})
-        sign = direction_sign(context.direction)
-        order = sorted(scored, key=lambda ts: (sign * ts[1], ts[0].number))
-        n_good = min(len(order), max(1, int(self.gamma(len(order)))))
-        good = [t for t, _ in order[:n_good]]
-        bad = [t for t, _ in order[n_good:]]
+        good, bad = self._split(context, scored)
         bad += [t for t in context.history if t.state == TrialState.FAILED]
         bad += list(context.running)  # constant liar: running trials are treated as bad
         bad.sort(key=lambda t: t.number)  # oldest first, for the recency weights
