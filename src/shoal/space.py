@@ -10,6 +10,8 @@ from __future__ import annotations
 import importlib
 import inspect
 import math
+import numbers
+import sys
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
@@ -33,6 +35,49 @@ __all__ = [
 _NO_DEFAULT = object()
 _SCALAR_TYPES = (str, int, float, bool, type(None))
 _STEP_TOLERANCE = 1e-9
+#: An Int's bounds must fit a signed 64-bit integer (storage, numpy and the unit map all cope).
+_INT_LIMIT = 2**63
+
+
+def _show(value: Any) -> str:
+    """A value for an error message: a 400-digit number is named by its length, not printed."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**30:
+        sign = "-" if value < 0 else ""
+        return f"{sign}a {len(str(abs(value)))}-digit integer"
+    text = repr(value)
+    return text if len(text) <= 80 else f"{text[:77]}..."
+
+
+def _real(label: str, field: str, value: Any) -> float:
+    """A finite real number for a Float field (an int, a float or a numpy number; not a bool)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{label}: {field} must be a number, got {_show(value)}")
+    try:
+        number = float(value)
+    except OverflowError:
+        raise ValueError(
+            f"{label}: {field} must be a finite number (at most {sys.float_info.max:.4g} in size), "
+            f"got {_show(value)}"
+        ) from None
+    if not math.isfinite(number):
+        raise ValueError(f"{label}: {field} must be a finite number, got {number!r}")
+    return number
+
+
+def _integer(label: str, field: str, value: Any) -> int:
+    """An integer for an Int field (an int, an integral float or numpy number) that fits 64 bits."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{label}: {field} must be an integer, got {_show(value)}")
+    if not isinstance(value, numbers.Integral):
+        if not (math.isfinite(value) and float(value).is_integer()):
+            raise ValueError(f"{label}: {field} must be an integer, got {_show(value)}")
+    number = int(value)
+    if not -_INT_LIMIT < number < _INT_LIMIT:
+        raise ValueError(
+            f"{label}: {field} must be an integer between -2**63 and 2**63 (a 64-bit integer), "
+            f"got {_show(value)}"
+        )
+    return number
 
 
 
@@ -87,7 +132,7 @@ class Dimension(ABC):
         clone.when = _check_when(name, self.when)
         if clone.default is not _NO_DEFAULT and not clone.contains(clone.default):
             raise ValueError(
-                f"dimension {name!r}: default {clone.default!r} is not a value of this dimension"
+                f"dimension {name!r}: default {_show(clone.default)} is not a value of this dimension"
             )
         return clone
 
@@ -180,22 +225,32 @@ class Float(Dimension):
         when: Mapping[str, Iterable[Any]] | None = None,
         default: Any = _NO_DEFAULT,
     ) -> None:
-        self.low = float(low)
-        self.high = float(high)
+        self.low = _real("Float", "low", low)
+        self.high = _real("Float", "high", high)
         self.scale = scale
-        self.step = None if step is None else float(step)
+        self.step = None if step is None else _real("Float", "step", step)
         if isinstance(default, int) and not isinstance(default, bool):
-            default = float(default)  # a float dimension fills in a float
+            try:
+                default = float(default)  # a float dimension fills in a float
+            except OverflowError:
+                pass  # too large for any float: refused as not a value once the dimension is named
         self._init_common(when, default)
         self._validate("")
 
     def _validate(self, name: str) -> None:
         label = f"dimension {name!r}" if name else "Float"
-        if not (math.isfinite(self.low) and math.isfinite(self.high)):
-            raise ValueError(f"{label}: low and high must be finite numbers")
+        for field in ("low", "high"):
+            if not math.isfinite(getattr(self, field)):
+                raise ValueError(f"{label}: {field} must be a finite number, got {getattr(self, field)!r}")
         if self.low >= self.high:
             raise ValueError(
                 f"{label}: low ({self.low:g}) must be < high ({self.high:g}); use Fixed for one value"
+            )
+        if not math.isfinite(self.high - self.low):
+            raise ValueError(
+                f"{label}: high - low must be a finite number, but the range [{self.low:g}, "
+                f"{self.high:g}] is wider than the largest float ({sys.float_info.max:.4g}), so every "
+                "sample would land on one end; narrow the range (e.g. search a scaled value)"
             )
         if self.scale not in ("linear", "log", "reverse_log"):
             raise ValueError(
@@ -214,6 +269,11 @@ class Float(Dimension):
             if not self.step > 0:
                 raise ValueError(f"{label}: step must be > 0 (got {self.step:g})")
             n = (self.high - self.low) / self.step
+            if not math.isfinite(n):
+                raise ValueError(
+                    f"{label}: step {self.step:g} is too small for the range [{self.low:g}, "
+                    f"{self.high:g}]: it makes more steps than a float can count; pick a larger step"
+                )
             if abs(n - round(n)) > _STEP_TOLERANCE * max(1.0, n):
                 raise ValueError(
                     f"{label}: step {self.step:g} does not divide the range "
@@ -314,10 +374,9 @@ class Int(Dimension):
         when: Mapping[str, Iterable[Any]] | None = None,
         default: Any = _NO_DEFAULT,
     ) -> None:
-        for field, value in (("low", low), ("high", high), ("step", step)):
-            if isinstance(value, bool) or not float(value).is_integer():
-                raise ValueError(f"Int: {field} must be an integer (got {value!r})")
-        self.low, self.high, self.step = int(low), int(high), int(step)
+        self.low = _integer("Int", "low", low)
+        self.high = _integer("Int", "high", high)
+        self.step = _integer("Int", "step", step)
         self.scale = scale
         self._init_common(when, default)
         self._validate("")
@@ -571,19 +630,49 @@ def _as_number(name: str, field: str, value: Any) -> Any:
         try:
             return float(value)
         except ValueError:
-            raise ValueError(f"dimension {name!r}: {field} must be a number, got {value!r}") from None
+            raise ValueError(f"dimension {name!r}: {field} must be a number, got {_show(value)}") from None
     return value
 
 
+def _named(name: Any, kind: str, exc: ValueError) -> ValueError:
+    """A constructor's complaint (``Float: low must be ...``) as one about dimension ``name``."""
+    message = str(exc)
+    prefix = f"{_KINDS[kind].__name__}: "
+    if message.startswith(prefix):
+        message = message[len(prefix):]
+    return ValueError(f"dimension {name!r}: {message}")
+
+
 def dimension_from_dict(name: str, data: Mapping[str, Any]) -> Dimension:
-    """Build a dimension from its JSON/YAML form, e.g. ``{"type": "float", "low": 1e-4, ...}``."""
+    """Build a dimension from its JSON/YAML form, e.g. ``{"type": "float", "low": 1e-4, ...}``.
+
+    Every error is a ``ValueError`` that names the dimension and the field at fault.
+    """
     if not isinstance(data, Mapping):
-        return Fixed(data)._bind(name)
+        try:
+            return Fixed(data)._bind(name)
+        except ValueError as exc:
+            raise _named(name, "fixed", exc) from None
     data = dict(data)
     kind = data.pop("type", None)
-    if kind not in _KINDS:
+    if not isinstance(kind, str) or kind not in _KINDS:
         raise ValueError(
-            f"dimension {name!r}: type must be one of {sorted(_KINDS)}, got {kind!r}"
+            f"dimension {name!r}: type must be one of {sorted(_KINDS)}, got {_show(kind)}"
+        )
+    cls = _KINDS[kind]
+    parameters = [p for p in inspect.signature(cls.__init__).parameters.values() if p.name != "self"]
+    fields = [p.name for p in parameters]
+    unknown = sorted(map(str, set(data) - set(fields)))
+    if unknown:
+        raise ValueError(
+            f"dimension {name!r}: unknown field(s) {unknown} for type {kind!r}; "
+            f"the fields are {['type', *fields]}"
+        )
+    missing = [p.name for p in parameters if p.default is inspect.Parameter.empty and p.name not in data]
+    if missing:
+        raise ValueError(
+            f"dimension {name!r}: missing field {missing[0]!r} for type {kind!r}; "
+            f"the fields are {['type', *fields]}"
         )
     numeric = ("low", "high", "step", "default") if kind in ("float", "int") else ("low", "high", "step")
     for field in numeric:
@@ -591,37 +680,32 @@ def dimension_from_dict(name: str, data: Mapping[str, Any]) -> Dimension:
             data[field] = _as_number(name, field, data[field])
     if kind == "int":
         for field in ("low", "high", "step", "default"):
-            if isinstance(data.get(field), float) and data[field].is_integer():
-                data[field] = int(data[field])
+            value = data.get(field)
+            if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+                data[field] = int(value)
     if kind == "custom":
         for field in ("fn", "inverse"):
             if isinstance(data.get(field), str):
                 try:
                     data[field] = import_object(data[field])
-                except (ImportError, AttributeError, ValueError) as exc:
+                except (Exception, SystemExit) as exc:  # a missing name, or the module failed to import
                     raise ValueError(
-                        f"dimension {name!r}: cannot import custom {field} {data[field]!r} ({exc}); "
-                        "give an importable 'module:function' or pass the space in Python"
+                        f"dimension {name!r}: cannot import custom {field} {data[field]!r} "
+                        f"({type(exc).__name__}: {_first_line(exc)}); give an importable "
+                        "'module:function' or pass the space in Python"
                     ) from None
-    cls = _KINDS[kind]
-    fields = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
-    unknown = sorted(set(data) - set(fields))
-    if unknown:
-        raise ValueError(
-            f"dimension {name!r}: unknown field(s) {unknown} for type {kind!r}; "
-            f"the fields are {['type', *fields]}"
-        )
     try:
         dim = cls(**data)
     except TypeError as exc:
         raise ValueError(f"dimension {name!r}: {exc}; the fields are {['type', *fields]}") from None
     except ValueError as exc:
-        message = str(exc)
-        prefix = f"{_KINDS[kind].__name__}: "
-        if message.startswith(prefix):
-            message = message[len(prefix):]
-        raise ValueError(f"dimension {name!r}: {message}") from None
+        raise _named(name, kind, exc) from None
     return dim._bind(name)
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else "no message"
 
 
 class Space:
