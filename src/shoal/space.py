@@ -107,6 +107,42 @@ def _same_value(a: Any, b: Any) -> bool:
     return type(a) is type(b) and a == b
 
 
+def distinct(values: Iterable[Any]) -> list[Any]:
+    """The values in their order, each once (1, 1.0 and True kept apart); linear in their number."""
+    out: list[Any] = []
+    seen: set[tuple[type, Any]] = set()
+    unhashable: list[Any] = []
+    for value in values:
+        try:
+            key = (type(value), value)
+            if key in seen:
+                continue
+            seen.add(key)
+        except TypeError:  # a custom map may return a list
+            if any(_same_value(value, other) for other in unhashable):
+                continue
+            unhashable.append(value)
+        out.append(value)
+    return out
+
+
+def _check_resolution(name: str, k: Any) -> None:
+    if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1:
+        raise ValueError(f"dimension {name!r}: grid resolution must be an int >= 1, got {k!r}")
+
+
+def _spread_apart(gap: float, magnitude: float) -> bool:
+    """Whether evenly spaced numbers ``gap`` apart, near ``magnitude``, stay distinct as floats
+    (the gap is many times the rounding error of the arithmetic that makes them)."""
+    return gap > 64 * math.ulp(max(1e-300, abs(magnitude)))
+
+
+def _distinct_indices(n: int, k: int) -> bool:
+    """Whether ``min(int(u * n), n - 1)`` takes k distinct values over ``np.linspace(0, 1, k)``
+    (2 <= k < n): the gap n / (k - 1) must exceed twice the rounding error of ``u * n`` plus one."""
+    return n / (k - 1) >= 2.0 + n * 2.0**-45
+
+
 class Dimension(ABC):
     """One named axis of a search space.
 
@@ -159,16 +195,15 @@ class Dimension(ABC):
 
     def grid(self, k: int) -> list[Any]:
         """Up to ``k`` values spread evenly on the dimension's own scale (all values if fewer)."""
-        if k < 1:
-            raise ValueError(f"dimension {self.name!r}: grid resolution must be >= 1, got {k}")
+        _check_resolution(self.name, k)
         if k == 1:
             return [self.from_unit(0.5)]
-        values: list[Any] = []
-        for u in np.linspace(0.0, 1.0, k):
-            v = self.from_unit(float(u))
-            if not any(_same_value(v, seen) for seen in values):
-                values.append(v)
-        return values
+        return distinct(self.from_unit(float(u)) for u in np.linspace(0.0, 1.0, k))
+
+    def grid_count(self, k: int) -> int:
+        """``len(self.grid(k))``, by arithmetic where it is exact (without building the grid)."""
+        _check_resolution(self.name, k)
+        return len(self.grid(k))
 
     def n_values(self) -> int | None:
         """Number of distinct values, or None for a continuous dimension."""
@@ -309,6 +344,30 @@ class Float(Dimension):
             return [self._step_value(i) for i in range(self._n_steps + 1)]
         return super().grid(k)
 
+    def grid_count(self, k: int) -> int:
+        _check_resolution(self.name, k)
+        magnitude = max(abs(self.low), abs(self.high))
+        if self.step is not None:
+            n = self._n_steps + 1
+            if k >= n:
+                return n
+            if k == 1 or (_distinct_indices(n, k) and _spread_apart(self.step, magnitude)):
+                return k
+            return len(self.grid(k))
+        if k == 1:
+            return 1
+        if self.scale == "linear":
+            exact = _spread_apart((self.high - self.low) / (k - 1), magnitude)
+        elif self.scale == "log":
+            lo, hi = math.log(self.low), math.log(self.high)
+            exact = _spread_apart((hi - lo) / (k - 1), max(1.0, abs(lo), abs(hi)))
+        else:
+            lo, hi = math.log(1.0 - self.low), math.log(1.0 - self.high)
+            exact = _spread_apart(
+                (1.0 - self.high) * (lo - hi) / (k - 1), (1.0 - self.low) * max(1.0, abs(lo), abs(hi))
+            )
+        return k if exact else len(self.grid(k))
+
     def from_unit(self, u: float) -> float:
         u = _clip_unit(u)
         if self.step is not None:
@@ -415,6 +474,15 @@ class Int(Dimension):
             return list(range(self.low, self.high + 1, self.step))
         return super().grid(k)
 
+    def grid_count(self, k: int) -> int:
+        _check_resolution(self.name, k)
+        n = self.n_values()
+        if k >= n:
+            return n
+        if k == 1 or (self.scale == "linear" and _distinct_indices(n, k)):
+            return k
+        return len(self.grid(k))
+
     def from_unit(self, u: float) -> int:
         u = _clip_unit(u)
         if self.scale == "log":
@@ -503,6 +571,10 @@ class Choice(Dimension):
     def grid(self, k: int) -> list[Any]:
         return list(self.values)
 
+    def grid_count(self, k: int) -> int:
+        _check_resolution(self.name, k)
+        return len(self.values)
+
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"type": "choice", "values": list(self.values)}
         out.update(self._common_dict())
@@ -539,6 +611,10 @@ class Fixed(Dimension):
 
     def grid(self, k: int) -> list[Any]:
         return [self.value]
+
+    def grid_count(self, k: int) -> int:
+        _check_resolution(self.name, k)
+        return 1
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"type": "fixed", "value": self.value}
@@ -878,8 +954,14 @@ class Space:
         return out
 
     def grid_size(self, resolution: int) -> int:
-        """How many points ``Grid(resolution)`` has for this space (conditionals counted exactly)."""
-        return self._count(0, {}, resolution)
+        """How many points ``Grid(resolution)`` has for this space (conditionals counted exactly).
+
+        Counted by arithmetic (``Dimension.grid_count``): a grid of 10**12 points is sized at once.
+        Only the values of parent dimensions (those another one's ``when`` names) are listed.
+        """
+        if isinstance(resolution, bool) or not isinstance(resolution, numbers.Integral) or resolution < 1:
+            raise ValueError(f"grid resolution must be an int >= 1, got {resolution!r}")
+        return self._count(0, {}, int(resolution))
 
     def _count(self, start: int, config: dict[str, Any], resolution: int) -> int:
         total = 1
@@ -887,12 +969,11 @@ class Space:
             dim = self._dims[i]
             if dim.when and not self._active(dim, config):
                 continue
-            values = dim.grid(resolution)
             if dim.name in self.parents:
                 return total * sum(
-                    self._count(i + 1, {**config, dim.name: v}, resolution) for v in values
+                    self._count(i + 1, {**config, dim.name: v}, resolution) for v in dim.grid(resolution)
                 )
-            total *= len(values)
+            total *= dim.grid_count(resolution)
         return total
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
