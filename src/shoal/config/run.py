@@ -134,11 +134,17 @@ class RunConfig:
             )
         _add_import_paths(base_dir)  # a custom dimension's map may live next to the config
         try:
-            Space.from_dict(space)
+            built_space = Space.from_dict(space)
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
         sampler = data.get("sampler")
-        build_sampler(sampler)  # validate now: a typo fails before any trial runs
+        built_sampler = build_sampler(sampler)  # validate now: a typo fails before any trial runs
+        if built_sampler is not None:
+            try:  # a space the sampler cannot search (a choice for CMA-ES, a grid too large)
+                built_sampler.check_space(built_space)
+            except ValueError as exc:
+                name = sampler if isinstance(sampler, str) else sampler.get("name")
+                raise ConfigError(f"sampler {name!r}: {exc}") from None
         scheduler = data.get("scheduler")
         built_scheduler = build_scheduler(scheduler)
         checkpoints = data.get("checkpoints")

@@ -79,6 +79,7 @@ class Study:
         self.direction = check_direction(direction)
         self.scheduler = check_scheduler(scheduler)  # decides on running trials (shoal.schedulers)
         self.sampler: Sampler = (sampler or _default_sampler(self.scheduler)).with_seed(seed)
+        self.sampler.check_space(self.space)  # a space the sampler cannot search: refused, nothing stored
         self._sampler_given = sampler is not None
         self._glue = None if scheduler is None else SchedulerGlue(self, self.scheduler.with_seed(seed))
         self._checkpoints = Checkpointing(self, checkpoints)  # a path, fsspec URL or CheckpointStore
