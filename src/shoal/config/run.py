@@ -20,7 +20,6 @@ from ..schedulers.base import Scheduler
 from ..space import Space, import_object
 from ..study import Study
 from .names import build_sampler, build_scheduler
-from .yaml_keys import load_yaml
 from .values import (
     _add_import_paths,
     _check_scheduler_fits,
@@ -31,6 +30,7 @@ from .values import (
     check_dask_address,
     default_storage,
 )
+from .yaml_keys import load_yaml
 
 __all__ = ["RunConfig"]
 
