@@ -211,11 +211,16 @@ def test_constant_dimensions_are_left_alone() -> None:
          "dimension 'y' is conditional.*TPE"),
     ],
 )
-def test_refuses_spaces_it_cannot_search_before_any_trial(space: dict[str, Any], message: str) -> None:
-    study = shoal.Study("bad", space, storage=None, sampler=CMAES(seed=0))
+def test_refuses_spaces_it_cannot_search_before_any_trial(
+    space: dict[str, Any], message: str, tmp_path
+) -> None:
+    """The study refuses the space when it is created, before its record is stored (issue 12)."""
+    url = f"sqlite:///{tmp_path / 'cma.db'}"
     with pytest.raises(ValueError, match=message):
-        study.optimize(quad3, n_trials=3, show_progress=False)
-    assert study.trials == []
+        shoal.Study("bad", space, storage=url, sampler=CMAES(seed=0))
+    assert shoal.storage.get_storage(url).list_studies() == []
+    with pytest.raises(ValueError, match=message):  # and the sampler alone, at its first proposal
+        CMAES(seed=0).propose(context(shoal.Space(space), 0))
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,8 @@ from __future__ import annotations
 import importlib
 import inspect
 import math
+import numbers
+import sys
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
@@ -33,6 +35,49 @@ __all__ = [
 _NO_DEFAULT = object()
 _SCALAR_TYPES = (str, int, float, bool, type(None))
 _STEP_TOLERANCE = 1e-9
+#: An Int's bounds must fit a signed 64-bit integer (storage, numpy and the unit map all cope).
+_INT_LIMIT = 2**63
+
+
+def _show(value: Any) -> str:
+    """A value for an error message: a 400-digit number is named by its length, not printed."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**30:
+        sign = "-" if value < 0 else ""
+        return f"{sign}a {len(str(abs(value)))}-digit integer"
+    text = repr(value)
+    return text if len(text) <= 80 else f"{text[:77]}..."
+
+
+def _real(label: str, field: str, value: Any) -> float:
+    """A finite real number for a Float field (an int, a float or a numpy number; not a bool)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{label}: {field} must be a number, got {_show(value)}")
+    try:
+        number = float(value)
+    except OverflowError:
+        raise ValueError(
+            f"{label}: {field} must be a finite number (at most {sys.float_info.max:.4g} in size), "
+            f"got {_show(value)}"
+        ) from None
+    if not math.isfinite(number):
+        raise ValueError(f"{label}: {field} must be a finite number, got {number!r}")
+    return number
+
+
+def _integer(label: str, field: str, value: Any) -> int:
+    """An integer for an Int field (an int, an integral float or numpy number) that fits 64 bits."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{label}: {field} must be an integer, got {_show(value)}")
+    if not isinstance(value, numbers.Integral):
+        if not (math.isfinite(value) and float(value).is_integer()):
+            raise ValueError(f"{label}: {field} must be an integer, got {_show(value)}")
+    number = int(value)
+    if not -_INT_LIMIT < number < _INT_LIMIT:
+        raise ValueError(
+            f"{label}: {field} must be an integer between -2**63 and 2**63 (a 64-bit integer), "
+            f"got {_show(value)}"
+        )
+    return number
 
 
 
@@ -62,6 +107,42 @@ def _same_value(a: Any, b: Any) -> bool:
     return type(a) is type(b) and a == b
 
 
+def distinct(values: Iterable[Any]) -> list[Any]:
+    """The values in their order, each once (1, 1.0 and True kept apart); linear in their number."""
+    out: list[Any] = []
+    seen: set[tuple[type, Any]] = set()
+    unhashable: list[Any] = []
+    for value in values:
+        try:
+            key = (type(value), value)
+            if key in seen:
+                continue
+            seen.add(key)
+        except TypeError:  # a custom map may return a list
+            if any(_same_value(value, other) for other in unhashable):
+                continue
+            unhashable.append(value)
+        out.append(value)
+    return out
+
+
+def _check_resolution(name: str, k: Any) -> None:
+    if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1:
+        raise ValueError(f"dimension {name!r}: grid resolution must be an int >= 1, got {k!r}")
+
+
+def _spread_apart(gap: float, magnitude: float) -> bool:
+    """Whether evenly spaced numbers ``gap`` apart, near ``magnitude``, stay distinct as floats
+    (the gap is many times the rounding error of the arithmetic that makes them)."""
+    return gap > 64 * math.ulp(max(1e-300, abs(magnitude)))
+
+
+def _distinct_indices(n: int, k: int) -> bool:
+    """Whether ``min(int(u * n), n - 1)`` takes k distinct values over ``np.linspace(0, 1, k)``
+    (2 <= k < n): the gap n / (k - 1) must exceed twice the rounding error of ``u * n`` plus one."""
+    return n / (k - 1) >= 2.0 + n * 2.0**-45
+
+
 class Dimension(ABC):
     """One named axis of a search space.
 
@@ -87,7 +168,7 @@ class Dimension(ABC):
         clone.when = _check_when(name, self.when)
         if clone.default is not _NO_DEFAULT and not clone.contains(clone.default):
             raise ValueError(
-                f"dimension {name!r}: default {clone.default!r} is not a value of this dimension"
+                f"dimension {name!r}: default {_show(clone.default)} is not a value of this dimension"
             )
         return clone
 
@@ -114,16 +195,15 @@ class Dimension(ABC):
 
     def grid(self, k: int) -> list[Any]:
         """Up to ``k`` values spread evenly on the dimension's own scale (all values if fewer)."""
-        if k < 1:
-            raise ValueError(f"dimension {self.name!r}: grid resolution must be >= 1, got {k}")
+        _check_resolution(self.name, k)
         if k == 1:
             return [self.from_unit(0.5)]
-        values: list[Any] = []
-        for u in np.linspace(0.0, 1.0, k):
-            v = self.from_unit(float(u))
-            if not any(_same_value(v, seen) for seen in values):
-                values.append(v)
-        return values
+        return distinct(self.from_unit(float(u)) for u in np.linspace(0.0, 1.0, k))
+
+    def grid_count(self, k: int) -> int:
+        """``len(self.grid(k))``, by arithmetic where it is exact (without building the grid)."""
+        _check_resolution(self.name, k)
+        return len(self.grid(k))
 
     def n_values(self) -> int | None:
         """Number of distinct values, or None for a continuous dimension."""
@@ -180,22 +260,32 @@ class Float(Dimension):
         when: Mapping[str, Iterable[Any]] | None = None,
         default: Any = _NO_DEFAULT,
     ) -> None:
-        self.low = float(low)
-        self.high = float(high)
+        self.low = _real("Float", "low", low)
+        self.high = _real("Float", "high", high)
         self.scale = scale
-        self.step = None if step is None else float(step)
+        self.step = None if step is None else _real("Float", "step", step)
         if isinstance(default, int) and not isinstance(default, bool):
-            default = float(default)  # a float dimension fills in a float
+            try:
+                default = float(default)  # a float dimension fills in a float
+            except OverflowError:
+                pass  # too large for any float: refused as not a value once the dimension is named
         self._init_common(when, default)
         self._validate("")
 
     def _validate(self, name: str) -> None:
         label = f"dimension {name!r}" if name else "Float"
-        if not (math.isfinite(self.low) and math.isfinite(self.high)):
-            raise ValueError(f"{label}: low and high must be finite numbers")
+        for field in ("low", "high"):
+            if not math.isfinite(getattr(self, field)):
+                raise ValueError(f"{label}: {field} must be a finite number, got {getattr(self, field)!r}")
         if self.low >= self.high:
             raise ValueError(
                 f"{label}: low ({self.low:g}) must be < high ({self.high:g}); use Fixed for one value"
+            )
+        if not math.isfinite(self.high - self.low):
+            raise ValueError(
+                f"{label}: high - low must be a finite number, but the range [{self.low:g}, "
+                f"{self.high:g}] is wider than the largest float ({sys.float_info.max:.4g}), so every "
+                "sample would land on one end; narrow the range (e.g. search a scaled value)"
             )
         if self.scale not in ("linear", "log", "reverse_log"):
             raise ValueError(
@@ -214,6 +304,11 @@ class Float(Dimension):
             if not self.step > 0:
                 raise ValueError(f"{label}: step must be > 0 (got {self.step:g})")
             n = (self.high - self.low) / self.step
+            if not math.isfinite(n):
+                raise ValueError(
+                    f"{label}: step {self.step:g} is too small for the range [{self.low:g}, "
+                    f"{self.high:g}]: it makes more steps than a float can count; pick a larger step"
+                )
             if abs(n - round(n)) > _STEP_TOLERANCE * max(1.0, n):
                 raise ValueError(
                     f"{label}: step {self.step:g} does not divide the range "
@@ -248,6 +343,30 @@ class Float(Dimension):
         if self.step is not None and k >= self._n_steps + 1:
             return [self._step_value(i) for i in range(self._n_steps + 1)]
         return super().grid(k)
+
+    def grid_count(self, k: int) -> int:
+        _check_resolution(self.name, k)
+        magnitude = max(abs(self.low), abs(self.high))
+        if self.step is not None:
+            n = self._n_steps + 1
+            if k >= n:
+                return n
+            if k == 1 or (_distinct_indices(n, k) and _spread_apart(self.step, magnitude)):
+                return k
+            return len(self.grid(k))
+        if k == 1:
+            return 1
+        if self.scale == "linear":
+            exact = _spread_apart((self.high - self.low) / (k - 1), magnitude)
+        elif self.scale == "log":
+            lo, hi = math.log(self.low), math.log(self.high)
+            exact = _spread_apart((hi - lo) / (k - 1), max(1.0, abs(lo), abs(hi)))
+        else:
+            lo, hi = math.log(1.0 - self.low), math.log(1.0 - self.high)
+            exact = _spread_apart(
+                (1.0 - self.high) * (lo - hi) / (k - 1), (1.0 - self.low) * max(1.0, abs(lo), abs(hi))
+            )
+        return k if exact else len(self.grid(k))
 
     def from_unit(self, u: float) -> float:
         u = _clip_unit(u)
@@ -314,10 +433,9 @@ class Int(Dimension):
         when: Mapping[str, Iterable[Any]] | None = None,
         default: Any = _NO_DEFAULT,
     ) -> None:
-        for field, value in (("low", low), ("high", high), ("step", step)):
-            if isinstance(value, bool) or not float(value).is_integer():
-                raise ValueError(f"Int: {field} must be an integer (got {value!r})")
-        self.low, self.high, self.step = int(low), int(high), int(step)
+        self.low = _integer("Int", "low", low)
+        self.high = _integer("Int", "high", high)
+        self.step = _integer("Int", "step", step)
         self.scale = scale
         self._init_common(when, default)
         self._validate("")
@@ -355,6 +473,15 @@ class Int(Dimension):
         if k >= self.n_values():
             return list(range(self.low, self.high + 1, self.step))
         return super().grid(k)
+
+    def grid_count(self, k: int) -> int:
+        _check_resolution(self.name, k)
+        n = self.n_values()
+        if k >= n:
+            return n
+        if k == 1 or (self.scale == "linear" and _distinct_indices(n, k)):
+            return k
+        return len(self.grid(k))
 
     def from_unit(self, u: float) -> int:
         u = _clip_unit(u)
@@ -444,6 +571,10 @@ class Choice(Dimension):
     def grid(self, k: int) -> list[Any]:
         return list(self.values)
 
+    def grid_count(self, k: int) -> int:
+        _check_resolution(self.name, k)
+        return len(self.values)
+
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"type": "choice", "values": list(self.values)}
         out.update(self._common_dict())
@@ -480,6 +611,10 @@ class Fixed(Dimension):
 
     def grid(self, k: int) -> list[Any]:
         return [self.value]
+
+    def grid_count(self, k: int) -> int:
+        _check_resolution(self.name, k)
+        return 1
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"type": "fixed", "value": self.value}
@@ -571,19 +706,49 @@ def _as_number(name: str, field: str, value: Any) -> Any:
         try:
             return float(value)
         except ValueError:
-            raise ValueError(f"dimension {name!r}: {field} must be a number, got {value!r}") from None
+            raise ValueError(f"dimension {name!r}: {field} must be a number, got {_show(value)}") from None
     return value
 
 
+def _named(name: Any, kind: str, exc: ValueError) -> ValueError:
+    """A constructor's complaint (``Float: low must be ...``) as one about dimension ``name``."""
+    message = str(exc)
+    prefix = f"{_KINDS[kind].__name__}: "
+    if message.startswith(prefix):
+        message = message[len(prefix):]
+    return ValueError(f"dimension {name!r}: {message}")
+
+
 def dimension_from_dict(name: str, data: Mapping[str, Any]) -> Dimension:
-    """Build a dimension from its JSON/YAML form, e.g. ``{"type": "float", "low": 1e-4, ...}``."""
+    """Build a dimension from its JSON/YAML form, e.g. ``{"type": "float", "low": 1e-4, ...}``.
+
+    Every error is a ``ValueError`` that names the dimension and the field at fault.
+    """
     if not isinstance(data, Mapping):
-        return Fixed(data)._bind(name)
+        try:
+            return Fixed(data)._bind(name)
+        except ValueError as exc:
+            raise _named(name, "fixed", exc) from None
     data = dict(data)
     kind = data.pop("type", None)
-    if kind not in _KINDS:
+    if not isinstance(kind, str) or kind not in _KINDS:
         raise ValueError(
-            f"dimension {name!r}: type must be one of {sorted(_KINDS)}, got {kind!r}"
+            f"dimension {name!r}: type must be one of {sorted(_KINDS)}, got {_show(kind)}"
+        )
+    cls = _KINDS[kind]
+    parameters = [p for p in inspect.signature(cls.__init__).parameters.values() if p.name != "self"]
+    fields = [p.name for p in parameters]
+    unknown = sorted(map(str, set(data) - set(fields)))
+    if unknown:
+        raise ValueError(
+            f"dimension {name!r}: unknown field(s) {unknown} for type {kind!r}; "
+            f"the fields are {['type', *fields]}"
+        )
+    missing = [p.name for p in parameters if p.default is inspect.Parameter.empty and p.name not in data]
+    if missing:
+        raise ValueError(
+            f"dimension {name!r}: missing field {missing[0]!r} for type {kind!r}; "
+            f"the fields are {['type', *fields]}"
         )
     numeric = ("low", "high", "step", "default") if kind in ("float", "int") else ("low", "high", "step")
     for field in numeric:
@@ -591,37 +756,32 @@ def dimension_from_dict(name: str, data: Mapping[str, Any]) -> Dimension:
             data[field] = _as_number(name, field, data[field])
     if kind == "int":
         for field in ("low", "high", "step", "default"):
-            if isinstance(data.get(field), float) and data[field].is_integer():
-                data[field] = int(data[field])
+            value = data.get(field)
+            if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+                data[field] = int(value)
     if kind == "custom":
         for field in ("fn", "inverse"):
             if isinstance(data.get(field), str):
                 try:
                     data[field] = import_object(data[field])
-                except (ImportError, AttributeError, ValueError) as exc:
+                except (Exception, SystemExit) as exc:  # a missing name, or the module failed to import
                     raise ValueError(
-                        f"dimension {name!r}: cannot import custom {field} {data[field]!r} ({exc}); "
-                        "give an importable 'module:function' or pass the space in Python"
+                        f"dimension {name!r}: cannot import custom {field} {data[field]!r} "
+                        f"({type(exc).__name__}: {_first_line(exc)}); give an importable "
+                        "'module:function' or pass the space in Python"
                     ) from None
-    cls = _KINDS[kind]
-    fields = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
-    unknown = sorted(set(data) - set(fields))
-    if unknown:
-        raise ValueError(
-            f"dimension {name!r}: unknown field(s) {unknown} for type {kind!r}; "
-            f"the fields are {['type', *fields]}"
-        )
     try:
         dim = cls(**data)
     except TypeError as exc:
         raise ValueError(f"dimension {name!r}: {exc}; the fields are {['type', *fields]}") from None
     except ValueError as exc:
-        message = str(exc)
-        prefix = f"{_KINDS[kind].__name__}: "
-        if message.startswith(prefix):
-            message = message[len(prefix):]
-        raise ValueError(f"dimension {name!r}: {message}") from None
+        raise _named(name, kind, exc) from None
     return dim._bind(name)
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else "no message"
 
 
 class Space:
@@ -811,8 +971,14 @@ class Space:
         return out
 
     def grid_size(self, resolution: int) -> int:
-        """How many points ``Grid(resolution)`` has for this space (conditionals counted exactly)."""
-        return self._count(0, {}, resolution)
+        """How many points ``Grid(resolution)`` has for this space (conditionals counted exactly).
+
+        Counted by arithmetic (``Dimension.grid_count``): a grid of 10**12 points is sized at once.
+        Only the values of parent dimensions (those another one's ``when`` names) are listed.
+        """
+        if isinstance(resolution, bool) or not isinstance(resolution, numbers.Integral) or resolution < 1:
+            raise ValueError(f"grid resolution must be an int >= 1, got {resolution!r}")
+        return self._count(0, {}, int(resolution))
 
     def _count(self, start: int, config: dict[str, Any], resolution: int) -> int:
         total = 1
@@ -820,12 +986,11 @@ class Space:
             dim = self._dims[i]
             if dim.when and not self._active(dim, config):
                 continue
-            values = dim.grid(resolution)
             if dim.name in self.parents:
                 return total * sum(
-                    self._count(i + 1, {**config, dim.name: v}, resolution) for v in values
+                    self._count(i + 1, {**config, dim.name: v}, resolution) for v in dim.grid(resolution)
                 )
-            total *= len(values)
+            total *= dim.grid_count(resolution)
         return total
 
     def to_dict(self) -> dict[str, dict[str, Any]]:

@@ -1,8 +1,9 @@
 """The ``shoal`` command line: run a study from a YAML config and inspect stored studies.
 
 Exit codes: 0 ok; 1 the objective raised an exception that is not caught (traceback printed);
-2 bad input (a usage error, a bad config, an unknown study, a Dask scheduler out of reach), with one
-line on stderr;
+2 bad input (a usage error, a bad config, an objective module that fails to import, a space the
+sampler cannot search, an unknown study, a read-only or damaged database, a Dask scheduler out of
+reach), with one line on stderr and nothing stored;
 130 interrupted (the study is saved; run the same command again to resume).
 
 The command groups live in modules: ``runs`` (run), ``studies`` (studies, show, trials, best, lineage,
@@ -22,6 +23,7 @@ from .._version import __version__
 from ..config import STORAGE_ENV, ConfigError, check_dask_address
 from ..errors import CLIError  # noqa: F401 - defined in shoal.errors
 from ._output import STATES
+from ._stored import is_storage_error, storage_failure, storage_url
 from .dashboard import cmd_dashboard
 from .reports import cmd_importance, cmd_report
 from .runs import Interrupted, cmd_run
@@ -239,3 +241,10 @@ def main(argv: list[str] | None = None) -> int:
     except (Interrupted, KeyboardInterrupt) as exc:
         print(f"shoal: {str(exc) or 'interrupted'}", file=sys.stderr)
         return 130
+    except Exception as exc:
+        if not is_storage_error(exc):
+            raise
+        # a damaged or unreadable database met while a command reads or writes it
+        url = storage_url(args) if args.command != "run" else (args.storage or "of the run config")
+        print(f"shoal: error: {storage_failure(url, exc)}", file=sys.stderr)
+        return 2

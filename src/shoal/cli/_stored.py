@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import os
+import sqlite3
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 
 from ..config import STORAGE_ENV, default_storage
 from ..errors import CLIError
-from ..storage import Storage, StudyNotFound, StudyRecord, get_storage
+from ..storage import Storage, StudyNotFound, StudyRecord, get_storage, sqlite_file
 from ..trial import Trial, TrialState
 from ._output import error_line
 
@@ -17,8 +20,72 @@ def storage_url(args: argparse.Namespace) -> str:
     return args.storage or default_storage()
 
 
-def open_storage(url: str, *, must_exist: bool) -> Storage:
-    """Open a storage URL; for reading, a SQLite file that is not there is an error, not a new file."""
+def is_storage_error(exc: BaseException) -> bool:
+    """Whether ``exc`` comes from the database (SQLite's or any SQLAlchemy driver's)."""
+    if isinstance(exc, sqlite3.Error):
+        return True
+    sa_exc = sys.modules.get("sqlalchemy.exc")  # not loaded: no SQL storage was opened
+    return sa_exc is not None and isinstance(exc, sa_exc.SQLAlchemyError)
+
+
+def storage_failure(url: str, exc: BaseException) -> CLIError:
+    """A database error as one line that names the storage and the fix."""
+    text = error_line(str(getattr(exc, "orig", None) or exc)) or type(exc).__name__
+    lowered = text.lower()
+    if "readonly" in lowered or "read-only" in lowered or "read only" in lowered:
+        fix = ("the database cannot be written; make it writable (a SQLite file: the file and its "
+               "directory), or pass --storage with a writable one")
+    elif "malformed" in lowered or "not a database" in lowered or "corrupt" in lowered:
+        fix = ("the file is damaged; restore it from a backup (sqlite3's .recover command may save "
+               "its rows) or pass --storage with another file")
+    elif "unable to open" in lowered:
+        fix = "check that the file exists and that it and its directory can be read (and written, to run)"
+    else:
+        fix = "check the storage URL and that the database is reachable and intact"
+    return CLIError(f"storage {url}: cannot use it ({text}); {fix}")
+
+
+def _writable(path: Path) -> bool:
+    """Whether a SQLite file can be written: the file, and its directory (WAL's -wal and -shm)."""
+    return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
+
+
+def check_writable(url: str, command: str = "run") -> None:
+    """Refuse, before anything is stored, a SQLite storage that ``shoal COMMAND`` could not write."""
+    path = sqlite_file(url)
+    if path is None:
+        return
+    if path.exists():
+        if not os.access(path, os.W_OK):
+            raise CLIError(
+                f"storage {url}: the database file {str(path)!r} is read-only, and 'shoal {command}' "
+                "writes to it; make it writable (chmod u+w) or pass --storage with another file"
+            )
+        if not os.access(path.parent, os.W_OK):
+            raise CLIError(
+                f"storage {url}: the directory {str(path.parent)!r} is read-only, and 'shoal {command}' "
+                "writes the database, whose -wal and -shm files SQLite keeps beside it; make the "
+                "directory writable or pass --storage with a file in a writable directory"
+            )
+    elif not path.parent.is_dir():
+        raise CLIError(
+            f"storage {url}: the directory {str(path.parent)!r} does not exist; create it or pass "
+            "--storage with a file in an existing directory"
+        )
+    elif not os.access(path.parent, os.W_OK):
+        raise CLIError(
+            f"storage {url}: cannot create {str(path)!r}: its directory is read-only; pass --storage "
+            "with a file in a writable directory"
+        )
+
+
+def open_storage(url: str, *, must_exist: bool, read_only: bool = False) -> Storage:
+    """Open a storage URL; for reading, a SQLite file that is not there is an error, not a new file.
+
+    ``read_only`` (for commands that only read): a SQLite file that cannot be written (mode 0444,
+    a read-only directory or mount) is opened read-only, without the WAL switch and the schema
+    upgrade that would write it; a writable one opens as usual.
+    """
     import sqlalchemy as sa
     from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
@@ -38,16 +105,25 @@ def open_storage(url: str, *, must_exist: bool) -> Storage:
                 f"no shoal database at {str(path.resolve())!r} (storage {url}); run 'shoal run "
                 f"CONFIG.yaml' first, or pass --storage / set {STORAGE_ENV}"
             )
+    path = sqlite_file(url)
     try:
+        if read_only and path is not None and path.exists() and not _writable(path):
+            from ..storage.sql import SQLStorage
+
+            return SQLStorage(url, read_only=True)
         return get_storage(url)
-    except ValueError as exc:
+    except (ValueError, RuntimeError) as exc:
         raise CLIError(str(exc)) from None
-    except SQLAlchemyError as exc:
-        raise CLIError(f"storage {url!r}: cannot open it ({error_line(str(exc))})") from None
+    except (SQLAlchemyError, sqlite3.Error) as exc:
+        raise storage_failure(url, exc) from None
 
 
-def load_study(args: argparse.Namespace) -> tuple[Storage, StudyRecord, list[Trial]]:
-    storage = open_storage(storage_url(args), must_exist=True)
+def load_study(
+    args: argparse.Namespace, *, read_only: bool = True
+) -> tuple[Storage, StudyRecord, list[Trial]]:
+    """The storage, record and trials of ``args.study``; ``read_only=False`` for a command that
+    writes (``delete``)."""
+    storage = open_storage(storage_url(args), must_exist=True, read_only=read_only)
     try:
         record = storage.get_study(args.study)
     except StudyNotFound as exc:

@@ -11,7 +11,7 @@ from ..config import ConfigError, RunConfig
 from ..errors import CLIError
 from ..trial import Trial, TrialState
 from ._output import count_states, counts_text, error_line, esc, fmt, new_console
-from ._stored import open_storage
+from ._stored import check_writable, is_storage_error, open_storage, storage_failure
 
 #: How long ``shoal run --dask`` tries to reach the scheduler before it gives up.
 DASK_CONNECT_SECONDS = 10.0
@@ -70,6 +70,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _run_study(args: argparse.Namespace, config: RunConfig, objective: Any, client: Any) -> int:
+    check_writable(config.storage)  # a read-only database is refused before anything is stored
     open_storage(config.storage, must_exist=False)
     try:
         study = config.build_study()
@@ -77,6 +78,10 @@ def _run_study(args: argparse.Namespace, config: RunConfig, objective: Any, clie
     except (ConfigError, ValueError) as exc:  # a changed space or direction, a bad storage URL
         about = "" if str(exc).startswith(f"study {config.study!r}") else f"study {config.study!r}: "
         raise CLIError(f"{args.config}: {about}{exc}") from None
+    except Exception as exc:
+        if is_storage_error(exc):  # a damaged file, a database that refuses writes
+            raise storage_failure(config.storage, exc) from None
+        raise
     if client is not None:
         options["executor"] = client
 
@@ -96,12 +101,10 @@ def _run_study(args: argparse.Namespace, config: RunConfig, objective: Any, clie
             "run the same command again to resume"
         ) from None
     except Exception as exc:  # the objective raised something 'catch' does not cover
+        failed = _failed_by(study, exc, finished_before)
+        if not failed and is_storage_error(exc):  # the storage failed, not the objective
+            raise storage_failure(config.storage, exc) from None
         traceback.print_exc()
-        failed = [
-            t for t in study.trials
-            if t.state == TrialState.FAILED and t.number not in finished_before
-            and type(exc).__name__ in error_line(t.error)
-        ]
         if failed:
             print(
                 f"shoal: the objective raised {type(exc).__name__}, which the config's 'catch' list "
@@ -111,7 +114,12 @@ def _run_study(args: argparse.Namespace, config: RunConfig, objective: Any, clie
             )
         return 1
 
-    trials = study.trials
+    try:
+        trials = study.trials
+    except Exception as exc:
+        if is_storage_error(exc):
+            raise storage_failure(config.storage, exc) from None
+        raise
     console = new_console()
     console.print(
         f"study {esc(config.study)!r}: ran {len(new)} trial{'s' * (len(new) != 1)} "
@@ -134,3 +142,18 @@ def _run_study(args: argparse.Namespace, config: RunConfig, objective: Any, clie
     for name, value in best.config.items():
         console.print(f"  {esc(name)} = {esc(fmt(value))}")
     return 0
+
+
+def _failed_by(study: Any, exc: BaseException, finished_before: set[int]) -> list[Trial]:
+    """The trials of this run recorded FAILED by ``exc`` (none when the storage cannot be read)."""
+    try:
+        trials = study.trials
+    except Exception as error:
+        if is_storage_error(error):
+            return []
+        raise
+    return [
+        t for t in trials
+        if t.state == TrialState.FAILED and t.number not in finished_before
+        and type(exc).__name__ in error_line(t.error)
+    ]

@@ -21,7 +21,15 @@ from ._output import (
     new_table,
     trials_table,
 )
-from ._stored import best_trial, dimension_names, load_study, open_storage, ranked_trials, storage_url
+from ._stored import (
+    best_trial,
+    check_writable,
+    dimension_names,
+    load_study,
+    open_storage,
+    ranked_trials,
+    storage_url,
+)
 
 
 def _rungs_if_paused(storage: Any, study_id: int, trials: list[Any]) -> list[Any]:
@@ -57,7 +65,7 @@ def _describe_dimension(spec: Any) -> str:
 
 def cmd_studies(args: argparse.Namespace) -> int:
     url = storage_url(args)
-    summaries = open_storage(url, must_exist=True).list_studies()
+    summaries = open_storage(url, must_exist=True, read_only=True).list_studies()
     console = new_console()
     if not summaries:
         console.print(f"no studies in {esc(url)}")
@@ -199,7 +207,9 @@ def cmd_lineage(args: argparse.Namespace) -> int:
 
 def cmd_delete(args: argparse.Namespace) -> int:
     url = storage_url(args)
-    storage, record, trials = load_study(args)
+    if args.yes:
+        check_writable(url, "delete")
+    storage, record, trials = load_study(args, read_only=False)
     if not args.yes:
         raise CLIError(
             f"study {record.name!r} has {len(trials)} trials; add --yes to delete it for good"

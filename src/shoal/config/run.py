@@ -30,6 +30,7 @@ from .values import (
     check_dask_address,
     default_storage,
 )
+from .yaml_keys import load_yaml
 
 __all__ = ["RunConfig"]
 
@@ -82,7 +83,9 @@ class RunConfig:
         if not path.is_file():
             raise ConfigError(f"config file {str(path)!r} is not a file")
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+            data = load_yaml(path.read_text(encoding="utf-8"))
+        except ConfigError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
@@ -134,11 +137,17 @@ class RunConfig:
             )
         _add_import_paths(base_dir)  # a custom dimension's map may live next to the config
         try:
-            Space.from_dict(space)
+            built_space = Space.from_dict(space)
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
         sampler = data.get("sampler")
-        build_sampler(sampler)  # validate now: a typo fails before any trial runs
+        built_sampler = build_sampler(sampler)  # validate now: a typo fails before any trial runs
+        if built_sampler is not None:
+            try:  # a space the sampler cannot search (a choice for CMA-ES, a grid too large)
+                built_sampler.check_space(built_space)
+            except ValueError as exc:
+                name = sampler if isinstance(sampler, str) else sampler.get("name")
+                raise ConfigError(f"sampler {name!r}: {exc}") from None
         scheduler = data.get("scheduler")
         built_scheduler = build_scheduler(scheduler)
         checkpoints = data.get("checkpoints")
@@ -239,19 +248,39 @@ class RunConfig:
     def load_objective(self) -> Callable[..., Any]:
         """Import the objective, with the config's directory and the working directory on sys.path.
 
-        Raises ``ConfigError`` when the module or function cannot be found; errors raised by the
-        module's own code while it imports propagate unchanged.
+        Raises ``ConfigError`` when the module or function cannot be found, and when the module
+        fails while it imports (a syntax error, an exception of its own code); the module's own
+        error is the ``ConfigError``'s cause, with its traceback.
         """
         _add_import_paths(self.base_dir)
+        module = self.objective.partition(":")[0]
         try:
             objective = import_object(self.objective)
         except ModuleNotFoundError as exc:
+            if exc.name is not None and module != exc.name and not module.startswith(f"{exc.name}."):
+                raise ConfigError(  # the module is there, and imports a package that is not
+                    f"objective {self.objective!r}: importing module {module!r} failed: it imports "
+                    f"{exc.name!r}, which is not installed; install it"
+                ) from exc
             raise ConfigError(
                 f"objective {self.objective!r}: cannot import module {exc.name!r}; put it next to the "
                 "config file or in the working directory, or install it"
             ) from None
+        except SyntaxError as exc:
+            where = f"{exc.filename}, line {exc.lineno}" if exc.filename else f"module {module!r}"
+            raise ConfigError(
+                f"objective {self.objective!r}: module {module!r} has a syntax error ({where}: "
+                f"{exc.msg}); fix it and run again"
+            ) from exc
         except (ImportError, AttributeError) as exc:
             raise ConfigError(f"objective {self.objective!r}: cannot import it ({exc})") from None
+        except (Exception, SystemExit) as exc:  # the module's own code failed while importing
+            lines = str(exc).strip().splitlines()
+            raise ConfigError(
+                f"objective {self.objective!r}: importing module {module!r} raised "
+                f"{type(exc).__name__}{': ' + lines[0] if lines else ''}; fix the module (run "
+                f"python -c 'import {module}' to see the traceback)"
+            ) from exc
         if not callable(objective):
             raise ConfigError(f"objective {self.objective!r} is a {type(objective).__name__}, not a function")
         return objective

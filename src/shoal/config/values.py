@@ -94,6 +94,10 @@ def _exception_class(name: Any) -> type[BaseException]:
             obj = import_object(name)
         except (ImportError, AttributeError, ValueError) as exc:
             raise ConfigError(f"catch: cannot import {name!r} ({exc})") from None
+        except (Exception, SystemExit) as exc:  # the module failed while importing
+            raise ConfigError(
+                f"catch: importing {name!r} raised {type(exc).__name__} ({exc}); fix the module"
+            ) from None
     if not (isinstance(obj, type) and issubclass(obj, BaseException)):
         raise ConfigError(
             f"catch: {name!r} is not an exception class; give a builtin name such as ValueError "
@@ -127,12 +131,15 @@ def _seconds(key: str, value: Any) -> float | None:
             number = float(number)
         except ValueError:
             pass
+    if isinstance(number, int) and not isinstance(number, bool) and number > 10**300:
+        number = math.inf  # an integer beyond any float: not a finite number of seconds
     if (
         isinstance(number, bool)
         or not isinstance(number, (int, float))
         or not (math.isfinite(number) and number > 0)
     ):
-        raise ConfigError(f"{key}: must be a number of seconds > 0, got {value!r}")
+        shown = f"a {len(str(value))}-digit number" if number is math.inf else repr(value)
+        raise ConfigError(f"{key}: must be a number of seconds > 0, got {shown}")
     return float(number)
 
 

@@ -113,6 +113,11 @@ class Sampler(Seeded, ABC):
     def propose(self, context: SamplingContext) -> Proposal:
         """The next point to try."""
 
+    def check_space(self, space: Space) -> None:
+        """Raise ``ValueError`` naming the dimension (or the limit) when this sampler cannot search
+        ``space``. Studies and run configs call it before anything is stored; the default accepts
+        every space."""
+
     def describe(self) -> str:
         """A short description stored with the study, e.g. ``Random(seed=0)``."""
         return f"{type(self).__name__}(seed={self.seed})"

@@ -136,6 +136,10 @@ class CMAES(Sampler):
         return int(rng.integers(2**31 - 1))
 
     # -- proposing ---------------------------------------------------------------------------
+    def check_space(self, space: Space) -> None:
+        """Refuse a space with a choice or a conditional dimension, naming it."""
+        cma_columns(space)
+
     def propose(self, context: SamplingContext) -> Proposal:
         space = context.space
         cols = cma_columns(space)  # a space CMA-ES cannot search fails here, before any trial runs

@@ -356,6 +356,10 @@ class CoarseToFine(Sampler):
         claim = claim[len(prefix):] if claim is not None and claim.startswith(prefix) else None
         return dataclasses.replace(trial, unit=unit, claim=claim)
 
+    def check_space(self, space: Space) -> None:
+        """The first round searches the whole space with the base sampler: it must accept it."""
+        self.base.check_space(space)
+
     def propose(self, context: SamplingContext) -> Proposal:
         sizes = self.round_sizes(context)
         first = self.current_round(context)

@@ -43,13 +43,21 @@ def _axis(dim: Dimension, resolution: int) -> list[float]:
     if dim.discrete:
         return [float(dim.to_unit(v)) for v in values]
     us = [0.5] if resolution == 1 else [float(u) for u in np.linspace(0.0, 1.0, resolution)]
-    seen: list[Any] = []
+    seen: set[tuple[type, Any]] = set()
+    unhashable: list[Any] = []
     coords: list[float] = []
-    for u in us:
+    for u in us:  # linear in the resolution: a set of (type, value), as Dimension.grid keeps them apart
         v = dim.from_unit(u)
-        if not any(_same_value(v, s) for s in seen):
-            seen.append(v)
-            coords.append(u)
+        try:
+            key = (type(v), v)
+            if key in seen:
+                continue
+            seen.add(key)
+        except TypeError:
+            if any(_same_value(v, s) for s in unhashable):
+                continue
+            unhashable.append(v)
+        coords.append(u)
     if len(coords) != len(values):  # a dimension with its own grid(): place its values by inverse
         return [float(dim.to_unit(v)) for v in values]
     return coords
@@ -206,6 +214,7 @@ class Grid(Sampler):
         self.max_points = None if max_points is None else int(max_points)
         self.shuffle = shuffle
         self._plan: _Plan | None = None
+        self._sized: tuple[Space, int] | None = None
         self._orders: dict[tuple[str, int | None], tuple[int, int]] = {}
         self._cursors: dict[str, int] = {}
 
@@ -217,8 +226,26 @@ class Grid(Sampler):
         return self._plan
 
     def size(self, space: Space | Mapping[str, Any]) -> int:
-        """How many points the grid has over ``space`` (conditional dimensions counted exactly)."""
-        return self._plan_for(as_space(space)).size
+        """How many points the grid has over ``space`` (conditional dimensions counted exactly).
+
+        Counted by arithmetic (``Space.grid_size``), without listing the points.
+        """
+        space = as_space(space)
+        if self._sized is None or self._sized[0] is not space:
+            self._sized = (space, space.grid_size(self.resolution))
+        return self._sized[1]
+
+    def check_space(self, space: Space | Mapping[str, Any]) -> None:
+        """Refuse a grid of more than ``max_points`` points, sized by arithmetic (at once)."""
+        if self.max_points is None:
+            return
+        n = self.size(space)
+        if n > self.max_points:
+            raise ValueError(
+                f"Grid: the grid has {n} points, more than max_points={self.max_points}; lower "
+                f"resolution (now {self.resolution}), remove dimensions, or pass max_points=None "
+                "to run it anyway"
+            )
 
     def point(self, space: Space | Mapping[str, Any], index: int) -> dict[str, Any]:
         """The config of grid point ``index`` (0 <= index < size), in row-major numbering."""
@@ -254,14 +281,9 @@ class Grid(Sampler):
         return order
 
     def propose(self, context: SamplingContext) -> Proposal:
+        self.check_space(context.space)  # before the plan lists any value
         plan = self._plan_for(context.space)
         n = plan.size
-        if self.max_points is not None and n > self.max_points:
-            raise ValueError(
-                f"Grid: the grid has {n} points, more than max_points={self.max_points}; lower "
-                f"resolution (now {self.resolution}), remove dimensions, or pass max_points=None "
-                "to run it anyway"
-            )
         held: set[int] = set()
         for trial in context.trials:
             claim = trial.claim

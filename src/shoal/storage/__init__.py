@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from .base import (
     ClaimTaken,
@@ -28,6 +29,7 @@ __all__ = [
     "ClaimTaken",
     "StateConflict",
     "get_storage",
+    "sqlite_file",
 ]
 
 _OPEN: dict[str, Storage] = {}
@@ -66,3 +68,17 @@ def _cache_key(url: str) -> str:
     if prefix.startswith("sqlite") and sep and path and not path.startswith("/"):
         return f"{prefix}:///{os.path.abspath(path.split('?')[0])}"
     return url
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite URL as an absolute path; None for other databases (and in-memory
+    SQLite). ``sqlite_file(url).exists()`` tells whether opening ``url`` would create the file."""
+    if not isinstance(url, str):
+        return None
+    prefix, sep, path = url.partition(":///")
+    database = path.split("?")[0]
+    if not (prefix.startswith("sqlite") and sep) or database in ("", ":memory:"):
+        return None
+    if database.startswith("file:"):  # a URI filename: sqlite:///file:path?mode=ro&uri=true
+        database = database[len("file:"):]
+    return Path(os.path.abspath(database))

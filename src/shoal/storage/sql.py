@@ -51,6 +51,8 @@ from .sql_schema import (
     _SYNCHRONOUS,
     _configure_sqlite,
     _is_sqlite,
+    _read_only_connector,
+    check_schema,
     checkpoints,
     create_schema,
     drivers,
@@ -67,10 +69,16 @@ from .summary import check_failure, not_found_message, refuse_finished, summariz
 class SQLStorage(SQLRecords, Storage):
     """Storage on any SQLAlchemy URL, e.g. ``sqlite:///shoal.db`` or ``postgresql+psycopg://...``."""
 
-    def __init__(self, url: str, **engine_kwargs: Any) -> None:
+    def __init__(self, url: str, *, read_only: bool = False, **engine_kwargs: Any) -> None:
+        """``read_only=True`` (SQLite only) opens an existing file for reading and never writes it:
+        no WAL switch, no schema upgrade, ``mode=ro`` (``immutable=1`` where its directory cannot be
+        written and no WAL file is there, so no writer can exist). For files shoal may not write."""
         self.url = url
+        self.read_only = read_only
         parsed = sa.engine.make_url(url)
         self._sqlite = _is_sqlite(parsed)
+        if read_only and not self._sqlite:
+            raise ValueError(f"storage {url!r}: read_only applies to SQLite files only")
         if self._sqlite:
             database = parsed.database or ""
             if database in ("", ":memory:"):
@@ -78,6 +86,8 @@ class SQLStorage(SQLRecords, Storage):
                     "storage: an in-memory SQLite URL would vanish with its connection; use "
                     "storage=None for memory or 'sqlite:///path.db' for a file"
                 )
+            if read_only:
+                engine_kwargs.setdefault("creator", _read_only_connector(database))
             engine_kwargs.setdefault("connect_args", {"check_same_thread": False, "timeout": 60})
             synchronous = str(parsed.query.get("synchronous", "normal")).lower()
             if synchronous not in _SYNCHRONOUS:
@@ -90,8 +100,16 @@ class SQLStorage(SQLRecords, Storage):
         self._engine = sa.create_engine(parsed, **engine_kwargs)
         self._local = threading.local()
         if self._sqlite:
-            _configure_sqlite(self._engine, synchronous)
-        self._create_schema()
+            _configure_sqlite(self._engine, synchronous, read_only=read_only)
+        if read_only:
+            self._check_schema()
+        else:
+            self._create_schema()
+
+    def _check_schema(self) -> None:
+        """A read-only file cannot be upgraded: it must hold every table and column already."""
+        with self._read() as conn:
+            check_schema(conn, url=self.url)
 
     def _create_schema(self) -> None:
         with self._write() as conn:

@@ -5,10 +5,14 @@ write one file.
 
 from __future__ import annotations
 
+import os
 import random
 import sqlite3
 import time
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -169,10 +173,11 @@ def _is_sqlite(url: sa.engine.URL) -> bool:
 _SYNCHRONOUS = ("normal", "full")
 
 
-def _configure_sqlite(engine: Engine, synchronous: str) -> None:
+def _configure_sqlite(engine: Engine, synchronous: str, *, read_only: bool = False) -> None:
     """WAL, a busy timeout and explicit BEGIN [IMMEDIATE] so concurrent writers wait, not fail.
 
     ``synchronous=normal`` survives a killed process; ``full`` also survives a power cut (slower).
+    A ``read_only`` engine leaves the journal mode and the sync level alone (they are writes).
     """
 
     @event.listens_for(engine, "connect")
@@ -180,8 +185,9 @@ def _configure_sqlite(engine: Engine, synchronous: str) -> None:
         dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA busy_timeout = 60000")
-        _switch_to_wal(cursor)
-        cursor.execute(f"PRAGMA synchronous = {synchronous.upper()}")
+        if not read_only:
+            _switch_to_wal(cursor)
+            cursor.execute(f"PRAGMA synchronous = {synchronous.upper()}")
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.close()
 
@@ -190,6 +196,25 @@ def _configure_sqlite(engine: Engine, synchronous: str) -> None:
         mode = connection.get_execution_options().get("shoal_mode", "read")
         if mode != "autocommit":  # a lone SELECT needs no transaction in SQLite
             connection.exec_driver_sql("BEGIN IMMEDIATE" if mode == "write" else "BEGIN")
+
+
+def _read_only_connector(database: str) -> Callable[[], sqlite3.Connection]:
+    """A function opening ``database`` read-only: a ``mode=ro`` URI, never creating the file.
+
+    Where the file's directory cannot be written and no ``-wal`` file is there, SQLite could not
+    create the shared-memory file a WAL reader needs, and no writer can exist (it would need the
+    ``-wal`` file): the file is opened ``immutable=1``.
+    """
+    path = Path(database).resolve()
+    query = "mode=ro"
+    if not os.access(path.parent, os.W_OK) and not Path(f"{path}-wal").exists():
+        query += "&immutable=1"
+    uri = f"file:{quote(str(path))}?{query}"
+
+    def connect() -> sqlite3.Connection:
+        return sqlite3.connect(uri, uri=True, check_same_thread=False, timeout=60)
+
+    return connect
 
 
 def _switch_to_wal(cursor: Any, deadline_s: float = 60.0) -> None:
@@ -230,4 +255,25 @@ def create_schema(conn: Connection, *, sqlite: bool, url: str) -> None:
     if version is None:
         conn.execute(meta.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
     elif int(version) > SCHEMA_VERSION:
+        raise RuntimeError(f"storage {url}: written by a newer shoal (schema {version}); upgrade shoal")
+
+
+def check_schema(conn: Connection, *, url: str) -> None:
+    """A database opened read-only cannot be upgraded: it must hold every table and column already,
+    and not come from a newer shoal."""
+    inspector = sa.inspect(conn)
+    present = set(inspector.get_table_names())
+    lacking = [t.name for t in _metadata.sorted_tables if t.name not in present]
+    for table in _metadata.sorted_tables:
+        if table.name in present:
+            columns = {column["name"] for column in inspector.get_columns(table.name)}
+            lacking += [f"{table.name}.{c.name}" for c in table.columns if c.name not in columns]
+    if lacking:
+        raise ValueError(
+            f"storage {url}: the database cannot be written and lacks {lacking[0]} (it was made by an "
+            "older shoal, or is not a shoal database); open it once where it can be written (e.g. with "
+            "'shoal studies' as its owner) to upgrade it"
+        )
+    version = conn.execute(sa.select(meta.c.value).where(meta.c.key == "schema_version")).scalar()
+    if version is not None and int(version) > SCHEMA_VERSION:
         raise RuntimeError(f"storage {url}: written by a newer shoal (schema {version}); upgrade shoal")

@@ -24,7 +24,7 @@ from ..samplers.base import Sampler, SamplingContext
 from ..samplers.random import Random
 from ..schedulers.base import TrialPlan
 from ..space import Space, as_space
-from ..storage import Storage, get_storage
+from ..storage import Storage, StudyNotFound, get_storage, sqlite_file
 from ..trial import FailureKind, Trial, TrialState
 from . import opening, recovery
 from .checkpointing import Checkpointing
@@ -79,6 +79,7 @@ class Study:
         self.direction = check_direction(direction)
         self.scheduler = check_scheduler(scheduler)  # decides on running trials (shoal.schedulers)
         self.sampler: Sampler = (sampler or _default_sampler(self.scheduler)).with_seed(seed)
+        self.sampler.check_space(self.space)  # a space the sampler cannot search: refused, nothing stored
         self._sampler_given = sampler is not None
         self._glue = None if scheduler is None else SchedulerGlue(self, self.scheduler.with_seed(seed))
         self._checkpoints = Checkpointing(self, checkpoints)  # a path, fsspec URL or CheckpointStore
@@ -124,6 +125,12 @@ class Study:
         come from storage. ``space`` may differ from the stored one where the old trials still fit it.
         ``StudyNotFound`` when there is no such study.
         """
+        missing = sqlite_file(storage) if isinstance(storage, str) else None
+        if missing is not None and not missing.exists():  # opening it would create an empty file
+            raise StudyNotFound(
+                f"no study named {name!r}: there is no database file {str(missing)!r} (storage "
+                f"{storage}); check the path, or create the study with shoal.Study(...)"
+            )
         backend = get_storage(storage)
         record = backend.get_study(name)
         if space is None:
