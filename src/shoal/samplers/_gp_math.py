@@ -17,7 +17,7 @@ from scipy.linalg import cho_solve, lapack, solve_triangular
 from scipy.optimize import minimize
 from scipy.special import log_ndtr
 
-from ..stats.pareto import log_h as _log_h
+from ..stats.ehvi import log_h as _log_h
 
 NOISE_FLOOR = 1e-6
 _SQRT5 = math.sqrt(5.0)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..objectives import Objectives
-from ..stats import pareto
+from ..stats import ehvi, pareto
 from ..trial import Trial, TrialState
 from .base import finished_score
 
@@ -161,7 +161,7 @@ def select(
             chosen.extend(members[:need].tolist())
         elif fill == "hypervolume" and scores.shape[1] <= 3:
             ref = pareto.reference_point(scores[feasible]) if feasible.any() else None
-            chosen.extend(members[pareto.hypervolume_subset(scores[members], need, ref)].tolist())
+            chosen.extend(members[ehvi.hypervolume_subset(scores[members], need, ref)].tolist())
         else:
             distance = pareto.crowding_distance(scores[members])
             order = sorted(range(len(members)), key=lambda i: (-distance[i], tie[members[i]]))

@@ -39,7 +39,7 @@ from scipy.special import log_ndtr
 
 from ..objectives import Constraint
 from ..space import Space
-from ..stats import pareto
+from ..stats import ehvi, pareto
 from ..trial import Trial
 from . import _gp_math as gm
 from . import _mo
@@ -86,7 +86,7 @@ class _Models(Acquisition):
         rng: np.random.Generator,
         constraints: list[tuple[gm.Posterior, float]],
         objectives: list[gm.Posterior] | None = None,
-        boxes: pareto.Boxes | None = None,
+        boxes: ehvi.Boxes | None = None,
         scalar: tuple[gm.Posterior, float] | None = None,
     ) -> None:
         super().__init__(enc, rng)
@@ -101,7 +101,7 @@ class _Models(Acquisition):
             predictions = [post.predict(x) for post in self.objectives]
             mean = np.column_stack([p[0] for p in predictions])
             std = np.column_stack([p[1] for p in predictions])
-            out += pareto.log_expected_hypervolume_improvement(mean, std, self.boxes)
+            out += ehvi.log_expected_hypervolume_improvement(mean, std, self.boxes)
         elif self.scalar is not None:
             post, best = self.scalar
             mean, std = post.predict(x)
@@ -208,7 +208,7 @@ class MOGP(Sampler):
                 models.append(post)
             front = np.vstack([z[observed][feasible_done[rows]], believed[believed_feasible]])
             ref = pareto.reference_point(z[observed])
-            boxes = pareto.nondominated_boxes(front, ref)
+            boxes = ehvi.nondominated_boxes(front, ref)
             acquisition = _Models(enc, rng, constraints, objectives=models, boxes=boxes)
             gain = "EI of the best feasible value" if m == 1 else f"EHVI of a front of {len(boxes.front)}"
             why = f"{gain} x P(feasible), {what}" if spec.constraints else f"{gain}, {what}"
