@@ -358,7 +358,7 @@ def test_ctrl_c_exits_130_and_the_same_command_resumes(tmp_path: Path, capsys, m
     config = write_config(tmp_path, objective="cli_objectives:interrupt_third_call", n_trials=5)
     code, _, err = run_cli(capsys, "run", str(config), "--no-progress")
     assert code == 130
-    assert "run the same command again to resume" in err and "Traceback" not in err
+    assert "run the same command again to continue" in err and "Traceback" not in err
     study = shoal.Study.load("demo", sqlite_url_for(tmp_path / "shoal.db"))
     states = [t.state for t in study.trials]
     assert states == [TrialState.COMPLETE, TrialState.COMPLETE, TrialState.STALE, TrialState.QUEUED]
@@ -440,7 +440,7 @@ def test_console_script_ctrl_c_exits_130(tmp_path: Path) -> None:
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 130
-    assert "run the same command again to resume" in err and "Traceback" not in err
+    assert "run the same command again to continue" in err and "Traceback" not in err
     study = shoal.Study.load("demo", sqlite_url_for(tmp_path / "env.db"))
     assert [t.state for t in study.trials] == [TrialState.STALE, TrialState.QUEUED]
 
@@ -789,7 +789,7 @@ def test_console_script_ctrl_c_with_workers_stops_them_and_resumes(
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 130, err
-    assert "run the same command again to resume" in err and "Traceback" not in err
+    assert "run the same command again to continue" in err and "Traceback" not in err
     states = sorted(t.state.value for t in load_trials(tmp_path))
     assert states == ["QUEUED", "QUEUED", "STALE", "STALE"]
     for marker in parallel.glob("started-*"):  # no worker outlives its driver

@@ -4,7 +4,7 @@ Exit codes: 0 ok; 1 the objective raised an exception that is not caught (traceb
 2 bad input (a usage error, a bad config, an objective module that fails to import, a space the
 sampler cannot search, an unknown study, a read-only or damaged database, a Dask scheduler out of
 reach), with one line on stderr and nothing stored;
-130 interrupted (the study is saved; run the same command again to resume).
+130 interrupted (the study is saved; run the same command again to continue).
 
 The command groups live in modules: ``runs`` (run), ``studies`` (studies, show, trials, best, lineage,
 delete), ``reports`` (report, importance) and ``dashboard``; ``_output`` and ``_stored`` hold what they
@@ -96,7 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser(
         "run",
-        help="run (or resume) a study from a YAML config",
+        help="run (or continue) a study from a YAML config",
         description="Run a study from a YAML config; running it again adds trials to the same study.",
     )
     run.add_argument("config", metavar="CONFIG", help="the YAML run config (see docs/cli.md)")

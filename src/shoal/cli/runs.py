@@ -1,4 +1,4 @@
-"""``shoal run``: run (or resume) a study from a YAML config, in process, on workers or on Dask."""
+"""``shoal run``: run (or continue) a study from a YAML config, in process, on workers or on Dask."""
 
 from __future__ import annotations
 
@@ -98,7 +98,7 @@ def _run_study(args: argparse.Namespace, config: RunConfig, objective: Any, clie
     except KeyboardInterrupt:
         raise Interrupted(
             f"interrupted; study {config.study!r} keeps its finished trials in {config.storage}; "
-            "run the same command again to resume"
+            "run the same command again to continue"
         ) from None
     except Exception as exc:  # the objective raised something 'catch' does not cover
         failed = _failed_by(study, exc, finished_before)

@@ -2,7 +2,7 @@
 
 Lists studies; for a study shows the best-so-far history, a sortable trial table and each trial's
 details, updating while trials run. Panda mode: from the page a person enqueues a configuration,
-stops a running trial, or pauses and resumes the study (actions need the token printed at start).
+stops a running trial, or pauses and unpauses the study (actions need the token printed at start).
 Standard library only (``http.server``); plotly figures from ``shoal.analysis`` appear when plotly
 is installed.
 """

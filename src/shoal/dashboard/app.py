@@ -1,7 +1,7 @@
 """The dashboard's JSON API, apart from HTTP: reads through ``TrialWatch``, actions through ``Study``.
 
 Reads never write. The three actions (enqueue a configuration, stop a running trial, pause or
-resume the study) are the only writes, each one short transaction.
+unpause the study) are the only writes, each one short transaction.
 """
 
 from __future__ import annotations

@@ -177,7 +177,7 @@ function drawHeader(study) {
   const counts = ["RUNNING", "QUEUED", "COMPLETE", "PRUNED", "FAILED", "STALE", "PAUSED"]
     .filter((k) => c[k]).map((k) => el("span", { class: "badge state-" + k, text: `${c[k]} ${k.toLowerCase()}` }));
   const button = el("button", { id: "pause-button", class: study.paused ? "primary" : "",
-    text: study.paused ? "Resume study" : "Pause study",
+    text: study.paused ? "Unpause study" : "Pause study",
     onclick: async (ev) => {
       ev.target.disabled = true;
       try { await post(`/api/studies/${enc(study.name)}/pause`, { paused: !study.paused }); setMessage("study-message", "", false); }
@@ -190,7 +190,7 @@ function drawHeader(study) {
       el("div", {}, el("span", { class: "muted", text: `${study.direction} · ${study.sampler} · ${study.n_trials} trials` }), ...counts,
         el("div", {}, "best value ", el("strong", { id: "best-value", text: study.best_value === null ? "none yet" : fmt(study.best_value) }))),
       el("div", {}, button, " ", el("span", { id: "study-message" }))),
-    study.paused ? el("p", { class: "banner", text: "Paused: running trials go on, no new trial starts until the study is resumed." }) : null);
+    study.paused ? el("p", { class: "banner", text: "Paused: running trials go on, no new trial starts until the study is unpaused." }) : null);
 }
 
 function setMessage(id, text, bad) {
