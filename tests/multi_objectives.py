@@ -67,3 +67,8 @@ def brute_front(trials: list[shoal.Trial], objectives: dict[str, str]) -> list[i
         return all(no_worse(a, b, w) for a, b, w in pairs) and any(a != b for a, b, _ in pairs)
 
     return [t.number for t in done if not any(beats(u, t) for u in done)]
+
+
+def constrained(config: dict[str, Any]) -> dict[str, float]:
+    """One objective under "value", with a constrained metric."""
+    return {"value": accuracy(config), "memory_mb": memory(config)}

@@ -81,8 +81,18 @@ def config_table(config: dict[str, Any], title: str):
     return table
 
 
-def trials_table(trials: Sequence[Trial], names: list[str], *, title: str, full: bool):
-    columns = ["#", "state", "value", *names, "duration"] if full else ["#", "value", *names, "duration"]
+def feasible_text(feasible: bool | None) -> str:
+    return "" if feasible is None else ("yes" if feasible else "no")
+
+
+def trials_table(
+    trials: Sequence[Trial], names: list[str], *, title: str, full: bool, metrics: Sequence[str] = ()
+):
+    """Trials as a table: number, (state), value, a column per returned value and ``feasible`` (for a
+    study with several objectives or constraints: ``metrics`` names them), the config, ..."""
+    judged = [*metrics, "feasible"] if metrics else []
+    columns = ["#", "state", "value", *judged, *names, "duration"] if full else [
+        "#", "value", *judged, *names, "duration"]
     if full:
         columns.append("error")
     table = new_table(*[esc(c) for c in columns], title=title)
@@ -91,9 +101,21 @@ def trials_table(trials: Sequence[Trial], names: list[str], *, title: str, full:
         if full:
             row.append(t.state.value)
         row.append(fmt(t.value))
+        if metrics:
+            row.extend(fmt(t.values.get(m)) for m in metrics)
+            row.append(feasible_text(t.feasible))
         row.extend(fmt(t.config.get(n)) for n in names)
         row.append(fmt_duration(t.duration))
         if full:
             row.append(error_line(t.error))
         table.add_row(*[esc(c) for c in row])
+    return table
+
+
+def front_table(front: Sequence[Trial], metrics: Sequence[str], names: list[str], *, title: str):
+    """A Pareto front: a row per trial with its returned values and configuration."""
+    table = new_table(*[esc(c) for c in ["#", *metrics, *names]], title=title)
+    for t in front:
+        table.add_row(*[esc(c) for c in [str(t.number), *(fmt(t.values.get(m)) for m in metrics),
+                                         *(fmt(t.config.get(n)) for n in names)]])
     return table
