@@ -199,7 +199,9 @@ def test_tell_takes_a_dict(storage: Storage) -> None:
     assert (nan.state, nan.failure, nan.values) == (FAILED, FailureKind.OBJECTIVE, {})
     assert "'accuracy' = nan" in nan.error
     for value, message in [
-        (0.5, r"this study's objectives are accuracy \(maximize\), latency_ms \(minimize\); memory_mb"),
+        (0.5, r"tell: a study with several objectives needs a dict: return one such as \{'accuracy': "),
+        (math.nan, "tell: a study with several objectives needs a dict"),
+        ("0.5", r"this study's objectives are accuracy \(maximize\), latency_ms \(minimize\); memory_mb"),
         ({"accuracy": 0.5, "latency_ms": 1.0}, "returned no 'memory_mb'"),
         ({"accuracy": 0.5, "memory_mb": 1.0}, "returned no 'latency_ms'"),
         ({"accuracy": "0.5", "latency_ms": 1.0, "memory_mb": 1.0}, "values must map names to numbers"),
@@ -218,6 +220,21 @@ def test_tell_takes_a_dict(storage: Storage) -> None:
     reread = shoal.Study.load("mlp", storage).trials
     assert [(t.state, t.values, t.feasible) for t in reread] == [
         (t.state, t.values, t.feasible) for t in study.trials]
+
+
+def test_one_named_objective_takes_a_number_or_a_dict() -> None:
+    """``objectives={"loss": "minimize"}`` without constraints: a bare number is the loss, as
+    ``Objectives.read`` reads it, from the objective and in tell alike."""
+    study = shoal.Study("one", mo.SPACE, objectives={"loss": "minimize"}, sampler=Random(seed=0))
+    study.optimize(lambda c: c["x"], n_trials=2, show_progress=False)
+    study.optimize(lambda c: {"loss": c["x"], "epochs": 2}, n_trials=1, show_progress=False)
+    told = study.tell(study.ask(), 0.25)
+    losses = [t.config["x"] for t in study.trials[:3]] + [0.25]
+    assert [(t.state, t.values, t.feasible) for t in study.trials] == [
+        (COMPLETE, {"loss": losses[0]}, True), (COMPLETE, {"loss": losses[1]}, True),
+        (COMPLETE, {"loss": losses[2], "epochs": 2.0}, True), (COMPLETE, {"loss": 0.25}, True)]
+    assert told.value == 0.25 and study.best.value == min(t.value for t in study.trials)
+    assert study.tell(study.ask(), math.inf).state == FAILED
 
 
 def test_tell_in_a_one_number_study_is_as_before() -> None:

@@ -109,16 +109,15 @@ def told(objectives: Objectives, value: Any, state: TrialState | str | None, err
         if state == TrialState.COMPLETE:
             raise ValueError(f"tell: a COMPLETE trial needs its values, e.g. {objectives.example()}")
         return Verdict(state, None, error, failure)  # type: ignore[arg-type]
-    if not isinstance(value, Mapping):
-        raise ValueError(f"tell: this study's objectives are {objectives.describe()}; pass a dict such "
-                         f"as {objectives.example()}, not {value!r}")
-    for key, raw in value.items():
-        if not isinstance(key, str) or not _is_number(raw):
-            raise ValueError(f"tell: values must map names to numbers, got {key!r}: {raw!r}")
+    if not isinstance(value, Mapping):  # a number: enough for one objective without constraints
+        if not _is_number(value):
+            raise ValueError(f"tell: this study's objectives are {objectives.describe()}; pass a dict "
+                             f"such as {objectives.example()}, not {value!r}")
+    elif not all(isinstance(k, str) and _is_number(v) for k, v in value.items()):
+        raise ValueError(f"tell: values must map names to numbers, got {dict(value)!r}")
     values, problem = _read(objectives, value)
     if values is None:
-        nonfinite = any(not math.isfinite(float(v)) for v in value.values())
-        if state is None and nonfinite:
+        if state is None and _read(objectives, _finite(value))[0] is not None:  # only a NaN or inf
             return Verdict(TrialState.FAILED, None, problem, FailureKind.OBJECTIVE)
         raise ValueError(f"tell: {problem}")
     if state == TrialState.FAILED:
@@ -148,6 +147,13 @@ def _told_number(
     if state == TrialState.COMPLETE and number is None:
         raise ValueError("tell: a COMPLETE trial needs a finite value")
     return Verdict(state, number, error, failure)
+
+
+def _finite(value: Any) -> Any:
+    """``value`` (a number or a mapping of numbers) with every NaN or infinity replaced by 0."""
+    if isinstance(value, Mapping):
+        return {k: _finite(v) for k, v in value.items()}
+    return value if math.isfinite(float(value)) else 0.0
 
 
 def _is_number(value: Any) -> bool:
