@@ -19,6 +19,7 @@ distributed = pytest.importorskip("distributed")
 
 import cloudpickle  # noqa: E402
 import dask  # noqa: E402
+import multi_objectives  # noqa: E402
 from distributed import Client, LocalCluster  # noqa: E402
 
 import shoal  # noqa: E402
@@ -27,8 +28,9 @@ from shoal.execution.dask import DaskExecutor, TrialAbandoned, is_dask_target  #
 from shoal.storage import get_storage  # noqa: E402
 from shoal.trial import TrialState  # noqa: E402
 
-# Workers import nothing from tests/: the objectives below travel by value.
+# Workers import nothing from tests/: the objectives below (and the multi-objective ones) travel by value.
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
+cloudpickle.register_pickle_by_value(multi_objectives)
 
 DRIVER_PID = os.getpid()
 SPACE = {"x": shoal.Float(0.0, 1.0)}
@@ -187,6 +189,32 @@ def test_trials_run_in_worker_processes(client: Client, tmp_path: Path, sqlite_u
     assert len(pids) >= 2 and DRIVER_PID not in pids
     assert pids <= _worker_pids(client)
     assert all(t.reports == [(0, t.config["x"])] for t in trials)
+
+
+def worker_values(config: dict) -> dict:
+    """Named values, one a numpy number, with the pid of the worker that ran the call."""
+    return {**multi_objectives.tradeoff(config), "pid": float(os.getpid())}
+
+
+def test_named_values_travel_from_dask_workers(client: Client, sql_url: str) -> None:
+    """Several objectives and constraints on Dask, through SQLite and PostgreSQL: what workers return
+    is judged by the driver's study (a NaN or a missing objective fails that trial only)."""
+    mo = multi_objectives
+    study = shoal.Study("mo", mo.SPACE, storage=sql_url, objectives=mo.OBJECTIVES, constraints=mo.CONSTRAINTS,
+                        sampler=shoal.samplers.Random(seed=5))
+    study.optimize(worker_values, n_trials=16, executor=client, show_progress=False)
+    trials = study.trials
+    assert len(trials) == 16 and {t.state for t in trials} >= {TrialState.COMPLETE}
+    for trial in trials:
+        state, values, feasible = mo.expected(trial.config)
+        assert (trial.state.value, trial.feasible) == (state, feasible)
+        if values is not None:
+            assert {k: v for k, v in trial.values.items() if k != "pid"} == values
+            assert int(trial.values["pid"]) in _worker_pids(client)
+    assert [t.number for t in study.pareto_front] == mo.brute_front(trials, mo.OBJECTIVES)
+    plain = shoal.Study("plain", mo.SPACE, "maximize", sql_url, seed=1)
+    plain.optimize(worker_values, n_trials=2, executor=client, show_progress=False)
+    assert all(t.state == TrialState.FAILED and "return a number" in t.error for t in plain.trials)
 
 
 def test_scheduler_address(cluster: LocalCluster, client: Client, sqlite_url: str) -> None:

@@ -21,6 +21,7 @@ from shoal.testing.storage import (
     QUEUED,
     RUNNING,
     SPACE,
+    SQLUpgradeContract,
     StorageConformance,
     add,
     new_study,
@@ -38,7 +39,7 @@ class TestMemory(StorageConformance):
         backend.close()
 
 
-class SQLConformance(StorageConformance):
+class SQLConformance(StorageConformance, SQLUpgradeContract):
     """The contract on a fresh SQL storage at ``storage_url`` (given by a subclass), and what a SQL
     storage owes beyond it."""
 

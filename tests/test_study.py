@@ -292,11 +292,12 @@ def test_public_names_and_submodules_resolve_lazily() -> None:
 
 
 def test_load_takes_every_option_study_takes(sqlite_url: str, tmp_path) -> None:
-    """One spelling per idea: reopening a study accepts what creating it accepts (the direction and,
-    unless given, the space come from storage)."""
+    """One spelling per idea: reopening a study accepts what creating it accepts (the direction, or
+    the objectives and constraints, and unless given the space come from storage)."""
     import inspect
 
-    created = set(inspect.signature(shoal.Study).parameters) - {"name", "direction"}
+    from_storage = {"name", "direction", "objectives", "constraints"}
+    created = set(inspect.signature(shoal.Study).parameters) - from_storage
     loaded = set(inspect.signature(shoal.Study.load).parameters) - {"name"}
     assert created == loaded
     shoal.Study("opts", {"x": shoal.Float(0, 1)}, storage=sqlite_url)

@@ -80,7 +80,8 @@ class Constraint:
         return max(0.0, value - self.bound) if self.op == "<=" else max(0.0, self.bound - value)
 
     def __str__(self) -> str:
-        return f"{self.metric} {self.op} {self.bound:g}"
+        short = f"{self.bound:g}"  # the shortest text that reads back as the same bound (stored form)
+        return f"{self.metric} {self.op} {short if float(short) == self.bound else repr(self.bound)}"
 
 
 @dataclass(frozen=True)
@@ -176,13 +177,21 @@ class Objectives:
                               f"objective: {list(self.names)}")
             return values, None
         if self.multi or self.constraints:
-            return None, (f"return a dict with {list(self.names)} "
-                          + (f"and the constrained metrics {[c.metric for c in self.constraints]}"
-                             if self.constraints else "") + f", not {result!r}")
+            if self.multi:
+                return None, (f"a study with several objectives needs a dict: return one such as "
+                              f"{self.example()}, not {result!r}")
+            return None, (f"a study with constraints needs a dict: return one such as {self.example()} "
+                          f"(the objective under {self.first.name!r}, with the constrained metrics), "
+                          f"not {result!r}")
         number = _number(result)
         if number is None:
             return None, f"return a number, got {result!r}"
         return {self.first.name: number}, None
+
+    def example(self) -> str:
+        """A dict an objective of this study may return, e.g. ``{'value': ..., 'memory_mb': ...}``."""
+        keys = dict.fromkeys([*self.names, *(c.metric for c in self.constraints)])
+        return "{" + ", ".join(f"{k!r}: ..." for k in keys) + "}"
 
     # -- stored form -------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

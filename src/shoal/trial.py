@@ -99,8 +99,8 @@ class Trial:
     #: several objectives or constraints; empty when it returned one number. ``value`` is then the
     #: first objective's value.
     values: dict[str, float] = field(default_factory=dict)
-    #: Whether a finished trial met every constraint of its study (None: not finished, or a study
-    #: without constraints).
+    #: Whether the trial's values meet every constraint of its study (True when it has none). None:
+    #: no values to judge (not finished, failed, pruned before returning, or a one-number study).
     feasible: bool | None = None
 
     @property

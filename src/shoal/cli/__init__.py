@@ -143,8 +143,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     show = commands.add_parser(
         "show",
-        help="summarize a study: counts, space, best and top trials",
-        description="Summarize a study: direction, sampler, trials per state, space, best and top trials.",
+        help="summarize a study: counts, space, best and top trials (or its Pareto front)",
+        description="Summarize a study: direction (or objectives and constraints), sampler, trials per "
+        "state, space, best and top trials; with several objectives, its Pareto front.",
     )
     show.add_argument("study", metavar="STUDY")
     show.add_argument("--storage", help=storage_help)
@@ -165,11 +166,17 @@ def build_parser() -> argparse.ArgumentParser:
     trials.set_defaults(handler=cmd_trials)
 
     best = commands.add_parser(
-        "best", help="the best completed trial", description="Print a study's best completed trial."
+        "best", help="the best completed trial (the Pareto front with several objectives)",
+        description="Print a study's best completed trial that meets its constraints; with several "
+        "objectives, its Pareto front.",
     )
     best.add_argument("study", metavar="STUDY")
     best.add_argument("--storage", help=storage_help)
-    best.add_argument("--json", action="store_true", help='write {"number", "value", "config"} as JSON')
+    best.add_argument(
+        "--json", action="store_true",
+        help='write {"number", "value", "config"} as JSON (several objectives: {"objectives", '
+        '"constraints", "pareto_front"})',
+    )
     best.set_defaults(handler=cmd_best)
 
     lineage = commands.add_parser(

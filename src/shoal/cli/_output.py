@@ -81,12 +81,26 @@ def config_table(config: dict[str, Any], title: str):
     return table
 
 
+def feasible_text(feasible: bool | None) -> str:
+    return "" if feasible is None else ("yes" if feasible else "no")
+
+
 def trials_table(
-    trials: Sequence[Trial], names: list[str], *, title: str, full: bool, notes: dict[int, str] | None = None
+    trials: Sequence[Trial],
+    names: list[str],
+    *,
+    title: str,
+    full: bool,
+    metrics: Sequence[str] = (),
+    notes: dict[int, str] | None = None,
 ):
-    """A table of trials; ``full`` adds state and error, ``notes`` (number -> text, e.g. why a trial
-    is PAUSED) a note column when any of the trials has one."""
-    columns = ["#", "state", "value", *names, "duration"] if full else ["#", "value", *names, "duration"]
+    """Trials as a table: number, (state), value, a column per returned value and ``feasible`` (for a
+    study with several objectives or constraints: ``metrics`` names them), the config, the duration;
+    ``full`` adds state and error, ``notes`` (number -> text, e.g. why a trial is PAUSED) a note
+    column when any of the trials has one."""
+    judged = [*metrics, "feasible"] if metrics else []
+    columns = ["#", "state", "value", *judged, *names, "duration"] if full else [
+        "#", "value", *judged, *names, "duration"]
     if full:
         columns.append("error")
     noted = bool(notes) and any(t.number in notes for t in trials)  # type: ignore[operator]
@@ -98,6 +112,9 @@ def trials_table(
         if full:
             row.append(t.state.value)
         row.append(fmt(t.value))
+        if metrics:
+            row.extend(fmt(t.values.get(m)) for m in metrics)
+            row.append(feasible_text(t.feasible))
         row.extend(fmt(t.config.get(n)) for n in names)
         row.append(fmt_duration(t.duration))
         if full:
@@ -105,4 +122,13 @@ def trials_table(
         if noted:
             row.append(notes.get(t.number, ""))  # type: ignore[union-attr]
         table.add_row(*[esc(c) for c in row])
+    return table
+
+
+def front_table(front: Sequence[Trial], metrics: Sequence[str], names: list[str], *, title: str):
+    """A Pareto front: a row per trial with its returned values and configuration."""
+    table = new_table(*[esc(c) for c in ["#", *metrics, *names]], title=title)
+    for t in front:
+        table.add_row(*[esc(c) for c in [str(t.number), *(fmt(t.values.get(m)) for m in metrics),
+                                         *(fmt(t.config.get(n)) for n in names)]])
     return table

@@ -11,7 +11,10 @@ from pathlib import Path
 
 from ..config import STORAGE_ENV, default_storage
 from ..errors import CLIError
+from ..objectives import Objectives
 from ..storage import Storage, StudyNotFound, StudyRecord, get_storage, sqlite_file
+from ..study.frame import value_names
+from ..study.results import is_plain, pareto_front
 from ..trial import Trial, TrialState
 from ._output import error_line
 
@@ -131,16 +134,42 @@ def load_study(
     return storage, record, storage.read_trials(record.study_id)
 
 
+def objectives_of(record: StudyRecord) -> Objectives:
+    """The stored study's objectives (one named "value" for a one-number study)."""
+    if record.objectives is None:
+        return Objectives.single(record.direction)
+    return Objectives.from_dict(record.objectives)
+
+
+def metric_names(record: StudyRecord, trials: Iterable[Trial]) -> list[str]:
+    """The names of the values the study's trials returned: none for a one-number study."""
+    objectives = objectives_of(record)
+    return [] if is_plain(objectives) else value_names(objectives, trials)
+
+
+def front_of(record: StudyRecord, trials: Iterable[Trial]) -> list[Trial]:
+    """The study's Pareto front: completed trials that meet the constraints, none beaten on every
+    objective by another."""
+    return pareto_front(objectives_of(record), trials)
+
+
 def ranked_trials(record: StudyRecord, trials: Iterable[Trial]) -> list[Trial]:
-    """Completed trials, best first."""
+    """Completed trials that meet the constraints, best first (by the first objective)."""
     sign = -1.0 if record.direction == "maximize" else 1.0
-    done = [t for t in trials if t.state == TrialState.COMPLETE and t.value is not None]
+    done = [t for t in trials
+            if t.state == TrialState.COMPLETE and t.value is not None and t.feasible is not False]
     return sorted(done, key=lambda t: (sign * t.value, t.number))  # ties: the earliest first
 
 
 def best_trial(record: StudyRecord, trials: Iterable[Trial]) -> Trial:
+    trials = list(trials)
     ranked = ranked_trials(record, trials)
     if not ranked:
+        if any(t.state == TrialState.COMPLETE for t in trials):
+            constraints = ", ".join(map(str, objectives_of(record).constraints))
+            raise CLIError(
+                f"study {record.name!r}: no completed trial meets the constraints ({constraints}) yet"
+            )
         raise CLIError(f"study {record.name!r} has no completed trial yet")
     return ranked[0]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import traceback
+import warnings
 from typing import Any
 
 from ..config import ConfigError, RunConfig
@@ -133,10 +134,24 @@ def _run_study(args: argparse.Namespace, config: RunConfig, objective: Any, clie
     failed = [t for t in new if t.state == TrialState.FAILED]
     if failed:
         console.print(f"first failure (trial {failed[0].number}): {esc(error_line(failed[0].error))}")
+    if study.objectives.multi:
+        front = study.pareto_front
+        if front:
+            console.print(f"pareto front: {len(front)} trial{'s' * (len(front) != 1)} ("
+                          f"{', '.join(str(t.number) for t in front)}); 'shoal show {esc(config.study)}' "
+                          "prints them")
+        else:
+            console.print("no completed trial meets the constraints yet")
+        return 0
     try:
-        best = study.best
+        with warnings.catch_warnings():  # no feasible trial yet: said below, in a line of its own
+            warnings.simplefilter("ignore")
+            best = study.best
     except ValueError:
         console.print("no completed trial yet")
+        return 0
+    if best is None:
+        console.print("no completed trial meets the constraints yet")
         return 0
     console.print(f"best value {fmt(best.value)} (trial {best.number})")
     for name, value in best.config.items():

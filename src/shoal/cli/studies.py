@@ -10,6 +10,8 @@ import sys
 from typing import Any
 
 from ..errors import CLIError
+from ..storage import StudyRecord
+from ..trial import Trial, TrialState
 from ._output import (
     config_table,
     count_states,
@@ -17,6 +19,7 @@ from ._output import (
     error_line,
     esc,
     fmt,
+    front_table,
     new_console,
     new_table,
     trials_table,
@@ -25,7 +28,10 @@ from ._stored import (
     best_trial,
     check_writable,
     dimension_names,
+    front_of,
     load_study,
+    metric_names,
+    objectives_of,
     open_storage,
     ranked_trials,
     storage_url,
@@ -34,8 +40,6 @@ from ._stored import (
 
 def _rungs_if_paused(storage: Any, study_id: int, trials: list[Any]) -> list[Any]:
     """The study's rung records, read only when some trial is PAUSED (they explain why)."""
-    from ..trial import TrialState
-
     return storage.read_rungs(study_id) if any(t.state == TrialState.PAUSED for t in trials) else []
 
 
@@ -74,7 +78,7 @@ def cmd_studies(args: argparse.Namespace) -> int:
     for s in summaries:
         table.add_row(
             esc(s.record.name),
-            s.record.direction,
+            esc(_direction_text(s.record)),
             str(s.n_trials),
             counts_text(s.counts),
             fmt(s.best_value),
@@ -84,14 +88,44 @@ def cmd_studies(args: argparse.Namespace) -> int:
     return 0
 
 
+def _direction_text(record: StudyRecord) -> str:
+    """The direction of a one-number study, else its objectives and constraints."""
+    return record.direction if record.objectives is None else objectives_of(record).describe()
+
+
+def _feasible_count(trials: list[Trial]) -> str:
+    done = [t for t in trials if t.state == TrialState.COMPLETE]
+    return f"{sum(t.feasible is not False for t in done)} of {len(done)} completed meet the constraints"
+
+
+def _front_table(record: StudyRecord, front: list[Trial], trials: list[Trial]):
+    ways = ", ".join(f"{o.name} {o.direction[:3]}" for o in objectives_of(record).objectives)
+    title = f"pareto front: {len(front)} trial{'s' * (len(front) != 1)} ({ways}; feasible, non-dominated)"
+    return front_table(front, metric_names(record, trials), dimension_names(record, front), title=title)
+
+
+def _none_ranked(trials: list[Trial]) -> str:
+    if any(t.state == TrialState.COMPLETE for t in trials):
+        return "no completed trial meets the constraints yet"
+    return "no completed trial yet"
+
+
 def cmd_show(args: argparse.Namespace) -> int:
     from ..analysis.paused import paused_summary
 
     storage, record, trials = load_study(args)
+    objectives = objectives_of(record)
     console = new_console()
     summary = new_table("", "", title=f"study {esc(record.name)}")
     summary.show_header = False
-    summary.add_row("direction", record.direction)
+    if objectives.multi:
+        ways = ", ".join(f"{o.name} ({o.direction})" for o in objectives.objectives)
+        summary.add_row("objectives", esc(ways))
+    else:
+        summary.add_row("direction", record.direction)
+    if objectives.constraints:
+        summary.add_row("constraints", esc(", ".join(map(str, objectives.constraints))))
+        summary.add_row("feasible", _feasible_count(trials))
     summary.add_row("sampler", esc(record.sampler))
     summary.add_row("storage", esc(storage_url(args)))
     summary.add_row("created", record.created_at.isoformat(timespec="seconds"))
@@ -103,15 +137,20 @@ def cmd_show(args: argparse.Namespace) -> int:
     for name, spec in record.space.items():
         space.add_row(esc(name), esc(_describe_dimension(spec)))
     console.print(space)
+    if objectives.multi:
+        front = front_of(record, trials)
+        console.print(_front_table(record, front, trials) if front else _none_ranked(trials))
+        return 0
     ranked = ranked_trials(record, trials)
     if not ranked:
-        console.print("no completed trial yet")
+        console.print(_none_ranked(trials))
         return 0
     best = best_trial(record, trials)
     console.print(config_table(best.config, f"best: trial {best.number}, value {fmt(best.value)}"))
     top = ranked[: args.top]
     console.print(
-        trials_table(top, dimension_names(record, top), title=f"top {len(top)}", full=False)
+        trials_table(top, dimension_names(record, top), title=f"top {len(top)}", full=False,
+                     metrics=metric_names(record, trials))
     )
     return 0
 
@@ -132,19 +171,23 @@ def cmd_trials(args: argparse.Namespace) -> int:
         trials = [t for t in trials if t.state.value == args.state]
     names = dimension_names(record, trials)
     notes = paused_notes(trials, _rungs_if_paused(storage, record.study_id, trials))
+    metrics = metric_names(record, trials)
     if args.json:
         rows = [t.to_dict() | ({"note": notes[t.number]} if t.number in notes else {}) for t in trials]
         json.dump(rows, sys.stdout, indent=2)
         sys.stdout.write("\n")
         return 0
     if args.csv:
-        fixed = {"number", "state", "value", "duration", "error"}
+        judged = [*(f"values_{m}" for m in metrics), "feasible"] if metrics else []
+        fixed = {"number", "state", "value", "duration", "error", *judged}
         columns = [f"config_{n}" if n in fixed else n for n in names]
         writer = csv.writer(sys.stdout, lineterminator="\n")
-        writer.writerow(["number", "state", "value", *columns, "duration", "error"])
+        writer.writerow(["number", "state", "value", *judged, *columns, "duration", "error"])
         for t in trials:
+            values = [_csv_cell(t.values.get(m)) for m in metrics]
             writer.writerow(
                 [t.number, t.state.value, _csv_cell(t.value)]
+                + (values + [_csv_cell(t.feasible)] if metrics else [])
                 + [_csv_cell(t.config.get(n)) for n in names]
                 + [_csv_cell(t.duration), error_line(t.error)]
             )
@@ -154,18 +197,44 @@ def cmd_trials(args: argparse.Namespace) -> int:
         console.print(f"study {esc(record.name)!r} has no trials" + (
             f" in state {args.state}" if args.state else ""))
         return 0
-    console.print(trials_table(trials, names, title=f"study {esc(record.name)}", full=True, notes=notes))
+    console.print(trials_table(trials, names, title=f"study {esc(record.name)}", full=True,
+                               metrics=metrics, notes=notes))
     return 0
 
 
 def cmd_best(args: argparse.Namespace) -> int:
     _, record, trials = load_study(args)
+    objectives = objectives_of(record)
+    if objectives.multi:
+        return _print_front(args, record, trials)
     best = best_trial(record, trials)
     if args.json:
-        json.dump({"number": best.number, "value": best.value, "config": best.config}, sys.stdout)
+        found: dict[str, Any] = {"number": best.number, "value": best.value, "config": best.config}
+        if record.objectives is not None:
+            found.update(values=best.values, feasible=best.feasible)
+        json.dump(found, sys.stdout)
         sys.stdout.write("\n")
         return 0
     new_console().print(config_table(best.config, f"best: trial {best.number}, value {fmt(best.value)}"))
+    return 0
+
+
+def _print_front(args: argparse.Namespace, record: StudyRecord, trials: list[Trial]) -> int:
+    """``shoal best`` of a study with several objectives: its Pareto front."""
+    objectives = objectives_of(record)
+    front = front_of(record, trials)
+    if args.json:
+        json.dump({
+            "objectives": {o.name: o.direction for o in objectives.objectives},
+            "constraints": [str(c) for c in objectives.constraints],
+            "pareto_front": [{"number": t.number, "values": t.values, "feasible": t.feasible,
+                              "config": t.config} for t in front],
+        }, sys.stdout)
+        sys.stdout.write("\n")
+        return 0
+    if not front:
+        raise CLIError(f"study {record.name!r}: {_none_ranked(trials)}")
+    new_console().print(_front_table(record, front, trials))
     return 0
 
 

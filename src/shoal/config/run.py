@@ -15,10 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from ..objectives import Objectives
 from ..samplers.base import Sampler
 from ..schedulers.base import Scheduler
 from ..space import Space, import_object
 from ..study import Study
+from ..study.scheduling import check_scheduler, report_metric_of
 from .names import build_sampler, build_scheduler
 from .values import (
     _add_import_paths,
@@ -48,7 +50,10 @@ class RunConfig:
     study: str
     objective: str
     space: dict[str, Any]
-    direction: str = "minimize"
+    direction: str | None = "minimize"  # None with objectives (each names its direction)
+    objectives: dict[str, str] | None = None
+    constraints: list[str] | None = None
+    report_metric: str | None = None
     sampler: str | dict[str, Any] | None = None
     scheduler: str | dict[str, Any] | None = None
     checkpoints: str | None = None
@@ -66,9 +71,9 @@ class RunConfig:
     base_dir: Path | None = None
 
     #: The keys a config file may hold.
-    KEYS = ("study", "objective", "direction", "space", "sampler", "scheduler", "checkpoints", "n_trials",
-            "timeout", "seed", "storage", "catch", "n_workers", "dask", "total_trials", "timeout_per_trial",
-            "max_trials_per_worker", "retries")
+    KEYS = ("study", "objective", "direction", "objectives", "constraints", "report_metric", "space",
+            "sampler", "scheduler", "checkpoints", "n_trials", "timeout", "seed", "storage", "catch",
+            "n_workers", "dask", "total_trials", "timeout_per_trial", "max_trials_per_worker", "retries")
 
     @classmethod
     def from_yaml(
@@ -126,9 +131,10 @@ class RunConfig:
             raise ConfigError(
                 f"objective: must be 'module:function' (e.g. 'train:objective'), got {objective!r}"
             )
-        direction = data.get("direction", "minimize")
-        if direction not in ("minimize", "maximize"):
+        direction = data.get("direction")
+        if direction is not None and direction not in ("minimize", "maximize"):
             raise ConfigError(f"direction: must be minimize or maximize, got {direction!r}")
+        objectives, constraints, report_metric, what = _objectives(data)
         space = data["space"]
         if not isinstance(space, Mapping) or not space:
             raise ConfigError(
@@ -150,6 +156,10 @@ class RunConfig:
                 raise ConfigError(f"sampler {name!r}: {exc}") from None
         scheduler = data.get("scheduler")
         built_scheduler = build_scheduler(scheduler)
+        try:
+            check_scheduler(built_scheduler, what)
+        except ValueError as exc:
+            raise ConfigError(f"scheduler: {exc}") from None
         checkpoints = data.get("checkpoints")
         if checkpoints is not None:
             check_checkpoints(checkpoints)
@@ -206,7 +216,10 @@ class RunConfig:
             study=study,
             objective=objective,
             space=dict(space),
-            direction=direction,
+            direction=None if objectives is not None else direction or "minimize",
+            objectives=objectives,
+            constraints=constraints,
+            report_metric=report_metric,
             sampler=sampler if not isinstance(sampler, Mapping) else dict(sampler),
             scheduler=scheduler if not isinstance(scheduler, Mapping) else dict(scheduler),
             checkpoints=checkpoints,
@@ -294,6 +307,9 @@ class RunConfig:
             self.direction,
             self.storage,
             self.build_sampler(),
+            objectives=self.objectives,
+            constraints=self.constraints,
+            report_metric=self.report_metric,
             seed=self.seed,
             scheduler=self.build_scheduler(),
             checkpoints=self.checkpoints,
@@ -329,3 +345,40 @@ class RunConfig:
         study = self.build_study()
         study.optimize(objective, self.n_trials, show_progress=show_progress, **self.optimize_options())
         return study
+
+
+def _objectives(
+    data: Mapping[str, Any],
+) -> tuple[dict[str, str] | None, list[str] | None, str | None, Objectives]:
+    """``objectives``, ``constraints`` and ``report_metric`` checked (``ConfigError`` naming the key),
+    and the objectives they make with ``direction``."""
+    direction, objectives = data.get("direction"), data.get("objectives")
+    constraints, report_metric = data.get("constraints"), data.get("report_metric")
+    if objectives is not None:
+        if direction is not None:
+            raise ConfigError(
+                "direction: remove it; with objectives each objective names its own direction, e.g. "
+                "objectives: {accuracy: maximize, latency_ms: minimize}"
+            )
+        if not isinstance(objectives, Mapping):
+            raise ConfigError(
+                "objectives: must be a mapping of names to minimize or maximize, e.g. "
+                f"{{accuracy: maximize, latency_ms: minimize}}; got {objectives!r}"
+            )
+    if constraints is not None and not isinstance(constraints, list):
+        raise ConfigError(
+            "constraints: must be a list such as ['memory_mb <= 512', 'latency_ms <= 20'], got "
+            f"{constraints!r}"
+        )
+    for key, given in (("objectives", objectives), ("constraints", constraints)):
+        try:
+            Objectives.build(**{key: given})
+        except ValueError as exc:
+            raise ConfigError(f"{key}: {exc}") from None
+    built = Objectives.build(direction=direction, objectives=objectives, constraints=constraints)
+    try:
+        report_metric_of(built, report_metric)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None  # it starts with "report_metric"
+    named = None if objectives is None else {str(k): str(v) for k, v in objectives.items()}
+    return named, None if constraints is None else list(constraints), report_metric, built

@@ -28,12 +28,18 @@ CheckpointHandler = Callable[[int, int, str], None]
 @dataclass(frozen=True)
 class Outcome:
     """How a call ended: its state, its value (COMPLETE, maybe PRUNED), the error text and, for a
-    FAILED call, why it failed."""
+    FAILED call, why it failed.
+
+    A COMPLETE outcome carries what the objective returned, not yet judged (the study judges it
+    against its objectives): a number as ``value`` (maybe NaN or infinite), a mapping as ``values``
+    (numbers as floats, anything else as it was or as text), or anything else as ``error``, its text.
+    """
 
     state: TrialState
     value: float | None = None
     error: str | None = None
     failure: FailureKind | None = None
+    values: dict[Any, Any] | None = None
 
 
 @dataclass(frozen=True)

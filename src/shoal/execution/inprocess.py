@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 import math
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..errors import CheckpointError
@@ -51,6 +51,24 @@ def as_value(result: Any) -> tuple[float | None, str | None]:
     return value, None
 
 
+def as_values(result: Mapping[Any, Any]) -> dict[Any, Any]:
+    """A returned mapping in a form that travels from any worker: numbers (numpy, torch scalars) as
+    floats (NaN kept: the study says why it is unusable), strings, bools and None as they are, and
+    anything else as its text; keys that are not strings, ints or floats as their text."""
+    out: dict[Any, Any] = {}
+    for key, raw in result.items():
+        if not isinstance(key, (str, int, float)):
+            key = repr(key)
+        if raw is None or isinstance(raw, (bool, str)):
+            out[key] = raw
+            continue
+        try:
+            out[key] = float(raw.item() if hasattr(raw, "item") else raw)
+        except (TypeError, ValueError):
+            out[key] = repr(raw)
+    return out
+
+
 def run_objective(
     objective: Callable[..., Any],
     handle: TrialHandle,
@@ -69,10 +87,20 @@ def run_objective(
         kind = FailureKind.CHECKPOINT if lost_checkpoint else FailureKind.OBJECTIVE
         outcome = Outcome(TrialState.FAILED, None, text, kind)
         return outcome, None if isinstance(exc, catch) or lost_checkpoint else exc
-    value, problem = as_value(result)
-    if problem is not None:
-        return Outcome(TrialState.FAILED, None, problem, FailureKind.OBJECTIVE), None
-    return Outcome(TrialState.COMPLETE, value), None
+    return returned(result), None
+
+
+def returned(result: Any) -> Outcome:
+    """What a call returned, in a form that travels from any worker, for the study to judge: a number
+    as ``value``, a mapping as ``values``, anything else as ``error`` (its text)."""
+    if isinstance(result, Mapping):
+        return Outcome(TrialState.COMPLETE, values=as_values(result))
+    if not isinstance(result, (bool, str, bytes)) and result is not None:
+        try:
+            return Outcome(TrialState.COMPLETE, float(result.item() if hasattr(result, "item") else result))
+        except (TypeError, ValueError):
+            pass
+    return Outcome(TrialState.COMPLETE, error=f"objective returned {result!r} ({type(result).__name__})")
 
 
 class _LocalTrial(TrialHandle):

@@ -137,6 +137,9 @@ class Scheduler(Seeded, ABC):
     #: False when trial values are not comparable across trials (PBT segments of different lengths):
     #: a study given no sampler then proposes fresh configurations at random instead of with a model.
     comparable_values: bool = True
+    #: False when the scheduler ranks trials by their one value (PBT's exploit step): a study with
+    #: several objectives refuses it. Those that only read reports (of ``report_metric``) say True.
+    multi_objective: bool = True
 
     def __init__(self, seed: int | None = None) -> None:
         self._set_seed(seed)

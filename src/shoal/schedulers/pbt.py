@@ -76,6 +76,7 @@ class PBT(Scheduler):
 
     uses_lineage = True
     comparable_values = False  # segment values of different lengths: fresh members come at random
+    multi_objective = False  # exploit ranks members by one value
 
     def __init__(
         self,

@@ -43,10 +43,16 @@ class StudyRecord:
     created_at: datetime
     #: True while a person paused the study: ``optimize`` starts no new trial until it is resumed.
     paused: bool = False
+    #: The study's objectives and constraints in their stored form (``shoal.objectives.Objectives.
+    #: to_dict``); None for a one-number study in ``direction`` (and every study stored before them).
+    objectives: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
 class StudySummary:
+    """A study's trial counts per state and its best value: that of the best completed trial that
+    meets the constraints (None with several objectives, where there is a Pareto front instead)."""
+
     record: StudyRecord
     counts: dict[TrialState, int]
     best_value: float | None
@@ -74,9 +80,17 @@ class Storage(ABC):
     # -- studies -------------------------------------------------------------------------------
     @abstractmethod
     def create_study(
-        self, name: str, direction: str, space: dict[str, Any], sampler: str
+        self,
+        name: str,
+        direction: str,
+        space: dict[str, Any],
+        sampler: str,
+        *,
+        objectives: dict[str, Any] | None = None,
     ) -> StudyRecord:
-        """Create a study; raise ``StudyExists`` if the name is taken."""
+        """Create a study; raise ``StudyExists`` if the name is taken. ``objectives`` (a JSON-able
+        mapping, kept as given) describes a study with several objectives or constraints; its
+        ``direction`` is then the first objective's."""
 
     @abstractmethod
     def get_study(self, name: str) -> StudyRecord:
@@ -137,11 +151,18 @@ class Storage(ABC):
         value: float | None = None,
         error: str | None = None,
         failure: FailureKind | None = None,
+        values: Mapping[str, float] | None = None,
+        feasible: bool | None = None,
     ) -> Trial:
         """Compare-and-set a trial's state; raise ``StateConflict`` if it is not ``expected``.
 
         Moving to a finished state stamps ``finished_at`` and records ``value`` and ``error``; a move to
         FAILED also records ``failure``, why it failed (``ValueError`` when given with another state).
+        ``values`` (the named numbers the objective returned, one typed row each) and ``feasible``
+        (whether they meet the study's constraints) are written in the same transaction; they go with
+        a move to a finished state, and ``values`` with a ``feasible`` (``ValueError`` otherwise, or
+        for a name that is not a string of 1 to 255 characters or a value that is not a finite
+        number; nothing is written then). They read back as ``Trial.values`` and ``Trial.feasible``.
         """
 
     @abstractmethod

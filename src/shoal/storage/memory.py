@@ -21,7 +21,7 @@ from .base import (
     StudyRecord,
     StudySummary,
 )
-from .summary import check_box, check_failure, refuse_finished, summarize, to_json
+from .summary import check_box, check_failure, check_values, refuse_finished, summarize, to_json
 from .summary import not_found_message as _not_found
 
 
@@ -52,12 +52,23 @@ class InMemoryStorage(Storage):
 
     # -- studies -------------------------------------------------------------------------------
     def create_study(
-        self, name: str, direction: str, space: dict[str, Any], sampler: str
+        self,
+        name: str,
+        direction: str,
+        space: dict[str, Any],
+        sampler: str,
+        *,
+        objectives: dict[str, Any] | None = None,
     ) -> StudyRecord:
+        if objectives is not None:
+            to_json("objectives", objectives)  # refuse what a SQL storage could not keep
         with self._lock:
             if name in self._studies:
                 raise StudyExists(f"study {name!r} already exists")
-            record = StudyRecord(self._next_study, name, direction, copy.deepcopy(space), sampler, _now())
+            record = StudyRecord(
+                self._next_study, name, direction, copy.deepcopy(space), sampler, _now(),
+                objectives=copy.deepcopy(objectives),
+            )
             self._next_study += 1
             self._studies[name] = record
             self._trials[record.study_id] = []
@@ -74,7 +85,7 @@ class InMemoryStorage(Storage):
     def list_studies(self) -> list[StudySummary]:
         with self._lock:
             return [
-                summarize(record, [(t.state, t.value) for t in self._trials[record.study_id]])
+                summarize(record, [(t.state, t.value, t.feasible) for t in self._trials[record.study_id]])
                 for record in self._studies.values()
             ]
 
@@ -175,9 +186,12 @@ class InMemoryStorage(Storage):
         value: float | None = None,
         error: str | None = None,
         failure: FailureKind | None = None,
+        values: Mapping[str, float] | None = None,
+        feasible: bool | None = None,
     ) -> Trial:
         refuse_finished(expected, state)
         failure = check_failure(state, failure)
+        checked = check_values(state, values, feasible)
         with self._lock:
             trial = self._by_id.get(trial_id)
             if trial is None:
@@ -191,6 +205,8 @@ class InMemoryStorage(Storage):
                 trial.value = None if value is None else float(value)
                 trial.error = error
                 trial.failure = failure
+                trial.values = checked or {}
+                trial.feasible = feasible
                 trial.finished_at = _now()
             elif state == TrialState.RUNNING and trial.started_at is None:
                 trial.started_at = _now()
@@ -340,5 +356,6 @@ def _copy(trial: Trial) -> Trial:
     clone.config = dict(trial.config)
     clone.unit = dict(trial.unit)
     clone.reports = list(trial.reports)
+    clone.values = dict(trial.values)
     return clone
 

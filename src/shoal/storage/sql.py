@@ -35,10 +35,10 @@ from .sql_records import SQLRecords
 from .sql_rows import (
     _FINISH_SQL,
     _INSERT_SQL,
+    _METRIC_SQL,
     _MOVE_SQL,
     _NEW_TRIALS_SQL,
     _PAUSED_SQL,
-    _REPORTS_OF,
     _RESTART_SQL,
     _STATEMENTS,
     _TRIAL_COLUMNS,
@@ -46,6 +46,7 @@ from .sql_rows import (
     _dumps,
     _stamp,
     _TrialRow,
+    needs_details,
 )
 from .sql_schema import (
     _SYNCHRONOUS,
@@ -57,13 +58,21 @@ from .sql_schema import (
     create_schema,
     drivers,
     lineage,
+    metrics,
     reports,
     round_boxes,
     rungs,
     studies,
     trials,
 )
-from .summary import check_failure, not_found_message, refuse_finished, summarize, to_json
+from .summary import (
+    check_failure,
+    check_values,
+    not_found_message,
+    refuse_finished,
+    summarize,
+    to_json,
+)
 
 
 class SQLStorage(SQLRecords, Storage):
@@ -141,11 +150,18 @@ class SQLStorage(SQLRecords, Storage):
     def _write(self):
         return self._connect("write")
 
-    def _hot(self, sql: str, params: dict[str, Any], *, write: bool) -> list[tuple]:
-        """Run one hot-path statement (its own transaction when ``write``); rows as tuples."""
+    def _hot(
+        self, sql: str, params: dict[str, Any], *, write: bool,
+        then: tuple[str, list[dict[str, Any]]] | None = None,
+    ) -> list[tuple]:
+        """Run one hot-path statement (its own transaction when ``write``); rows as tuples. ``then``:
+        a statement and its parameter sets run in the same transaction when the first returned rows."""
         if not self._sqlite:
             with self._connect("write" if write else "autocommit") as conn:
-                return [tuple(row) for row in conn.execute(_STATEMENTS[sql], params)]
+                rows = [tuple(row) for row in conn.execute(_STATEMENTS[sql], params)]
+                if then is not None and rows:
+                    conn.execute(_STATEMENTS[then[0]], then[1])
+                return rows
         self._thread_connection()
         db = self._local.db  # idle between calls: SQLAlchemy holds no transaction on it
         if not write:
@@ -153,6 +169,8 @@ class SQLStorage(SQLRecords, Storage):
         db.execute("BEGIN IMMEDIATE")
         try:
             rows = db.execute(sql, params).fetchall()
+            if then is not None and rows:
+                db.executemany(*then)
         except BaseException:
             db.execute("ROLLBACK")
             raise
@@ -180,11 +198,19 @@ class SQLStorage(SQLRecords, Storage):
             row.sampler,
             _stamp(row.created_at),
             bool(row.paused),
+            None if row.objectives is None else json.loads(row.objectives),
         )
 
     def create_study(
-        self, name: str, direction: str, space: dict[str, Any], sampler: str
+        self,
+        name: str,
+        direction: str,
+        space: dict[str, Any],
+        sampler: str,
+        *,
+        objectives: dict[str, Any] | None = None,
     ) -> StudyRecord:
+        stored = None if objectives is None else to_json("objectives", objectives)
         try:
             with self._write() as conn:
                 study_id = conn.execute(
@@ -194,6 +220,7 @@ class SQLStorage(SQLRecords, Storage):
                         space=_dumps(space),
                         sampler=sampler,
                         created_at=time.time(),
+                        objectives=stored,
                     )
                 ).inserted_primary_key[0]
         except IntegrityError:
@@ -215,11 +242,12 @@ class SQLStorage(SQLRecords, Storage):
         with self._read() as conn:
             records = [self._study(r) for r in conn.execute(sa.select(studies).order_by("study_id"))]
             rows = conn.execute(
-                sa.select(trials.c.study_id, trials.c.state, trials.c.value)
+                sa.select(trials.c.study_id, trials.c.state, trials.c.value, trials.c.feasible)
             ).all()
-        per_study: dict[int, list[tuple[TrialState, float | None]]] = {}
+        per_study: dict[int, list[tuple[TrialState, float | None, bool | None]]] = {}
         for row in rows:
-            per_study.setdefault(row.study_id, []).append((TrialState(row.state), row.value))
+            feasible = None if row.feasible is None else bool(row.feasible)
+            per_study.setdefault(row.study_id, []).append((TrialState(row.state), row.value, feasible))
         return [summarize(r, per_study.get(r.study_id, [])) for r in records]
 
     def update_study(
@@ -253,6 +281,7 @@ class SQLStorage(SQLRecords, Storage):
         with self._write() as conn:
             ids = sa.select(trials.c.trial_id).where(trials.c.study_id == record.study_id)
             conn.execute(reports.delete().where(reports.c.trial_id.in_(ids)))
+            conn.execute(metrics.delete().where(metrics.c.trial_id.in_(ids)))
             conn.execute(rungs.delete().where(rungs.c.study_id == record.study_id))
             conn.execute(checkpoints.delete().where(checkpoints.c.study_id == record.study_id))
             conn.execute(lineage.delete().where(lineage.c.study_id == record.study_id))
@@ -357,20 +386,27 @@ class SQLStorage(SQLRecords, Storage):
         value: float | None = None,
         error: str | None = None,
         failure: FailureKind | None = None,
+        values: Mapping[str, float] | None = None,
+        feasible: bool | None = None,
     ) -> Trial:
         refuse_finished(expected, state)
         kind = check_failure(state, failure)
+        checked = check_values(state, values, feasible)
         params = {"state": state.value, "trial_id": trial_id, "expected": expected.value}
+        then = None
         if state.finished:
             sql = _FINISH_SQL
             failure_value = None if kind is None else kind.value
-            params.update(value=value, error=error, failure=failure_value, now=time.time())
+            params.update(value=value, error=error, failure=failure_value, feasible=feasible, now=time.time())
+            if checked:  # the values' rows, in the transaction of the state change
+                named = [{"trial_id": trial_id, "name": k, "value": v} for k, v in checked.items()]
+                then = (_METRIC_SQL, named)
         elif state == TrialState.RUNNING:
             sql = _RESTART_SQL
             params["now"] = time.time()
         else:
             sql = _MOVE_SQL
-        rows = self._hot(sql, params, write=True)
+        rows = self._hot(sql, params, write=True, then=then)
         if not rows:
             with self._read() as conn:
                 current = conn.execute(
@@ -439,18 +475,19 @@ class SQLStorage(SQLRecords, Storage):
             return self._with_reports(conn, found) if found else []
 
     def _to_trials(self, rows: list[Any]) -> list[Trial]:
-        """Trials from rows, their reports fetched when they have any."""
-        if not any(row.n_reports for row in rows):
-            return _build_trials(rows, lambda ids: ())
+        """Trials from rows, their reports and values fetched when they have any."""
+        if not any(needs_details(row) for row in rows):
+            return _build_trials(rows)
         with self._read(snapshot=False) as conn:
             return self._with_reports(conn, rows)
 
     @staticmethod
     def _with_reports(conn: Connection, rows: list[Any]) -> list[Trial]:
-        def reports_of(ids: list[int]) -> Iterable[tuple[int, int, float]]:
-            return conn.execute(_REPORTS_OF, {"ids": ids})
+        """Trials from rows, with their reports and values read on ``conn``."""
+        def rows_of(query: Any, ids: list[int]) -> Iterable[tuple[int, Any, float]]:
+            return conn.execute(query, {"ids": ids})
 
-        return _build_trials(rows, reports_of)
+        return _build_trials(rows, rows_of)
 
     def promote_trial(self, trial_id: int, driver_id: int | None) -> Trial:
         with self._write() as conn:

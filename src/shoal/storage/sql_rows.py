@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections import namedtuple
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timezone
 from typing import Any
 
@@ -32,7 +32,7 @@ _INSERT_SQL = (
 )
 _FINISH_SQL = (
     "UPDATE shoal_trials SET state = :state, value = :value, error = :error, failure = :failure, "
-    "finished_at = :now "
+    "feasible = :feasible, finished_at = :now "
     f"WHERE trial_id = :trial_id AND state = :expected RETURNING {_TRIAL_FIELDS}"
 )
 _RESTART_SQL = (
@@ -48,24 +48,38 @@ _NEW_TRIALS_SQL = (
     "ORDER BY number"
 )
 _PAUSED_SQL = "SELECT paused FROM shoal_studies WHERE study_id = :study_id"
+_METRIC_SQL = "INSERT INTO shoal_metrics (trial_id, name, value) VALUES (:trial_id, :name, :value)"
 _STATEMENTS = {
     sql: sa.text(sql)
-    for sql in (_INSERT_SQL, _FINISH_SQL, _RESTART_SQL, _MOVE_SQL, _NEW_TRIALS_SQL, _PAUSED_SQL)
+    for sql in (_INSERT_SQL, _FINISH_SQL, _RESTART_SQL, _MOVE_SQL, _NEW_TRIALS_SQL, _PAUSED_SQL, _METRIC_SQL)
 }
 _REPORTS_OF = sa.text(
     "SELECT trial_id, step, value FROM shoal_reports WHERE trial_id IN :ids ORDER BY step"
 ).bindparams(sa.bindparam("ids", expanding=True))
+_METRICS_OF = sa.text(
+    "SELECT trial_id, name, value FROM shoal_metrics WHERE trial_id IN :ids ORDER BY name"
+).bindparams(sa.bindparam("ids", expanding=True))
+
+#: ``rows_of(query, ids)`` runs ``_REPORTS_OF`` or ``_METRICS_OF`` for some trial ids.
+RowsOf = Callable[[Any, list[int]], Iterable[tuple[int, Any, float]]]
 
 
-def _build_trials(
-    rows: list[Any], reports_of: Callable[[list[int]], Iterable[tuple[int, int, float]]]
-) -> list[Trial]:
-    """Trials from rows with attribute access; ``reports_of(ids)`` yields (trial_id, step, value)."""
-    by_trial: dict[int, list[tuple[int, float]]] = {}
-    ids = [row.trial_id for row in rows if row.n_reports]
-    for start in range(0, len(ids), 500):
-        for trial_id, step, value in reports_of(ids[start : start + 500]):
-            by_trial.setdefault(trial_id, []).append((step, value))
+def needs_details(row: Any) -> bool:
+    """Whether a trial row has rows elsewhere to read: reports, or values (a judged feasibility)."""
+    return bool(row.n_reports) or row.feasible is not None
+
+
+def _build_trials(rows: list[Any], rows_of: RowsOf | None = None) -> list[Trial]:
+    """Trials from rows with attribute access; ``rows_of(query, ids)`` yields (trial_id, key, value)
+    of their reports and values (None: the rows have neither)."""
+    reports: dict[int, list[tuple[int, float]]] = {}
+    values: dict[int, dict[str, float]] = {}
+    if rows_of is not None:
+        for trial_id, step, value in _fetch(rows_of, _REPORTS_OF, [r.trial_id for r in rows if r.n_reports]):
+            reports.setdefault(trial_id, []).append((step, value))
+        judged = [r.trial_id for r in rows if r.feasible is not None]
+        for trial_id, name, value in _fetch(rows_of, _METRICS_OF, judged):
+            values.setdefault(trial_id, {})[name] = value
     return [
         Trial(
             number=row.number,
@@ -74,7 +88,7 @@ def _build_trials(
             unit=json.loads(row.unit),
             value=row.value,
             error=row.error,
-            reports=by_trial.get(row.trial_id, []),
+            reports=reports.get(row.trial_id, []),
             round=row.round,
             claim=row.claim,
             requeued_from=row.requeued_from,
@@ -85,9 +99,16 @@ def _build_trials(
             stop_requested=bool(row.stop_requested),
             proposed_by=row.proposed_by,
             failure=None if row.failure is None else FailureKind(row.failure),
+            values=values.get(row.trial_id, {}),
+            feasible=None if row.feasible is None else bool(row.feasible),
         )
         for row in rows
     ]
+
+
+def _fetch(rows_of: RowsOf, query: Any, ids: list[int]) -> Iterator[tuple[int, Any, float]]:
+    for start in range(0, len(ids), 500):  # a bounded IN list per query
+        yield from rows_of(query, ids[start : start + 500])
 
 
 def _stamp(seconds: float | None) -> datetime | None:

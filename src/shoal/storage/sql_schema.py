@@ -31,6 +31,8 @@ studies = sa.Table(
     sa.Column("sampler", sa.Text, nullable=False),
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("paused", sa.Boolean, nullable=False, server_default=sa.false()),
+    # the objectives and constraints as JSON (Objectives.to_dict); NULL for a one-number study
+    sa.Column("objectives", sa.Text, nullable=True),
 )
 
 drivers = sa.Table(
@@ -69,6 +71,9 @@ trials = sa.Table(
     sa.Column("stop_requested", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("proposed_by", sa.Text, nullable=True),
     sa.Column("failure", sa.String(32), nullable=True),
+    # whether the trial's values meet the study's constraints; NULL: not judged (a one-number study,
+    # an unfinished trial), and then the trial has no rows in shoal_metrics
+    sa.Column("feasible", sa.Boolean, nullable=True),
     sa.UniqueConstraint("study_id", "number", name="uq_shoal_trial_number"),
     sa.UniqueConstraint("study_id", "claim", name="uq_shoal_trial_claim"),
 )
@@ -90,6 +95,16 @@ reports = sa.Table(
     _metadata,
     _trial_key(),
     sa.Column("step", sa.Integer, primary_key=True),
+    sa.Column("value", sa.Float, nullable=False),
+)
+
+# The named numbers a trial's objective returned (objectives and extra metrics), a typed row each,
+# written with the trial's finishing state change.
+metrics = sa.Table(
+    "shoal_metrics",
+    _metadata,
+    _trial_key(),
+    sa.Column("name", sa.String(255), primary_key=True),
     sa.Column("value", sa.Float, nullable=False),
 )
 

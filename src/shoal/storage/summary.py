@@ -15,14 +15,16 @@ _MAXIMIZE = "maximize"
 
 
 def summarize(
-    record: StudyRecord, states_and_values: Iterable[tuple[TrialState, float | None]]
+    record: StudyRecord, states_and_values: Iterable[tuple[TrialState, float | None, bool | None]]
 ) -> StudySummary:
-    """Count trials per state and find the best completed value."""
+    """Count trials per state (``(state, value, feasible)`` per trial) and find the best value of a
+    completed trial that meets the constraints (none with several objectives)."""
     counts: dict[TrialState, int] = {}
     best: float | None = None
-    for state, value in states_and_values:
+    several = record.objectives is not None and len(record.objectives.get("objectives", ())) > 1
+    for state, value, feasible in states_and_values:
         counts[state] = counts.get(state, 0) + 1
-        if state == TrialState.COMPLETE and value is not None:
+        if state == TrialState.COMPLETE and value is not None and feasible is not False and not several:
             if best is None or (value > best if record.direction == _MAXIMIZE else value < best):
                 best = value
     return StudySummary(record, counts, best)
@@ -55,8 +57,40 @@ def check_failure(state: TrialState, failure: FailureKind | None) -> FailureKind
     return kind
 
 
+def check_values(
+    state: TrialState, values: Mapping[str, float] | None, feasible: bool | None
+) -> dict[str, float] | None:
+    """The named values and feasibility to store with a move to ``state``, checked (``ValueError``
+    naming what is wrong): only with a finished state, values with a feasibility, names of 1 to
+    ``MAX_METRIC_NAME`` characters, finite numbers."""
+    if feasible is not None and not isinstance(feasible, bool):
+        raise ValueError(f"feasible must be True, False or None, got {feasible!r}")
+    if values is None and feasible is None:
+        return None
+    if not state.finished:
+        raise ValueError(f"values and feasible go with a move to a finished state, not to {state}")
+    if values is None:
+        return None
+    if feasible is None:
+        raise ValueError("values go with feasible=True or False (whether they meet the constraints)")
+    if not isinstance(values, Mapping):
+        raise ValueError(f"values must map names to numbers, got {values!r}")
+    checked: dict[str, float] = {}
+    for name, value in values.items():
+        if not isinstance(name, str) or not 0 < len(name) <= MAX_METRIC_NAME:
+            raise ValueError(
+                f"a value's name must be a string of 1 to {MAX_METRIC_NAME} characters, got {name!r}"
+            )
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+            raise ValueError(f"values[{name!r}] must be a finite number, got {value!r}")
+        checked[name] = float(value)
+    return checked
+
+
 #: The longest dimension name a round box keeps (the SQL column's width).
 MAX_DIMENSION_NAME = 255
+#: The longest name of a returned value a trial keeps (the SQL column's width).
+MAX_METRIC_NAME = 255
 
 
 def check_box(

@@ -1,4 +1,4 @@
-"""Study: a named, persisted set of trials for one space and one direction.
+"""Study: a named, persisted set of trials for one space and one direction, or several objectives.
 
 A thin coordinator: the sampler decides what to try, storage keeps every trial, the executor runs
 objective calls. ``ask``/``tell`` for users who own the loop, ``optimize`` for everyone else.
@@ -12,27 +12,27 @@ import os
 import socket
 import time
 import weakref
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from ..direction import best_value, better, check_direction
+from ..direction import best_value
 from ..errors import ClaimTaken
 from ..execution import Job, choose_executor, wants_trial
-from ..execution.inprocess import as_value
+from ..objectives import Objectives
 from ..samplers.auto import Auto
 from ..samplers.base import Sampler, SamplingContext
 from ..samplers.random import Random
 from ..schedulers.base import TrialPlan
 from ..space import Space, as_space
 from ..storage import Storage, StudyNotFound, get_storage, sqlite_file
-from ..trial import FailureKind, Trial, TrialState
-from . import opening, recovery
+from ..trial import Trial, TrialState
+from . import opening, recovery, results
 from .checkpointing import Checkpointing
 from .handle import RunningTrial
 from .heartbeat import Heartbeat
 from .loop import Budget, TrialLoop, check_optimize_options
 from .progress import ProgressBar
-from .scheduling import NO_SCHEDULER_PLAN, SchedulerGlue, check_scheduler, lineage_for
+from .scheduling import NO_SCHEDULER_PLAN, SchedulerGlue, check_scheduler, lineage_for, report_metric_of
 from .trial_log import TrialLog
 
 __all__ = ["Study"]
@@ -51,16 +51,26 @@ class Study:
     that name (the stored trials must fit ``space``: a widened range or a new dimension with a
     default is fine). ``storage=None`` keeps it in memory; ``"sqlite:///shoal.db"`` or any SQLAlchemy
     URL persists it. ``seed`` seeds the sampler so a run repeats exactly.
+
+    One number to ``direction`` ("minimize", the default, or "maximize"), or several:
+    ``objectives={"accuracy": "maximize", "latency_ms": "minimize"}``, the objective returning a dict
+    with those keys (extra keys are kept as metrics). ``constraints=["memory_mb <= 512"]`` on any
+    returned key (a one-objective study then returns e.g. ``{"value": 0.9, "memory_mb": 300}``).
+    ``report_metric``: the objective that ``trial.report`` values are (default the first), whose
+    direction schedulers use.
     """
 
     def __init__(
         self,
         name: str,
         space: Space | Mapping[str, Any],
-        direction: str = "minimize",
+        direction: str | None = None,
         storage: str | Storage | None = None,
         sampler: Sampler | None = None,
         *,
+        objectives: Mapping[str, str] | None = None,
+        constraints: Sequence[str] | None = None,
+        report_metric: str | None = None,
         seed: int | None = None,
         requeue_stale: bool = True,
         heartbeat_seconds: float = HEARTBEAT_SECONDS,
@@ -76,8 +86,13 @@ class Study:
             )
         self.name = name
         self.space = as_space(space)
-        self.direction = check_direction(direction)
-        self.scheduler = check_scheduler(scheduler)  # decides on running trials (shoal.schedulers)
+        #: what the study optimizes: one objective named "value" (``direction=``) or several
+        self.objectives = Objectives.build(
+            direction=direction, objectives=objectives, constraints=constraints
+        )
+        self.direction = self.objectives.first.direction
+        self.scheduler = check_scheduler(scheduler, self.objectives)  # decides on running trials
+        self.report_metric = report_metric_of(self.objectives, report_metric)
         self.sampler: Sampler = (sampler or _default_sampler(self.scheduler)).with_seed(seed)
         self.sampler.check_space(self.space)  # a space the sampler cannot search: refused, nothing stored
         self._sampler_given = sampler is not None
@@ -118,12 +133,13 @@ class Study:
         stale_after: float = STALE_AFTER_SECONDS,
         scheduler: Any = None,
         checkpoints: Any = None,
+        report_metric: str | None = None,
     ) -> Study:
         """Reopen an existing study to inspect or continue it; ``optimize`` then continues it.
 
-        Takes every option ``Study`` takes; the direction and (unless ``space`` is given) the space
-        come from storage. ``space`` may differ from the stored one where the old trials still fit it.
-        ``StudyNotFound`` when there is no such study.
+        Takes every option ``Study`` takes; the direction (or objectives and constraints) and, unless
+        ``space`` is given, the space come from storage. ``space`` may differ from the stored one where
+        the old trials still fit it. ``StudyNotFound`` when there is no such study.
         """
         missing = sqlite_file(storage) if isinstance(storage, str) else None
         if missing is not None and not missing.exists():  # opening it would create an empty file
@@ -140,12 +156,16 @@ class Study:
                 raise ValueError(
                     f"study {name!r}: the stored space cannot be rebuilt ({exc}); pass space=..."
                 ) from None
+        stored = None if record.objectives is None else Objectives.from_dict(record.objectives)
         return cls(
             name,
             space,
-            record.direction,
+            record.direction if stored is None else None,
             backend,
             sampler,
+            objectives=None if stored is None else {o.name: o.direction for o in stored.objectives},
+            constraints=None if stored is None else [str(c) for c in stored.constraints],
+            report_metric=report_metric,
             seed=seed,
             requeue_stale=requeue_stale,
             heartbeat_seconds=heartbeat_seconds,
@@ -176,21 +196,23 @@ class Study:
         return self._log.ordered()
 
     def _best_value(self) -> float | None:
-        return best_value(
-            (t.value for t in self._log.finished if t.state == TrialState.COMPLETE), self.direction
-        )
+        if self.objectives.multi:
+            return None
+        return best_value((t.value for t in self._log.finished if t.state == TrialState.COMPLETE
+                           and t.value is not None and t.feasible is not False), self.direction)
 
     @property
-    def best(self) -> Trial:
-        """The completed trial with the best value; ``ValueError`` while there is none."""
-        best: Trial | None = None
-        for trial in self.trials:
-            if trial.state == TrialState.COMPLETE and trial.value is not None:
-                if best is None or better(trial.value, best.value, self.direction):  # type: ignore[arg-type]
-                    best = trial
-        if best is None:
-            raise ValueError(f"study {self.name!r} has no completed trial yet")
-        return best
+    def best(self) -> Trial | None:
+        """The completed trial with the best value; ``ValueError`` while there is none. With
+        constraints, the best one that meets them (None, with a warning, while none does); with several
+        objectives there is no single best: a ``ValueError`` pointing to ``pareto_front``."""
+        return results.best_trial(self.name, self.objectives, self.trials)
+
+    @property
+    def pareto_front(self) -> list[Trial]:
+        """The completed trials that meet the constraints and that no other such trial beats on every
+        objective (no worse on all, better on one), by number."""
+        return results.pareto_front(self.objectives, self.trials)
 
     @property
     def plot(self):
@@ -199,10 +221,13 @@ class Study:
         return StudyPlots(self)
 
     def to_dataframe(self):
-        """One row per trial: number, state, value, a ``config_<name>`` column per dimension, ..."""
+        """One row per trial: number, state, value, a ``config_<name>`` column per dimension, ...; with
+        several objectives or constraints also a ``values_<name>`` column per returned value and
+        ``feasible``."""
         from .frame import trials_frame
 
-        return trials_frame(self.trials, self.space.names)
+        plain = results.is_plain(self.objectives)
+        return trials_frame(self.trials, self.space.names, None if plain else self.objectives)
 
     # -- ask / tell ----------------------------------------------------------------------------
     def _driver(self) -> int:
@@ -281,6 +306,7 @@ class Study:
             history=self._log.finished,
             running=list(self._log.active.values()),
             budget=budget,
+            objectives=None if results.is_plain(self.objectives) else self.objectives,
         )
 
     def _start(self, record: Trial, *, start: Any = None, promoted: bool = False) -> RunningTrial:
@@ -319,54 +345,35 @@ class Study:
     def tell(
         self,
         trial: RunningTrial | int,
-        value: float | None = None,
+        value: Any = None,
         *,
         state: TrialState | str | None = None,
         error: str | None = None,
     ) -> Trial:
         """Finish a running trial: with a value it is COMPLETE; or pass ``state="FAILED"``/``"PRUNED"``.
 
-        A NaN or infinite value marks the trial FAILED with that reason. Returns the stored trial.
+        ``value`` is a number, or for a study with several objectives or constraints a dict of named
+        numbers (``{"accuracy": 0.9, "latency_ms": 12}``). A NaN or infinite value marks the trial
+        FAILED with that reason. Returns the stored trial.
         """
         record = self._own(trial)
-        if state is None:
-            if value is None:
-                raise ValueError("tell needs a value, or state='FAILED' / 'PRUNED'")
-            number, problem = as_value(value)
-            if problem is not None and number is None and not _is_number(value):
-                raise ValueError(f"tell: value must be a number, got {value!r}")
-            if problem is None:
-                return self._finish(record, TrialState.COMPLETE, number, error)
-            return self._finish(record, TrialState.FAILED, None, problem, FailureKind.OBJECTIVE)
-        try:
-            state = TrialState(state)
-        except ValueError:
-            state = None
-        if state not in (TrialState.COMPLETE, TrialState.FAILED, TrialState.PRUNED):
-            raise ValueError("tell: state must be 'COMPLETE', 'FAILED' or 'PRUNED'")
-        if value is not None:
-            value, problem = as_value(value)
-            if problem is not None:
-                raise ValueError(f"tell: {problem}")
-        if state == TrialState.COMPLETE and value is None:
-            raise ValueError("tell: a COMPLETE trial needs a finite value")
-        failure = FailureKind.OBJECTIVE if state == TrialState.FAILED else None
-        return self._finish(record, state, value, error, failure)
+        return self._finish(record, results.told(self.objectives, value, state, error))
 
-    def _finish(
-        self, record: Trial, state: TrialState, value: float | None, error: str | None,
-        failure: FailureKind | None = None,
-    ) -> Trial:
+    def _finish(self, record: Trial, verdict: results.Verdict) -> Trial:
         if record.state != TrialState.RUNNING:
             raise ValueError(
                 f"trial {record.number} is {record.state}, not RUNNING; finished trials never change"
             )
         assert record.trial_id is not None
+        state, value, values = verdict.state, verdict.value, verdict.values
         if self._glue is not None:  # told to stop: PRUNED; to pause: PAUSED; to complete: COMPLETE
             state, value = self._glue.final_state(record, state, value)
+        if not state.finished:  # paused: it goes on later and returns its values then
+            values = None
         finished = self.storage.set_state(
-            record.trial_id, TrialState.RUNNING, state, value=value, error=error,
-            failure=failure if state == TrialState.FAILED else None,
+            record.trial_id, TrialState.RUNNING, state, value=value, error=verdict.error,
+            failure=verdict.failure if state == TrialState.FAILED else None,
+            values=values, feasible=None if values is None else verdict.feasible,
         )
         self._log.put(finished)
         return finished
@@ -483,8 +490,10 @@ class Study:
         )
 
     def __repr__(self) -> str:
+        what = (f"direction={self.direction!r}" if results.is_plain(self.objectives)
+                else f"objectives={self.objectives.describe()!r}")
         return (
-            f"Study({self.name!r}, direction={self.direction!r}, storage={self.storage.url!r}, "
+            f"Study({self.name!r}, {what}, storage={self.storage.url!r}, "
             f"sampler={self.sampler!r}, trials={len(self._log)})"
         )
 
@@ -493,6 +502,3 @@ def _default_sampler(scheduler: Any) -> Sampler:
     """``Auto``, or random search where trial values are not comparable (PBT segments)."""
     return Auto() if scheduler is None or scheduler.comparable_values else Random()
 
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)

@@ -17,7 +17,7 @@ from ..direction import better
 from ..errors import SearchExhausted, StateConflict
 from ..execution.base import Died, Executor, Finished, Job, Outcome
 from ..trial import FailureKind, Trial, TrialState
-from . import recovery
+from . import recovery, results
 from .handle import RunningTrial
 from .progress import ProgressBar
 
@@ -219,10 +219,9 @@ class TrialLoop:
         self._conclude(running, outcome)
 
     def _conclude(self, running: _Running, outcome: Outcome) -> None:
+        verdict = results.judge(self.study.objectives, outcome)  # a number, or named values, judged
         try:
-            finished = self.study._finish(
-                running.handle.record, outcome.state, outcome.value, outcome.error, outcome.failure
-            )
+            finished = self.study._finish(running.handle.record, verdict)
         except StateConflict as exc:  # another driver judged it stale meanwhile; its verdict stands
             logger.warning("trial %d: result not recorded: %s", running.handle.number, exc)
             return
@@ -238,7 +237,8 @@ class TrialLoop:
                 return
         for callback in self.callbacks:
             callback(self.study, finished)
-        if finished.state == TrialState.COMPLETE and (
+        ranked = finished.state == TrialState.COMPLETE and finished.feasible is not False
+        if ranked and not self.study.objectives.multi and (
             self.best is None or better(finished.value, self.best, self.study.direction)  # type: ignore[arg-type]
         ):
             self.best = finished.value

@@ -7,9 +7,11 @@ import logging
 from typing import TYPE_CHECKING
 
 from ..errors import StudyNotFound
+from ..objectives import Objectives
 from ..space import Space
 from ..storage.base import StudyRecord
 from ..trial import Trial
+from .results import is_plain
 
 if TYPE_CHECKING:  # pragma: no cover
     from .core import Study
@@ -20,24 +22,44 @@ logger = logging.getLogger("shoal")
 
 
 def open_record(study: Study) -> StudyRecord:
-    """The study's storage record: created now, or the stored one (whose direction must match)."""
+    """The study's storage record: created now, or the stored one (whose direction, objectives and
+    constraints must match)."""
+    objectives = None if is_plain(study.objectives) else study.objectives.to_dict()
     try:
         record = study.storage.get_study(study.name)
     except StudyNotFound:
         try:
             return study.storage.create_study(
-                study.name, study.direction, study.space.to_dict(), study.sampler.describe()
+                study.name, study.direction, study.space.to_dict(), study.sampler.describe(),
+                objectives=objectives,
             )
         except ValueError:  # created by another driver between our two calls
             record = study.storage.get_study(study.name)
-    if record.direction != study.direction:
-        raise ValueError(
-            f"study {study.name!r} was created with direction={record.direction!r}; "
-            f"pass direction={record.direction!r} or use a new study name"
-        )
+    check_objectives(study, record)
     if study._sampler_given and record.sampler != study.sampler.describe():
         study.storage.update_study(record.study_id, sampler=study.sampler.describe())
     return record
+
+
+def check_objectives(study: Study, record: StudyRecord) -> None:
+    """A ``ValueError`` naming the stored direction or objectives when the study asks for others."""
+    if record.objectives is None:
+        if is_plain(study.objectives) and record.direction == study.direction:
+            return
+        raise ValueError(
+            f"study {study.name!r} was created with direction={record.direction!r} (one number, no "
+            f"constraints); pass direction={record.direction!r} without objectives= or constraints=, "
+            "or use a new study name"
+        )
+    stored = Objectives.from_dict(record.objectives)
+    if stored == study.objectives:
+        return
+    named = {o.name: o.direction for o in stored.objectives}
+    constraints = [str(c) for c in stored.constraints]
+    raise ValueError(
+        f"study {study.name!r} was created with objectives={named!r} and constraints={constraints!r}; "
+        "pass the same, or use a new study name (Study.load reads them from storage)"
+    )
 
 
 def check_space_fits(study: Study) -> None:

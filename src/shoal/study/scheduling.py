@@ -12,6 +12,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from ..errors import StateConflict
+from ..objectives import Objectives
 from ..schedulers.base import Decision, Scheduler, SchedulerContext, TrialPlan
 from ..trial import Trial, TrialState
 
@@ -20,19 +21,39 @@ if TYPE_CHECKING:  # pragma: no cover
 
 logger = logging.getLogger("shoal")
 
-__all__ = ["SchedulerGlue", "check_scheduler", "NO_SCHEDULER_PLAN"]
+__all__ = ["SchedulerGlue", "check_scheduler", "report_metric_of", "NO_SCHEDULER_PLAN"]
 
 #: The plan of a study without a scheduler: a configuration from the sampler.
 NO_SCHEDULER_PLAN = TrialPlan()
 
 
-def check_scheduler(scheduler: object) -> Scheduler | None:
+def check_scheduler(scheduler: object, objectives: Objectives) -> Scheduler | None:
+    """The scheduler itself, or a ``ValueError`` when it is none, or cannot serve these objectives."""
     if scheduler is not None and not isinstance(scheduler, Scheduler):
         raise ValueError(
             "scheduler must be a shoal scheduler such as shoal.schedulers.ASHA(min_resource=1), "
             f"got {scheduler!r}"
         )
+    if scheduler is not None and objectives.multi and not scheduler.multi_objective:
+        raise ValueError(
+            f"scheduler {scheduler.describe()} ranks trials by one value, so it cannot run a study with "
+            f"several objectives ({', '.join(objectives.names)}); use one objective (direction= or "
+            "objectives with one entry, constraints allowed) or another scheduler such as ASHA"
+        )
     return scheduler
+
+
+def report_metric_of(objectives: Objectives, report_metric: str | None) -> str:
+    """The objective whose values ``trial.report`` sends (schedulers use its direction): the one named,
+    by default the first; a ``ValueError`` naming the objectives for another name."""
+    if report_metric is None:
+        return objectives.first.name
+    if report_metric not in objectives.names:
+        raise ValueError(
+            f"report_metric must name one of the objectives ({', '.join(map(repr, objectives.names))}), "
+            f"whose direction the scheduler uses; got {report_metric!r}"
+        )
+    return report_metric
 
 
 class SchedulerGlue:
@@ -51,9 +72,10 @@ class SchedulerGlue:
         if self.scheduler.uses_lineage:
             lineage = {"lineage": study.storage.read_lineage(study.id), "space": study.space,
                        "checkpoints": study.storage.read_checkpoints(study.id)}
+        reported = study.objectives.objectives[study.objectives.names.index(study.report_metric)]
         return SchedulerContext(
             study_name=study.name,
-            direction=study.direction,
+            direction=reported.direction,  # the direction of the reported objective
             trials=study._log.ordered(),
             rungs=study.storage.read_rungs(study.id),
             **lineage,

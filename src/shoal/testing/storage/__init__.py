@@ -14,6 +14,9 @@ the same storage; the multi-process tests call it in new processes (and are skip
         @pytest.fixture
         def storage_opener(self, tmp_path):
             return functools.partial(MyStorage, tmp_path / "db")
+
+``SQLUpgradeContract`` holds what ``shoal.storage.SQLStorage`` owes beyond that (older databases open
+and migrate; values are plain rows); it needs a ``storage_url`` fixture.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from collections.abc import Callable
 import pytest
 
 from ...storage import Storage
+from .metrics import MetricContract
 from .processes import ProcessContract
 from .records import RecordContract
 from .support import (
@@ -42,15 +46,17 @@ from .support import (
     run_threads,
 )
 from .trials import TrialContract
+from .upgrades import SQLUpgradeContract
 
 # the helpers are for a backend's own tests, beside the shared ones
 __all__ = [
-    "StorageConformance", "QUEUED", "RUNNING", "PAUSED", "COMPLETE", "FAILED", "PRUNED", "STALE", "SPACE",
+    "StorageConformance", "SQLUpgradeContract",
+    "QUEUED", "RUNNING", "PAUSED", "COMPLETE", "FAILED", "PRUNED", "STALE", "SPACE",
     "add", "finish", "new_study", "numbers", "run_processes", "run_threads",
 ]
 
 
-class StorageConformance(TrialContract, RecordContract, ProcessContract):
+class StorageConformance(TrialContract, RecordContract, MetricContract, ProcessContract):
     """The storage contract as pytest tests; subclass it as ``Test...`` and override ``storage`` (and,
     for a shared backend, ``storage_opener``)."""
 
