@@ -24,7 +24,7 @@ from ..samplers.base import Sampler, SamplingContext
 from ..samplers.random import Random
 from ..schedulers.base import TrialPlan
 from ..space import Space, as_space
-from ..storage import Storage, StudyNotFound, get_storage, sqlite_file
+from ..storage import Storage, get_storage
 from ..trial import Trial, TrialState
 from . import opening, recovery, results
 from .checkpointing import Checkpointing
@@ -141,30 +141,13 @@ class Study:
         ``space`` is given, the space come from storage. ``space`` may differ from the stored one where
         the old trials still fit it. ``StudyNotFound`` when there is no such study.
         """
-        missing = sqlite_file(storage) if isinstance(storage, str) else None
-        if missing is not None and not missing.exists():  # opening it would create an empty file
-            raise StudyNotFound(
-                f"no study named {name!r}: there is no database file {str(missing)!r} (storage "
-                f"{storage}); check the path, or create the study with shoal.Study(...)"
-            )
-        backend = get_storage(storage)
-        record = backend.get_study(name)
-        if space is None:
-            try:
-                space = Space.from_dict(record.space)
-            except ValueError as exc:
-                raise ValueError(
-                    f"study {name!r}: the stored space cannot be rebuilt ({exc}); pass space=..."
-                ) from None
-        stored = None if record.objectives is None else Objectives.from_dict(record.objectives)
+        backend, space, stored = opening.reopen(name, storage, space)
         return cls(
             name,
             space,
-            record.direction if stored is None else None,
-            backend,
-            sampler,
-            objectives=None if stored is None else {o.name: o.direction for o in stored.objectives},
-            constraints=None if stored is None else [str(c) for c in stored.constraints],
+            storage=backend,
+            sampler=sampler,
+            **stored,
             report_metric=report_metric,
             seed=seed,
             requeue_stale=requeue_stale,

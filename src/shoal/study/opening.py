@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from ..errors import StudyNotFound
 from ..objectives import Objectives
-from ..space import Space
+from ..space import Space, as_space
+from ..storage import Storage, get_storage, sqlite_file
 from ..storage.base import StudyRecord
 from ..trial import Trial
 from .results import is_plain
@@ -16,7 +18,7 @@ from .results import is_plain
 if TYPE_CHECKING:  # pragma: no cover
     from .core import Study
 
-__all__ = ["open_record", "check_space_fits", "place"]
+__all__ = ["open_record", "reopen", "check_space_fits", "place"]
 
 logger = logging.getLogger("shoal")
 
@@ -39,6 +41,38 @@ def open_record(study: Study) -> StudyRecord:
     if study._sampler_given and record.sampler != study.sampler.describe():
         study.storage.update_study(record.study_id, sampler=study.sampler.describe())
     return record
+
+
+def reopen(
+    name: str, storage: str | Storage, space: Space | Mapping[str, Any] | None
+) -> tuple[Storage, Space, dict[str, Any]]:
+    """What ``Study.load`` reads from storage: the backend, the space (the stored one unless ``space``
+    is given) and the direction, or the objectives and constraints, the study was created with.
+
+    ``StudyNotFound`` when there is no such study; a SQLite file that is not there is not created.
+    """
+    missing = sqlite_file(storage) if isinstance(storage, str) else None
+    if missing is not None and not missing.exists():  # opening it would create an empty file
+        raise StudyNotFound(
+            f"no study named {name!r}: there is no database file {str(missing)!r} (storage "
+            f"{storage}); check the path, or create the study with shoal.Study(...)"
+        )
+    backend = get_storage(storage)
+    record = backend.get_study(name)
+    if space is None:
+        try:
+            space = Space.from_dict(record.space)
+        except ValueError as exc:
+            raise ValueError(
+                f"study {name!r}: the stored space cannot be rebuilt ({exc}); pass space=..."
+            ) from None
+    if record.objectives is None:
+        return backend, as_space(space), {"direction": record.direction}
+    stored = Objectives.from_dict(record.objectives)
+    return backend, as_space(space), {
+        "objectives": {o.name: o.direction for o in stored.objectives},
+        "constraints": [str(c) for c in stored.constraints],
+    }
 
 
 def check_objectives(study: Study, record: StudyRecord) -> None:
