@@ -16,6 +16,7 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from .direction import DIRECTIONS, check_direction, sign
@@ -133,16 +134,21 @@ class Objectives:
         return cls(tuple(built), _parse_all(constraints or ()))
 
     # -- reading ---------------------------------------------------------------------------------
-    @property
+    @cached_property
     def multi(self) -> bool:
         """True with several objectives (then a study has a Pareto front, not one best trial)."""
         return len(self.objectives) > 1
 
-    @property
+    @cached_property
     def names(self) -> tuple[str, ...]:
         return tuple(o.name for o in self.objectives)
 
-    @property
+    @cached_property
+    def plain(self) -> bool:
+        """True for a one-number study: one objective named ``"value"`` and no constraints."""
+        return not self.multi and not self.constraints and self.first.name == SINGLE_NAME
+
+    @cached_property
     def first(self) -> Objective:
         """The first objective: what single-objective views (history plot, ``trial.value``) show."""
         return self.objectives[0]

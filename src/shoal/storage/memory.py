@@ -191,7 +191,7 @@ class InMemoryStorage(Storage):
     ) -> Trial:
         refuse_finished(expected, state)
         failure = check_failure(state, failure)
-        checked = check_values(state, values, feasible)
+        checked = None if values is None and feasible is None else check_values(state, values, feasible)
         with self._lock:
             trial = self._by_id.get(trial_id)
             if trial is None:

@@ -270,7 +270,7 @@ class SQLStorage(SQLStudies, SQLRecords, Storage):
     ) -> Trial:
         refuse_finished(expected, state)
         kind = check_failure(state, failure)
-        checked = check_values(state, values, feasible)
+        checked = None if values is None and feasible is None else check_values(state, values, feasible)
         params = {"state": state.value, "trial_id": trial_id, "expected": expected.value}
         then = None
         if state.finished:

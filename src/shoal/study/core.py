@@ -209,7 +209,7 @@ class Study:
         ``feasible``."""
         from .frame import trials_frame
 
-        plain = results.is_plain(self.objectives)
+        plain = self.objectives.plain
         return trials_frame(self.trials, self.space.names, None if plain else self.objectives)
 
     # -- ask / tell ----------------------------------------------------------------------------
@@ -289,7 +289,7 @@ class Study:
             history=self._log.finished,
             running=list(self._log.active.values()),
             budget=budget,
-            objectives=None if results.is_plain(self.objectives) else self.objectives,
+            objectives=None if self.objectives.plain else self.objectives,
         )
 
     def _start(self, record: Trial, *, start: Any = None, promoted: bool = False) -> RunningTrial:
@@ -473,7 +473,7 @@ class Study:
         )
 
     def __repr__(self) -> str:
-        what = (f"direction={self.direction!r}" if results.is_plain(self.objectives)
+        what = (f"direction={self.direction!r}" if self.objectives.plain
                 else f"objectives={self.objectives.describe()!r}")
         return (
             f"Study({self.name!r}, {what}, storage={self.storage.url!r}, "

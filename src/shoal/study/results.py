@@ -18,7 +18,7 @@ from typing import Any
 from ..direction import better
 from ..execution.base import Outcome
 from ..execution.inprocess import as_value
-from ..objectives import SINGLE_NAME, Objectives
+from ..objectives import Objectives
 from ..storage.summary import check_values
 from ..trial import FailureKind, Trial, TrialState
 
@@ -40,7 +40,7 @@ class Verdict:
 
 def is_plain(objectives: Objectives) -> bool:
     """True for a one-number study: one objective named ``"value"`` and no constraints."""
-    return not objectives.multi and not objectives.constraints and objectives.first.name == SINGLE_NAME
+    return objectives.plain
 
 
 def _read(objectives: Objectives, result: Any) -> tuple[dict[str, float] | None, str | None]:
@@ -69,7 +69,7 @@ def judge(objectives: Objectives, outcome: Outcome) -> Verdict:
     returned (unjudged by the executor) is read here; a bad return fails the trial with the reason."""
     if outcome.state != TrialState.COMPLETE:  # FAILED, or PRUNED keeping its last report
         return Verdict(outcome.state, outcome.value, outcome.error, outcome.failure)
-    if is_plain(objectives):
+    if objectives.plain:
         if outcome.values is not None:
             problem = (f"objective returned {outcome.values!r} (dict); return a number (a dict of named "
                        "values is for a study created with objectives= or constraints=)")
@@ -103,7 +103,7 @@ def told(objectives: Objectives, value: Any, state: TrialState | str | None, err
     elif value is None:
         raise ValueError("tell needs a value, or state='FAILED' / 'PRUNED'")
     failure = FailureKind.OBJECTIVE if state == TrialState.FAILED else None
-    if is_plain(objectives):
+    if objectives.plain:
         return _told_number(value, state, error, failure)
     if value is None:
         if state == TrialState.COMPLETE:
