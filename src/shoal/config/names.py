@@ -26,6 +26,9 @@ SAMPLER_NAMES: dict[str, str] = {
     "bohb": "BOHB",
     "gp": "GP",
     "cmaes": "CMAES",
+    "mogp": "MOGP",
+    "motpe": "MOTPE",
+    "nsga2": "NSGAII",
     "auto": "Auto",
 }
 
