@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..objectives import Objectives
 from ..records import RungRecord
 from ..space import Space
 from ..stats.trial_matrix import completed, tunable, unit_matrix
@@ -21,6 +22,8 @@ class StudyData:
     ``lineage`` holds the storage's lineage records (population-based training: which trial each
     segment started from), ``round_boxes`` the box each coarse-to-fine round searched, ``rungs`` the
     rung records of successive halving (which rung a PAUSED trial waits at), as stored.
+    ``objectives`` the study's objectives and constraints (``shoal.objectives.Objectives``; one
+    objective in ``direction`` when not given).
     """
 
     name: str
@@ -31,6 +34,17 @@ class StudyData:
     lineage: Sequence[Any] = ()
     round_boxes: Mapping[int, Mapping[str, tuple[float, float]]] = field(default_factory=dict)
     rungs: Sequence[RungRecord] = ()
+    objectives: Objectives | None = None
+
+    def __post_init__(self) -> None:
+        if self.objectives is None:  # one objective named "value", as a study made with direction=
+            object.__setattr__(self, "objectives", Objectives.single(self.direction))
+
+    @property
+    def goals(self) -> Objectives:
+        """The study's objectives and constraints (never None)."""
+        assert self.objectives is not None
+        return self.objectives
 
     @classmethod
     def from_storage(cls, storage: Any, name: str) -> StudyData:
@@ -45,8 +59,10 @@ class StudyData:
             space = Space.from_dict(record.space)
         except ValueError as exc:
             raise ValueError(f"study {record.name!r}: the stored space cannot be rebuilt ({exc})") from None
+        stored = getattr(record, "objectives", None)
+        objectives = Objectives.from_dict(stored) if stored else None
         return cls(record.name, record.direction, space, list(trials), record.sampler,
-                   **_records(storage, record.study_id))
+                   objectives=objectives, **_records(storage, record.study_id))
 
 
 def _records(storage: Any, study_id: int) -> dict[str, Any]:
@@ -64,5 +80,5 @@ def as_study_data(study: Any) -> StudyData:
         return study
     if all(hasattr(study, a) for a in ("name", "direction", "space", "trials", "sampler", "storage", "id")):
         return StudyData(study.name, study.direction, study.space, study.trials, study.sampler.describe(),
-                         **_records(study.storage, study.id))
+                         objectives=getattr(study, "objectives", None), **_records(study.storage, study.id))
     raise ValueError(f"expected a shoal.Study, got {study!r}")

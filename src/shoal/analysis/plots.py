@@ -21,12 +21,13 @@ from ..space import Choice, Dimension
 from ..trial import Trial, TrialState
 from ._data import StudyData, as_study_data, completed, tunable, unit_matrix
 
-__all__ = ["PLOTS", "StudyPlots"] + [
+__all__ = ["PLOTS", "StudyPlots", "plots_for"] + [
     "history", "importance_bars", "parallel_coordinates", "slices", "contour", "intermediate",
     "lineage", "rounds",
 ]
 
 _INACTIVE_AT = -0.1
+_INFEASIBLE = "#7f7f7f"
 _STATE_COLORS = {
     TrialState.COMPLETE: "#1f77b4",
     TrialState.PRUNED: "#d62728",
@@ -93,20 +94,35 @@ def _sign(data: StudyData) -> float:
 
 # -- the plots ---------------------------------------------------------------------------------
 def history(study: Any):
-    """Optimization history: every completed trial's value and the best value so far."""
+    """Optimization history: every completed trial's value and the best value so far (with
+    constraints, infeasible trials grey and left out of the best)."""
     data = as_study_data(study)
     done = completed(data.trials)
     if not done:
         return _empty("Optimization history", "no completed trial yet")
     go = _go()
-    numbers = [t.number for t in done]
-    values = [t.value for t in done]
     pick = max if data.direction == MAXIMIZE else min
-    best = list(np.frompyfunc(pick, 2, 1).accumulate(np.array(values, dtype=object)))
+    numbers, best, current = [], [], None
+    for t in done:
+        if t.feasible is not False:
+            current = t.value if current is None else pick(current, t.value)
+        numbers.append(t.number)
+        best.append(None if current is None else float(current))
     fig = _figure("Optimization history", xaxis_title="trial", yaxis_title="value")
-    fig.add_trace(go.Scatter(x=numbers, y=values, mode="markers", name="trial value",
+    feasible = [t for t in done if t.feasible is not False]
+    fig.add_trace(go.Scatter(x=[t.number for t in feasible], y=[t.value for t in feasible], mode="markers",
+                             name="trial value",
                              marker={"color": _STATE_COLORS[TrialState.COMPLETE], "opacity": 0.6}))
-    fig.add_trace(go.Scatter(x=numbers, y=[float(b) for b in best], mode="lines", name="best so far",
+    infeasible = [t for t in done if t.feasible is False]
+    if infeasible:
+        goals = data.goals
+        fig.add_trace(go.Scatter(
+            x=[t.number for t in infeasible], y=[t.value for t in infeasible], mode="markers",
+            name="infeasible", marker={"color": _INFEASIBLE, "opacity": 0.6, "symbol": "x"},
+            hovertext=[f"trial {t.number}: {t.value:.4g}<br>violates " + ", ".join(
+                text for text, amount in goals.violations(t.values).items() if amount > 0)
+                for t in infeasible], hoverinfo="text"))
+    fig.add_trace(go.Scatter(x=numbers, y=best, mode="lines", name="best so far",
                              line={"shape": "hv", "color": "#ff7f0e", "width": 2}))
     return fig
 
@@ -373,6 +389,16 @@ PLOTS: tuple[tuple[str, str, Callable[..., Any]], ...] = (
 )
 
 
+def plots_for(study: Any) -> tuple[tuple[str, str, Callable[..., Any]], ...]:
+    """The plots that fit ``study``: ``PLOTS``, and for several objectives the Pareto front and the
+    hypervolume (``analysis.pareto_plots.MULTI_PLOTS``) after the history."""
+    if not as_study_data(study).goals.multi:
+        return PLOTS
+    from .pareto_plots import MULTI_PLOTS
+
+    return PLOTS[:1] + MULTI_PLOTS + PLOTS[1:]
+
+
 class StudyPlots:
     """``study.plot``: each method returns a plotly figure of the study (shown inline in notebooks)."""
 
@@ -403,8 +429,21 @@ class StudyPlots:
     def rounds(self):
         return rounds(self._study)
 
+    def pareto_front(self):
+        """Several objectives only: the trials in objective space, the front highlighted."""
+        from .pareto_plots import pareto_front
+
+        return pareto_front(self._study)
+
+    def hypervolume(self):
+        """Several objectives only: the feasible trials' hypervolume after each trial."""
+        from .pareto_plots import hypervolume
+
+        return hypervolume(self._study)
+
     def __dir__(self) -> list[str]:
-        return [key for key, _, _ in PLOTS]
+        return [key for key, _, _ in plots_for(self._study)]
 
     def __repr__(self) -> str:
-        return f"<plots of {getattr(self._study, 'name', '?')}: {', '.join(k for k, _, _ in PLOTS)}>"
+        keys = ", ".join(k for k, _, _ in plots_for(self._study))
+        return f"<plots of {getattr(self._study, 'name', '?')}: {keys}>"
