@@ -1,5 +1,9 @@
 """One self-contained HTML file about a study: a summary, the importance ranking and every plot.
 
+The summary names the best trial that meets the constraints; for a study with several objectives it
+is a table of the Pareto front instead (``<table id="pareto-front">``), and the Pareto-front and
+hypervolume plots join the others.
+
 plotly.js is written into the file once, so the report opens with no network (e-mail it, archive
 it). Each plot is a section ``<section id="plot-KEY">``; one that fails to draw says why in its
 section, and the rest of the report is still written.
@@ -14,10 +18,11 @@ from typing import Any
 
 from .._version import __version__
 from ..direction import sign as direction_sign
+from ..study.results import pareto_front
 from ..trial import TrialState
 from ._data import StudyData, as_study_data, completed
 from .paused import paused_summary
-from .plots import PLOTS
+from .plots import plots_for
 
 __all__ = ["render_report", "write_report"]
 
@@ -49,8 +54,10 @@ def _summary(data: StudyData) -> str:
     for t in data.trials:
         counts[t.state.value.lower()] = counts.get(t.state.value.lower(), 0) + 1
     done = completed(data.trials)
+    goals = data.goals
     rows = [
-        ("direction", data.direction),
+        ("objectives" if goals.multi else "direction",
+         goals.describe() if goals.multi or goals.constraints else data.direction),
         ("sampler", data.sampler_text),
         ("trials", f"{len(data.trials)} (" + ", ".join(f"{n} {s}" for s, n in counts.items()) + ")"),
     ]
@@ -59,13 +66,41 @@ def _summary(data: StudyData) -> str:
     if paused:
         items = "".join(f"<li>{html.escape(line)}</li>" for line in paused)
         out += f'<ul id="paused">{items}</ul>'
-    if done:
+    if goals.multi:
+        return out + _front_table(data)
+    feasible = [t for t in done if t.feasible is not False]
+    if feasible:
         sign = direction_sign(data.direction)
-        best = min(done, key=lambda t: (sign * t.value, t.number))  # type: ignore[operator]
-        out += f"<h3>Best: trial {best.number}, value {best.value:.6g}</h3>"
+        best = min(feasible, key=lambda t: (sign * t.value, t.number))  # type: ignore[operator]
+        met = " (meets the constraints)" if goals.constraints else ""
+        out += f"<h3>Best: trial {best.number}, value {best.value:.6g}{met}</h3>"
         shown = [(k, f"{v:.6g}" if isinstance(v, float) else v) for k, v in best.config.items()]
         out += f"<table>{_rows(shown)}</table>"
+    elif done:
+        out += f'<p class="note">No completed trial meets the constraints yet ({len(done)} completed).</p>'
     return out
+
+
+def _cell(value: Any) -> str:
+    return html.escape(f"{value:.6g}" if isinstance(value, float) else str(value))
+
+
+def _front_table(data: StudyData) -> str:
+    """The Pareto front: one row per trial on it, its objectives' values and its configuration."""
+    goals = data.goals
+    front = pareto_front(goals, data.trials)
+    if not front:
+        return '<p class="note">No Pareto front yet: no completed trial meets the constraints.</p>'
+    keys = list(dict.fromkeys(k for t in front for k in t.config))
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in ["trial", *goals.names, *keys])
+    body = "".join(
+        "<tr>" + f"<td>{t.number}</td>"
+        + "".join(f"<td>{_cell(t.values.get(n, ''))}</td>" for n in goals.names)
+        + "".join(f"<td>{_cell(t.config.get(k, ''))}</td>" for k in keys) + "</tr>"
+        for t in front
+    )
+    return (f"<h3>Pareto front: {len(front)} trials</h3>"
+            f'<table id="pareto-front"><tr>{head}</tr>{body}</table>')
 
 
 def _importance_table(data: StudyData) -> str:
@@ -86,9 +121,10 @@ def render_report(study: Any) -> str:
     """The report of ``study`` (a ``Study`` or a ``StudyData``) as one HTML string."""
     data = as_study_data(study)
     title = f"shoal report: {data.name}"
-    nav = "".join(f'<a href="#plot-{key}">{html.escape(name)}</a>' for key, name, _ in PLOTS)
+    plots = plots_for(data)
+    nav = "".join(f'<a href="#plot-{key}">{html.escape(name)}</a>' for key, name, _ in plots)
     sections = []
-    for key, name, draw in PLOTS:
+    for key, name, draw in plots:
         try:
             body = draw(data).to_html(
                 full_html=False, include_plotlyjs=False, div_id=f"figure-{key}",
