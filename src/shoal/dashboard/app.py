@@ -24,6 +24,19 @@ __all__ = ["DashboardApp"]
 _OWN_PLOTS = ("history",)
 
 
+def _offered(plots: Any, record: StudyRecord) -> tuple[Any, ...]:
+    """The plots that fit the stored study: with several objectives the Pareto front and the
+    hypervolume too (``shoal.analysis.plots.plots_for``)."""
+    from ..objectives import Objectives
+
+    stored = getattr(record, "objectives", None)
+    if stored and Objectives.from_dict(stored).multi:
+        from ..analysis.pareto_plots import MULTI_PLOTS
+
+        return plots.PLOTS[:1] + MULTI_PLOTS + plots.PLOTS[1:]
+    return plots.PLOTS
+
+
 def _plots():
     """``shoal.analysis.plots`` when it and plotly are installed, else None."""
     if importlib.util.find_spec("plotly") is None:
@@ -100,18 +113,18 @@ class DashboardApp:
 
     def figures(self, name: str) -> dict[str, Any]:
         """The plots ``shoal.analysis`` offers (none without plotly): ``[{"key", "title"}]``."""
-        self._record(name)
+        record = self._record(name)
         plots = _plots()
         listed = [] if plots is None else [
-            {"key": key, "title": title} for key, title, _ in plots.PLOTS if key not in _OWN_PLOTS
+            {"key": key, "title": title} for key, title, _ in _offered(plots, record) if key not in _OWN_PLOTS
         ]
         return {"figures": listed}
 
     def figure(self, name: str, key: str) -> dict[str, Any]:
         """One analysis plot of the study as plotly JSON (drawn by plotly.js served from plotly)."""
-        self._record(name)
+        record = self._record(name)
         plots = _plots()
-        found = {k: (title, fn) for k, title, fn in (plots.PLOTS if plots is not None else ())}
+        found = {k: (title, fn) for k, title, fn in (_offered(plots, record) if plots is not None else ())}
         if key not in found:
             raise ApiError(404, f"no plot {key!r}; plots: {', '.join(found) or 'none (install plotly)'}")
         from ..analysis._data import StudyData

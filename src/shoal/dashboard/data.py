@@ -87,6 +87,8 @@ def trial_row(trial: Trial, note: str | None = None) -> dict[str, Any]:
         "number": trial.number,
         "state": trial.state.value,
         "value": _finite(trial.value),
+        "values": {k: _finite(v) for k, v in trial.values.items()},
+        "feasible": trial.feasible,
         "config": trial.config,
         "duration": trial.duration,
         "started_at": _iso(trial.started_at),
@@ -105,6 +107,7 @@ def trial_detail(trial: Trial, trials: dict[int, Trial], note: str | None = None
     it repeats and its repeats."""
     out = trial.to_dict()
     out["value"] = _finite(trial.value)
+    out["values"] = {k: _finite(v) for k, v in trial.values.items()}
     out["note"] = note
     ancestors: list[int] = []
     seen = trial

@@ -338,7 +338,9 @@ function drawTable(study) {
   const body = rows.slice(0, MAX_ROWS).map((r) => el("tr", { class: "link", "data-number": r.number, "data-state": r.state,
     onclick: () => { location.hash = trialHref(study.name, r.number); } },
     el("td", { class: "num" }, el("a", { href: trialHref(study.name, r.number), text: r.number })), el("td", { class: "state state-" + r.state, text: r.state + (r.stop_requested && r.state === "RUNNING" ? " (stopping)" : "") }),
-    el("td", { class: "num", text: fmt(r.value) }), el("td", { class: "num", text: secs(r.duration) }),
+    el("td", { class: "num" + (r.feasible === false ? " infeasible" : ""), title: r.feasible === false ? "infeasible: misses a constraint" : "",
+      text: Object.keys(r.values || {}).length > 1 ? Object.entries(r.values).map(([k, v]) => `${k}=${fmt(v)}`).join(", ") : fmt(r.value) }),
+    el("td", { class: "num", text: secs(r.duration) }),
     el("td", { class: "num", text: r.n_reports ? `${r.n_reports} (last ${fmt(r.last_report[1])})` : "" }),
     dims.map((d) => el("td", { class: "num", text: fmt(r.config[d]) })),
     r.error || !r.note ? el("td", { class: "err", title: r.error || "", text: r.error || "" })
@@ -373,7 +375,7 @@ async function drawFigures(study, force) {
   if (!window.Plotly) await new Promise((ok, fail) => document.head.append(el("script", { src: "/static/plotly.min.js", onload: ok, onerror: fail })));
   const box = section("figures", () => {
     const pick = el("select", { id: "figure-pick", onchange: () => drawFigures(S.study, true).catch(() => {}) },
-      S.figureList.map((f) => el("option", { value: f.key, text: f.title, selected: f.key === "parallel_coordinates" })));
+      S.figureList.map((f) => el("option", { value: f.key, text: f.title, selected: f.key === (S.figureList.some((g) => g.key === "pareto_front") ? "pareto_front" : "parallel_coordinates") })));
     return el("div", { class: "panel" }, el("div", { class: "chart-head" }, el("h3", { text: "Analysis" }), pick),
       el("div", { id: "figure", class: "figure" }));
   });
@@ -397,6 +399,8 @@ async function drawTrial(name, number) {
   const t = await api(`/api/studies/${enc(name)}/trials/${number}`);
   const box = section("trial", () => el("div", {}));
   const facts = [["state", el("span", { class: "state state-" + t.state, id: "trial-state", text: t.state })], ["value", fmt(t.value)],
+    ...Object.entries(t.values || {}).filter(([k]) => k !== "value").map(([k, v]) => [k, fmt(v)]),
+    ...(t.feasible === null || t.feasible === undefined ? [] : [["feasible", t.feasible ? "yes" : "no"]]),
     ["created", t.created_at || ""], ["started", t.started_at || ""], ["finished", t.finished_at || ""], ["duration", secs(t.duration)]];
   if (t.round !== null) facts.push(["round", t.round]);
   if (t.stop_requested) facts.push(["stop", "requested"]);
