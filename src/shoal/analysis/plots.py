@@ -17,6 +17,7 @@ import numpy as np
 
 from ..direction import MAXIMIZE, MINIMIZE
 from ..direction import sign as direction_sign
+from ..objectives import Objectives
 from ..space import Choice, Dimension
 from ..trial import Trial, TrialState
 from ._data import StudyData, as_study_data, completed, tunable, unit_matrix
@@ -390,9 +391,11 @@ PLOTS: tuple[tuple[str, str, Callable[..., Any]], ...] = (
 
 
 def plots_for(study: Any) -> tuple[tuple[str, str, Callable[..., Any]], ...]:
-    """The plots that fit ``study``: ``PLOTS``, and for several objectives the Pareto front and the
-    hypervolume (``analysis.pareto_plots.MULTI_PLOTS``) after the history."""
-    if not as_study_data(study).goals.multi:
+    """The plots that fit ``study`` (a ``Study``, a ``StudyData`` or a study's ``Objectives``):
+    ``PLOTS``, and for several objectives the Pareto front and the hypervolume
+    (``analysis.pareto_plots.MULTI_PLOTS``) after the history."""
+    goals = study if isinstance(study, Objectives) else as_study_data(study).goals
+    if not goals.multi:
         return PLOTS
     from .pareto_plots import MULTI_PLOTS
 

@@ -25,16 +25,12 @@ _OWN_PLOTS = ("history",)
 
 
 def _offered(plots: Any, record: StudyRecord) -> tuple[Any, ...]:
-    """The plots that fit the stored study: with several objectives the Pareto front and the
-    hypervolume too (``shoal.analysis.plots.plots_for``)."""
+    """The plots that fit the stored study (``shoal.analysis.plots.plots_for``): with several
+    objectives the Pareto front and the hypervolume too."""
     from ..objectives import Objectives
 
     stored = getattr(record, "objectives", None)
-    if stored and Objectives.from_dict(stored).multi:
-        from ..analysis.pareto_plots import MULTI_PLOTS
-
-        return plots.PLOTS[:1] + MULTI_PLOTS + plots.PLOTS[1:]
-    return plots.PLOTS
+    return plots.plots_for(Objectives.from_dict(stored) if stored else Objectives.single(record.direction))
 
 
 def _plots():

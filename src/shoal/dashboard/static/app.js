@@ -198,11 +198,12 @@ function setMessage(id, text, bad) {
   if (node) { node.textContent = text; node.className = bad ? "error" : "ok"; }
 }
 
-// The best-so-far history: every completed value as a dot, the best so far as a step line.
+// The best-so-far history: every completed value as a dot, the best so far as a step line (trials that
+// miss a constraint are left out: the table strikes them, the analysis history draws them grey).
 function drawChart(study) {
   const row = section("overview", () => el("div", { class: "row" }));
   const box = section("history", () => el("div", { class: "panel" }), row);
-  const done = [...S.rows.values()].filter((r) => r.state === "COMPLETE" && r.value !== null).sort((a, b) => a.number - b.number);
+  const done = [...S.rows.values()].filter((r) => r.state === "COMPLETE" && r.value !== null && r.feasible !== false).sort((a, b) => a.number - b.number);
   const logOk = done.length > 0 && done.every((r) => r.value > 0);
   if (S.logY === null && done.length > 2 && logOk) {  // values over several decades: log scale by default
     const vs = done.map((r) => r.value);
