@@ -3,7 +3,8 @@
 A study runs in another process (a slow objective on SQLite) while the page watches it: a new trial
 row appears, a configuration enqueued through the form runs to COMPLETE, a bad value shows the
 space's error, a running trial is stopped and the study paused from the page; a trial that ASHA's
-promote mode left PAUSED says at which rung it waits.
+promote mode left PAUSED says at which rung it waits; a study with two objectives shows its Pareto
+front first.
 
 Needs ``/usr/bin/chromium`` (``bash scripts/browser.sh`` installs it) and ``playwright`` (the dev
 extra); ``playwright install`` is never used. Without them the test is skipped, unless
@@ -253,6 +254,44 @@ def test_the_page_says_why_a_trial_is_paused(browser, tmp_path: Path) -> None:
         page.locator(f'#trials-table tr[data-number="{trial.number}"]').click()
         expect(page.locator("#trial-state")).to_have_text("PAUSED")
         expect(page.locator("#trial-note")).to_have_text(note(trial))
+        assert problems == []
+    finally:
+        page.close()
+        dashboard.stop()
+
+
+def _two_objectives(config):
+    x, y = config["x"], config["y"]
+    return {"accuracy": x, "latency_ms": 5 + 20 * x * x + 5 * y, "memory_mb": 1000 * y}
+
+
+def test_the_page_shows_the_pareto_front_of_a_multi_objective_study(browser, tmp_path: Path) -> None:
+    """Several objectives and a constraint: the Pareto front is the figure picked first, the table
+    shows each objective and strikes the trials that miss the constraint."""
+    from playwright.sync_api import expect
+
+    from shoal.samplers import Random
+
+    url = f"sqlite:///{tmp_path / 'shoal.db'}"
+    study = shoal.Study("mo", {"x": shoal.Float(0.0, 1.0), "y": shoal.Float(0.0, 1.0)}, storage=url,
+                        sampler=Random(seed=0), objectives={"accuracy": "maximize", "latency_ms": "minimize"},
+                        constraints=["memory_mb <= 600"])
+    study.optimize(_two_objectives, 12, show_progress=False)
+    bad = next(t for t in study.trials if t.feasible is False)
+    dashboard = Dashboard(url, port=0).start()
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.set_default_timeout(TIMEOUT_MS)
+    problems: list[str] = []
+    page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+    expect.set_options(timeout=TIMEOUT_MS)
+    try:
+        page.goto(dashboard.url_with_token + "#/s/mo")
+        expect(page.locator("#figure-pick")).to_have_value("pareto_front")
+        expect(page.locator("#figure .main-svg").first).to_be_visible()
+        expect(page.locator("#figure")).to_contain_text("Pareto front")
+        expect(page.locator("#figure-pick option[value=hypervolume]")).to_have_count(1)
+        row = page.locator(f'#trials-table tr[data-number="{bad.number}"]')
+        expect(row.locator("td.infeasible")).to_contain_text("latency_ms=")
         assert problems == []
     finally:
         page.close()
