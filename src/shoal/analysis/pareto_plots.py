@@ -9,7 +9,7 @@ one fixed reference point taken from all completed trials (so it never goes down
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -155,13 +155,16 @@ def hypervolume_history(data: StudyData) -> tuple[list[int], list[float], np.nda
     ref = reference_point(everyone)
     numbers: list[int] = []
     volumes: list[float] = []
-    kept: list[Sequence[float]] = []
+    front = np.empty((0, everyone.shape[1]))  # the feasible front so far: only it sets the volume
+    volume = 0.0
     for (t, _), score in zip(scored, everyone, strict=True):
         if t.feasible is False:
             continue
-        kept.append(score)
+        if not np.any(np.all(front <= score, axis=1)):  # not weakly dominated: the front changes
+            front = np.vstack([front[~np.all(score <= front, axis=1)], score])
+            volume = _hypervolume(front, ref)
         numbers.append(t.number)
-        volumes.append(_hypervolume(np.array(kept), ref))
+        volumes.append(volume)
     return numbers, volumes, ref
 
 
