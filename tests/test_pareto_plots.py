@@ -156,3 +156,29 @@ def test_dashboard_offers_the_figures_and_carries_values_and_feasible(study2, ur
         assert "pareto_front" not in [f["key"] for f in app.figures("single")["figures"]]
     finally:
         app.close()
+
+
+def test_hypervolume_history_is_each_prefixs_volume_against_one_reference() -> None:
+    """Recomputed only when the front changes, it still equals the volume of the feasible trials so
+    far (3 objectives, one maximized, a constraint), against the reference of all trials."""
+    from shoal.objectives import Objectives
+    from shoal.space import Space
+    from shoal.stats.pareto import hypervolume, reference_point
+    from shoal.trial import Trial, TrialState
+
+    rng = np.random.default_rng(0)
+    goals = Objectives.build(objectives={"a": "minimize", "b": "minimize", "c": "maximize"},
+                             constraints=["m <= 0.7"])
+    trials = []
+    for i in range(150):
+        values = dict(zip("abcm", rng.random(4).round(2), strict=True))
+        trials.append(Trial(i, TrialState.COMPLETE, {}, values=values, value=values["a"],
+                            feasible=goals.feasible(values)))
+    data = StudyData("s", "minimize", Space({"x": shoal.Float(0, 1)}), trials, objectives=goals)
+    numbers, volumes, ref = hypervolume_history(data)
+    assert np.allclose(ref, reference_point([goals.score(t.values) for t in trials]))
+    feasible = [t for t in trials if t.feasible]
+    assert numbers == [t.number for t in feasible]
+    for k in range(1, len(feasible) + 1):
+        scores = [goals.score(t.values) for t in feasible[:k]]
+        assert volumes[k - 1] == pytest.approx(hypervolume(scores, ref), abs=1e-12)
