@@ -421,15 +421,16 @@ def report(out: Path, command: str = "", notes: Sequence[str] = ()) -> str:
     last = max(1, min(10, budget // 5))
     lines += [f"Ask + tell seconds per trial over trials {budget - last + 1}-{budget} (mean over runs; the "
               f"objective's time is not included):", ""]
+    order = [t for t in problems() if t in hv]
     trow = []
     for n in names:
         per_task = []
-        for t in hv:
+        for t in order:
             got = [float(np.mean(np.add(r["ask_s"], r["tell_s"])[-last:])) for r in records
                    if r["task"] == t and r["optimizer"] == n]
             per_task.append(f"{np.mean(got):.3f}" if got else "")
         trow.append([f"**{n}**" if n in (DEFAULT_SAMPLER, OPTUNA_GP) else n, *per_task])
-    lines += _table(["optimizer", *hv], trow)
+    lines += _table(["optimizer", *order], trow)
     if failures:
         lines += ["", f"{len(failures)} runs failed and are left out:", ""]
         lines += sorted({f"- {f['optimizer']} on {f['task']}: {f['error'][:200]}" for f in failures})
