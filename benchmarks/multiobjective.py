@@ -172,6 +172,27 @@ def problems() -> dict[str, Problem]:
     return {p.name: p for p in out}
 
 
+def front_hypervolume(name: str) -> float | None:
+    """The hypervolume of the task's known front (a dense sample of it) against its reference point; the
+    most a run can reach (None for the forest, whose front is unknown)."""
+    problem = problems()[name]
+    if name.startswith("zdt"):
+        rows = [mo for f1 in np.linspace(0, 1, 4001) for mo in [zdt(int(name[3]), np.r_[f1, np.zeros(5)])]]
+    elif name == "dtlz2":
+        grid = np.linspace(0, 1, 61)
+        rows = [dtlz2(np.r_[a, b, np.full(4, 0.5)]) for a in grid for b in grid]
+    elif name == "binh-korn":
+        rows = []
+        for x1 in np.linspace(0, 5, 501):
+            for x2 in np.linspace(0, 3, 301):
+                v = binh_korn(x1, x2)
+                if v["c1"] <= 0 and v["c2"] <= 0:
+                    rows.append((v["f1"], v["f2"]))
+    else:
+        return None
+    return hypervolume(np.array(rows, dtype=float), np.array(problem.ref))
+
+
 # -- optimizers -------------------------------------------------------------------------------------
 class ShoalRun:
     """A shoal Study in memory, ask/tell with dicts; ``sampler=None`` is the default (Auto)."""
@@ -391,7 +412,8 @@ def report(out: Path, command: str = "", notes: Sequence[str] = ()) -> str:
         tasks = [t for t in problems() if problems()[t].group == group and t in hv]
         if not tasks:
             continue
-        refs = ", ".join(f"{t} {problems()[t].ref}" for t in tasks)
+        refs = ", ".join(f"{t} {problems()[t].ref}" + (f", its known front's {front:.4g}" if (
+            front := front_hypervolume(t)) is not None else "") for t in tasks)
         lines += [f"**{group}** (reference points: {refs}):", ""]
         header = ["optimizer"]
         for t in tasks:

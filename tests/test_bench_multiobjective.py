@@ -79,3 +79,10 @@ def test_tiny_run_resumes_and_reports(tmp_path, capsys):
     assert "**constrained**" in text and "binh-korn HV@8" in text and "`cmd`" in text
     with pytest.raises(SystemExit):
         mo.main(["--tasks", "nope", "--out", str(out)])
+
+
+def test_front_hypervolumes_match_their_closed_forms():
+    # the area between the front (f2 = 1 - sqrt(f1) or 1 - f1^2 on [0, 1], 0 beyond) and f2 = 11, up to 1.1
+    assert mo.front_hypervolume("zdt1") == pytest.approx(11 - 1 / 3 + 1.1, abs=1e-3)
+    assert mo.front_hypervolume("zdt2") == pytest.approx(11 - 2 / 3 + 1.1, abs=1e-3)
+    assert mo.front_hypervolume("forest-cancer") is None
