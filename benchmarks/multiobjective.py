@@ -15,7 +15,8 @@ Tasks and their fixed reference points (all objectives minimized):
   largest value each objective takes over the box (f1 <= 1, f2 <= g <= 10) plus 10%; DTLZ2 (3
   objectives, 6 dimensions), reference (2.2, 2.2, 2.2): each f <= 1 + g <= 2 over the box, plus 10%.
 - ``constrained``: Binh-Korn (x1 in [0, 5], x2 in [0, 3], 2 constraints), reference (140, 55): the
-  known front runs from (0, 50) to (136, 4), so its nadir (136, 50) plus a margin.
+  known front runs from (0, 50) to (136, 4), so its nadir (136, 50) plus a margin; ZDT1-C, ZDT1 with
+  ``f1 + f2 >= 0.85`` (cutting its front's middle), reference (1.1, 11) as ZDT1's.
 - ``real``: a random forest on scikit-learn's bundled breast-cancer data (no download): 3-fold
   cross-validated error against the forest's total number of tree nodes (a deterministic size,
   unlike a timing; the mean over the 3 folds' forests), reference (0.2, 1500): 20% error (a constant
@@ -150,6 +151,17 @@ def _zdt(kind: int) -> Callable[[Mapping[str, Any]], dict[str, float]]:
     return evaluate
 
 
+#: ZDT1-C: ZDT1 with ``c1 = ZDT1C_BOUND - f1 - f2 <= 0``; on ZDT1's front f1 + f2 dips to 0.75 (at
+#: f1 = 0.25), so the constraint cuts the front's middle, where the line f1 + f2 = 0.85 (reached with g
+#: a little above 1) takes its place.
+ZDT1C_BOUND = 0.85
+
+
+def _zdt1c(config: Mapping[str, Any]) -> dict[str, float]:
+    f1, f2 = zdt(1, _vector(config))
+    return {"f1": f1, "f2": f2, "c1": ZDT1C_BOUND - f1 - f2}
+
+
 def _dtlz2(config: Mapping[str, Any]) -> dict[str, float]:
     return dict(zip(("f1", "f2", "f3"), dtlz2(_vector(config)), strict=True))
 
@@ -166,6 +178,7 @@ def problems() -> dict[str, Problem]:
     out.append(Problem("dtlz2", "synthetic", _unit(6), ("f1", "f2", "f3"), (), _dtlz2, (2.2, 2.2, 2.2)))
     out.append(Problem("binh-korn", "constrained", {"x1": shoal.Float(0.0, 5.0), "x2": shoal.Float(0.0, 3.0)},
                        ("f1", "f2"), ("c1", "c2"), _bnh, (140.0, 55.0)))
+    out.append(Problem("zdt1-c", "constrained", _unit(6), ("f1", "f2"), ("c1",), _zdt1c, (1.1, 11.0)))
     forest_space = {"n_estimators": shoal.Int(1, 50), "max_depth": shoal.Int(1, 12),
                     "min_samples_leaf": shoal.Int(1, 20), "max_features": shoal.Float(0.05, 1.0)}
     out.append(Problem("forest-cancer", "real", forest_space, ("error", "nodes"), (), forest, (0.2, 1500.0)))
@@ -176,8 +189,13 @@ def front_hypervolume(name: str) -> float | None:
     """The hypervolume of the task's known front (a dense sample of it) against its reference point; the
     most a run can reach (None for the forest, whose front is unknown)."""
     problem = problems()[name]
-    if name.startswith("zdt"):
+    if name in ("zdt1", "zdt2", "zdt3"):
         rows = [mo for f1 in np.linspace(0, 1, 4001) for mo in [zdt(int(name[3]), np.r_[f1, np.zeros(5)])]]
+    elif name == "zdt1-c":  # f1 on a grid, g from 1 up: the feasible part of ZDT1's front and the line
+        f1, g = np.meshgrid(np.linspace(0, 1, 2001), np.linspace(1, 1.2, 401))
+        f2 = g * (1 - np.sqrt(f1 / g))
+        keep = f1 + f2 >= ZDT1C_BOUND
+        rows = np.column_stack([f1[keep], f2[keep]])
     elif name == "dtlz2":
         grid = np.linspace(0, 1, 61)
         rows = [dtlz2(np.r_[a, b, np.full(4, 0.5)]) for a in grid for b in grid]

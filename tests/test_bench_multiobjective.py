@@ -86,3 +86,13 @@ def test_front_hypervolumes_match_their_closed_forms():
     assert mo.front_hypervolume("zdt1") == pytest.approx(11 - 1 / 3 + 1.1, abs=1e-3)
     assert mo.front_hypervolume("zdt2") == pytest.approx(11 - 2 / 3 + 1.1, abs=1e-3)
     assert mo.front_hypervolume("forest-cancer") is None
+
+
+def test_constrained_zdt1_cuts_the_middle_of_the_front():
+    middle = mo.problems()["zdt1-c"].evaluate({f"x{i}": v for i, v in enumerate([0.25, 0, 0, 0, 0, 0])})
+    assert middle["f1"] + middle["f2"] == pytest.approx(0.75) and middle["c1"] == pytest.approx(0.1)
+    end = mo.problems()["zdt1-c"].evaluate({f"x{i}": v for i, v in enumerate([1.0, 0, 0, 0, 0, 0])})
+    assert end["c1"] == pytest.approx(-0.15)  # (1, 0) stays feasible
+    f = np.linspace(0, 1, 200_001)
+    lost = np.clip((mo.ZDT1C_BOUND - f) - (1 - np.sqrt(f)), 0, None).mean()  # below the line f1 + f2 = 0.85
+    assert mo.front_hypervolume("zdt1-c") == pytest.approx(11 - 1 / 3 + 1.1 - lost, abs=1e-3)
