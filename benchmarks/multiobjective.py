@@ -1,7 +1,8 @@
 """Several objectives (issue 13): shoal's default sampler against Optuna's NSGA-II, TPE and GP.
 
     .venv/bin/python benchmarks/multiobjective.py --jobs 2 --out .tmp/bench-mo     # 5 seeds, 100 trials
-    .venv/bin/python benchmarks/multiobjective.py --report --out .tmp/bench-mo     # the tables
+    .venv/bin/python benchmarks/multiobjective.py --report --out .tmp/bench-mo     # the tables (in
+                                                                  # multiobjective_report.py)
 
 One 100-trial run per (task, optimizer, seed), written as one JSON file under ``--out`` (skipped when
 present, so a stopped run resumes). A run keeps every trial's objective and constraint values in
@@ -58,9 +59,6 @@ from shoal.stats.pareto import hypervolume  # noqa: E402
 DEFAULT_OUT = Path(".tmp/bench-mo")
 BUDGETS = (50, 100)
 GROUPS = ("synthetic", "constrained", "real")
-START, END = "<!-- bench-mo:start -->", "<!-- bench-mo:end -->"
-#: The two whose ask + tell time per trial the report sets side by side.
-DEFAULT_SAMPLER, OPTUNA_GP = "shoal-auto", "optuna-gp"
 
 
 # -- problems ---------------------------------------------------------------------------------------
@@ -371,122 +369,12 @@ def run_all(jobs: list[Job], out: Path, n_jobs: int, say: Callable[[str], None] 
             note(future.result())
 
 
-# -- scoring and the report -------------------------------------------------------------------------
+# -- scoring -----------------------------------------------------------------------------------------
 def score(record: Mapping[str, Any], problem: Problem, n: int) -> float:
     """Hypervolume of the feasible trials among the first ``n`` against the task's reference point."""
     rows = [[v[o] for o in problem.objectives] for v in record["values"][:n]
             if all(v[c] <= 0 for c in problem.constraints)]
     return hypervolume(np.array(rows), np.array(problem.ref)) if rows else 0.0
-
-
-def _ranks(values: Sequence[float]) -> list[float]:
-    """Rank 1 = highest hypervolume; ties share the mean rank."""
-    order = sorted(values, reverse=True)
-    return [order.index(v) + 1 + (order.count(v) - 1) / 2 for v in values]
-
-
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    return ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|",
-            *("| " + " | ".join(r) + " |" for r in rows)]
-
-
-def report(out: Path, command: str = "", notes: Sequence[str] = ()) -> str:
-    """The Markdown report of the runs under ``out``."""
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from _machine import cpu_model
-
-    records, failures = [], []
-    for path in sorted(out.glob("*/*/seed*.json")):
-        record = json.loads(path.read_text())
-        if record.get("task") in problems():
-            (failures if "error" in record else records).append(record)
-    if not records:
-        raise ValueError(f"no results under {out}; run benchmarks/multiobjective.py --out {out} first")
-    names = [n for n in OPTIMIZERS if any(r["optimizer"] == n for r in records)]
-    seeds = sorted({r["seed"] for r in records})
-    budget = max(r["budget"] for r in records)
-    budgets = sorted({min(b, budget) for b in BUDGETS})
-    # hv[task][budget][optimizer][seed]
-    hv: dict[str, dict[int, dict[str, dict[int, float]]]] = {}
-    for r in records:
-        for b in budgets:
-            hv.setdefault(r["task"], {}).setdefault(b, {}).setdefault(r["optimizer"], {})[r["seed"]] = \
-                score(r, problems()[r["task"]], b)
-    versions: dict[str, str] = {}
-    for r in records:
-        versions.update(r.get("versions", {}))
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    lines = [
-        f"- command: `{command}`" if command else "",
-        f"- report written {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; machine: {os.cpu_count()} cores "
-        f"({cpu_model()}), 1-minute load average {load:.2f}",
-        f"- software: {', '.join(f'{k} {v}' for k, v in sorted(versions.items()))}",
-        f"- seeds {seeds[0]}-{seeds[-1]} ({len(seeds)}), runs of {budget} trials; hypervolume of the "
-        f"feasible trials among the first N against each task's fixed reference point (higher is better); "
-        f"rank among the optimizers per (task, seed), 1 = best, averaged",
-        *(f"- {n}" for n in notes), "",
-    ]
-    for group in GROUPS:
-        tasks = [t for t in problems() if problems()[t].group == group and t in hv]
-        if not tasks:
-            continue
-        refs = ", ".join(f"{t} {problems()[t].ref}" + (f", its known front's {front:.4g}" if (
-            front := front_hypervolume(t)) is not None else "") for t in tasks)
-        lines += [f"**{group}** (reference points: {refs}):", ""]
-        header = ["optimizer"]
-        for t in tasks:
-            header += [f"{t} HV@{b}" for b in budgets]
-        header += [f"mean rank @{b}" for b in budgets]
-        ranks: dict[int, dict[str, list[float]]] = {b: {n: [] for n in names} for b in budgets}
-        for t in tasks:
-            for b in budgets:
-                per = hv[t][b]
-                for seed in seeds:
-                    here = [n for n in names if seed in per.get(n, {})]
-                    for n, rank in zip(here, _ranks([per[n][seed] for n in here]), strict=True):
-                        ranks[b][n].append(rank)
-        rows = []
-        for n in names:
-            row = [n]
-            for t in tasks:
-                for b in budgets:
-                    got = list(hv[t][b].get(n, {}).values())
-                    row.append(f"{np.mean(got):.4g}" if got else "")
-                    if got and len(got) < len(seeds):
-                        row[-1] += f" ({len(got)} seeds)"
-            row += [f"{np.mean(ranks[b][n]):.2f}" if ranks[b][n] else "" for b in budgets]
-            rows.append(row)
-        lines += _table(header, rows) + [""]
-    # Ask + tell time near the end of a run.
-    last = max(1, min(10, budget // 5))
-    lines += [f"Ask + tell seconds per trial over trials {budget - last + 1}-{budget} (mean over runs; the "
-              f"objective's time is not included):", ""]
-    order = [t for t in problems() if t in hv]
-    trow = []
-    for n in names:
-        per_task = []
-        for t in order:
-            got = [float(np.mean(np.add(r["ask_s"], r["tell_s"])[-last:])) for r in records
-                   if r["task"] == t and r["optimizer"] == n]
-            per_task.append(f"{np.mean(got):.3f}" if got else "")
-        trow.append([f"**{n}**" if n in (DEFAULT_SAMPLER, OPTUNA_GP) else n, *per_task])
-    lines += _table(["optimizer", *order], trow)
-    if failures:
-        lines += ["", f"{len(failures)} runs failed and are left out:", ""]
-        lines += sorted({f"- {f['optimizer']} on {f['task']}: {f['error'][:200]}" for f in failures})
-    return "\n".join(line for line in lines if line is not None) + "\n"
-
-
-def splice(results: Path, body: str, title: str = "## Several objectives and constraints") -> None:
-    """Put ``body`` between the bench-mo markers in ``results`` (appending the section the first time)."""
-    text = results.read_text() if results.exists() else "# Benchmark results\n"
-    block = f"{START}\n{body}{END}"
-    if START in text and END in text:
-        head, rest = text.split(START, 1)
-        text = head + block + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + f"\n\n{title}\n\n{block}\n"
-    results.write_text(text)
 
 
 # -- command line -----------------------------------------------------------------------------------
@@ -531,6 +419,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--note", action="append", default=[], help="with --report: a line for the notes")
     args = parser.parse_args(argv)
     if args.report:
+        from multiobjective_report import report, splice  # the report's half, beside this file
+
         try:
             body = report(args.out, args.command, args.note)
         except ValueError as exc:

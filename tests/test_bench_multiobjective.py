@@ -13,6 +13,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 
 import multiobjective as mo  # noqa: E402
+import multiobjective_report  # noqa: E402
 
 
 @pytest.mark.parametrize("f1", [0.0, 0.25, 0.5, 1.0])
@@ -52,7 +53,7 @@ def test_score_counts_only_feasible_trials_and_reads_the_first_n():
     assert mo.score(record, problem, 2) == pytest.approx(first)
     assert mo.score(record, problem, 3) == pytest.approx(first + (100 - 40) * (55 - 30))
     assert mo.score({"values": record["values"][1:2]}, problem, 2) == 0.0
-    assert mo._ranks([3.0, 1.0, 3.0]) == [1.5, 3.0, 1.5]
+    assert multiobjective_report._ranks([3.0, 1.0, 3.0]) == [1.5, 3.0, 1.5]
 
 
 def test_tiny_run_resumes_and_reports(tmp_path, capsys):
@@ -75,7 +76,7 @@ def test_tiny_run_resumes_and_reports(tmp_path, capsys):
     for _ in range(2):  # the second time replaces the section
         assert mo.main(["--report", "--out", str(out), "--results", str(results), "--command", "cmd"]) == 0
     text = results.read_text()
-    assert "kept" in text and text.count(mo.START) == 1
+    assert "kept" in text and text.count(multiobjective_report.START) == 1
     assert "**constrained**" in text and "binh-korn HV@8" in text and "`cmd`" in text
     with pytest.raises(SystemExit):
         mo.main(["--tasks", "nope", "--out", str(out)])
