@@ -87,7 +87,7 @@ def report(out: Path, command: str = "", notes: Sequence[str] = ()) -> str:
                     for n, rank in zip(here, _ranks([per[n][seed] for n in here]), strict=True):
                         ranks[b][n].append(rank)
         rows = []
-        for n in names:
+        for n in (n for n in names if any(n in hv[t][b] for t in tasks for b in budgets)):
             row = [n]
             for t in tasks:
                 for b in budgets:
