@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test bench bench-peers lint clean
+.PHONY: demo test bench bench-peers bench-mo lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,13 @@ bench-peers: $(VENV)/.dev-installed $(VENV)/.torch-installed
 	$(BIN)/python benchmarks/peers/overhead.py --out .tmp/bench-peers
 	$(BIN)/python benchmarks/peers/report.py --out .tmp/bench-peers --figures benchmarks/peers/figures \
 		--results benchmarks/RESULTS.md --command "make bench-peers"
+
+## bench-mo: several objectives and constraints, shoal's default against Optuna's NSGA-II, TPE and GP
+## (5 seeds, 100 trials, hypervolume at 50 and 100; resumes from .tmp/bench-mo), then the report
+bench-mo: $(VENV)/.dev-installed $(VENV)/.torch-installed
+	$(BIN)/python benchmarks/multiobjective.py --jobs 2 --out .tmp/bench-mo
+	$(BIN)/python benchmarks/multiobjective.py --report --out .tmp/bench-mo --results benchmarks/RESULTS.md \
+		--command "make bench-mo"
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check src tests benchmarks examples
