@@ -60,7 +60,7 @@ from .base import Proposal, Sampler, SamplingContext
 from .quasirandom import QuasiRandom
 
 __all__ = ["GP", "Acquisition", "candidate_points", "default_n_startup", "fit_targets",
-           "subset_indices"]
+           "init_gp_settings", "subset_indices"]
 
 log = logging.getLogger("shoal")
 _FIT_STREAM = 0x6770
@@ -235,6 +235,25 @@ def candidate_points(
     return np.vstack([sobol, np.clip(local, 0.0, 1.0)])
 
 
+def init_gp_settings(
+    sampler: Sampler, name: str, n_startup: int | None, n_candidates: int, max_points: int
+) -> None:
+    """Check and set what every GP sampler takes (``ValueError`` naming the sampler and the field),
+    and give it its Sobol initial design and an empty encoder."""
+    if n_startup is not None and (isinstance(n_startup, bool) or not isinstance(n_startup, int)
+                                  or n_startup < 1):
+        raise ValueError(f"{name}: n_startup must be an int >= 1 or None (auto), got {n_startup!r}")
+    if isinstance(n_candidates, bool) or not isinstance(n_candidates, int) or n_candidates < 16:
+        raise ValueError(f"{name}: n_candidates must be an int >= 16, got {n_candidates!r}")
+    if isinstance(max_points, bool) or not isinstance(max_points, int) or max_points < 20:
+        raise ValueError(f"{name}: max_points must be an int >= 20, got {max_points!r}")
+    sampler.n_startup = n_startup
+    sampler.n_candidates = n_candidates
+    sampler.max_points = max_points
+    sampler._initial = QuasiRandom("sobol", seed=sampler.seed)
+    sampler._encoder = None
+
+
 @keywords(renamed={"n_initial": "n_startup"})
 class GP(Sampler):
     """Gaussian-process BO with log expected improvement (see the module docstring).
@@ -254,18 +273,7 @@ class GP(Sampler):
         seed: int | None = None,
     ) -> None:
         super().__init__(seed)
-        if n_startup is not None and (isinstance(n_startup, bool) or not isinstance(n_startup, int)
-                                      or n_startup < 1):
-            raise ValueError(f"GP: n_startup must be an int >= 1 or None (auto), got {n_startup!r}")
-        if isinstance(n_candidates, bool) or not isinstance(n_candidates, int) or n_candidates < 16:
-            raise ValueError(f"GP: n_candidates must be an int >= 16, got {n_candidates!r}")
-        if isinstance(max_points, bool) or not isinstance(max_points, int) or max_points < 20:
-            raise ValueError(f"GP: max_points must be an int >= 20, got {max_points!r}")
-        self.n_startup = n_startup
-        self.n_candidates = n_candidates
-        self.max_points = max_points
-        self._initial = QuasiRandom("sobol", seed=seed)
-        self._encoder: Encoder | None = None
+        init_gp_settings(self, "GP", n_startup, n_candidates, max_points)
         self._theta: dict[tuple[str, int], np.ndarray] = {}  # last fit per study: a warm start
 
     def with_seed(self, seed: int | None) -> Sampler:

@@ -51,10 +51,10 @@ from .gp import (
     candidate_points,
     default_n_startup,
     fit_targets,
+    init_gp_settings,
     one_blas_thread,
     subset_indices,
 )
-from .quasirandom import QuasiRandom
 
 __all__ = ["MOGP", "MAX_EHVI_OBJECTIVES"]
 
@@ -128,18 +128,7 @@ class MOGP(Sampler):
         seed: int | None = None,
     ) -> None:
         super().__init__(seed)
-        if n_startup is not None and (isinstance(n_startup, bool) or not isinstance(n_startup, int)
-                                      or n_startup < 1):
-            raise ValueError(f"MOGP: n_startup must be an int >= 1 or None (auto), got {n_startup!r}")
-        if isinstance(n_candidates, bool) or not isinstance(n_candidates, int) or n_candidates < 16:
-            raise ValueError(f"MOGP: n_candidates must be an int >= 16, got {n_candidates!r}")
-        if isinstance(max_points, bool) or not isinstance(max_points, int) or max_points < 20:
-            raise ValueError(f"MOGP: max_points must be an int >= 20, got {max_points!r}")
-        self.n_startup = n_startup
-        self.n_candidates = n_candidates
-        self.max_points = max_points
-        self._initial = QuasiRandom("sobol", seed=seed)
-        self._encoder: Encoder | None = None
+        init_gp_settings(self, "MOGP", n_startup, n_candidates, max_points)
         self._theta: dict[tuple, np.ndarray] = {}  # last fit per (study, model): a warm start
 
     def with_seed(self, seed: int | None) -> Sampler:
