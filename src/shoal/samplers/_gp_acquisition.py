@@ -4,6 +4,8 @@ dimension's values."""
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import numpy as np
 from scipy.optimize import minimize
 
@@ -22,7 +24,7 @@ _LOCAL_STEPS = (0.05, 0.015, 0.004)
 _LOCAL_TRIES = 32
 
 
-class Acquisition:
+class Acquisition(ABC):
     """Maximizes an acquisition over canonical points: scored candidates, then the best few refined on
     their continuous coordinates and swept over each discrete dimension's values.
 
@@ -36,8 +38,9 @@ class Acquisition:
     def __init__(self, enc: Encoder, rng: np.random.Generator) -> None:
         self.enc, self.rng = enc, rng
 
+    @abstractmethod
     def values(self, x: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
+        """The acquisition of each row of features ``x`` (higher is better)."""
 
     def values_and_grad(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
         return None

@@ -16,7 +16,8 @@ class SQLUpgradeContract:
 
     @pytest.fixture
     def storage_url(self) -> str:
-        raise NotImplementedError("a subclass gives the URL of a fresh, empty database")
+        pytest.fail(f"{type(self).__name__}: override the storage_url fixture to give the URL of a fresh, "
+                    "empty database", pytrace=False)
 
     def test_a_database_from_before_objectives_opens_and_migrates(self, storage_url: str) -> None:
         import sqlalchemy as sa
