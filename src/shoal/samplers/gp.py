@@ -254,8 +254,22 @@ def init_gp_settings(
     sampler._encoder = None
 
 
+class GPFamily(Sampler):
+    """What the GP samplers share: a Sobol initial design seeded with them, and one encoder per space."""
+
+    def with_seed(self, seed: int | None) -> Sampler:
+        super().with_seed(seed)
+        self._initial.with_seed(seed)
+        return self
+
+    def _encoder_for(self, space: Space) -> Encoder:
+        if self._encoder is None or self._encoder.space is not space:
+            self._encoder = Encoder(space)
+        return self._encoder
+
+
 @keywords(renamed={"n_initial": "n_startup"})
-class GP(Sampler):
+class GP(GPFamily):
     """Gaussian-process BO with log expected improvement (see the module docstring).
 
     - ``n_startup``: Sobol trials before the model starts (default: one more than the number of
@@ -275,16 +289,6 @@ class GP(Sampler):
         super().__init__(seed)
         init_gp_settings(self, "GP", n_startup, n_candidates, max_points)
         self._theta: dict[tuple[str, int], np.ndarray] = {}  # last fit per study: a warm start
-
-    def with_seed(self, seed: int | None) -> Sampler:
-        super().with_seed(seed)
-        self._initial.with_seed(seed)
-        return self
-
-    def _encoder_for(self, space: Space) -> Encoder:
-        if self._encoder is None or self._encoder.space is not space:
-            self._encoder = Encoder(space)
-        return self._encoder
 
     # -- proposing -----------------------------------------------------------------------------
     def propose(self, context: SamplingContext) -> Proposal:

@@ -38,16 +38,16 @@ import numpy as np
 from scipy.special import log_ndtr
 
 from ..objectives import Constraint
-from ..space import Space
 from ..stats import ehvi, pareto
 from ..trial import Trial
 from . import _gp_math as gm
 from . import _mo
 from ._gp_space import Encoder
-from .base import Proposal, Sampler, SamplingContext
+from .base import Proposal, SamplingContext
 from .gp import (
     _BLAS_LOCK,
     Acquisition,
+    GPFamily,
     candidate_points,
     default_n_startup,
     fit_targets,
@@ -109,7 +109,7 @@ class _Models(Acquisition):
         return out
 
 
-class MOGP(Sampler):
+class MOGP(GPFamily):
     """Multi-objective, constrained Gaussian-process BO (see the module docstring).
 
     - ``n_startup``: Sobol trials with values before the models start (default as GP's: one more than
@@ -130,16 +130,6 @@ class MOGP(Sampler):
         super().__init__(seed)
         init_gp_settings(self, "MOGP", n_startup, n_candidates, max_points)
         self._theta: dict[tuple, np.ndarray] = {}  # last fit per (study, model): a warm start
-
-    def with_seed(self, seed: int | None) -> Sampler:
-        super().with_seed(seed)
-        self._initial.with_seed(seed)
-        return self
-
-    def _encoder_for(self, space: Space) -> Encoder:
-        if self._encoder is None or self._encoder.space is not space:
-            self._encoder = Encoder(space)
-        return self._encoder
 
     # -- proposing -----------------------------------------------------------------------------
     def propose(self, context: SamplingContext) -> Proposal:
