@@ -25,6 +25,7 @@ from distributed import Client, LocalCluster  # noqa: E402
 import shoal  # noqa: E402
 from shoal.execution import Job  # noqa: E402
 from shoal.execution.dask import DaskExecutor, TrialAbandoned, is_dask_target  # noqa: E402
+from shoal.records import Steering  # noqa: E402
 from shoal.storage import get_storage  # noqa: E402
 from shoal.trial import TrialState  # noqa: E402
 
@@ -237,9 +238,9 @@ def test_reports_are_stored_while_the_trial_runs(client: Client, sqlite_url: str
 class StopsAtTwo(shoal.Study):
     """A study whose every trial is asked to stop once it reports step 2."""
 
-    def _report(self, record, step: int, value: float) -> bool:
+    def _report(self, record, step: int, value: float) -> Steering:
         super()._report(record, step, value)
-        return step >= 2
+        return Steering(stop=step >= 2)
 
 
 def test_should_stop_reaches_the_worker(client: Client, sqlite_url: str) -> None:
@@ -328,9 +329,9 @@ def test_close_stops_running_calls_at_their_next_report(client: Client, tmp_path
     executor = DaskExecutor(client)
     reports: list[tuple[int, int, float]] = []
 
-    def on_report(key: int, step: int, value: float) -> bool:
+    def on_report(key: int, step: int, value: float | None) -> Steering:
         reports.append((key, step, value))
-        return False
+        return Steering()
 
     executor.start(Job(objective, True, (Exception,)), on_report)
     executor.submit(7, {"x": 0.75}, 7)

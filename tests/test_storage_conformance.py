@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from shoal.records import ConfigChange
 from shoal.storage import InMemoryStorage, SQLStorage, Storage, StudyExists
 from shoal.testing.storage import (
     FAILED,
@@ -68,13 +69,19 @@ class SQLConformance(StorageConformance, SQLUpgradeContract):
             conn.exec_driver_sql("ALTER TABLE shoal_trials DROP COLUMN stop_requested")
             conn.exec_driver_sql("ALTER TABLE shoal_trials DROP COLUMN failure")
             conn.exec_driver_sql("DROP TABLE shoal_round_boxes")
+            conn.exec_driver_sql("ALTER TABLE shoal_trials DROP COLUMN n_changes")
+            conn.exec_driver_sql("ALTER TABLE shoal_trials DROP COLUMN changes_pending")
+            conn.exec_driver_sql("DROP TABLE shoal_changes")
         engine.dispose()
         reopened = SQLStorage(storage_url)
         try:
             assert reopened.read_trials(study.study_id)[0].failure is None
             assert reopened.get_study("s").paused is False
             assert reopened.request_stop(trial.trial_id) is True
-            assert reopened.add_report(trial.trial_id, 0, 1.0) is True
+            assert reopened.add_report(trial.trial_id, 0, 1.0).stop is True
+            assert reopened.request_changes(trial.trial_id, [ConfigChange(0, "x", 0.5, 0.25, "person")])
+            assert reopened.poll_trial(trial.trial_id, 1).changes == {"x": 0.25}
+            assert reopened.read_trials(study.study_id)[0].schedule == [(0, {"x": 0.5}), (1, {"x": 0.25})]
             reopened.set_paused(study.study_id, True)
             assert reopened.is_paused(study.study_id)
             failed = reopened.set_state(trial.trial_id, RUNNING, FAILED, failure=FailureKind.WORKER_DIED)

@@ -1,4 +1,5 @@
-"""The typed records storage keeps beside trials: rungs, lineage and checkpoint references.
+"""The typed records storage keeps beside trials: rungs, lineage, checkpoint references and config
+changes (tweaks and forks), and the answer a running trial gets to a report (``Steering``).
 
 A leaf module: storage, schedulers, the study and analysis all read and write these, so they live
 below all of them.
@@ -10,7 +11,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-__all__ = ["RungRecord", "LineageRecord", "CheckpointRef", "CheckpointSlot"]
+__all__ = [
+    "RungRecord", "LineageRecord", "CheckpointRef", "CheckpointSlot", "ConfigChange", "Steering",
+    "CHANGE_SOURCES",
+]
 
 
 @dataclass(frozen=True)
@@ -72,3 +76,47 @@ class CheckpointSlot:
     start: str | None = None
     start_step: int | None = None
     start_trial: int | None = None
+
+
+#: Who may change a trial's hyperparameters: a person (``study.tweak``, ``shoal tweak``, the
+#: dashboard), population-based training, or a rule such as ``shoal.rules.ReduceOnPlateau``.
+CHANGE_SOURCES = ("person", "pbt", "rule")
+
+
+@dataclass(frozen=True)
+class ConfigChange:
+    """One hyperparameter of one trial changed: a typed row in storage.
+
+    ``kind`` "tweak": changed while the trial ran; ``step`` is the first step trained with ``new``
+    (the step after the report that delivered it), None while it waits for the trial's next report
+    or ``should_stop``. ``kind`` "fork": the trial was forked from another trial's checkpoint with
+    this value changed; ``step`` is the first step the fork trains (the checkpoint's step + 1) and
+    ``old`` the parent's value there.
+    """
+
+    trial_number: int
+    name: str
+    old: Any
+    new: Any
+    source: str
+    step: int | None = None
+    kind: str = "tweak"
+    created_at: datetime | None = None
+
+    @property
+    def pending(self) -> bool:
+        """Stored but not yet delivered to the running trial."""
+        return self.step is None
+
+
+@dataclass(frozen=True)
+class Steering:
+    """What a running trial hears back when it reports (or asks ``should_stop``): whether to stop,
+    and the hyperparameters that changed since it last heard (name -> new value)."""
+
+    stop: bool = False
+    changes: dict[str, Any] | None = None
+
+    @property
+    def quiet(self) -> bool:
+        return not self.stop and not self.changes

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import TrialPruned  # noqa: F401 - defined in shoal.errors
+from .records import ConfigChange, Steering
 
 if TYPE_CHECKING:  # pragma: no cover
     from .records import CheckpointSlot
@@ -102,6 +103,51 @@ class Trial:
     #: Whether the trial's values meet every constraint of its study (True when it has none). None:
     #: no values to judge (not finished, failed, pruned before returning, or a one-number study).
     feasible: bool | None = None
+    #: Hyperparameter changes: tweaks while it ran (``study.tweak``, a rule, PBT) and, for a fork,
+    #: what it changed against its parent; in the order they were made.
+    changes: list[ConfigChange] = field(default_factory=list)
+
+    @property
+    def schedule(self) -> list[tuple[int, dict[str, Any]]]:
+        """The hyperparameters over the trial's steps: ``(first step, full config)``, then one
+        ``(step, {name: new value})`` per step at which tweaks took effect. A fork's first step is
+        its checkpoint's step + 1. Pending tweaks (not yet delivered) are left out."""
+        first = next((c.step for c in self.changes if c.kind == "fork" and c.step is not None), 0)
+        by_step: dict[int, dict[str, Any]] = {}
+        for change in self.changes:
+            if change.kind == "tweak" and change.step is not None:
+                by_step.setdefault(change.step, {})[change.name] = change.new
+        return [(first, dict(self.config)), *sorted(by_step.items())]
+
+    def schedule_at(self, step: int) -> dict[str, Any]:
+        """The config in force at ``step`` (the initial config before the first tweak)."""
+        config = dict(self.config)
+        for first, changed in self.schedule[1:]:
+            if first <= step:
+                config.update(changed)
+        return config
+
+    @property
+    def current_config(self) -> dict[str, Any]:
+        """The config with every delivered tweak applied: what the trial trains with now."""
+        return self.schedule_at(2**62)
+
+    @property
+    def pending_changes(self) -> dict[str, Any]:
+        """Tweaks stored but not yet delivered (they arrive at the next report): name -> new value."""
+        return {c.name: c.new for c in self.changes if c.kind == "tweak" and c.step is None}
+
+    @property
+    def excluded_from_models(self) -> str | None:
+        """Why samplers' surrogate models and importance leave this trial out (None: they use it):
+        its value does not belong to one configuration when its hyperparameters changed while it
+        trained, or it started from another trial's checkpoint."""
+        tweaked = sorted({c.name for c in self.changes if c.kind == "tweak" and c.step is not None})
+        if tweaked:
+            return f"its hyperparameters changed while it trained ({', '.join(tweaked)})"
+        if any(c.kind == "fork" for c in self.changes):
+            return "it was forked from another trial's checkpoint"
+        return None
 
     @property
     def duration(self) -> float | None:
@@ -135,6 +181,8 @@ class Trial:
             "failure": None if self.failure is None else self.failure.value,
             "values": dict(self.values),
             "feasible": self.feasible,
+            "schedule": [[step, dict(config)] for step, config in self.schedule],
+            "changes": [_change_dict(c) for c in self.changes],
         }
 
 
@@ -142,21 +190,30 @@ def _iso(moment: datetime | None) -> str | None:
     return None if moment is None else moment.isoformat()
 
 
+def _change_dict(change: ConfigChange) -> dict[str, Any]:
+    return {"name": change.name, "old": change.old, "new": change.new, "source": change.source,
+            "step": change.step, "kind": change.kind, "created_at": _iso(change.created_at)}
+
+
 class TrialHandle(ABC):
     """What an objective gets as its ``trial`` argument, wherever it runs.
 
-    ``config`` is the configuration to test; ``report(value, step)`` records an intermediate value
-    (stored at once, visible to other drivers and the CLI); ``should_stop()`` says whether the study
-    wants the trial to stop early (then raise ``shoal.TrialPruned``).
+    ``config`` is the configuration to test, always current: a tweak (``study.tweak``, a rule, the
+    dashboard) updates it at the trial's next ``report`` or ``should_stop``, and ``changes()`` says
+    what changed. ``report(value, step)`` records an intermediate value (stored at once, visible to
+    other drivers and the CLI); ``should_stop()`` says whether the study wants the trial to stop
+    early (then raise ``shoal.TrialPruned``).
     """
 
     def __init__(self, number: int, config: dict[str, Any], checkpoint: CheckpointSlot | None = None) -> None:
         self._number = number
-        self._config = config
+        self._config = dict(config)  # its own copy: tweaks update it in place
         self._stop_requested = False
         self._last_value: float | None = None
         self._last_step: int | None = None
         self._slot = checkpoint
+        self._heard_since_report = False  # should_stop after a report reuses the report's answer
+        self._unseen: dict[str, tuple[Any, Any]] = {}
 
     @property
     def number(self) -> int:
@@ -164,6 +221,7 @@ class TrialHandle(ABC):
 
     @property
     def config(self) -> dict[str, Any]:
+        """The hyperparameters in force now (updated in place when a tweak arrives)."""
         return self._config
 
     @property
@@ -182,16 +240,49 @@ class TrialHandle(ABC):
         if not math.isfinite(value):
             raise ValueError(f"report: value must be finite, got {value!r}")
         self._last_value, self._last_step = value, step
-        if self._deliver(step, value):
-            self._stop_requested = True
+        self._hear(self._deliver(step, value))
+        self._heard_since_report = True
 
     def should_stop(self) -> bool:
-        """True when the study asks this trial to stop early (then raise ``shoal.TrialPruned``)."""
+        """True when the study asks this trial to stop early (then raise ``shoal.TrialPruned``).
+
+        Right after ``report`` it answers from that report; otherwise it asks the study, so stop
+        requests and tweaks also arrive in a loop that checks between reports."""
+        if not self._heard_since_report and not self._stop_requested:
+            self._hear(self._poll(self._next_step()))
+        self._heard_since_report = False
         return self._stop_requested
 
+    def changes(self) -> dict[str, tuple[Any, Any]]:
+        """The hyperparameters changed since the last call: ``{name: (old, new)}`` (empty if none)."""
+        unseen, self._unseen = self._unseen, {}
+        return unseen
+
+    def _hear(self, answer: Steering | bool) -> None:
+        if isinstance(answer, bool):  # a handle written before tweaks: stop or not
+            answer = Steering(stop=answer)
+        for name, new in (answer.changes or {}).items():
+            old = self._unseen[name][0] if name in self._unseen else self._config.get(name)
+            self._config[name] = new
+            self._unseen[name] = (old, new)
+        if answer.stop:
+            self._stop_requested = True
+
+    def _next_step(self) -> int:
+        """The first step not yet reported: where a change heard now takes effect."""
+        if self._last_step is not None:
+            return self._last_step + 1
+        start = self.start_step
+        return 0 if start is None else start + 1
+
     @abstractmethod
-    def _deliver(self, step: int, value: float) -> bool:
-        """Send a report where it is stored; return whether the trial should stop."""
+    def _deliver(self, step: int, value: float) -> Steering:
+        """Send a report where it is stored; return whether to stop and what changed."""
+
+    def _poll(self, from_step: int) -> Steering:
+        """Ask, without a report, whether to stop and what changed (taking effect at ``from_step``).
+        Handles with no line to a study hear nothing."""
+        return Steering()
 
     # -- checkpoints (see shoal.checkpoints) -----------------------------------------------------
     @property

@@ -13,14 +13,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ..records import Steering
 from ..trial import FailureKind, TrialState
 
 __all__ = [
     "Executor", "Outcome", "Job", "Finished", "Died", "Event", "ReportHandler", "CheckpointHandler"
 ]
 
-#: ``handler(key, step, value) -> stop?`` stores a report and decides whether the call should stop.
-ReportHandler = Callable[[int, int, float], bool]
+#: ``handler(key, step, value) -> Steering`` stores a report and answers whether the call should stop
+#: and which hyperparameters changed; ``value`` None is a poll (``should_stop`` between reports), whose
+#: changes take effect at ``step``.
+ReportHandler = Callable[[int, int, "float | None"], Steering]
 #: ``handler(key, step, uri)`` records a checkpoint a call saved (the worker wrote it to the store).
 CheckpointHandler = Callable[[int, int, str], None]
 

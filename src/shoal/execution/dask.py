@@ -18,6 +18,7 @@ the task at once (``KilledWorker``), which becomes ``Died`` too.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import queue
 import threading
@@ -25,6 +26,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from ..errors import TrialAbandoned  # noqa: F401 - defined in shoal.errors
+from ..records import Steering
 from ..trial import FailureKind, TrialHandle, TrialState
 from .base import Died, Event, Executor, Finished, Job, Outcome, ReportHandler
 from .inprocess import run_objective
@@ -45,6 +47,20 @@ _CLOSE = "shoal-close"  # tells the driver's reader thread to stop
 
 # answers from the driver
 _RUN, _GO, _STOP, _ABORT = "run", "go", "stop", "abort"
+_STEER = "steer:"  # then JSON {"stop": bool, "changes": {name: new value}}: a report answered with tweaks
+
+
+def _encode(answer: Steering) -> str:
+    if not answer.changes:
+        return _STOP if answer.stop else _GO
+    return _STEER + json.dumps({"stop": answer.stop, "changes": answer.changes})
+
+
+def _decode(answer: str) -> Steering:
+    if answer.startswith(_STEER):
+        body = json.loads(answer[len(_STEER):])
+        return Steering(stop=bool(body["stop"]), changes=body["changes"])
+    return Steering(stop=answer == _STOP)
 
 
 def is_dask_target(obj: Any) -> bool:
@@ -118,11 +134,17 @@ class DaskTrial(TrialHandle):
         if self._channel.ask("checkpoint", step, uri) == _ABORT:  # type: ignore[arg-type]
             raise TrialAbandoned(f"trial {self.number} was cancelled by the driver (timeout or shutdown)")
 
-    def _deliver(self, step: int, value: float) -> bool:
-        answer = self._channel.ask("report", step, value)
+    def _deliver(self, step: int, value: float) -> Steering:
+        return self._ask("report", step, value)
+
+    def _poll(self, from_step: int) -> Steering:
+        return self._ask("poll", from_step)
+
+    def _ask(self, kind: str, step: int, value: float = 0.0) -> Steering:
+        answer = self._channel.ask(kind, step, value)
         if answer == _ABORT:
             raise TrialAbandoned(f"trial {self.number} was cancelled by the driver (timeout or shutdown)")
-        return answer == _STOP
+        return _decode(answer)
 
 
 def _run_trial(
@@ -312,7 +334,7 @@ class DaskExecutor(Executor):
                 self._on_checkpoint(key, int(step), str(value))
             answer = _GO
         else:
-            answer = _STOP if self._on_report(key, int(step), float(value)) else _GO
+            answer = _encode(self._on_report(key, int(step), None if kind == "poll" else float(value)))
         if call is not None and answer != _ABORT:
             call.last_reply = reply
         self._answer(reply, answer)

@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..errors import CheckpointError
+from ..records import Steering
 from ..trial import FailureKind, TrialHandle, TrialPruned, TrialState
 from .base import Event, Executor, Finished, Job, Outcome, ReportHandler
 
@@ -113,8 +114,11 @@ class _LocalTrial(TrialHandle):
         self._on_report = on_report
         self._on_checkpoint = on_checkpoint
 
-    def _deliver(self, step: int, value: float) -> bool:
+    def _deliver(self, step: int, value: float) -> Steering:
         return self._on_report(self._key, step, value)
+
+    def _poll(self, from_step: int) -> Steering:
+        return self._on_report(self._key, from_step, None)
 
     def _announce(self, step: int, uri: str) -> None:
         if self._on_checkpoint is not None:

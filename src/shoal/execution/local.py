@@ -151,8 +151,7 @@ class LocalPool(Executor):
                         worker.since = time.monotonic()
                 elif kind == "report":
                     _, key, step, value = message
-                    stop = self._on_report(key, step, value)
-                    worker.conn.send(("decision", key, stop))
+                    worker.conn.send(("decision", key, self._on_report(key, step, value)))
                 elif kind == "checkpoint":  # saved by the worker into the store; record it
                     _, key, step, uri = message
                     if self._on_checkpoint is not None and key == worker.key:

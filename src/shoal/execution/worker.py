@@ -17,6 +17,7 @@ import time
 from multiprocessing.connection import Connection
 from typing import Any
 
+from ..records import Steering
 from ..trial import TrialHandle
 from .inprocess import run_objective
 
@@ -38,12 +39,18 @@ class WorkerTrial(TrialHandle):
         if kind != "recorded" or key != self._key:
             raise RuntimeError(f"worker protocol error: expected 'recorded', got {kind!r}")
 
-    def _deliver(self, step: int, value: float) -> bool:
+    def _deliver(self, step: int, value: float) -> Steering:
+        return self._ask(step, value)
+
+    def _poll(self, from_step: int) -> Steering:
+        return self._ask(from_step, None)
+
+    def _ask(self, step: int, value: float | None) -> Steering:
         self._conn.send(("report", self._key, step, value))
-        kind, key, stop = self._conn.recv()
+        kind, key, answer = self._conn.recv()
         if kind != "decision" or key != self._key:
             raise RuntimeError(f"worker protocol error: expected a decision, got {kind!r}")
-        return bool(stop)
+        return answer
 
 
 def _die_with_parent(parent: int) -> None:

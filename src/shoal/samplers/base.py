@@ -34,7 +34,9 @@ class SamplingContext:
     proposals can avoid them), ``budget`` the number of trials the current ``optimize`` call plans
     (None in an open-ended ask/tell loop). ``objectives`` says what the study optimizes when it has
     several objectives or constraints (trials then carry ``values`` and ``feasible``); None for a
-    one-number study in ``direction``.
+    one-number study in ``direction``. ``excluded`` holds the finished trials models must not learn
+    from (their hyperparameters changed while they trained: ``Trial.excluded_from_models``); they
+    still hold their claims, so ``trials`` includes them.
     """
 
     space: Space
@@ -45,6 +47,7 @@ class SamplingContext:
     running: Sequence[Trial] = ()
     budget: int | None = None
     objectives: Objectives | None = None
+    excluded: Sequence[Trial] = ()
 
     @property
     def spec(self) -> Objectives:
@@ -53,8 +56,8 @@ class SamplingContext:
 
     @property
     def trials(self) -> list[Trial]:
-        """Finished and running trials together."""
-        return [*self.history, *self.running]
+        """Finished (excluded ones too) and running trials together."""
+        return [*self.history, *self.excluded, *self.running]
 
 
 @dataclass(frozen=True)

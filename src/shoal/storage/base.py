@@ -8,13 +8,13 @@ never both claim one queued trial, and a finished trial never changes again.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from ..errors import ClaimTaken, StateConflict, StudyExists, StudyNotFound  # noqa: F401 - defined in shoal.errors
-from ..records import CheckpointRef, LineageRecord, RungRecord
+from ..records import CheckpointRef, ConfigChange, LineageRecord, RungRecord, Steering
 from ..trial import FailureKind, Trial, TrialState
 
 __all__ = [
@@ -166,11 +166,17 @@ class Storage(ABC):
         """
 
     @abstractmethod
-    def add_report(self, trial_id: int, step: int, value: float) -> bool:
+    def add_report(self, trial_id: int, step: int, value: float) -> Steering:
         """Record an intermediate value; a second report at one step replaces the first.
 
-        Returns whether a person asked the trial to stop (``request_stop``).
+        Answers whether a person asked the trial to stop (``request_stop``) and delivers its pending
+        tweaks (``request_changes``) in the same transaction: they take effect at ``step + 1``.
         """
+
+    @abstractmethod
+    def poll_trial(self, trial_id: int, from_step: int) -> Steering:
+        """``add_report``'s answer without a report (a trial's ``should_stop`` between reports):
+        the pending tweaks are delivered, taking effect at ``from_step``."""
 
     @abstractmethod
     def read_trials(
@@ -258,6 +264,16 @@ class Storage(ABC):
     def request_stop(self, trial_id: int) -> bool:
         """Ask a RUNNING trial to stop: its next ``add_report`` returns True and it reads back with
         ``stop_requested``. Returns False (and changes nothing) when the trial is not RUNNING."""
+
+    @abstractmethod
+    def request_changes(self, trial_id: int, changes: Sequence[ConfigChange]) -> bool:
+        """Store tweaks of a RUNNING or PAUSED trial as pending rows (``step`` None), in order; the
+        trial's next ``add_report`` or ``poll_trial`` delivers them. Returns False (and stores nothing)
+        when the trial is in another state."""
+
+    @abstractmethod
+    def add_changes(self, trial_id: int, changes: Sequence[ConfigChange]) -> None:
+        """Store changes that are already in force (a fork's, or PBT's explore step), ``step`` set."""
 
     def close(self) -> None:
         """Release connections."""

@@ -5,11 +5,11 @@ from __future__ import annotations
 import copy
 import dataclasses
 import threading
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
-from ..records import CheckpointRef, LineageRecord, RungRecord
+from ..records import CheckpointRef, ConfigChange, LineageRecord, RungRecord, Steering
 from ..trial import FailureKind, Trial, TrialState
 from .base import (
     ClaimTaken,
@@ -212,12 +212,41 @@ class InMemoryStorage(Storage):
                 trial.started_at = _now()
             return _copy(trial)
 
-    def add_report(self, trial_id: int, step: int, value: float) -> bool:
+    def add_report(self, trial_id: int, step: int, value: float) -> Steering:
         with self._lock:
             trial = self._by_id[trial_id]
             trial.reports = [r for r in trial.reports if r[0] != step] + [(int(step), float(value))]
             trial.reports.sort()
-            return trial.stop_requested
+            return self._steer(trial, int(step) + 1)
+
+    def poll_trial(self, trial_id: int, from_step: int) -> Steering:
+        with self._lock:
+            return self._steer(self._by_id[trial_id], int(from_step))
+
+    def _steer(self, trial: Trial, from_step: int) -> Steering:
+        delivered: dict[str, Any] = {}
+        for k, change in enumerate(trial.changes):
+            if change.step is None:
+                trial.changes[k] = dataclasses.replace(change, step=from_step)
+                delivered[change.name] = change.new
+        return Steering(stop=trial.stop_requested, changes=delivered or None)
+
+    def request_changes(self, trial_id: int, changes: Sequence[ConfigChange]) -> bool:
+        with self._lock:
+            trial = self._by_id.get(trial_id)
+            if trial is None or trial.state not in (TrialState.RUNNING, TrialState.PAUSED):
+                return False
+            now = _now()
+            trial.changes += [dataclasses.replace(c, trial_number=trial.number, step=None, kind="tweak",
+                                                  created_at=now) for c in changes]
+            return True
+
+    def add_changes(self, trial_id: int, changes: Sequence[ConfigChange]) -> None:
+        with self._lock:
+            trial = self._by_id[trial_id]
+            now = _now()
+            trial.changes += [dataclasses.replace(c, trial_number=trial.number, created_at=now)
+                              for c in changes]
 
     # -- steering ------------------------------------------------------------------------------
     def set_paused(self, study_id: int, paused: bool) -> None:
@@ -357,5 +386,6 @@ def _copy(trial: Trial) -> Trial:
     clone.unit = dict(trial.unit)
     clone.reports = list(trial.reports)
     clone.values = dict(trial.values)
+    clone.changes = list(trial.changes)
     return clone
 

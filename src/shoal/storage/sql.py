@@ -7,11 +7,12 @@ result is committed before ``tell`` returns: a driver killed with SIGKILL loses 
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import threading
 import time
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -19,6 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
+from ..records import ConfigChange, Steering
 from ..trial import FailureKind, Trial, TrialState
 from .base import ClaimTaken, DriverRecord, StateConflict, Storage
 from .sql_records import SQLRecords
@@ -35,6 +37,7 @@ from .sql_rows import (
     _build_trials,
     _stamp,
     _TrialRow,
+    change_row,
     needs_details,
 )
 from .sql_schema import (
@@ -42,6 +45,7 @@ from .sql_schema import (
     _configure_sqlite,
     _is_sqlite,
     _read_only_connector,
+    changes,
     check_schema,
     create_schema,
     drivers,
@@ -295,7 +299,7 @@ class SQLStorage(SQLStudies, SQLRecords, Storage):
             raise StateConflict(f"{where}, not {expected}; not moved to {state}")
         return self._to_trials([_TrialRow(*rows[0])])[0]
 
-    def add_report(self, trial_id: int, step: int, value: float) -> bool:
+    def add_report(self, trial_id: int, step: int, value: float) -> Steering:
         with self._write() as conn:
             updated = conn.execute(
                 reports.update()
@@ -309,10 +313,63 @@ class SQLStorage(SQLStudies, SQLRecords, Storage):
                     .where(trials.c.trial_id == trial_id)
                     .values(n_reports=trials.c.n_reports + 1)
                 )
-            stop = conn.execute(
-                sa.select(trials.c.stop_requested).where(trials.c.trial_id == trial_id)
-            ).scalar()
-        return bool(stop)
+            return self._steer(conn, trial_id, step + 1)
+
+    def poll_trial(self, trial_id: int, from_step: int) -> Steering:
+        with self._write() as conn:
+            return self._steer(conn, trial_id, from_step)
+
+    @staticmethod
+    def _steer(conn: Connection, trial_id: int, from_step: int) -> Steering:
+        """The stop flag, and the pending changes delivered now (stamped with ``from_step``)."""
+        stop, pending = conn.execute(
+            sa.select(trials.c.stop_requested, trials.c.changes_pending).where(trials.c.trial_id == trial_id)
+        ).one()
+        if not pending:
+            return Steering(stop=bool(stop))
+        mine = (changes.c.trial_id == trial_id) & changes.c.step.is_(None)
+        delivered = {
+            name: json.loads(new)
+            for name, new in conn.execute(
+                sa.select(changes.c.name, changes.c.new_value).where(mine).order_by(changes.c.change_id)
+            )
+        }
+        conn.execute(changes.update().where(mine).values(step=from_step))
+        conn.execute(trials.update().where(trials.c.trial_id == trial_id).values(changes_pending=False))
+        return Steering(stop=bool(stop), changes=delivered or None)
+
+    def request_changes(self, trial_id: int, changes_: Sequence[ConfigChange]) -> bool:
+        live = (TrialState.RUNNING.value, TrialState.PAUSED.value)
+        with self._write() as conn:
+            marked = conn.execute(
+                trials.update()
+                .where((trials.c.trial_id == trial_id) & trials.c.state.in_(live))
+                .values(changes_pending=True, n_changes=trials.c.n_changes + len(changes_))
+            ).rowcount
+            if marked != 1:
+                return False
+            self._insert_changes(conn, trial_id, [
+                ConfigChange(c.trial_number, c.name, c.old, c.new, c.source, None, "tweak") for c in changes_
+            ])
+            return True
+
+    def add_changes(self, trial_id: int, changes_: Sequence[ConfigChange]) -> None:
+        with self._write() as conn:
+            conn.execute(
+                trials.update()
+                .where(trials.c.trial_id == trial_id)
+                .values(n_changes=trials.c.n_changes + len(changes_))
+            )
+            self._insert_changes(conn, trial_id, changes_)
+
+    @staticmethod
+    def _insert_changes(conn: Connection, trial_id: int, changes_: Sequence[ConfigChange]) -> None:
+        study_id = conn.execute(
+            sa.select(trials.c.study_id).where(trials.c.trial_id == trial_id)
+        ).scalar_one()
+        now = time.time()
+        for change in changes_:  # one at a time: change_id keeps their order
+            conn.execute(changes.insert().values(**change_row(trial_id, study_id, change, now)))
 
     # -- steering ------------------------------------------------------------------------------
     def set_paused(self, study_id: int, paused: bool) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from ..records import ConfigChange
 from ..trial import FailureKind, Trial, TrialState
 from .sql_schema import trials
 
@@ -60,13 +61,18 @@ _METRICS_OF = sa.text(
     "SELECT trial_id, name, value FROM shoal_metrics WHERE trial_id IN :ids ORDER BY name"
 ).bindparams(sa.bindparam("ids", expanding=True))
 
+_CHANGES_OF = sa.text(
+    "SELECT trial_id, name, old_value, new_value, source, step, kind, created_at FROM shoal_changes "
+    "WHERE trial_id IN :ids ORDER BY change_id"
+).bindparams(sa.bindparam("ids", expanding=True))
+
 #: ``rows_of(query, ids)`` runs ``_REPORTS_OF`` or ``_METRICS_OF`` for some trial ids.
 RowsOf = Callable[[Any, list[int]], Iterable[tuple[int, Any, float]]]
 
 
 def needs_details(row: Any) -> bool:
     """Whether a trial row has rows elsewhere to read: reports, or values (a judged feasibility)."""
-    return bool(row.n_reports) or row.feasible is not None
+    return bool(row.n_reports) or row.feasible is not None or bool(row.n_changes)
 
 
 def _build_trials(rows: list[Any], rows_of: RowsOf | None = None) -> list[Trial]:
@@ -74,12 +80,15 @@ def _build_trials(rows: list[Any], rows_of: RowsOf | None = None) -> list[Trial]
     of their reports and values (None: the rows have neither)."""
     reports: dict[int, list[tuple[int, float]]] = {}
     values: dict[int, dict[str, float]] = {}
+    changes: dict[int, list[Any]] = {}
     if rows_of is not None:
         for trial_id, step, value in _fetch(rows_of, _REPORTS_OF, [r.trial_id for r in rows if r.n_reports]):
             reports.setdefault(trial_id, []).append((step, value))
         judged = [r.trial_id for r in rows if r.feasible is not None]
         for trial_id, name, value in _fetch(rows_of, _METRICS_OF, judged):
             values.setdefault(trial_id, {})[name] = value
+        for trial_id, *change in _fetch(rows_of, _CHANGES_OF, [r.trial_id for r in rows if r.n_changes]):
+            changes.setdefault(trial_id, []).append(change)
     return [
         Trial(
             number=row.number,
@@ -101,9 +110,24 @@ def _build_trials(rows: list[Any], rows_of: RowsOf | None = None) -> list[Trial]
             failure=None if row.failure is None else FailureKind(row.failure),
             values=values.get(row.trial_id, {}),
             feasible=None if row.feasible is None else bool(row.feasible),
+            changes=[change_from_row(row.number, *c) for c in changes.get(row.trial_id, [])],
         )
         for row in rows
     ]
+
+
+def change_from_row(
+    number: int, name: str, old: str, new: str, source: str, step: int | None, kind: str, created: float
+) -> ConfigChange:
+    """A ``ConfigChange`` from a ``shoal_changes`` row of trial ``number``."""
+    return ConfigChange(number, name, json.loads(old), json.loads(new), source, step, kind, _stamp(created))
+
+
+def change_row(trial_id: int, study_id: int, change: ConfigChange, now: float) -> dict[str, Any]:
+    """The ``shoal_changes`` row of one change."""
+    return {"trial_id": trial_id, "study_id": study_id, "step": change.step, "name": change.name,
+            "old_value": _dumps(change.old), "new_value": _dumps(change.new), "source": change.source,
+            "kind": change.kind, "created_at": now}
 
 
 def _fetch(rows_of: RowsOf, query: Any, ids: list[int]) -> Iterator[tuple[int, Any, float]]:

@@ -74,6 +74,10 @@ trials = sa.Table(
     # whether the trial's values meet the study's constraints; NULL: not judged (a one-number study,
     # an unfinished trial), and then the trial has no rows in shoal_metrics
     sa.Column("feasible", sa.Boolean, nullable=True),
+    # how many rows the trial has in shoal_changes, and whether some wait to be delivered (so the
+    # hot path reads them only when there are any)
+    sa.Column("n_changes", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("changes_pending", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.UniqueConstraint("study_id", "number", name="uq_shoal_trial_number"),
     sa.UniqueConstraint("study_id", "claim", name="uq_shoal_trial_claim"),
 )
@@ -141,6 +145,25 @@ lineage = sa.Table(
     sa.Column("step", sa.Integer, nullable=False),
     sa.Column("donor", sa.Integer, nullable=True),
     sa.Column("old_config", sa.Text, nullable=True),
+    sa.Column("created_at", sa.Float, nullable=False),
+)
+
+# A trial's hyperparameter changes (shoal.records.ConfigChange): tweaks while it ran (step: the
+# first step trained with the new value; NULL while pending) and a fork's changes against its
+# parent. Old and new values are JSON scalars (a dimension's values are str, int, float, bool, None).
+changes = sa.Table(
+    "shoal_changes",
+    _metadata,
+    sa.Column("change_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("trial_id", sa.Integer, sa.ForeignKey("shoal_trials.trial_id", ondelete="CASCADE"),
+              nullable=False, index=True),
+    sa.Column("study_id", sa.Integer, nullable=False, index=True),
+    sa.Column("step", sa.Integer, nullable=True),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("old_value", sa.Text, nullable=False),
+    sa.Column("new_value", sa.Text, nullable=False),
+    sa.Column("source", sa.String(32), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
     sa.Column("created_at", sa.Float, nullable=False),
 )
 

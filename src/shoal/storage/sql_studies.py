@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from ..trial import TrialState
 from .base import StudyExists, StudyNotFound, StudyRecord, StudySummary
 from .sql_rows import _dumps, _stamp
-from .sql_schema import checkpoints, lineage, metrics, reports, round_boxes, rungs, studies, trials
+from .sql_schema import changes, checkpoints, lineage, metrics, reports, round_boxes, rungs, studies, trials
 from .summary import not_found_message, summarize, to_json
 
 
@@ -122,6 +122,7 @@ class SQLStudies:
             ids = sa.select(trials.c.trial_id).where(trials.c.study_id == record.study_id)
             conn.execute(reports.delete().where(reports.c.trial_id.in_(ids)))
             conn.execute(metrics.delete().where(metrics.c.trial_id.in_(ids)))
+            conn.execute(changes.delete().where(changes.c.study_id == record.study_id))
             conn.execute(rungs.delete().where(rungs.c.study_id == record.study_id))
             conn.execute(checkpoints.delete().where(checkpoints.c.study_id == record.study_id))
             conn.execute(lineage.delete().where(lineage.c.study_id == record.study_id))

@@ -47,12 +47,16 @@ class Checkpointing:
     def store(self) -> CheckpointStore:
         return store_for(self.root)
 
-    def begin(self, record: Trial, *, start: CheckpointRef | None = None, promoted: bool = False) -> None:
+    def begin(
+        self, record: Trial, *, start: CheckpointRef | None = None, promoted: bool = False,
+        queued: bool = False,
+    ) -> None:
         """Fix the checkpoint a trial this driver starts resumes from: ``start`` when a scheduler's plan
         names one; for a trial promoted from PAUSED (it runs again under its own number) its own latest
         save; for a re-run of a failed or stale trial the last checkpoint that one saved, else where
-        that one started. A fresh trial starts from scratch (nothing is read)."""
-        if start is None and (promoted or record.requeued_from is not None):
+        that one started; for a ``queued`` trial (enqueued, re-queued or forked) where its lineage says. A
+        fresh trial starts from scratch (nothing is read)."""
+        if start is None and (promoted or queued or record.requeued_from is not None):
             start = resume_point(
                 record.number,
                 self._study._log.by_number,

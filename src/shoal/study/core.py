@@ -7,7 +7,6 @@ objective calls. ``ask``/``tell`` for users who own the loop, ``optimize`` for e
 from __future__ import annotations
 
 import logging
-import math
 import os
 import socket
 import time
@@ -19,6 +18,7 @@ from ..direction import best_value
 from ..errors import ClaimTaken
 from ..execution import Job, choose_executor, wants_trial
 from ..objectives import Objectives
+from ..records import Steering
 from ..samplers.auto import Auto
 from ..samplers.base import Sampler, SamplingContext
 from ..samplers.random import Random
@@ -26,8 +26,9 @@ from ..schedulers.base import TrialPlan
 from ..space import Space, as_space
 from ..storage import Storage, get_storage
 from ..trial import Trial, TrialState
-from . import opening, recovery, results
+from . import opening, recovery, results, steering
 from .checkpointing import Checkpointing
+from .controls import PersonControls
 from .handle import RunningTrial
 from .heartbeat import Heartbeat
 from .loop import Budget, TrialLoop, check_optimize_options
@@ -44,7 +45,7 @@ HEARTBEAT_SECONDS = 10.0
 STALE_AFTER_SECONDS = 60.0
 
 
-class Study:
+class Study(PersonControls):
     """A named set of trials over one space, persisted in ``storage``.
 
     ``Study(name, space, ...)`` creates the study, or resumes it when the storage already has one of
@@ -240,8 +241,8 @@ class Study:
         self.refresh()
         if self._log.has_queued():
             claimed = self.storage.claim_queued(self._record.study_id, driver)
-            if claimed is not None:
-                return self._start(claimed)
+            if claimed is not None:  # enqueued, re-queued or forked: it starts where its records say
+                return self._start(claimed, queued=True)
         for _attempt in range(100):
             plan = NO_SCHEDULER_PLAN if self._glue is None else self._glue.next_plan()
             if plan is None:
@@ -281,34 +282,57 @@ class Study:
         return record
 
     def _context(self, budget: int | None) -> SamplingContext:
+        history, excluded = _modelled(self._log.finished)
         return SamplingContext(
             space=self.space,
             study_name=self.name,
             direction=self.direction,
             trial_number=self._log.last_seen + 1,
-            history=self._log.finished,
+            history=history,
+            excluded=excluded,
             running=list(self._log.active.values()),
             budget=budget,
             objectives=None if self.objectives.plain else self.objectives,
         )
 
-    def _start(self, record: Trial, *, start: Any = None, promoted: bool = False) -> RunningTrial:
+    def _start(
+        self, record: Trial, *, start: Any = None, promoted: bool = False, queued: bool = False
+    ) -> RunningTrial:
         """A trial this driver now runs: tracked as its own, its checkpoint start fixed."""
         self._log.put(record)
         self._log.mine.add(record.number)
-        self._checkpoints.begin(record, start=start, promoted=promoted)
+        self._checkpoints.begin(record, start=start, promoted=promoted, queued=queued)
         return RunningTrial(self, record)
 
-    def _report(self, record: Trial, step: int, value: float) -> bool:
-        """Store an intermediate value; return whether the trial should stop early."""
+    def _report(self, record: Trial, step: int, value: float) -> Steering:
+        """Store an intermediate value; answer whether the trial should stop early (a person asked,
+        or the scheduler decided) and which tweaks it gets now."""
         assert record.trial_id is not None
-        requested = self.storage.add_report(record.trial_id, step, value)  # a person's stop request
+        answer = self.storage.add_report(record.trial_id, step, value)
         record.reports = [r for r in record.reports if r[0] != step] + [(step, value)]
         record.reports.sort()
-        if requested:
+        self._heard(record, answer)
+        if answer.stop:
             record.stop_requested = True
-            return True
-        return False if self._glue is None else self._glue.on_report(record, step, value)
+            return answer
+        if self._glue is not None and self._glue.on_report(record, step, value):
+            return Steering(stop=True, changes=answer.changes)
+        return answer
+
+    def _poll(self, record: Trial, from_step: int) -> Steering:
+        """``should_stop`` between reports: a person's stop request and the pending tweaks."""
+        assert record.trial_id is not None
+        answer = self.storage.poll_trial(record.trial_id, from_step)
+        self._heard(record, answer)
+        if answer.stop:
+            record.stop_requested = True
+        return answer
+
+    def _heard(self, record: Trial, answer: Steering) -> None:
+        """Tweaks were delivered: read the trial's change rows again (they now carry their step)."""
+        if answer.changes:
+            fresh = self.storage.read_trials(self._record.study_id, numbers=[record.number])
+            record.changes = [c for t in fresh if t.number == record.number for c in t.changes]
 
     def _promote(self) -> RunningTrial | None:
         """A PAUSED trial the scheduler promotes, running again in this driver (None when none)."""
@@ -360,39 +384,6 @@ class Study:
         )
         self._log.put(finished)
         return finished
-
-    def enqueue(self, config: Mapping[str, Any]) -> Trial:
-        """Queue a configuration a person chose; the next ``ask`` runs it before sampling."""
-        checked = self.space.validate(config, fill_defaults=True)
-        unit = {
-            name: float(u)
-            for name, u in zip(self.space.names, self.space.encode(checked), strict=True)
-            if not math.isnan(u)
-        }
-        record = self.storage.create_trial(
-            self._record.study_id, TrialState.QUEUED, checked, unit
-        )
-        self._log.put(record)
-        return record
-
-    # -- steering by a person (also from the dashboard) ----------------------------------------
-    @property
-    def paused(self) -> bool:
-        """True while the study is paused: a running ``optimize`` starts no new trial."""
-        return self.storage.is_paused(self._record.study_id)
-
-    def pause(self) -> None:
-        """Pause the study: every driver's ``optimize`` starts no new trial until ``unpause``."""
-        self.storage.set_paused(self._record.study_id, True)
-
-    def unpause(self) -> None:
-        """Undo ``pause``: every driver's ``optimize`` starts trials again."""
-        self.storage.set_paused(self._record.study_id, False)
-
-    def stop_trial(self, number: int) -> bool:
-        """Ask running trial ``number`` to stop: its next ``report`` answers stop. False if not running."""
-        record = self._own(number)
-        return record.state == TrialState.RUNNING and self.storage.request_stop(record.trial_id or 0)
 
     # -- crash recovery ------------------------------------------------------------------------
     def recover_stale(self) -> list[Trial]:
@@ -461,12 +452,15 @@ class Study:
         return self._start(self._repeat(failed, TrialState.RUNNING, self._driver()))
 
     def _repeat(self, trial: Trial, state: TrialState, driver_id: int | None = None) -> Trial:
-        """A new trial with ``trial``'s configuration that names it as the one it repeats."""
+        """A new trial with ``trial``'s configuration that names it as the one it repeats (with every
+        tweak it had in force, pending ones too)."""
+        config = {**trial.current_config, **trial.pending_changes}
+        unit = steering.unit_for(self.space, config, trial.config, trial.unit)
         return self.storage.create_trial(
             self._record.study_id,
             state,
-            trial.config,
-            trial.unit,
+            config,
+            unit,
             round=trial.round,
             requeued_from=trial.number,
             driver_id=driver_id,
@@ -479,6 +473,15 @@ class Study:
             f"Study({self.name!r}, {what}, storage={self.storage.url!r}, "
             f"sampler={self.sampler!r}, trials={len(self._log)})"
         )
+
+
+def _modelled(finished: list[Trial]) -> tuple[list[Trial], list[Trial]]:
+    """The finished trials samplers learn from, and those they leave out: a value that does not
+    belong to one config (tweaked while it trained, or forked; ``Trial.excluded_from_models``)."""
+    if not any(t.changes for t in finished):
+        return finished, []
+    kept = [t for t in finished if t.excluded_from_models is None]
+    return kept, [t for t in finished if t.excluded_from_models is not None]
 
 
 def _default_sampler(scheduler: Any) -> Sampler:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..records import CheckpointSlot
+from ..records import CheckpointSlot, Steering
 from ..trial import Trial, TrialHandle
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -18,7 +18,7 @@ class RunningTrial(TrialHandle):
     """The handle for a trial this process runs (``optimize`` in process, or ``ask``)."""
 
     def __init__(self, study: Study, record: Trial) -> None:
-        super().__init__(record.number, record.config)
+        super().__init__(record.number, record.current_config)
         self._study = study
         self._record = record
 
@@ -30,8 +30,11 @@ class RunningTrial(TrialHandle):
     def record(self) -> Trial:
         return self._record
 
-    def _deliver(self, step: int, value: float) -> bool:
+    def _deliver(self, step: int, value: float) -> Steering:
         return self._study._report(self._record, step, value)
+
+    def _poll(self, from_step: int) -> Steering:
+        return self._study._poll(self._record, from_step)
 
     def _checkpoint_slot(self) -> CheckpointSlot | None:
         if self._slot is None:

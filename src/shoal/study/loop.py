@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from ..direction import better
 from ..errors import SearchExhausted, StateConflict
 from ..execution.base import Died, Executor, Finished, Job, Outcome
+from ..records import Steering
 from ..trial import FailureKind, Trial, TrialState
 from . import recovery, results
 from .handle import RunningTrial
@@ -195,11 +196,12 @@ class TrialLoop:
         return max(0.0, min(limits))
 
     # -- events --------------------------------------------------------------------------------
-    def _on_report(self, key: int, step: int, value: float) -> bool:
+    def _on_report(self, key: int, step: int, value: float | None) -> Steering:
         running = self.running.get(key)
         if running is None:
-            return True  # a call we no longer track should stop
-        return self.study._report(running.handle.record, step, value)
+            return Steering(stop=True)  # a call we no longer track should stop
+        record = running.handle.record
+        return self.study._poll(record, step) if value is None else self.study._report(record, step, value)
 
     def _on_checkpoint(self, key: int, step: int, uri: str) -> None:
         running = self.running.get(key)

@@ -26,6 +26,7 @@ from collections.abc import Callable
 import pytest
 
 from ...storage import Storage
+from .changes import ChangeContract
 from .metrics import MetricContract
 from .processes import ProcessContract
 from .records import RecordContract
@@ -56,7 +57,7 @@ __all__ = [
 ]
 
 
-class StorageConformance(TrialContract, RecordContract, MetricContract, ProcessContract):
+class StorageConformance(TrialContract, RecordContract, ChangeContract, MetricContract, ProcessContract):
     """The storage contract as pytest tests; subclass it as ``Test...`` and override ``storage`` (and,
     for a shared backend, ``storage_opener``)."""
 

@@ -180,11 +180,12 @@ class RecordContract:
         target, other = add(storage, study.study_id), add(storage, study.study_id)
         queued = add(storage, study.study_id, QUEUED)
         assert target.stop_requested is False
-        assert storage.add_report(target.trial_id, 0, 1.0) is False
+        assert storage.add_report(target.trial_id, 0, 1.0).stop is False
         assert storage.request_stop(target.trial_id) is True
-        assert storage.add_report(target.trial_id, 1, 0.5) is True
-        assert storage.add_report(target.trial_id, 1, 0.4) is True  # a replaced step answers the same
-        assert storage.add_report(other.trial_id, 0, 2.0) is False
+        assert storage.add_report(target.trial_id, 1, 0.5).stop is True
+        assert storage.add_report(target.trial_id, 1, 0.4).stop is True  # a replaced step answers the same
+        assert storage.poll_trial(target.trial_id, 2).stop is True  # so does a poll between reports
+        assert storage.add_report(other.trial_id, 0, 2.0).stop is False
         got = {t.number: t.stop_requested for t in storage.read_trials(study.study_id)}
         assert got == {0: True, 1: False, 2: False}
         # only a RUNNING trial can be asked to stop; a finished one keeps the request it had
