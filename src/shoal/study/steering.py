@@ -61,10 +61,10 @@ def fork(
 ) -> Trial:
     """``Study.fork``: a QUEUED trial starting from trial ``number``'s checkpoint at or before ``step``."""
     _check_source(source)
-    if study.scheduler is not None and study.scheduler.uses_lineage:
+    if _is_pbt(study):
         raise ValueError(
-            f"fork: {study.scheduler.describe()} forks its own members; a study it schedules takes no "
-            "forks by hand (tweak a running member instead)"
+            "fork: population-based training forks its own members; a PBT study takes no forks by hand "
+            "(tweak a running member instead)"
         )
     if isinstance(step, bool) or not isinstance(step, int) or step < 0:
         raise ValueError(f"fork: step must be an int >= 0 (a checkpoint's step to start from), got {step!r}")
@@ -121,6 +121,8 @@ def changed_config(
         dim = space.dimensions[name]
         if isinstance(dim, Fixed) and not _same(value, dim.value):
             raise ValueError(f"{what}: dimension {name!r} is Fixed({dim.value!r}); it cannot change")
+        if not dim.contains(value.item() if hasattr(value, "item") else value):
+            raise ValueError(f"{what}: dimension {name!r}: {value!r} is not a legal value ({dim!r})")
     candidate = {**base, **changes}
     active = {dim.name for dim in space.dimensions.values() if _active_in(space, dim.name, candidate)}
     switched_off = [n for n in changes if n not in active]
@@ -158,6 +160,15 @@ def _active_in(space: Space, name: str, config: Mapping[str, Any]) -> bool:
     if not space.is_active(name, config):
         return False
     return all(_active_in(space, parent, config) for parent in (dim.when or {}))
+
+
+def _is_pbt(study: Study) -> bool:
+    """A study PBT schedules: this driver's scheduler says so, or (opened without it, as the CLI and
+    the dashboard do) its trials carry PBT's segment claims."""
+    if study.scheduler is not None:
+        return bool(study.scheduler.uses_lineage)
+    study.refresh()
+    return any((t.claim or "").startswith("pbt:") for t in study._log.by_number.values())
 
 
 def _runs_of(study: Study, trial: Trial) -> list[int]:
