@@ -183,8 +183,8 @@ class DashboardApp:
 
         trial = self._trial(name, number)
         if trial.state not in (TrialState.RUNNING, TrialState.PAUSED):
-            raise ApiError(409, f"trial {number} is {trial.state.value}; only a RUNNING or PAUSED trial can be "
-                                "tweaked (fork it to go on from one of its checkpoints)")
+            raise ApiError(409, f"trial {number} is {trial.state.value}; only a RUNNING or PAUSED trial can "
+                                "be tweaked (fork it to go on from one of its checkpoints)")
         if not isinstance(changes, dict) or not changes:
             raise ApiError(400, 'send {"changes": {"<dimension>": value, ...}} with at least one dimension')
         try:
@@ -203,7 +203,8 @@ class DashboardApp:
 
         self._trial(name, number)
         if isinstance(step, bool) or not isinstance(step, int):
-            raise ApiError(400, f'send {{"step": <int>, "changes": {{...}}}}; step must be an int, got {step!r}')
+            shape = '{"step": <int>, "changes": {...}}'
+            raise ApiError(400, f"send {shape}; step must be an int, got {step!r}")
         if changes is not None and not isinstance(changes, dict):
             raise ApiError(400, f"changes must be an object of dimension names to values, got {changes!r}")
         try:
