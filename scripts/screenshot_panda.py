@@ -38,7 +38,12 @@ def loss_after(loss: float, config: dict) -> float:
 
 
 def main(out: Path) -> None:
-    folder = Path(tempfile.mkdtemp(prefix="shoal-panda-"))
+    with tempfile.TemporaryDirectory(prefix="shoal-panda-") as folder:
+        shoot(Path(folder), out)
+    print(f"wrote {out}")
+
+
+def shoot(folder: Path, out: Path) -> None:
     url = f"sqlite:///{folder / 'shoal.db'}"
     study = shoal.Study("panda", SPACE, storage=url, checkpoints=str(folder / "ck"), seed=0)
     trial = study.enqueue({"lr": 0.03, "batch_size": 32, "dropout": 0.1, "seed": 0})
@@ -68,7 +73,6 @@ def main(out: Path) -> None:
             browser.close()
     finally:
         dashboard.stop()
-    print(f"wrote {out}")
 
 
 if __name__ == "__main__":
