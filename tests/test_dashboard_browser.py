@@ -4,7 +4,8 @@ A study runs in another process (a slow objective on SQLite) while the page watc
 row appears, a configuration enqueued through the form runs to COMPLETE, a bad value shows the
 space's error, a running trial is stopped and the study paused from the page; a trial that ASHA's
 promote mode left PAUSED says at which rung it waits; a study with two objectives shows its Pareto
-front first.
+front first; a trial tweaked from its page while it runs shows the tweak on its curve and in its
+schedule, and a fork from its page is queued.
 
 Needs ``/usr/bin/chromium`` (``bash scripts/browser.sh`` installs it) and ``playwright`` (the dev
 extra); ``playwright install`` is never used. Without them the test is skipped, unless
@@ -20,6 +21,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -296,3 +298,92 @@ def test_the_page_shows_the_pareto_front_of_a_multi_objective_study(browser, tmp
     finally:
         page.close()
         dashboard.stop()
+
+
+def test_a_tweak_from_the_page_reaches_the_running_trial_and_marks_its_curve(browser, tmp_path: Path) -> None:
+    """A trial runs in a thread and waits before its step 3 on an event the test sets: the page tweaks
+    its lr meanwhile (a bad value first: refused, nothing stored), the objective goes on, and the page
+    shows the tweak as a mark on the curve at step 4 (in force from the step after the report that
+    delivered it) and in the schedule table; then it forks the finished trial from its last checkpoint."""
+    from conftest import wait_for
+    from playwright.sync_api import expect
+
+    url = f"sqlite:///{tmp_path / 'shoal.db'}"
+    space = {"lr": shoal.Float(1e-4, 1.0, scale="log"), "units": shoal.Int(8, 64), "seed": shoal.Fixed(0)}
+    study = shoal.Study("tweak", space, storage=url, seed=0, checkpoints=str(tmp_path / "ck"))
+    study.enqueue({"lr": 0.01, "units": 16, "seed": 0})
+    release = threading.Event()
+
+    def objective(config, trial):
+        loss = 1.0
+        for step in range(8):
+            if step == 3 and not release.wait(TIMEOUT_MS / 1000):
+                raise RuntimeError("the test never released the objective")
+            loss *= 0.5 if trial.config["lr"] < 0.005 else 0.9  # trial.config: the tweak shows at once
+            trial.save({"step": step}, step)
+            trial.report(loss, step)
+        return loss
+
+    runner = threading.Thread(target=study.optimize, args=(objective, 1), kwargs={"show_progress": False})
+    runner.start()
+    dashboard = Dashboard(url, port=0).start()
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.set_default_timeout(TIMEOUT_MS)
+    problems: list[str] = []
+    page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+    page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
+    expect.set_options(timeout=TIMEOUT_MS)
+    try:
+        stored = lambda: shoal.Study.load("tweak", url).trials[0]  # noqa: E731
+        wait_for(lambda: len(stored().reports) == 3, "the objective's reports up to step 2")
+        page.goto(dashboard.url_with_token + "#/s/tweak/t/0")
+        expect(page.locator("#trial-state")).to_have_text("RUNNING")
+        expect(page.locator("#tweak-lr")).to_have_value("0.01")  # prefilled with the current value
+        expect(page.locator("#tweak-seed")).to_have_count(0)  # Fixed: not offered
+
+        page.fill("#tweak-lr", "5")
+        page.click("#tweak-button")
+        expect(page.locator("#tweak-message")).to_contain_text("dimension 'lr': 5.0 is not a legal value")
+        assert stored().changes == []
+
+        page.fill("#tweak-lr", "0.001")
+        page.click("#tweak-button")
+        expect(page.locator("#tweak-message")).to_contain_text("sent lr 0.01→0.001")
+        expect(page.locator('#schedule-table tr[data-step="pending"]')).to_contain_text("lr 0.01→0.001")
+        assert stored().pending_changes == {"lr": 0.001}
+        release.set()  # step 3 reports with the old lr and delivers the tweak: in force from step 4
+
+        expect(page.locator("#trial-state")).to_have_text("COMPLETE")
+        mark = page.locator('#reports-chart .tweak-mark[data-step="4"]')
+        expect(mark).to_have_count(1)
+        expect(mark).to_contain_text("lr 0.01→0.001")
+        expect(page.locator("#reports-chart .tweak-mark")).to_have_count(1)
+        expect(page.locator('#reports-chart circle[data-x="7"]')).to_have_count(1)  # points after the tweak
+        row = page.locator('#schedule-table tr[data-step="4"]')
+        expect(row).to_contain_text("lr 0.01→0.001")
+        expect(row).to_contain_text("person")
+        expect(row).to_contain_text("tweak")
+        expect(page.locator("#excluded-note")).to_contain_text("changed while it trained (lr)")
+        expect(page.locator('#config-table tr[data-name="lr"]')).to_contain_text("0.01 → 0.001")
+        assert [v for _, v in stored().reports] == pytest.approx([0.9, 0.81, 0.729, 0.6561, 0.32805,
+                                                                  0.164025, 0.0820125, 0.04100625])
+
+        # a finished trial cannot be tweaked, but can be forked from its last checkpoint
+        expect(page.locator("#tweak-form")).to_have_count(0)
+        expect(page.locator("#fork-step")).to_have_value("7")
+        page.fill("#fork-lr", "0.002")
+        page.click("#fork-button")
+        expect(page.locator("#fork-message")).to_contain_text("forked as trial 1")
+        page.click("#fork-link")
+        expect(page.locator("#trial-state")).to_have_text("QUEUED")
+        fork_row = page.locator('#schedule-table tr[data-step="8"]')
+        expect(fork_row).to_contain_text("lr 0.001→0.002")
+        expect(fork_row).to_contain_text("fork")
+        refused = "the server responded with a status of 4"
+        assert [p for p in problems if refused not in p] == [], problems
+    finally:
+        release.set()
+        runner.join(TIMEOUT_MS / 1000)
+        page.close()
+        dashboard.stop()
+    assert not runner.is_alive()

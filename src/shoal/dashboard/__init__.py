@@ -2,7 +2,9 @@
 
 Lists studies; for a study shows the best-so-far history, a sortable trial table and each trial's
 details, updating while trials run. Panda mode: from the page a person enqueues a configuration,
-stops a running trial, or pauses and unpauses the study (actions need the token printed at start).
+stops a running trial, pauses and unpauses the study, tweaks a running trial's hyperparameters or
+forks a trial from a checkpoint (actions need the token printed at start); a trial's curve marks
+each tweak.
 Standard library only (``http.server``); plotly figures from ``shoal.analysis`` appear when plotly
 is installed.
 """
@@ -19,7 +21,7 @@ def serve(storage, *, host: str = "127.0.0.1", port: int = 8080, token: str | No
     dashboard = Dashboard(storage, host=host, port=port, token=token)
     print(f"shoal dashboard on {dashboard._server.storage_label}")
     print(f"  open   {dashboard.url_with_token}")
-    print(f"  token  {dashboard.token}   (actions need it: enqueue, stop, pause)")
+    print(f"  token  {dashboard.token}   (actions need it: enqueue, stop, pause, tweak, fork)")
     print("  Ctrl-C stops it", flush=True)
     try:
         dashboard.serve_forever()

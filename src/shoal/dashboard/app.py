@@ -1,7 +1,8 @@
 """The dashboard's JSON API, apart from HTTP: reads through ``TrialWatch``, actions through ``Study``.
 
-Reads never write. The three actions (enqueue a configuration, stop a running trial, pause or
-unpause the study) are the only writes, each one short transaction.
+Reads never write. The actions (enqueue a configuration, stop a running trial, pause or unpause the
+study, tweak a running trial's hyperparameters, fork a trial from a checkpoint) are the only writes,
+each checked before anything is stored.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from ..storage import Storage, StudyNotFound, StudyRecord
-from ..trial import TrialState
+from ..trial import Trial, TrialState
 from .data import ApiError, TrialWatch, study_json, summary_json, trial_detail, trial_row
 
 __all__ = ["DashboardApp"]
@@ -105,7 +106,11 @@ class DashboardApp:
         trial = watch.trials.get(number)
         if trial is None:
             raise ApiError(404, f"study {name!r} has no trial number {number}")
-        return trial_detail(trial, dict(watch.trials), watch.note(number))
+        detail = trial_detail(trial, dict(watch.trials), watch.note(number))
+        runs = [number, *detail["lineage"]["repeats"]]  # a fork may start from a repeated run's checkpoint
+        saved = self.storage.read_checkpoints(watch.record.study_id, numbers=runs)
+        detail["checkpoint_steps"] = sorted({ref.step for ref in saved})
+        return detail
 
     def figures(self, name: str) -> dict[str, Any]:
         """The plots ``shoal.analysis`` offers (none without plotly): ``[{"key", "title"}]``."""
@@ -157,15 +162,57 @@ class DashboardApp:
 
     def stop(self, name: str, number: int) -> dict[str, Any]:
         """Ask a running trial to stop: the objective's next ``report`` answers stop."""
-        watch = self._watch(name)
-        trial = watch.trials.get(number)
-        if trial is None:
-            raise ApiError(404, f"study {name!r} has no trial number {number}")
+        trial = self._trial(name, number)
         if trial.state != TrialState.RUNNING or not self.storage.request_stop(trial.trial_id or 0):
             state = trial.state.value if trial.state != TrialState.RUNNING else "no longer RUNNING"
             raise ApiError(409, f"trial {number} is {state}; only a running trial can be stopped")
         self._changed(name)
         return {"number": number, "stop_requested": True}
+
+    def _trial(self, name: str, number: int) -> Trial:
+        trial = self._watch(name).trials.get(number)
+        if trial is None:
+            raise ApiError(404, f"study {name!r} has no trial number {number}")
+        return trial
+
+    def tweak(self, name: str, number: int, changes: Any) -> dict[str, Any]:
+        """Change running (or paused) trial ``number``'s hyperparameters (``Study.tweak``, source
+        "person"): delivered at its next report. 409 for a trial in another state, 400 for a value
+        the space refuses; nothing is stored then."""
+        from ..study import Study
+
+        trial = self._trial(name, number)
+        if trial.state not in (TrialState.RUNNING, TrialState.PAUSED):
+            raise ApiError(409, f"trial {number} is {trial.state.value}; only a RUNNING or PAUSED trial can "
+                                "be tweaked (fork it to go on from one of its checkpoints)")
+        if not isinstance(changes, dict) or not changes:
+            raise ApiError(400, 'send {"changes": {"<dimension>": value, ...}} with at least one dimension')
+        try:
+            stored = Study.load(name, self.storage).tweak(number, changes, source="person")
+        except ValueError as exc:
+            raise ApiError(400, str(exc)) from None
+        self._changed(name)
+        return {"number": number, "changes": [
+            {"name": c.name, "old": c.old, "new": c.new, "source": c.source, "kind": c.kind} for c in stored
+        ]}
+
+    def fork(self, name: str, number: int, step: Any, changes: Any) -> dict[str, Any]:
+        """A QUEUED trial starting from trial ``number``'s checkpoint at or before ``step`` with
+        ``changes`` applied (``Study.fork``); 400 with the reason when there is no such checkpoint."""
+        from ..study import Study
+
+        self._trial(name, number)
+        if isinstance(step, bool) or not isinstance(step, int):
+            shape = '{"step": <int>, "changes": {...}}'
+            raise ApiError(400, f"send {shape}; step must be an int, got {step!r}")
+        if changes is not None and not isinstance(changes, dict):
+            raise ApiError(400, f"changes must be an object of dimension names to values, got {changes!r}")
+        try:
+            child = Study.load(name, self.storage).fork(number, step, changes or None, source="person")
+        except ValueError as exc:
+            raise ApiError(400, str(exc)) from None
+        self._changed(name)
+        return {"trial": trial_row(child)}
 
     def pause(self, name: str, paused: Any) -> dict[str, Any]:
         if not isinstance(paused, bool):

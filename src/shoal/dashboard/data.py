@@ -103,12 +103,17 @@ def trial_row(trial: Trial, note: str | None = None) -> dict[str, Any]:
 
 
 def trial_detail(trial: Trial, trials: dict[int, Trial], note: str | None = None) -> dict[str, Any]:
-    """A trial with its reports, full error, ``note`` (as in ``trial_row``) and lineage: the attempts
-    it repeats and its repeats."""
+    """A trial with its reports, full error, ``note`` (as in ``trial_row``), lineage (the attempts
+    it repeats and its repeats) and hyperparameter schedule: ``changes`` (tweaks with the step they
+    took effect at, None while pending; a fork's changes against its parent), ``schedule``,
+    ``current_config``, ``pending_changes`` and ``excluded_from_models`` (why models skip it)."""
     out = trial.to_dict()
     out["value"] = _finite(trial.value)
     out["values"] = {k: _finite(v) for k, v in trial.values.items()}
     out["note"] = note
+    out["current_config"] = trial.current_config
+    out["pending_changes"] = trial.pending_changes
+    out["excluded_from_models"] = trial.excluded_from_models
     ancestors: list[int] = []
     seen = trial
     while seen.requeued_from is not None and seen.requeued_from not in ancestors:

@@ -1,4 +1,4 @@
-"""The dashboard's HTTP server: the standard library's ``ThreadingHTTPServer``, JSON and three files.
+"""The dashboard's HTTP server: the standard library's ``ThreadingHTTPServer``, JSON and four files.
 
 No web framework: the API is a dozen routes and polls, which ``http.server`` serves in a thread per
 request with no dependency to install or keep up to date. Actions that change a study (POST) need
@@ -37,7 +37,7 @@ logger = logging.getLogger("shoal.dashboard")
 
 TOKEN_HEADER = "X-Shoal-Token"
 _MAX_BODY = 1 << 20
-_STATIC = ("index.html", "app.js", "style.css")
+_STATIC = ("index.html", "app.js", "steer.js", "style.css")
 _LOOPBACK_NAMES = ("localhost", "127.0.0.1", "[::1]")
 _DIGITS = re.compile(r"[0-9]+")
 
@@ -238,8 +238,14 @@ class _Handler(BaseHTTPRequestHandler):
             return self._json(201, app.run(app.enqueue, api[1], field("config")))
         if len(api) == 3 and api[0] == "studies" and api[2] == "pause":
             return self._json(200, app.run(app.pause, api[1], field("paused")))
-        if len(api) == 5 and api[0] == "studies" and api[2] == "trials" and api[4] == "stop":
-            return self._json(200, app.run(app.stop, api[1], _int(api[3], "trial number")))
+        if len(api) == 5 and api[0] == "studies" and api[2] == "trials":
+            number = _int(api[3], "trial number")
+            if api[4] == "stop":
+                return self._json(200, app.run(app.stop, api[1], number))
+            if api[4] == "tweak":
+                return self._json(200, app.run(app.tweak, api[1], number, field("changes")))
+            if api[4] == "fork":
+                return self._json(201, app.run(app.fork, api[1], number, field("step"), field("changes")))
         raise ApiError(404, f"no action at {self.path}")
 
     def _static(self, name: str) -> None:

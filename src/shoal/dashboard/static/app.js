@@ -7,7 +7,8 @@ const FIGURE_MS = 10000;
 const MAX_ROWS = 1000;  // rows drawn in the table (after sorting); the rest are a click on a header away
 const TOKEN_KEY = "shoal-dashboard-token";
 const S = { token: null, timer: null, route: null, epoch: null, rev: -1, rows: new Map(), study: null,
-  sort: { key: "number", dir: -1 }, formFor: null, logY: null, figuresAt: 0, figuresN: -1 };
+  sort: { key: "number", dir: -1 }, formFor: null, logY: null, figuresAt: 0, figuresN: -1,
+  space: null, spaceFor: null, actionsKey: null, msg: {} };
 
 // -- small helpers --------------------------------------------------------------------------
 function el(tag, attrs, ...children) {
@@ -38,6 +39,12 @@ function fmt(v) {
   if (typeof v === "boolean") return v ? "true" : "false";
   return String(v);
 }
+// A value in a change label: numbers to 4 significant digits without exponent where short ("0.0003").
+function short(v) {
+  if (typeof v === "number" && !Number.isInteger(v)) return String(+v.toPrecision(4));
+  return v === null || v === undefined ? "None" : fmt(v);
+}
+function changeText(c) { return `${c.name} ${short(c.old)}→${short(c.new)}`; }
 function secs(v) { return v === null || v === undefined ? "" : v < 60 ? v.toFixed(1) + " s" : (v / 60).toFixed(1) + " min"; }
 const enc = encodeURIComponent;
 
@@ -100,7 +107,7 @@ function navigate() {
   const route = parseRoute();
   if (!S.route || route.study !== S.route.study) { S.rows = new Map(); S.rev = -1; S.study = null; S.formFor = null; S.logY = null; S.figureList = null;
     S.figuresN = -1; }
-  S.route = route;
+  S.route = route; S.actionsKey = null; S.msg = {};
   const view = document.getElementById("view");
   view.replaceChildren();
   const crumbs = document.getElementById("crumbs");
@@ -224,7 +231,8 @@ function drawChart(study) {
 
 function lineChart(points, line, opts) {
   const W = 720, H = 260, L = 62, R = 14, T = 12, B = 34;
-  const xs = points.map((p) => p[0]).concat(line.map((p) => p[0]));
+  const marks = opts.marks || [];
+  const xs = points.map((p) => p[0]).concat(line.map((p) => p[0]), marks.map((m) => m.x));
   const ys = points.map((p) => p[1]).concat(line.map((p) => p[1]));
   let [x0, x1] = [Math.min(...xs), Math.max(...xs)], [y0, y1] = [Math.min(...ys), Math.max(...ys)];
   if (x0 === x1) { x0 -= 1; x1 += 1; }
@@ -251,8 +259,19 @@ function lineChart(points, line, opts) {
     if (opts.stepLine) d += `H${X(x1)}`;
     chart.append(svg("path", { class: opts.stepLine ? "best-line" : "report-line", d }));
   }
-  for (const [x, y, isBest] of points) chart.append(svg("circle", { class: isBest ? "pt best" : "pt", cx: X(x), cy: Y(y), r: 3.5 }));
+  marks.forEach((m, i) => {  // a vertical line where hyperparameters changed, labelled with the change
+    const x = X(m.x), left = x > W - R - 180;
+    chart.append(svg("g", { class: "tweak-mark", "data-step": m.x }, svg("title", {}, `from step ${m.x}: ${m.label}`),
+      svg("line", { x1: x, x2: x, y1: T, y2: H - B }),
+      svg("text", { x: left ? x - 4 : x + 4, y: T + 10 + (i % 3) * 13, "text-anchor": left ? "end" : "start" }, m.label)));
+  });
+  for (const [x, y, isBest] of points) chart.append(svg("circle", { class: isBest ? "pt best" : "pt", cx: X(x), cy: Y(y), r: 3.5, "data-x": x }));
   return chart;
+}
+
+function rangeHint(spec) {
+  if (spec.type === "custom" || spec.type === "choice" || spec.type === "fixed") return "";
+  return `${spec.type} in [${fmt(spec.low)}, ${fmt(spec.high)}]` + (spec.scale ? `, ${spec.scale} scale` : "") + (spec.step ? `, step ${fmt(spec.step)}` : "");
 }
 
 // The enqueue form, built once per study from its space (polls must not wipe what a person types).
@@ -271,7 +290,7 @@ function drawForm(study) {
       hint = "fixed";
     } else {
       input = el("input", { name, type: "text", inputmode: "decimal", placeholder: spec.type === "custom" ? "a value" : `${fmt(spec.low)} … ${fmt(spec.high)}` });
-      if (spec.type !== "custom") hint = `${spec.type} in [${fmt(spec.low)}, ${fmt(spec.high)}]` + (spec.scale ? `, ${spec.scale} scale` : "") + (spec.step ? `, step ${fmt(spec.step)}` : "");
+      hint = rangeHint(spec);
     }
     if (spec.when) hint += (hint ? "; " : "") + "only when " + Object.entries(spec.when).map(([p, vs]) => `${p} ∈ {${vs.map(fmt).join(", ")}}`).join(" and ");
     const label = el("label", { for: "field-" + name, text: name });
@@ -410,9 +429,12 @@ async function drawTrial(name, number) {
   if (t.lineage.repeats.length) lineage.push("repeats ", ...t.lineage.repeats.flatMap((n, i) => [i ? " ← " : "", el("a", { href: trialHref(name, n), text: "trial " + n })]));
   if (t.lineage.repeated_by.length) lineage.push(lineage.length ? "; " : "", "repeated by ", ...t.lineage.repeated_by.flatMap((n, i) => [i ? ", " : "", el("a", { href: trialHref(name, n), text: "trial " + n })]));
   if (lineage.length) facts.push(["lineage", el("span", { id: "lineage" }, lineage)]);
-  const configRows = Object.entries(t.config).map(([k, v]) => el("tr", {}, el("th", { text: k }), el("td", { class: "num", text: fmt(v) })));
+  const now = t.current_config || t.config, pending = t.pending_changes || {};
+  const configRows = Object.entries(t.config).map(([k, v]) => el("tr", { "data-name": k }, el("th", { text: k }),
+    el("td", { class: "num", text: fmt(v) + (JSON.stringify(now[k]) !== JSON.stringify(v) ? ` → ${fmt(now[k])}` : "") }),
+    k in pending ? el("td", { class: "muted", text: `pending ${fmt(pending[k])}` }) : null));
   const reports = t.reports.length
-    ? [lineChart(t.reports.map(([s, v]) => [s, v, false]), t.reports, { xLabel: "step", yLabel: "reported value", id: "reports-chart" }),
+    ? [lineChart(t.reports.map(([s, v]) => [s, v, false]), t.reports, { xLabel: "step", yLabel: "reported value", id: "reports-chart", marks: tweakMarks(t.changes) }),
       el("p", { class: "muted", text: t.reports.map(([s, v]) => `step ${s}: ${fmt(v)}`).join(" · ") })]
     : [el("p", { class: "muted", text: "No intermediate reports." })];
   fill(box,
@@ -421,7 +443,9 @@ async function drawTrial(name, number) {
       el("div", { class: "panel" }, el("h3", { text: "Facts" }), el("dl", { class: "facts" }, facts.flatMap(([k, v]) => [el("dt", { text: k }), el("dd", {}, v)]))),
       el("div", { class: "panel" }, el("h3", { text: "Configuration" }), el("table", { id: "config-table" }, el("tbody", {}, configRows)))),
     el("div", { class: "panel" }, el("h3", { text: "Reports" }), ...reports),
+    schedulePanel(t),
     t.error ? el("div", { class: "panel" }, el("h3", { text: "Error" }), el("pre", { id: "trial-error", text: t.error })) : null);
+  await drawTrialActions(name, t);  // steer.js: the tweak and fork forms
 }
 
 // -- start ----------------------------------------------------------------------------------
