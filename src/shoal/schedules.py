@@ -186,19 +186,18 @@ def lineage_events(trial_list: Sequence[Trial], lineage: Sequence[LineageRecord]
 
 
 def _changed(trial: Trial, record: LineageRecord, parent: Trial | None) -> dict[str, list[Any]]:
-    """What a segment changed where it started: its "fork" rows; without any (records from before
-    change rows), an exploit's difference to its old config; else the difference to the config in
-    force in its parent at the checkpoint (a tweak carried into the next segment)."""
+    """What a trial changed against the config in force in the checkpoint it started from: its "fork"
+    rows; without any (a continuing segment, or records from before change rows), the difference
+    to its parent's config in force at that step (a tweak carried into the next segment shows)."""
     rows = [c for c in trial.changes if c.kind == "fork"]
     if rows:
         return {c.name: [c.old, c.new] for c in rows}
-    if record.donor is not None:
-        before = record.old_config or {}
-    elif parent is not None:
-        before = parent.schedule_at(record.step)
-    else:
+    if parent is None:
         return {}
-    return {k: [before.get(k), v] for k, v in trial.config.items() if before.get(k) != v}
+    before = parent.schedule_at(record.step)
+    names = [*before, *(k for k in trial.config if k not in before)]
+    return {k: [before.get(k), trial.config.get(k)] for k in names
+            if k not in before or k not in trial.config or not same_value(before[k], trial.config[k])}
 
 
 def unit_for(
