@@ -134,7 +134,8 @@ def main(argv: list[str] | None = None) -> None:
     changes = best_schedule(study).changes()
     for i, (first, config) in enumerate(changes):
         last = changes[i + 1][0] - 1 if i + 1 < len(changes) else args.epochs
-        print(f"  {f'{first}-{last}':>9}  {config['lr']:>9.4g}  {config['momentum']:>9.4g}")
+        epochs = f"{max(first, 1)}-{last}"  # a schedule starts at step 0; epochs count from 1
+        print(f"  {epochs:>9}  {config['lr']:>9.4g}  {config['momentum']:>9.4g}")
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ SRC = Path(__file__).resolve().parent.parent / "src" / "shoal"
 LAYERS: dict[str, int] = {
     # 0: leaves, importing nothing of shoal above them
     "_version": 0, "_keywords": 0, "errors": 0, "records": 0, "space": 0, "trial": 0, "direction": 0,
-    "seeding": 0, "objectives": 0,
+    "seeding": 0, "objectives": 0, "schedules": 0,
     "checkpoints": 0,
     # 1: where trials are kept and run, and numeric cores over trials
     "storage": 1, "execution": 1, "stats": 1,

@@ -20,10 +20,11 @@ import pytest
 import shoal
 from shoal.checkpoints import CheckpointRef, CheckpointStore, read_checkpoint
 from shoal.cli import main as cli
-from shoal.records import LineageRecord
+from shoal.records import ConfigChange, LineageRecord
 from shoal.samplers import SearchExhausted
-from shoal.schedulers import PBT, Decision, SchedulerContext, best_schedule
+from shoal.schedulers import PBT, Decision, SchedulerContext, best_schedule, schedule_of
 from shoal.schedulers.explore import explore, perturb_value, split_population
+from shoal.schedules import lineage_events
 from shoal.space import Space
 from shoal.trial import FailureKind, Trial, TrialState
 
@@ -192,7 +193,7 @@ def test_synchronous_pbt_waits_for_every_member_at_the_boundary() -> None:
     # asynchronous: member 0 ranks best among the latest values and goes on from its own checkpoint
     line = plan.lineage
     assert (line.member, line.segment, plan.config, line.donor) == (0, 1, {"lr": 0.01}, None)
-    assert plan.start.uri == "/0/4.pkl"
+    assert plan.start.uri == "/0/4.pkl" and plan.changes == ()  # continuing writes no rows
 
 
 def test_the_bottom_member_copies_a_top_members_checkpoint_and_perturbs_its_config() -> None:
@@ -206,6 +207,8 @@ def test_the_bottom_member_copies_a_top_members_checkpoint_and_perturbs_its_conf
     assert (line.member, line.segment, line.donor, line.old_config) == (1, 1, 0, {"lr": 0.5})
     assert plan.start == CheckpointRef(0, 5, "/0/5.pkl")  # the donor's latest (asynchronous)
     assert plan.config["lr"] in (pytest.approx(0.008), pytest.approx(0.012))
+    # the explore step, as the fork rows the study stores with the new trial
+    assert plan.changes == (ConfigChange(-1, "lr", 0.01, plan.config["lr"], "pbt", 6, "fork"),)
     # the donor went on past the boundary: synchronous PBT copies its checkpoint at the boundary, not later
     bad = _t(0, TrialState.COMPLETE, [(3, 0.9), (4, 0.8)], lr=0.5)
     good = _t(1, TrialState.COMPLETE, [(4, 0.2)], lr=0.01)
@@ -219,6 +222,39 @@ def test_the_bottom_member_copies_a_top_members_checkpoint_and_perturbs_its_conf
         assert (plan.lineage.member, plan.lineage.donor, plan.start.uri) == (0, 1, expected)
 
 
+def test_pbt_follows_tweaks_a_copy_takes_the_donors_config_in_force_at_the_checkpoint() -> None:
+    space = Space(LR)
+    # the donor was tweaked to 0.05 from step 3 and to 0.07 from step 6, after the checkpoint at 5
+    good = _t(0, TrialState.RUNNING, [(4, 0.2), (5, 0.1)], lr=0.01)
+    good.changes = [ConfigChange(0, "lr", 0.01, 0.05, "person", 3),
+                    ConfigChange(0, "lr", 0.05, 0.07, "person", 6)]
+    # the copying member had a tweak pending when its segment ended
+    bad = _t(1, TrialState.COMPLETE, [(3, 0.9), (4, 0.8)], lr=0.5)
+    bad.changes = [ConfigChange(1, "lr", 0.5, 0.4, "person")]
+    lineage = [LineageRecord(0, 0, 0), LineageRecord(1, 1, 0)]
+    refs = [CheckpointRef(0, 5, "/0/5.pkl"), CheckpointRef(1, 4, "/1/4.pkl")]
+    pbt = PBT(population=2, interval=4, resample_probability=0.0, seed=0)
+    plan = pbt.next_trial(_context([good, bad], lineage, refs))
+    assert plan.lineage.old_config == {"lr": 0.4}  # what it had in force, its pending tweak included
+    [row] = plan.changes
+    assert (row.name, row.old, row.step) == ("lr", 0.05, 6) and row.new == plan.config["lr"]
+    assert row.new in (pytest.approx(0.04), pytest.approx(0.06))
+    assert plan.unit == {"lr": pytest.approx(space["lr"].to_unit(row.new))}
+    # the top member goes on with what it has in force: delivered tweaks and a pending one
+    best = _t(0, TrialState.COMPLETE, [(3, 0.2), (4, 0.1)], lr=0.01)
+    best.changes = [ConfigChange(0, "lr", 0.01, 0.05, "person", 3),
+                    ConfigChange(0, "lr", 0.05, 0.07, "person")]
+    worst = _t(1, TrialState.RUNNING, [(4, 0.9), (5, 0.8)], lr=0.5)
+    refs = [CheckpointRef(0, 4, "/0/4.pkl"), CheckpointRef(1, 5, "/1/5.pkl")]
+    plan = pbt.next_trial(_context([best, worst], lineage, refs))
+    assert (plan.lineage.member, plan.lineage.donor, plan.changes) == (0, None, ())
+    assert plan.config == {"lr": 0.07} and plan.unit == {"lr": pytest.approx(space["lr"].to_unit(0.07))}
+    # untweaked, it keeps its unit coordinate as stored
+    untouched = _t(0, TrialState.COMPLETE, [(3, 0.2), (4, 0.1)], lr=0.01)
+    plan = pbt.next_trial(_context([untouched, worst], lineage, refs))
+    assert (plan.config, plan.unit) == ({"lr": 0.01}, {"lr": 0.5})
+
+
 def test_a_member_whose_worker_died_restarts_and_one_that_failed_does_not() -> None:
     died = _t(0, TrialState.FAILED, [(1, 0.9), (2, 0.8)], error="worker died: signal 9 (SIGKILL)",
               failure=FailureKind.WORKER_DIED)
@@ -229,6 +265,11 @@ def test_a_member_whose_worker_died_restarts_and_one_that_failed_does_not() -> N
     plan = PBT(population=2, interval=4).next_trial(_context([died, broke], lineage, refs))
     line = plan.lineage
     assert (line.member, line.segment, plan.config, plan.start.uri) == (0, 1, {"lr": 0.01}, "/0/2.pkl")
+    assert plan.changes == ()
+    # a member tweaked before its worker died restarts with the tweak in force
+    died.changes = [ConfigChange(0, "lr", 0.01, 0.02, "person", 2)]
+    plan = PBT(population=2, interval=4).next_trial(_context([died, broke], lineage, refs))
+    assert (plan.config, plan.start.uri, plan.changes) == ({"lr": 0.02}, "/0/2.pkl", ())
     # after max_restarts deaths in a row the member is failed for good, and with it the run ends
     with pytest.raises(SearchExhausted, match="every one of the 2 members has finished"):
         PBT(population=2, interval=4, max_restarts=0).next_trial(_context([died, broke], lineage, refs))
@@ -283,6 +324,63 @@ def test_the_best_schedule_replays_to_the_same_model() -> None:
     assert schedule.trial == study.best.number and len(schedule.changes()) >= 2
     lrs = {step: schedule.config_at(step)["lr"] for step in range(1, po.MAX_STEPS + 1)}
     assert po.replay(lrs) == pytest.approx(study.best.value, rel=1e-12)
+
+
+def test_pbt_records_its_explore_steps_and_carries_a_persons_tweak(storage, tmp_path: Path) -> None:
+    """Member 0 is tweaked to lr 0.9 while its first segment runs (values are the lr: it then ranks
+    top): it goes on with 0.9; member 1 copies it and explores from 0.9, not from its initial lr."""
+    pbt = PBT(population=2, interval=4, max_steps=12, synch=True, resample_probability=0.0, seed=0)
+    store = CheckpointStore(tmp_path / "ck", keep=1000)
+    study = shoal.Study("panda", LR, storage=storage, scheduler=pbt, direction="maximize",
+                        checkpoints=store, seed=0)
+    trained: dict[int, list[float]] = {}
+
+    def objective(config, trial):  # remembers, through its checkpoints, the lr of every step
+        state = trial.load() or {"step": 0, "lrs": []}
+        step, lrs = state["step"], state["lrs"]
+        while step < 12:
+            step += 1
+            lrs = [*lrs, config["lr"]]
+            trial.save({"step": step, "lrs": lrs}, step)
+            trial.report(config["lr"], step)
+            if trial.number == 0 and step == 1:
+                study.tweak(0, {"lr": 0.9})
+            if trial.should_stop():
+                break
+        trained[trial.number] = lrs
+        return config["lr"]
+
+    study.optimize(objective, show_progress=False)
+    trials, lineage = _segments(study)
+    first = trials[0]
+    [tweak] = first.changes
+    assert (tweak.kind, tweak.source, tweak.new) == ("tweak", "person", 0.9) and 1 < tweak.step <= 4
+    assert trials[1].config["lr"] < 0.9  # so member 0 ranks top at step 4
+    [goes_on] = [r for r in lineage if r.parent == 0 and r.member == 0]
+    assert goes_on.donor is None and trials[goes_on.trial_number].config == {"lr": 0.9}
+    [copy] = [r for r in lineage if r.parent == 0 and r.member == 1]
+    assert copy.donor == 0 and copy.step == 4 and copy.old_config == trials[1].config
+    exploits = [r for r in lineage if r.donor is not None]
+    for record in lineage:
+        trial = trials[record.trial_number]
+        if record.donor is None:  # a fresh member, or one continuing: no rows (but trial 0's tweak)
+            assert trial.changes == ([tweak] if trial.number == 0 else [])
+            continue
+        in_force = trials[record.parent].schedule_at(record.step)
+        assert [(c.kind, c.source, c.step) for c in trial.changes] == [("fork", "pbt", record.step + 1)]
+        assert [(c.name, c.old, c.new) for c in trial.changes] == [("lr", in_force["lr"], trial.config["lr"])]
+        assert trial.excluded_from_models is not None
+    assert trials[copy.trial_number].changes[0].old == 0.9  # the donor's lr in force, not its first
+    events = {row["trial"]: row for row in lineage_events(list(trials.values()), lineage)}
+    for record in exploits:
+        [row] = trials[record.trial_number].changes
+        assert events[record.trial_number]["changed"] == {"lr": [row.old, row.new]}
+    # every model's schedule replays the lrs it was trained with; the best one's has the tweak
+    for number, lrs in trained.items():
+        schedule = schedule_of(study, number)
+        assert [schedule.config_at(s)["lr"] for s in range(1, len(lrs) + 1)] == lrs
+    best = best_schedule(study)
+    assert best.changes()[:2] == [(0, first.config), (tweak.step, {"lr": 0.9})]
 
 
 def test_synchronous_pbt_starts_a_generation_only_when_the_last_one_is_done(sqlite_url: str) -> None:

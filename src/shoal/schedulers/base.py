@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 
 from ..direction import sign
-from ..records import CheckpointRef, LineageRecord, RungRecord
+from ..records import CheckpointRef, ConfigChange, LineageRecord, RungRecord
 from ..seeding import Seeded
 from ..space import Space
 from ..trial import Trial, TrialState
@@ -68,7 +68,9 @@ class TrialPlan:
     ``config`` None: the study's sampler proposes the configuration (``unit`` then unused). ``start``:
     the checkpoint the trial starts from (its ``trial_number`` is the parent trial). ``lineage``: the
     record stored with the trial (its ``trial_number`` is filled in by the study). ``claim``: a key no
-    other trial of the study may hold, so two drivers never start the same plan.
+    other trial of the study may hold, so two drivers never start the same plan. ``changes``: rows
+    already in force stored with the trial (PBT's explore step: "fork" rows against the config in
+    force in the checkpoint it copies; their ``trial_number`` is filled in by the study too).
     """
 
     config: dict[str, Any] | None = None
@@ -76,6 +78,7 @@ class TrialPlan:
     start: CheckpointRef | None = None
     lineage: LineageRecord | None = None
     claim: str | None = None
+    changes: tuple[ConfigChange, ...] = ()
 
     @property
     def parent(self) -> int | None:

@@ -6,8 +6,11 @@ member it copied and its config before), so configs stay per trial, finished tri
 and any driver can read who copied whom. At a segment's end (the first report at or past the next
 multiple of ``interval``) PBT answers ``COMPLETE``: the trial ends COMPLETE and the member goes on as a
 new trial. If the member is in the bottom ``quantile`` of the population it exploits, starting from a
-top member's checkpoint with that member's config perturbed (``shoal.schedulers.explore``); otherwise it
-continues from its own checkpoint with its own config.
+top member's checkpoint with the config in force there perturbed (``shoal.schedulers.explore``); the
+new trial carries that explore step as "fork" change rows (source "pbt", one per changed dimension),
+the rows ``study.fork`` writes. Otherwise it continues from its own checkpoint with the config in
+force at its end: a person's tweak (``study.tweak``) of a running member carries into its next
+segments. ``shoal.schedules`` reads a member's schedule back from these records.
 
 Asynchronous by default: a member moves on as soon as its segment ends, ranked against the latest
 values of the others. ``synch=True`` waits until every live member reached the same boundary and ranks
@@ -18,13 +21,23 @@ returns before its segment ends has finished training; the run ends when every m
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Any
 
 from ..checkpoints.points import resume_point
 from ..errors import SearchExhausted
-from ..records import CheckpointRef, LineageRecord
-from ..storage import Storage
+from ..records import CheckpointRef, ConfigChange, LineageRecord
+from ..schedules import (
+    Schedule,
+    best_schedule,
+    lineage_events,
+    lineage_record,
+    same_value,
+    schedule_from,
+    schedule_of,
+    unit_for,
+)
+from ..space import Space
 from ..trial import FailureKind, Trial, TrialState
 from .base import Decision, Scheduler, SchedulerContext, TrialPlan
 from .explore import explore, split_population
@@ -151,8 +164,8 @@ class PBT(Scheduler):
             if member.status == _RESTART:
                 start = resume_point(member.head.number, context.by_number, list(context.checkpoints),
                                      list(context.lineage))
-                return _plan(member.member, member.last.segment + 1, dict(member.head.config),
-                             dict(member.head.unit), start)
+                return _plan(member.member, member.last.segment + 1, *_in_force(member.head, context.space),
+                             start)
             if self.synch and not self._generation_done(members, member):
                 continue
             return self._exploit_or_continue(context, members, member)
@@ -226,8 +239,8 @@ class PBT(Scheduler):
             if m.status not in (_DONE, _FAILED) and (score := _latest_value(m, at)) is not None
         }
         own = resume_point(member.head.number, context.by_number, refs, lineage)
-        plan = _plan(member.member, member.last.segment + 1, dict(member.head.config),
-                     dict(member.head.unit), own)
+        config, unit = _in_force(member.head, context.space)
+        plan = _plan(member.member, member.last.segment + 1, config, unit, own)
         bottom, top = split_population(scores, self.quantile, context.direction)
         top = [m for m in top if m != member.member]
         if member.member not in bottom or not top or context.space is None:
@@ -238,15 +251,20 @@ class PBT(Scheduler):
         if start is None:
             return plan
         source = context.by_number[start.trial_number]
-        config, unit = explore(context.space, source.config, source.unit, rng, factors=self.factors,
-                               resample_probability=self.resample_probability)
-        return _plan(member.member, member.last.segment + 1, config, unit, start, donor.member,
-                     dict(member.head.config))
+        copied = source.schedule_at(start.step)  # the donor's config in force in that checkpoint
+        explored, explored_unit = explore(
+            context.space, copied, unit_for(context.space, copied, source.config, source.unit), rng,
+            factors=self.factors, resample_probability=self.resample_probability,
+        )
+        changes = _explore_rows(context.space, copied, explored, start.step + 1)
+        return _plan(member.member, member.last.segment + 1, explored, explored_unit, start, donor.member,
+                     config, changes)
 
 
 def _plan(
     member: int, segment: int, config: dict[str, Any] | None = None, unit: dict[str, float] | None = None,
     start: CheckpointRef | None = None, donor: int | None = None, old_config: dict[str, Any] | None = None,
+    changes: tuple[ConfigChange, ...] = (),
 ) -> TrialPlan:
     """The plan of member ``member``'s segment ``segment`` (``config`` None: a fresh member)."""
     lineage = LineageRecord(
@@ -256,7 +274,28 @@ def _plan(
         step=0 if start is None else start.step,
         donor=donor, old_config=old_config,
     )
-    return TrialPlan(config, unit, start, lineage, claim=f"pbt:{member}:{segment}")
+    return TrialPlan(config, unit, start, lineage, claim=f"pbt:{member}:{segment}", changes=changes)
+
+
+def _in_force(head: Trial, space: Space | None) -> tuple[dict[str, Any], dict[str, float]]:
+    """The config a member goes on with, and its unit coordinates: the one in force at its latest
+    trial's end, tweaks included (pending ones too: they were meant for the member's next steps)."""
+    config = {**head.current_config, **head.pending_changes}
+    if space is None or config == head.config:
+        return config, dict(head.unit)
+    return config, unit_for(space, config, head.config, head.unit)
+
+
+def _explore_rows(
+    space: Space, copied: dict[str, Any], explored: dict[str, Any], first_step: int
+) -> tuple[ConfigChange, ...]:
+    """PBT's explore step as "fork" rows (trial number filled in by the study), in space order."""
+    names = [name for name in space.names if name in copied or name in explored]
+    return tuple(
+        ConfigChange(-1, name, copied.get(name), explored.get(name), "pbt", first_step, "fork")
+        for name in names
+        if name not in copied or name not in explored or not same_value(copied[name], explored[name])
+    )
 
 
 def _lost(trial: Trial) -> bool:
@@ -278,14 +317,7 @@ def _segment_heads(member: _Member) -> list[Trial]:
 
 def _record_of(number: int, context: SchedulerContext) -> LineageRecord | None:
     """The lineage of a trial, or of the segment it re-runs."""
-    records = {r.trial_number: r for r in context.lineage}
-    seen = 0
-    while number not in records and seen < 1000:
-        trial = context.by_number.get(number)
-        if trial is None or trial.requeued_from is None:
-            return None
-        number, seen = trial.requeued_from, seen + 1
-    return records.get(number)
+    return lineage_record(number, context.by_number, {r.trial_number: r for r in context.lineage})
 
 
 def _latest_value(member: _Member, at: int | None) -> float | None:
@@ -310,104 +342,3 @@ def _point_at(
     if mine:
         return max(mine, key=lambda r: (r.step, r.trial_number))
     return resume_point(member.head.number, context.by_number, refs, lineage)
-
-
-# -- replaying a schedule -------------------------------------------------------------------------
-class StudyRecords(Protocol):
-    """What replaying a schedule reads of a study (a ``shoal.Study`` has all of it)."""
-
-    @property
-    def id(self) -> int: ...
-    @property
-    def storage(self) -> Storage: ...
-    @property
-    def trials(self) -> list[Trial]: ...
-    @property
-    def best(self) -> Trial: ...
-
-
-@dataclass(frozen=True)
-class Schedule:
-    """The hyperparameter schedule that produced one trial's model: ``(first step, config)`` pairs.
-
-    ``config_at(step)`` is the config in force at ``step`` (steps count from 1), so a run from scratch
-    can replay the schedule: ``for epoch ...: lr = schedule.config_at(epoch)["lr"]``.
-    """
-
-    trial: int
-    value: float | None
-    steps: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
-
-    def config_at(self, step: int) -> dict[str, Any]:
-        current = self.steps[0][1]
-        for first, config in self.steps:
-            if first <= step:
-                current = config
-        return dict(current)
-
-    def changes(self) -> list[tuple[int, dict[str, Any]]]:
-        """The steps where the config changed, with the new config (the first entry always)."""
-        out: list[tuple[int, dict[str, Any]]] = []
-        for first, config in self.steps:
-            if not out or out[-1][1] != config:
-                out.append((first, config))
-        return out
-
-
-def schedule_of(study: StudyRecords, number: int) -> Schedule:
-    """The schedule of trial ``number``: its config, and before its start step those of the trials
-    whose checkpoints it descends from (through exploits and continuations alike)."""
-    return schedule_from(study.trials, study.storage.read_lineage(study.id), number)
-
-
-def schedule_from(trial_list: list[Trial], lineage: list[LineageRecord], number: int) -> Schedule:
-    """``schedule_of`` on stored data (what the CLI reads)."""
-    trials = {t.number: t for t in trial_list}
-    context = SchedulerContext("", "minimize", trial_list, lineage=lineage)
-    if number not in trials:
-        raise ValueError(f"no trial number {number}")
-    steps: list[tuple[int, dict[str, Any]]] = []
-    current: int | None = number
-    while current is not None and len(steps) < 100_000:
-        record = _record_of(current, context)
-        first = 1 if record is None else record.step + 1
-        steps.append((first, dict(trials[current].config)))
-        current = None if record is None else record.parent
-    steps.reverse()
-    return Schedule(number, trials[number].value, steps)
-
-
-def best_schedule(study: StudyRecords) -> Schedule:
-    """The schedule of the study's best segment (the best member's model)."""
-    return schedule_of(study, study.best.number)
-
-
-def lineage_events(trial_list: list[Trial], lineage: list[LineageRecord]) -> list[dict[str, Any]]:
-    """One row per segment, by trial number: who it continues or copied, from which step, what changed."""
-    trials = {t.number: t for t in trial_list}
-    rows = []
-    for record in sorted(lineage, key=lambda r: r.trial_number):
-        trial = trials.get(record.trial_number)
-        if trial is None:
-            continue
-        parent = trials.get(record.parent) if record.parent is not None else None
-        if record.parent is None:
-            event = "start"
-        elif record.donor is not None:
-            event = f"exploit: copied member {record.donor} (trial {record.parent} at step {record.step})"
-        elif parent is not None and parent.state in (TrialState.FAILED, TrialState.STALE):
-            event = f"restart from step {record.step} (trial {record.parent})"
-        else:
-            event = f"continue from step {record.step}"
-        before = record.old_config or {}
-        changed = {k: [before.get(k), v] for k, v in trial.config.items() if record.donor is not None
-                   and before.get(k) != v}
-        last = trial.reports[-1][0] if trial.reports else None
-        rows.append({
-            "trial": trial.number, "member": record.member, "segment": record.segment,
-            "state": trial.state.value, "value": trial.value, "first_step": record.step + 1,
-            "last_step": last, "event": event, "parent": record.parent, "donor": record.donor,
-            "old_config": record.old_config, "config": dict(trial.config), "changed": changed,
-            "created_at": None if record.created_at is None else record.created_at.isoformat(),
-        })
-    return rows

@@ -33,7 +33,7 @@ from .handle import RunningTrial
 from .heartbeat import Heartbeat
 from .loop import Budget, TrialLoop, check_optimize_options
 from .progress import ProgressBar
-from .scheduling import NO_SCHEDULER_PLAN, SchedulerGlue, check_scheduler, lineage_for, report_metric_of
+from .scheduling import NO_SCHEDULER_PLAN, SchedulerGlue, check_scheduler, report_metric_of, store_planned
 from .trial_log import TrialLog
 
 __all__ = ["Study"]
@@ -256,7 +256,7 @@ class Study(PersonControls):
         raise RuntimeError("the sampler kept proposing points other drivers had already claimed")
 
     def _create_planned(self, plan: TrialPlan, driver: int, budget: int | None) -> Trial:
-        """Store a plan as a RUNNING trial of this driver (with its lineage record, if any)."""
+        """Store a plan as a RUNNING trial of this driver (with its lineage record and change rows)."""
         config, unit, claim, round_, proposed_by = plan.config, plan.unit or {}, None, None, None
         proposal_box = None
         if config is None:
@@ -272,13 +272,7 @@ class Study(PersonControls):
             # the first driver to store a round's box wins
             self.storage.add_round_box(self._record.study_id, round_, proposal_box)
             self._boxes_stored.add(round_)
-        lineage = None if plan.lineage is None else lineage_for(plan, record.number)
-        if lineage is not None:
-            assert record.trial_id is not None
-            self.storage.add_lineage(record.trial_id, lineage)
-            if lineage.donor is not None:
-                logger.info("study %r: member %d copies member %d at step %d (trial %d)", self.name,
-                            lineage.member, lineage.donor, lineage.step, record.number)
+        store_planned(self, plan, record)
         return record
 
     def _context(self, budget: int | None) -> SamplingContext:

@@ -21,7 +21,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 logger = logging.getLogger("shoal")
 
-__all__ = ["SchedulerGlue", "check_scheduler", "report_metric_of", "NO_SCHEDULER_PLAN"]
+__all__ = ["SchedulerGlue", "check_scheduler", "report_metric_of", "NO_SCHEDULER_PLAN", "store_planned"]
 
 #: The plan of a study without a scheduler: a configuration from the sampler.
 NO_SCHEDULER_PLAN = TrialPlan()
@@ -146,3 +146,19 @@ class SchedulerGlue:
 def lineage_for(plan: TrialPlan, number: int):
     """The plan's lineage record for trial ``number`` (None when the plan has none)."""
     return None if plan.lineage is None else dataclasses.replace(plan.lineage, trial_number=number)
+
+
+def store_planned(study: Study, plan: TrialPlan, record: Trial) -> None:
+    """Store what a plan puts beside its new trial ``record``: its lineage record, then its change
+    rows (a PBT exploit's explore step), which ``record`` keeps too."""
+    assert record.trial_id is not None
+    lineage = lineage_for(plan, record.number)
+    if lineage is not None:
+        study.storage.add_lineage(record.trial_id, lineage)
+        if lineage.donor is not None:
+            logger.info("study %r: member %d copies member %d at step %d (trial %d)", study.name,
+                        lineage.member, lineage.donor, lineage.step, record.number)
+    rows = [dataclasses.replace(change, trial_number=record.number) for change in plan.changes]
+    if rows:
+        study.storage.add_changes(record.trial_id, rows)
+        record.changes = [*record.changes, *rows]

@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..records import CHANGE_SOURCES, ConfigChange, LineageRecord
+from ..schedules import same_value as _same
+from ..schedules import unit_for
 from ..space import Fixed, Space
 from ..trial import Trial, TrialState
 
@@ -142,18 +144,6 @@ def changed_config(
         raise ValueError(f"{what}: {exc}") from None
 
 
-def unit_for(
-    space: Space, config: Mapping[str, Any], old_config: Mapping[str, Any], old_unit: Mapping[str, float]
-) -> dict[str, float]:
-    """Unit coordinates of ``config``: an unchanged value keeps its old coordinate, a changed one is
-    placed by its value."""
-    if dict(config) == dict(old_config):
-        return dict(old_unit)
-    placed = space.units_by_value(config)
-    return {name: old_unit[name] if name in old_unit and _same(config[name], old_config.get(name)) else u
-            for name, u in placed.items()}
-
-
 def _active_in(space: Space, name: str, config: Mapping[str, Any]) -> bool:
     """Whether ``name`` is active under ``config``, its parents' own activity considered."""
     dim = space.dimensions[name]
@@ -190,10 +180,6 @@ def _line_of(study: Study, parent: Trial) -> tuple[int, int]:
 def _order(space: Space):
     names = list(space.names)
     return lambda name: names.index(name) if name in names else len(names)
-
-
-def _same(a: Any, b: Any) -> bool:
-    return type(a) is type(b) and a == b if isinstance(a, bool) or isinstance(b, bool) else a == b
 
 
 def _check_source(source: str) -> None:
