@@ -286,3 +286,15 @@ def test_options_may_come_between_the_values(
     assert main(["tweak", "demo", "1", "--storage", sqlite_url, "lr=0.002", "units=9"]) == 0
     assert "units 16 -> 9" in capsys.readouterr().out
     assert trial_of(sqlite_url, 1).pending_changes == {"lr": 0.002, "units": 9}
+
+
+def test_a_paused_trial_takes_the_tweak_when_it_resumes(
+    running_study: shoal.Study, sqlite_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    trial = running_study.trials[1]
+    running_study.storage.set_state(trial.trial_id, TrialState.RUNNING, TrialState.PAUSED)
+    assert main(["tweak", "demo", "1", "lr=0.002", "--storage", sqlite_url]) == 0
+    assert capsys.readouterr().out.strip() == (
+        "lr 0.001 -> 0.002 (pending: takes effect at trial 1's next report, once it resumes)")
+    assert main(["trials", "demo", "--json", "--storage", sqlite_url]) == 0
+    assert json.loads(capsys.readouterr().out)[1]["note"].endswith("tweak pending lr")
