@@ -7,8 +7,9 @@ reach), with one line on stderr and nothing stored;
 130 interrupted (the study is saved; run the same command again to continue).
 
 The command groups live in modules: ``runs`` (run), ``studies`` (studies, show, trials, best, lineage,
-delete), ``reports`` (report, importance) and ``dashboard``; ``_output`` and ``_stored`` hold what they
-share (printing, opening a storage). This module holds the parser and ``main``.
+delete), ``panda`` (tweak, fork, schedule), ``reports`` (report, importance) and ``dashboard``;
+``_output`` and ``_stored`` hold what they share (printing, opening a storage). This module holds the
+parser and ``main``.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from ..errors import CLIError  # noqa: F401 - defined in shoal.errors
 from ._output import STATES
 from ._stored import is_storage_error, storage_failure, storage_url
 from .dashboard import cmd_dashboard
+from .panda import cmd_fork, cmd_schedule, cmd_tweak
 from .reports import cmd_importance, cmd_report
 from .runs import Interrupted, cmd_run
 from .studies import cmd_best, cmd_delete, cmd_lineage, cmd_show, cmd_studies, cmd_trials
@@ -189,6 +191,49 @@ def build_parser() -> argparse.ArgumentParser:
     lineage.add_argument("--json", action="store_true", help='write {"lineage", "best", "schedule"} as JSON')
     lineage.set_defaults(handler=cmd_lineage)
 
+    tweak = commands.add_parser(
+        "tweak", help="change a running trial's hyperparameters (from its next report on)",
+        description="Change a RUNNING (or PAUSED) trial's hyperparameters, e.g. 'shoal tweak STUDY 7 "
+        "lr=3e-4'. The change waits in storage; the trial's next report or should_stop delivers it "
+        "(its trial.config then holds the new values), and 'shoal schedule' shows the step it took "
+        "effect at.",
+    )
+    tweak.add_argument("study", metavar="STUDY")
+    tweak.add_argument("number", type=_count_arg, metavar="NUMBER", help="the trial's number")
+    tweak.add_argument("changes", nargs="+", metavar="NAME=VALUE",
+                       help="new values, read by the dimension's type (a choice: as listed in the space)")
+    tweak.add_argument("--storage", help=storage_help)
+    tweak.set_defaults(handler=cmd_tweak)
+
+    fork = commands.add_parser(
+        "fork", help="a new trial from another trial's checkpoint, with some hyperparameters changed",
+        description="Queue a new trial that starts from trial NUMBER's checkpoint at or before step N "
+        "(saved with trial.save) with the config it had there and the given changes; the next free slot "
+        "of a running or later 'shoal run' (or study.optimize) runs it.",
+    )
+    fork.add_argument("study", metavar="STUDY")
+    fork.add_argument("number", type=_count_arg, metavar="NUMBER", help="the trial to fork")
+    fork.add_argument("changes", nargs="*", metavar="NAME=VALUE", help="values to change (optional)")
+    fork.add_argument("--step", type=_count_arg, required=True, metavar="N",
+                      help="start from its latest checkpoint at or before step N")
+    fork.add_argument("--storage", help=storage_help)
+    fork.set_defaults(handler=cmd_fork)
+
+    schedule = commands.add_parser(
+        "schedule", help="a trial's hyperparameters over its steps: tweaks and forks",
+        description="Show a trial's schedule: its initial config, then each step at which its "
+        "hyperparameters changed (who changed them: person, pbt or rule; tweak or fork), then pending "
+        "tweaks; for a fork, also the replayable schedule through its ancestors.",
+    )
+    schedule.add_argument("study", metavar="STUDY")
+    schedule.add_argument("number", type=_count_arg, metavar="NUMBER", help="the trial's number")
+    schedule.add_argument("--storage", help=storage_help)
+    schedule.add_argument(
+        "--json", action="store_true",
+        help='write {"trial", "schedule", "changes", "excluded_from_models", ...} as JSON',
+    )
+    schedule.set_defaults(handler=cmd_schedule)
+
     delete = commands.add_parser(
         "delete", help="delete a study and its trials", description="Delete a study and all its trials."
     )
@@ -233,11 +278,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _is_assignment(arg: str) -> bool:
+    return "=" in arg and not arg.startswith("-")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args, extra = parser.parse_known_args(argv)
+        if getattr(args, "changes", None) is not None:  # NAME=VALUE after an option: fork S 7 --step 3 lr=1
+            args.changes = [*args.changes, *(a for a in extra if _is_assignment(a))]
+            extra = [a for a in extra if not _is_assignment(a)]
+        if extra:
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
     except SystemExit as exc:  # --help, --version and usage errors
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
     try:

@@ -36,6 +36,7 @@ from ._stored import (
     ranked_trials,
     storage_url,
 )
+from .panda import change_notes
 
 
 def _rungs_if_paused(storage: Any, study_id: int, trials: list[Any]) -> list[Any]:
@@ -171,6 +172,8 @@ def cmd_trials(args: argparse.Namespace) -> int:
         trials = [t for t in trials if t.state.value == args.state]
     names = dimension_names(record, trials)
     notes = paused_notes(trials, _rungs_if_paused(storage, record.study_id, trials))
+    for number, note in change_notes(trials).items():  # tweaked or forked trials
+        notes[number] = f"{notes[number]}; {note}" if number in notes else note
     metrics = metric_names(record, trials)
     if args.json:
         rows = [t.to_dict() | ({"note": notes[t.number]} if t.number in notes else {}) for t in trials]
