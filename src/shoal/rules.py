@@ -135,8 +135,8 @@ class ReduceOnPlateau(Rule):
         return values[self.cooldown:]
 
     def plateaued(self, values: list[float], direction: str) -> bool:
-        """Whether the last ``patience`` of ``values`` all come after the best one and none of them
-        beats it by more than ``threshold`` (relative)."""
+        """Whether the best of ``values`` (a value counts as better only by more than ``threshold``
+        relative to the best before it) is followed by ``patience`` or more values."""
         if len(values) <= self.patience:
             return False
         best, since_best = values[0], 0
