@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test bench bench-peers bench-mo lint clean
+.PHONY: demo test bench bench-peers bench-mo bench-panda lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,11 @@ bench-mo: $(VENV)/.dev-installed $(VENV)/.torch-installed
 	$(BIN)/python benchmarks/multiobjective.py --jobs 2 --out .tmp/bench-mo
 	$(BIN)/python benchmarks/multiobjective.py --report --out .tmp/bench-mo --results benchmarks/RESULTS.md \
 		--command "make bench-mo"
+
+## bench-panda: ReduceOnPlateau against fixed hyperparameters and PBT at equal epochs (3 tasks, 5 seeds;
+## a few minutes on 2 cores); figures recorded in benchmarks/RESULTS.md
+bench-panda: $(VENV)/.dev-installed
+	nice $(BIN)/python benchmarks/panda.py --markdown
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check src tests benchmarks examples

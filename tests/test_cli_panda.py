@@ -276,7 +276,7 @@ def test_fork_is_refused_in_a_population_based_training_study(
     member = running_study.trials[1]  # stored as a fresh PBT member's first segment would be
     running_study.storage.add_lineage(member.trial_id, LineageRecord(member.number, member=0, segment=0))
     code = main(["fork", "demo", "1", "--step", "0", "--storage", sqlite_url])
-    one_line_error(code, capsys.readouterr().err, "runs population-based training, which forks its own")
+    one_line_error(code, capsys.readouterr().err, "population-based training forks its own members")
     assert len(shoal.Study.load("demo", sqlite_url).trials) == 2
 
 

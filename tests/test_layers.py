@@ -2,7 +2,7 @@
 ones included) goes down the order, never up and never sideways between peers.
 
     space, trial, errors, records (and the other leaves) <- storage, execution, stats
-        <- samplers, schedulers <- study <- analysis, integrations, config, cli, dashboard
+        <- samplers, schedulers, rules <- study <- analysis, integrations, config, cli, dashboard
 
 A module may import its own package, any lower layer, and (in the leaf layer and the outer ring
 only) a peer of its layer. ARCHITECTURE.md describes the same order.
@@ -26,7 +26,7 @@ LAYERS: dict[str, int] = {
     # 1: where trials are kept and run, and numeric cores over trials
     "storage": 1, "execution": 1, "stats": 1,
     # 2: decisions
-    "samplers": 2, "schedulers": 2,
+    "samplers": 2, "schedulers": 2, "rules": 2,
     # 3: the one place that turns decisions into storage writes
     "study": 3,
     # 4: everything a person touches

@@ -11,7 +11,7 @@ import importlib.util
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
-    from . import samplers, schedulers
+    from . import rules, samplers, schedulers
     from .analysis import Importance, importance
     from .errors import ShoalError
     from .presets import bohb
@@ -71,6 +71,7 @@ __all__ = [
     "bohb",
     "samplers",
     "schedulers",
+    "rules",
     "__version__",
 ]
 

@@ -179,12 +179,6 @@ def cmd_fork(args: argparse.Namespace) -> int:
     study = _open_writable(args)
     changes = parse_assignments(study.space, args.changes, command="fork", study=study.name)
     parent = _trial(study.name, study.trials, args.number)
-    lineage = study.storage.read_lineage(study.id)
-    if any(record.parent is None for record in lineage):  # a fresh member: population-based training
-        raise CLIError(
-            f"fork: study {study.name!r} runs population-based training, which forks its own members; "
-            f"tweak a running member instead (shoal tweak {study.name} NUMBER NAME=VALUE)"
-        )
     try:
         child = study.fork(parent.number, args.step, changes, source="person")
     except ValueError as exc:
@@ -238,7 +232,7 @@ def _replay(storage: Any, study_id: int, trials: list[Trial], number: int) -> tu
     record = _lineage_of(lineage, number)
     if record is None or record.parent is None:
         return record, []
-    from ..schedulers.pbt import schedule_from
+    from ..schedules import schedule_from
 
     return record, [(first, dict(config)) for first, config in
                     schedule_from(trials, lineage, number).changes()]

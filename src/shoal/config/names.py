@@ -1,7 +1,9 @@
-"""Samplers and schedulers from their config names: ``"grid"``, ``{name: asha, min_resource: 1}``.
+"""Samplers, schedulers and rules from their config names: ``"grid"``, ``{name: asha, min_resource: 1}``,
+``[{name: reduce_on_plateau, dimension: lr}]``.
 
-``build_sampler`` and ``build_scheduler`` turn the ``sampler:`` and ``scheduler:`` keys of a run
-config into objects; an unknown name or option is a ``ConfigError`` that lists the valid ones.
+``build_sampler``, ``build_scheduler`` and ``build_rules`` turn the ``sampler:``, ``scheduler:`` and
+``rules:`` keys of a run config into objects; an unknown name or option is a ``ConfigError`` that
+lists the valid ones.
 """
 
 from __future__ import annotations
@@ -11,10 +13,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..errors import ConfigError
+from ..rules import Rule
 from ..samplers.base import Sampler
 from ..schedulers.base import Scheduler
+from ..space import Space
 
-__all__ = ["SAMPLER_NAMES", "SCHEDULER_NAMES", "build_sampler", "build_scheduler"]
+__all__ = [
+    "SAMPLER_NAMES", "SCHEDULER_NAMES", "RULE_NAMES", "build_sampler", "build_scheduler", "build_rules",
+]
 
 #: Sampler names a config may use, and the class in ``shoal.samplers`` each one means.
 SAMPLER_NAMES: dict[str, str] = {
@@ -38,6 +44,12 @@ SCHEDULER_NAMES: dict[str, str] = {
     "asha": "ASHA",
     "hyperband": "Hyperband",
     "pbt": "PBT",
+}
+
+#: Rule names a config may use, and the class in ``shoal.rules`` each one means (its first argument,
+#: the dimension it changes, is the ``dimension`` key).
+RULE_NAMES: dict[str, str] = {
+    "reduce_on_plateau": "ReduceOnPlateau",
 }
 
 
@@ -123,3 +135,41 @@ def build_scheduler(spec: str | Mapping[str, Any] | None) -> Scheduler | None:
     cls = _named_class("scheduler", name, SCHEDULER_NAMES, schedulers)
     _check_options("scheduler", name, cls, options)
     return _construct("scheduler", name, cls, options)
+
+
+def build_rules(spec: Any, space: Space) -> list[Rule]:
+    """Rules from their config form, checked against ``space``: a list of mappings such as
+    ``{"name": "reduce_on_plateau", "dimension": "lr", "factor": 0.5, "patience": 3}``.
+
+    ``None`` means no rules.
+    """
+    from .. import rules
+
+    if spec is None:
+        return []
+    example = "[{name: reduce_on_plateau, dimension: lr, factor: 0.5, patience: 3}]"
+    if not isinstance(spec, list):
+        raise ConfigError(f"rules: must be a list of rules, e.g. {example}; got {spec!r}")
+    built = []
+    for k, item in enumerate(spec):
+        key = f"rules[{k}]"
+        if not isinstance(item, Mapping):
+            raise ConfigError(f"{key}: must be a mapping with a name and a dimension, e.g. {example}; "
+                              f"got {item!r}")
+        name, options = _spec_parts(key, item, example)
+        cls = _named_class(key, name, RULE_NAMES, rules)
+        accepted = ["dimension", *(p for p in inspect.signature(cls).parameters if p != "name")]
+        unknown = [option for option in options if option not in accepted]
+        if unknown:
+            raise ConfigError(
+                f"{key} {name!r}: unknown option {unknown[0]!r}; valid options: {', '.join(accepted)}"
+            )
+        if "dimension" not in options:
+            raise ConfigError(f"{key} {name!r}: needs a 'dimension' key: the hyperparameter it changes")
+        dimension = options.pop("dimension")
+        rule = _construct(key, name, cls, {"name": dimension, **options})
+        try:
+            built.append(rule.bind(space))
+        except ValueError as exc:
+            raise ConfigError(f"{key} {name!r}: {exc}") from None
+    return built

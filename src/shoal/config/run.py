@@ -16,12 +16,13 @@ from typing import Any
 
 from ..errors import ConfigError
 from ..objectives import Objectives
+from ..rules import Rule
 from ..samplers.base import Sampler
 from ..schedulers.base import Scheduler
 from ..space import Space, import_object
 from ..study import Study
 from ..study.scheduling import check_scheduler, report_metric_of
-from .names import build_sampler, build_scheduler
+from .names import build_rules, build_sampler, build_scheduler
 from .values import (
     _add_import_paths,
     _check_scheduler_fits,
@@ -43,7 +44,7 @@ _REQUIRED = ("study", "objective", "space")
 class RunConfig:
     """A validated run config. Build one with ``from_yaml`` or ``from_dict``.
 
-    ``space``, ``sampler`` and ``scheduler`` keep their plain (YAML/JSON) form; ``base_dir`` is the
+    ``space``, ``sampler``, ``scheduler`` and ``rules`` keep their plain (YAML/JSON) form; ``base_dir`` is the
     config file's directory, put on ``sys.path`` (with the working directory) to import the objective.
     """
 
@@ -56,6 +57,7 @@ class RunConfig:
     report_metric: str | None = None
     sampler: str | dict[str, Any] | None = None
     scheduler: str | dict[str, Any] | None = None
+    rules: list[dict[str, Any]] | None = None
     checkpoints: str | None = None
     n_trials: int | None = None
     timeout: float | None = None
@@ -72,7 +74,7 @@ class RunConfig:
 
     #: The keys a config file may hold.
     KEYS = ("study", "objective", "direction", "objectives", "constraints", "report_metric", "space",
-            "sampler", "scheduler", "checkpoints", "n_trials", "timeout", "seed", "storage", "catch",
+            "sampler", "scheduler", "rules", "checkpoints", "n_trials", "timeout", "seed", "storage", "catch",
             "n_workers", "dask", "total_trials", "timeout_per_trial", "max_trials_per_worker", "retries")
 
     @classmethod
@@ -160,6 +162,8 @@ class RunConfig:
             check_scheduler(built_scheduler, what)
         except ValueError as exc:
             raise ConfigError(f"scheduler: {exc}") from None
+        rules = data.get("rules")
+        build_rules(rules, built_space)  # a rule for a dimension the space lacks fails now
         checkpoints = data.get("checkpoints")
         if checkpoints is not None:
             check_checkpoints(checkpoints)
@@ -222,6 +226,7 @@ class RunConfig:
             report_metric=report_metric,
             sampler=sampler if not isinstance(sampler, Mapping) else dict(sampler),
             scheduler=scheduler if not isinstance(scheduler, Mapping) else dict(scheduler),
+            rules=None if rules is None else [dict(rule) for rule in rules],
             checkpoints=checkpoints,
             n_trials=n_trials,
             timeout=timeout,
@@ -251,6 +256,9 @@ class RunConfig:
 
     def build_scheduler(self) -> Scheduler | None:
         return build_scheduler(self.scheduler)
+
+    def build_rules(self) -> list[Rule]:
+        return build_rules(self.rules, self.build_space())
 
     def catch_types(self) -> tuple[type[BaseException], ...]:
         """The exception classes that fail a trial without stopping the run (default: Exception)."""
@@ -313,6 +321,7 @@ class RunConfig:
             seed=self.seed,
             scheduler=self.build_scheduler(),
             checkpoints=self.checkpoints,
+            rules=self.build_rules(),
         )
 
     def optimize_options(self) -> dict[str, Any]:

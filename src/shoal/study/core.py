@@ -33,6 +33,7 @@ from .handle import RunningTrial
 from .heartbeat import Heartbeat
 from .loop import Budget, TrialLoop, check_optimize_options
 from .progress import ProgressBar
+from .rules import RuleGlue, check_rules
 from .scheduling import NO_SCHEDULER_PLAN, SchedulerGlue, check_scheduler, report_metric_of, store_planned
 from .trial_log import TrialLog
 
@@ -58,7 +59,8 @@ class Study(PersonControls):
     with those keys (extra keys are kept as metrics). ``constraints=["memory_mb <= 512"]`` on any
     returned key (a one-objective study then returns e.g. ``{"value": 0.9, "memory_mb": 300}``).
     ``report_metric``: the objective that ``trial.report`` values are (default the first), whose
-    direction schedulers use.
+    direction schedulers use. ``rules=[shoal.rules.ReduceOnPlateau("lr")]`` change running trials'
+    hyperparameters from their reports.
     """
 
     def __init__(
@@ -78,6 +80,7 @@ class Study(PersonControls):
         stale_after: float = STALE_AFTER_SECONDS,
         scheduler: Any = None,
         checkpoints: Any = None,
+        rules: Sequence[Any] | None = None,
     ) -> None:
         if not isinstance(name, str) or not name.strip():
             raise ValueError(f"name must be a non-empty string, got {name!r}")
@@ -99,6 +102,8 @@ class Study(PersonControls):
         self._sampler_given = sampler is not None
         self._glue = None if scheduler is None else SchedulerGlue(self, self.scheduler.with_seed(seed))
         self._checkpoints = Checkpointing(self, checkpoints)  # a path, fsspec URL or CheckpointStore
+        self.rules = check_rules(rules, self.space)  # bound to the space, asked after each report
+        self._rules = RuleGlue(self, self.rules) if self.rules else None
         self.requeue_stale = requeue_stale
         if not (isinstance(heartbeat_seconds, (int, float)) and heartbeat_seconds > 0):
             raise ValueError(f"heartbeat_seconds must be > 0, got {heartbeat_seconds!r}")
@@ -135,6 +140,7 @@ class Study(PersonControls):
         scheduler: Any = None,
         checkpoints: Any = None,
         report_metric: str | None = None,
+        rules: Sequence[Any] | None = None,
     ) -> Study:
         """Reopen an existing study to inspect or continue it; ``optimize`` then continues it.
 
@@ -156,6 +162,7 @@ class Study(PersonControls):
             stale_after=stale_after,
             scheduler=scheduler,
             checkpoints=checkpoints,
+            rules=rules,
         )
 
     # -- reading -------------------------------------------------------------------------------
@@ -300,7 +307,7 @@ class Study(PersonControls):
 
     def _report(self, record: Trial, step: int, value: float) -> Steering:
         """Store an intermediate value; answer whether the trial should stop early (a person asked,
-        or the scheduler decided) and which tweaks it gets now."""
+        or the scheduler decided) and which tweaks (a person's, or the rules' on this report) it gets now."""
         assert record.trial_id is not None
         answer = self.storage.add_report(record.trial_id, step, value)
         record.reports = [r for r in record.reports if r[0] != step] + [(step, value)]
@@ -311,7 +318,7 @@ class Study(PersonControls):
             return answer
         if self._glue is not None and self._glue.on_report(record, step, value):
             return Steering(stop=True, changes=answer.changes)
-        return answer
+        return answer if self._rules is None else self._rules.after_report(record, step, answer)
 
     def _poll(self, record: Trial, from_step: int) -> Steering:
         """``should_stop`` between reports: a person's stop request and the pending tweaks."""

@@ -154,11 +154,10 @@ def _active_in(space: Space, name: str, config: Mapping[str, Any]) -> bool:
 
 def _is_pbt(study: Study) -> bool:
     """A study PBT schedules: this driver's scheduler says so, or (opened without it, as the CLI and
-    the dashboard do) its trials carry PBT's segment claims."""
+    the dashboard do) its lineage has a member that started fresh (a fork always has a parent)."""
     if study.scheduler is not None:
         return bool(study.scheduler.uses_lineage)
-    study.refresh()
-    return any((t.claim or "").startswith("pbt:") for t in study._log.by_number.values())
+    return any(record.parent is None for record in study.storage.read_lineage(study.id))
 
 
 def _runs_of(study: Study, trial: Trial) -> list[int]:
