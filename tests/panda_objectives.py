@@ -82,9 +82,12 @@ def ends_by_number(config: dict[str, Any], trial: Any) -> float:
     return 1.0
 
 
-def trains_from_checkpoint(config: dict[str, Any], trial: Any, *, directory: str, steps: int = 6) -> float:
+def trains_from_checkpoint(
+    config: dict[str, Any], trial: Any, *, directory: str, steps: int = 6, fails: int | None = None
+) -> float:
     """Train ``steps`` steps from where ``trial.load()`` says, saving at even steps; write what it
-    loaded to ``loaded-<number>.json``. The state is the path of (trial, step, lr, width) trained."""
+    loaded to ``loaded-<number>.json``. The state is the path of (trial, step, lr, width) trained.
+    Trial number ``fails`` raises ``ValueError`` once it has trained."""
     loaded = trial.load()
     Path(directory, f"loaded-{trial.number}.json").write_text(
         json.dumps({"state": loaded, "start_step": trial.start_step, "config": config})
@@ -95,6 +98,8 @@ def trains_from_checkpoint(config: dict[str, Any], trial: Any, *, directory: str
         if step % 2 == 0:
             trial.save(state, step)
         trial.report(float(len(state["path"])), step)
+    if trial.number == fails:
+        raise ValueError(f"trial {fails} fails")
     return config["lr"]
 
 

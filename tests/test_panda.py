@@ -213,6 +213,24 @@ def test_a_fork_of_a_fork_keeps_lineage_and_starts_from_the_right_checkpoint(
     assert len(study.trials) == 3 and len(study.storage.read_lineage(study.id)) == 2
 
 
+def test_a_forks_rerun_resumes_its_line_and_stays_out_of_models(sqlite_url: str, tmp_path: Path) -> None:
+    study = shoal.Study("fork-rerun", SPACE, storage=sqlite_url, seed=7, checkpoints=str(tmp_path / "ckpt"))
+    objective = partial(po.trains_from_checkpoint, directory=str(tmp_path), fails=1)
+    study.optimize(objective, n_trials=1, show_progress=False)
+    study.fork(0, step=2, changes={"lr": 0.01})
+    study.optimize(objective, n_trials=1, retries=1, show_progress=False)  # the fork fails once
+    a, fork, rerun = study.trials
+    assert (fork.state, rerun.state, rerun.requeued_from) == (TrialState.FAILED, TrialState.COMPLETE, 1)
+    assert rerun.config == fork.config == {**a.config, "lr": 0.01}
+    # the re-run goes on from the fork's own save at 4, on the fork's line: its changes come along
+    assert changes_of(rerun) == [(2, "lr", a.config["lr"], 0.01, "person", 3, "fork")]
+    assert rerun.schedule == [(3, rerun.config)] and "forked" in rerun.excluded_from_models
+    state = json.loads((tmp_path / "loaded-2.json").read_text())["state"]
+    assert state["step"] == 4 and [p[0] for p in state["path"]] == [0, 0, 0, 1, 1]
+    assert [s for s, _ in rerun.reports] == [5]
+    assert [t.number for t in study._context(None).excluded] == [1, 2]
+
+
 def test_fork_refuses_bad_input_before_storing_anything(tmp_path: Path) -> None:
     study = shoal.Study("fork-input", SPACE, seed=6, checkpoints=str(tmp_path / "ckpt"))
     study.optimize(po.ends_by_number, n_trials=1, show_progress=False)
