@@ -1,5 +1,5 @@
 """``shoal tweak``, ``shoal fork`` and ``shoal schedule`` on real storage, against a trial that runs in
-another process (tests/panda_driver.py)."""
+another process (tests/cli_panda_driver.py)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from cli_panda_driver import SPACE
 from conftest import wait_for
-from panda_driver import SPACE
 
 import shoal
 from shoal.cli import main
@@ -19,7 +19,7 @@ from shoal.trial import TrialState
 
 TESTS = Path(__file__).resolve().parent
 SHOAL = TESTS.parent / ".venv" / "bin" / "shoal"
-DRIVER = TESTS / "panda_driver.py"
+DRIVER = TESTS / "cli_panda_driver.py"
 CONFIG = {"lr": 0.001, "units": 16, "opt": "adam", "beta1": 0.9}
 STORED = {**CONFIG, "seed": 1}  # the Fixed dimension is filled in
 

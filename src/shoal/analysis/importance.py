@@ -17,8 +17,10 @@ def importance(
 
     ``method="permutation"`` (fast, the default) or ``"fanova"`` (variance decomposition, with pair
     interactions in ``.pairs``). ``n_trees`` defaults to 32 (permutation) or 64 (fANOVA); ``seed``
-    fixes the forest, so the same trials give the same answer. Raises ``ValueError`` with fewer than
-    4 completed trials.
+    fixes the forest, so the same trials give the same answer. Trials whose hyperparameters changed
+    while they trained (``study.tweak``, a rule, PBT) or that were forked are left out: their value
+    belongs to no single configuration; ``.excluded`` says how many. Raises ``ValueError`` with fewer
+    than 4 completed trials left.
     """
     data = as_study_data(study)
     return importance_of(data.space, data.trials, method=method, n_trees=n_trees, seed=seed)

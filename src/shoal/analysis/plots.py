@@ -210,7 +210,7 @@ def contour(study: Any, x: str | None = None, y: str | None = None, *, resolutio
     from .importance import MIN_TRIALS, importance, surrogate
 
     data = as_study_data(study)
-    done = completed(data.trials)
+    done = [t for t in completed(data.trials) if t.excluded_from_models is None]  # as importance does
     names = tunable(data.space)
     if len(done) < MIN_TRIALS or len(names) < 2:
         return _empty("Contour", f"a contour needs 2 dimensions and {MIN_TRIALS} completed trials")

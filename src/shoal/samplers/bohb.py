@@ -95,7 +95,7 @@ class BOHB(TPE):
     def budget(self, context: SamplingContext) -> tuple[float | None, list[tuple[Trial, float]]]:
         """The largest budget with enough observations, and those observations (None, [] if none)."""
         needed = self.n_startup if self.n_startup is not None else len(context.space) + 2
-        seen = observations(context.trials)
+        seen = observations([*context.history, *context.running])  # not the excluded (tweaked) trials
         for budget in sorted(seen, reverse=True):
             if len(seen[budget]) >= needed:
                 return budget, seen[budget]

@@ -400,6 +400,7 @@ class CoarseToFine(Sampler):
             direction=context.direction,
             trial_number=context.trial_number,
             history=mine(context.history),
+            excluded=mine(context.excluded),  # out of the base's model, but their claims still hold
             running=mine(context.running),
             budget=size,
             objectives=context.objectives,

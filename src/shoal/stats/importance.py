@@ -14,11 +14,14 @@ log-scale learning rate is judged on its log scale and a choice by its values, n
 Shares are normalized to sum to 1 and ranked, largest first. Conditional dimensions: a trial in which
 a dimension is inactive gets the coordinate -0.5, outside [0, 1], so the trees can split on
 "inactive"; fANOVA weighs that region by the fraction of trials in which the dimension was inactive.
-Only COMPLETE trials with a finite value count; ``Fixed`` dimensions are left out.
+Only COMPLETE trials with a finite value count; ``Fixed`` dimensions are left out, and so are trials
+whose value belongs to no single configuration (``Trial.excluded_from_models``: tweaked while they
+trained, or forked from another trial's checkpoint); ``Importance.excluded`` counts those.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -30,6 +33,8 @@ from .fanova import INACTIVE, forest_decomposition
 from .trial_matrix import completed, tunable, unit_matrix
 
 __all__ = ["Importance", "importance_of", "surrogate", "METHODS", "MIN_TRIALS"]
+
+logger = logging.getLogger("shoal")
 
 METHODS = ("permutation", "fanova")
 #: Fewer completed trials than this give no estimate (a ValueError says so).
@@ -43,7 +48,9 @@ class Importance(Mapping[str, float]):
 
     ``pairs`` maps ``(a, b)`` to the share of the variance due to that pair's interaction (fANOVA
     only); ``main`` holds each dimension's main-effect share of the variance (fANOVA) or its raw
-    permutation score (permutation); ``n_trials`` is how many completed trials were used.
+    permutation score (permutation); ``n_trials`` is how many completed trials were used, and
+    ``excluded`` how many completed ones were left out (their hyperparameters changed while they
+    trained, or they were forked).
     """
 
     def __init__(
@@ -53,11 +60,13 @@ class Importance(Mapping[str, float]):
         n_trials: int,
         main: Mapping[str, float] | None = None,
         pairs: Mapping[tuple[str, str], float] | None = None,
+        excluded: int = 0,
     ) -> None:
         ranked = sorted(shares.items(), key=lambda kv: -kv[1])
         self._shares = dict(ranked)
         self.method = method
         self.n_trials = n_trials
+        self.excluded = excluded
         self.main = dict(main or {})
         self.pairs = dict(sorted((pairs or {}).items(), key=lambda kv: -kv[1]))
 
@@ -80,13 +89,15 @@ class Importance(Mapping[str, float]):
         return {
             "method": self.method,
             "n_trials": self.n_trials,
+            "excluded": self.excluded,
             "shares": dict(self._shares),
             "pairs": [[a, b, v] for (a, b), v in self.pairs.items()],
         }
 
     def __str__(self) -> str:
         width = max((len(n) for n in self._shares), default=4)
-        lines = [f"importance ({self.method}, {self.n_trials} trials)"]
+        left_out = f"; {self.excluded} left out: tweaked or forked" if self.excluded else ""
+        lines = [f"importance ({self.method}, {self.n_trials} trials{left_out})"]
         for rank, (name, share) in enumerate(self._shares.items(), 1):
             bar = "#" * int(round(share * 40))
             lines.append(f"{rank:>3}. {name:<{width}}  {share:6.1%}  {bar}")
@@ -124,10 +135,23 @@ def importance_of(
     _check(method, n_trees)
     names = tunable(space)
     done = completed(trials)
+    left_out = [t for t in done if t.excluded_from_models is not None]
+    if left_out:  # a value that belongs to no single configuration says nothing about one
+        done = [t for t in done if t.excluded_from_models is None]
+        logger.info("importance: %d trial(s) left out, their hyperparameters changed while they trained "
+                    "or they were forked: %s", len(left_out), [t.number for t in left_out])
     if len(done) < MIN_TRIALS:
+        more = (f" ({len(left_out)} more left out: their hyperparameters changed while they trained, or "
+                "they were forked)" if left_out else "")
         raise ValueError(
-            f"importance needs at least {MIN_TRIALS} completed trials, got {len(done)}; run more trials"
+            f"importance needs at least {MIN_TRIALS} completed trials, got {len(done)}{more}; run more trials"
         )
+    result = _estimate(names, done, method, n_trees, seed)
+    result.excluded = len(left_out)
+    return result
+
+
+def _estimate(names: list[str], done: list[Trial], method: str, n_trees: int | None, seed: int) -> Importance:
     if not names:
         return Importance({}, method, len(done))
     x = unit_matrix(done, names)

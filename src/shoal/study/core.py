@@ -12,6 +12,7 @@ import socket
 import time
 import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from ..direction import best_value
@@ -332,8 +333,7 @@ class Study(PersonControls):
     def _heard(self, record: Trial, answer: Steering) -> None:
         """Tweaks were delivered: read the trial's change rows again (they now carry their step)."""
         if answer.changes:
-            fresh = self.storage.read_trials(self._record.study_id, numbers=[record.number])
-            record.changes = [c for t in fresh if t.number == record.number for c in t.changes]
+            record.changes = steering.reread(self, record.number).changes
 
     def _promote(self) -> RunningTrial | None:
         """A PAUSED trial the scheduler promotes, running again in this driver (None when none)."""
@@ -454,18 +454,19 @@ class Study(PersonControls):
 
     def _repeat(self, trial: Trial, state: TrialState, driver_id: int | None = None) -> Trial:
         """A new trial with ``trial``'s configuration that names it as the one it repeats (with every
-        tweak it had in force, pending ones too)."""
+        tweak it had in force, pending ones too, and a fork's changes against its parent)."""
         config = {**trial.current_config, **trial.pending_changes}
         unit = steering.unit_for(self.space, config, trial.config, trial.unit)
-        return self.storage.create_trial(
-            self._record.study_id,
-            state,
-            config,
-            unit,
-            round=trial.round,
-            requeued_from=trial.number,
+        repeat = self.storage.create_trial(
+            self._record.study_id, state, config, unit, round=trial.round, requeued_from=trial.number,
             driver_id=driver_id,
         )
+        forked = [replace(c, new=config.get(c.name)) for c in trial.changes if c.kind == "fork"]
+        if forked:  # it resumes the same line, from the parent's checkpoint at the latest
+            assert repeat.trial_id is not None
+            self.storage.add_changes(repeat.trial_id, forked)
+            repeat.changes = steering.reread(self, repeat.number).changes
+        return repeat
 
     def __repr__(self) -> str:
         what = (f"direction={self.direction!r}" if self.objectives.plain

@@ -22,9 +22,12 @@ from ..trial import Trial, TrialState
 if TYPE_CHECKING:  # pragma: no cover
     from .core import Study
 
-__all__ = ["tweak", "fork", "changed_config", "unit_for"]
+__all__ = ["tweak", "fork", "changed_config", "unit_for", "reread"]
 
 logger = logging.getLogger("shoal")
+
+#: ``read_trials(after=...)`` above every trial number: only the ``numbers`` asked for are read
+_NO_NEWER = 2**31 - 1
 
 
 def tweak(
@@ -142,6 +145,12 @@ def changed_config(
         return space.validate(candidate, fill_defaults=True)
     except ValueError as exc:
         raise ValueError(f"{what}: {exc}") from None
+
+
+def reread(study: Study, number: int) -> Trial:
+    """Trial ``number`` as storage has it now (that one trial read, not the whole study)."""
+    [trial] = study.storage.read_trials(study.id, after=_NO_NEWER, numbers=[number])
+    return trial
 
 
 def _active_in(space: Space, name: str, config: Mapping[str, Any]) -> bool:
