@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from ..records import CHANGE_SOURCES, ConfigChange, LineageRecord
 from ..schedules import same_value as _same
 from ..schedules import unit_for
-from ..space import Fixed, Space
+from ..space import Fixed, Float, Space
 from ..trial import Trial, TrialState
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -126,7 +126,10 @@ def changed_config(
         dim = space.dimensions[name]
         if isinstance(dim, Fixed) and not _same(value, dim.value):
             raise ValueError(f"{what}: dimension {name!r} is Fixed({dim.value!r}); it cannot change")
-        if not dim.contains(value.item() if hasattr(value, "item") else value):
+        value = value.item() if hasattr(value, "item") else value
+        if isinstance(dim, Float) and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)  # as Space.validate reads it
+        if not dim.contains(value):
             raise ValueError(f"{what}: dimension {name!r}: {value!r} is not a legal value ({dim!r})")
     candidate = {**base, **changes}
     active = {dim.name for dim in space.dimensions.values() if _active_in(space, dim.name, candidate)}
