@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 from collections.abc import Callable
 from typing import NoReturn
@@ -299,6 +300,10 @@ def main(argv: list[str] | None = None) -> int:
     except CLIError as exc:
         print(f"shoal: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader went away (`shoal trials --csv | head`): not an error
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so the interpreter's final flush does not fail too
+        return 141
     except (Interrupted, KeyboardInterrupt) as exc:
         print(f"shoal: {str(exc) or 'interrupted'}", file=sys.stderr)
         return 130
