@@ -39,6 +39,8 @@ from shoal.trial import TrialState  # noqa: E402
 from shoal.wandb import WandbCallback  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
+#: MLflow's SQL store on SQLAlchemy 2.1 warns about its own mappers; nothing of shoal's
+pytestmark = pytest.mark.filterwarnings("ignore:The ``noload`` loader strategy is deprecated")
 MODES = ["in_process", "local_workers", "dask"]
 #: the enqueued trials: every outcome; two more are sampled (their proposed_by is the sampler's reason)
 ENQUEUED = [
@@ -338,6 +340,17 @@ def test_a_resumed_study_finds_its_mlflow_run_again(tmp_path: Path, mlflow_uri: 
     assert len(parents) == 1
     assert sorted(r.data.params["lr"] for r in children) == ["0.05", "0.06"]
     assert {r.data.tags["mlflow.parentRunId"] for r in children} == set(parents)
+
+
+def test_ask_and_tell_call_the_callback_themselves(tmp_path: Path) -> None:
+    study = shoal.Study("track-ask", to.SPACE, direction="maximize", seed=6)
+    callback = TensorBoardCallback(tmp_path)
+    trial = study.ask()
+    trial.report(0.25, 3)
+    callback(study, study.tell(trial, 0.5))
+    run = tensorboard_run(callback.run_dir("track-ask", trial.number))
+    assert run["scalars"] == {"report": [(3, 0.25)], "value": [(3, 0.5)]}
+    assert run["hparams"] == pytest.approx({**trial.config, "shoal.state": "COMPLETE"})
 
 
 def test_a_deleted_mlflow_experiment_stops_the_study_at_its_first_trial(mlflow_uri: str) -> None:
