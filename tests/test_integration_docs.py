@@ -19,6 +19,8 @@ SECTIONS = [
     ("README.md", "PyTorch", ["torch"]),
     ("README.md", "XGBoost", ["xgboost"]),
     ("README.md", "LightGBM", ["lightgbm"]),
+    ("README.md", "Experiment tracking: MLflow, W&B, TensorBoard",
+     ["mlflow", "wandb", "torch", "tensorboard"]),
 ]
 
 
@@ -69,7 +71,8 @@ def test_snippet_runs(doc, heading, needs, tmp_path):
 
 
 def test_import_shoal_loads_no_framework():
-    frameworks = ["sklearn", "keras", "keras_tuner", "torch", "xgboost", "lightgbm", "tensorflow"]
+    frameworks = ["sklearn", "keras", "keras_tuner", "torch", "xgboost", "lightgbm", "tensorflow", "mlflow",
+                  "wandb", "tensorboard"]
     code = (
         "import sys, shoal\n"
         "shoal.Study, shoal.Float, shoal.samplers, shoal.integrations\n"
