@@ -45,11 +45,11 @@ def _read_file(path: str) -> StudyExport:
         raise CLIError(f"{path}: cannot read it ({exc.strerror or exc})") from None
 
 
-def _write(export: StudyExport, url: str, name: str | None) -> int:
+def _write(export: StudyExport, url: str, name: str | None, command: str) -> int:
     """Create the study in the storage at ``url``; exit 2 naming ``--as`` when the name is taken."""
     if name is not None and not name.strip():
         raise CLIError("--as: expected a study name, got an empty one")
-    check_writable(url, "import")
+    check_writable(url, command)
     target = open_storage(url, must_exist=False)
     wanted = export.name if name is None else name
     try:
@@ -69,7 +69,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         export = _read_file(args.file)
     except ValueError as exc:
         raise CLIError(str(exc)) from None
-    return _write(export, storage_url(args), args.as_name)
+    return _write(export, storage_url(args), args.as_name, "import")
 
 
 def cmd_copy(args: argparse.Namespace) -> int:
@@ -80,4 +80,4 @@ def cmd_copy(args: argparse.Namespace) -> int:
         export = read_export(lines, f"study {args.study!r} of {source_url}")
     except ValueError as exc:  # pragma: no cover - what shoal wrote, it reads
         raise CLIError(str(exc)) from None
-    return _write(export, args.target, args.as_name)
+    return _write(export, args.target, args.as_name, "copy")
