@@ -4,6 +4,7 @@ a warm start) and the config of a trial queued with part of one, completed as it
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
 import time
@@ -19,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from ..records import CheckpointRef, LineageRecord, RungRecord
 from ..trial import Trial, TrialState
 from .base import ClaimTaken, StateConflict
-from .sql_rows import _dumps, change_row
+from .sql_rows import _dumps, _stamp, change_row
 from .sql_schema import changes, checkpoints, lineage, metrics, reports, rungs, trials
 from .summary import check_fill, check_imported, to_json
 
@@ -30,6 +31,17 @@ def _seconds(moment: datetime | None) -> float | None:
     if moment.tzinfo is None:  # a naive time is read as UTC, as shoal stores it
         moment = moment.replace(tzinfo=timezone.utc)
     return moment.timestamp()
+
+
+def _utc(moment: datetime | None, default: float | None = None) -> datetime | None:
+    """A time as a read returns it (aware, UTC, whole microseconds); None: ``default`` (seconds)."""
+    seconds = _seconds(moment)
+    return _stamp(default if seconds is None else seconds)
+
+
+_NEXT_NUMBER = sa.select(sa.func.coalesce(sa.func.max(trials.c.number), -1) + 1).where(
+    trials.c.study_id == sa.bindparam("study_id")
+)
 
 
 class SQLImports:
@@ -80,12 +92,10 @@ class SQLImports:
     ) -> Trial:
         """One transaction: the trial row, then every row kept beside it."""
         now = time.time()
-        number = conn.execute(
-            sa.select(sa.func.coalesce(sa.func.max(trials.c.number), -1) + 1)
-            .where(trials.c.study_id == study_id)
-        ).scalar_one()
+        number = conn.execute(_NEXT_NUMBER, {"study_id": study_id}).scalar_one()
         pending = any(c.kind == "tweak" and c.step is None for c in trial.changes)
-        trial_id = conn.execute(trials.insert().values(
+        # constant statements with parameters: building .values() per call costs more than the insert
+        trial_id = conn.execute(trials.insert(), dict(
             study_id=study_id, number=number, state=trial.state.value, config=_dumps(trial.config),
             unit=_dumps(trial.unit), value=trial.value, error=trial.error, round=trial.round,
             claim=trial.claim, requeued_from=trial.requeued_from, driver_id=None,
@@ -104,9 +114,9 @@ class SQLImports:
         for change in trial.changes:  # one at a time: change_id keeps their order
             row = change_row(trial_id, study_id, change, now)
             row["created_at"] = _seconds(change.created_at) or now
-            conn.execute(changes.insert().values(**row))
+            conn.execute(changes.insert(), row)
         if record is not None:
-            conn.execute(lineage.insert().values(
+            conn.execute(lineage.insert(), dict(
                 trial_id=trial_id, study_id=study_id, member=int(record.member), segment=int(record.segment),
                 parent=record.parent, checkpoint=record.checkpoint, step=int(record.step), donor=record.donor,
                 old_config=old_config, created_at=_seconds(record.created_at) or now,
@@ -121,7 +131,13 @@ class SQLImports:
             conn.execute(checkpoints.insert(), [
                 {"trial_id": trial_id, "step": step, "study_id": study_id, "uri": str(ref.uri),
                  "created_at": _seconds(ref.created_at) or now} for step, ref in sorted(saved.items())])
-        return self._read_one(conn, trial_id)
+        # the trial as stored, as a read would return it (times in UTC), without reading it back
+        return dataclasses.replace(
+            trial, number=number, trial_id=trial_id, created_at=_utc(trial.created_at, now),
+            started_at=_utc(trial.started_at), finished_at=_utc(trial.finished_at),
+            changes=[dataclasses.replace(c, trial_number=number, created_at=_utc(c.created_at, now))
+                     for c in trial.changes],
+        )
 
     def fill_config(
         self,
