@@ -129,7 +129,8 @@ class PartialConfig:
                 u = min(1.0, max(0.0, float(point[i])))
                 value = dim.from_unit(u)
                 if allowed is not None and not any(_same(value, a) for a in allowed):
-                    value = min(allowed, key=lambda a: abs((_unit_of(dim, a) or 0.0) - u))  # type: ignore[operator]
+                    sampled = u
+                    value = min(allowed, key=lambda a: abs((_unit_of(dim, a) or 0.0) - sampled))
                     u = _unit_of(dim, value)
             config[name] = value
             if u is not None:
