@@ -7,7 +7,8 @@ reach), with one line on stderr and nothing stored;
 130 interrupted (the study is saved; run the same command again to continue).
 
 The command groups live in modules: ``runs`` (run), ``studies`` (studies, show, trials, best, lineage,
-delete), ``panda`` (tweak, fork, schedule), ``reports`` (report, importance) and ``dashboard``;
+delete), ``panda`` (tweak, fork, schedule), ``reports`` (report, importance), ``transfer`` (export,
+import, copy) and ``dashboard``;
 ``_output`` and ``_stored`` hold what they share (printing, opening a storage). This module holds the
 parser and ``main``.
 """
@@ -31,6 +32,7 @@ from .panda import cmd_fork, cmd_schedule, cmd_tweak
 from .reports import cmd_importance, cmd_report
 from .runs import Interrupted, cmd_run
 from .studies import cmd_best, cmd_delete, cmd_lineage, cmd_show, cmd_studies, cmd_trials
+from .transfer import cmd_copy, cmd_export, cmd_import
 
 __all__ = ["main", "build_parser"]
 
@@ -243,6 +245,38 @@ def build_parser() -> argparse.ArgumentParser:
     delete.add_argument("--yes", action="store_true", help="really delete (required)")
     delete.set_defaults(handler=cmd_delete)
 
+    export = commands.add_parser(
+        "export", help="write a study as JSON lines to stdout (for 'shoal import')",
+        description="Write a study as JSON lines to stdout: its description, every trial with its "
+        "reports, values, changes, lineage, rung records and checkpoint references, and its round "
+        "boxes. 'shoal import' reads it into any storage.",
+    )
+    export.add_argument("study", metavar="STUDY")
+    export.add_argument("--storage", help=storage_help)
+    export.set_defaults(handler=cmd_export)
+
+    import_ = commands.add_parser(
+        "import", help="read a study written by 'shoal export' into a storage",
+        description="Create the study of a 'shoal export' file in a storage, every trial keeping its "
+        "number, state, values, reports and timestamps. A study of that name must not exist there "
+        "(rename it with --as).",
+    )
+    import_.add_argument("file", metavar="FILE", help="the export ('-' for stdin)")
+    import_.add_argument("--storage", help=storage_help)
+    import_.add_argument("--as", dest="as_name", metavar="NAME", help="the study's name there")
+    import_.set_defaults(handler=cmd_import)
+
+    copy = commands.add_parser(
+        "copy", help="copy a study from one storage to another (export and import in one)",
+        description="Copy a study, every trial and record, from one storage to another (or to the "
+        "same one under another name with --as).",
+    )
+    copy.add_argument("study", metavar="STUDY")
+    copy.add_argument("--from", dest="source", metavar="URL", help=f"where it is ({storage_help})")
+    copy.add_argument("--to", dest="target", metavar="URL", required=True, help="the storage to copy into")
+    copy.add_argument("--as", dest="as_name", metavar="NAME", help="the copy's name (default: the same)")
+    copy.set_defaults(handler=cmd_copy)
+
     dashboard = commands.add_parser(
         "dashboard",
         help="a live web page of the studies: plots, trials, and actions (enqueue, stop, pause)",
@@ -311,6 +345,11 @@ def main(argv: list[str] | None = None) -> int:
         if not is_storage_error(exc):
             raise
         # a damaged or unreadable database met while a command reads or writes it
-        url = storage_url(args) if args.command != "run" else (args.storage or "of the run config")
+        if args.command == "run":
+            url = args.storage or "of the run config"
+        elif args.command == "copy":
+            url = f"{args.source or storage_url(argparse.Namespace(storage=None))} or {args.target}"
+        else:
+            url = storage_url(args)
         print(f"shoal: error: {storage_failure(url, exc)}", file=sys.stderr)
         return 2

@@ -275,5 +275,40 @@ class Storage(ABC):
     def add_changes(self, trial_id: int, changes: Sequence[ConfigChange]) -> None:
         """Store changes that are already in force (a fork's, or PBT's explore step), ``step`` set."""
 
+    # -- trials brought in whole (shoal import, Study.add_trial, warm starts) -------------------
+    @abstractmethod
+    def import_trial(
+        self,
+        study_id: int,
+        trial: Trial,
+        *,
+        lineage: LineageRecord | None = None,
+        rungs: Sequence[RungRecord] = (),
+        checkpoints: Sequence[CheckpointRef] = (),
+    ) -> Trial:
+        """Store ``trial`` as given, in any state, with the study's next free number: its config,
+        unit, value, named values and feasibility, error and failure, reports, changes (pending tweaks
+        too, delivered by its next report), round, claim, ``requeued_from``, ``proposed_by``, stop flag
+        and timestamps (``created_at`` None: now), with its lineage record, rung records and checkpoint
+        references (their ``trial_number`` is the new number), all in one transaction; no driver runs
+        it. Returns the stored trial. ``ClaimTaken`` if its claim is held; ``ValueError`` for what
+        ``create_trial`` and ``set_state`` refuse, a report that is not (int step >= 0, finite value),
+        or a change of an unknown kind or source (nothing is stored then)."""
+
+    @abstractmethod
+    def fill_config(
+        self,
+        trial_id: int,
+        config: Mapping[str, Any],
+        unit: Mapping[str, float],
+        *,
+        proposed_by: str | None = None,
+    ) -> Trial:
+        """Complete the config of a RUNNING trial that was queued with part of one (its missing values
+        sampled as it starts): ``config`` keeps every stored name with its value and adds the others,
+        ``unit`` replaces the stored coordinates, ``proposed_by`` (when given) replaces who proposed it.
+        ``StateConflict`` if the trial is not RUNNING; ``ValueError`` if ``config`` drops or changes a
+        stored value (nothing is written then)."""
+
     def close(self) -> None:
         """Release connections."""

@@ -21,7 +21,16 @@ from .base import (
     StudyRecord,
     StudySummary,
 )
-from .summary import check_box, check_failure, check_values, refuse_finished, summarize, to_json
+from .summary import (
+    check_box,
+    check_failure,
+    check_fill,
+    check_imported,
+    check_values,
+    refuse_finished,
+    summarize,
+    to_json,
+)
 from .summary import not_found_message as _not_found
 
 
@@ -247,6 +256,71 @@ class InMemoryStorage(Storage):
             now = _now()
             trial.changes += [dataclasses.replace(c, trial_number=trial.number, created_at=now)
                               for c in changes]
+
+    # -- trials brought in whole ------------------------------------------------------------------
+    def import_trial(
+        self,
+        study_id: int,
+        trial: Trial,
+        *,
+        lineage: LineageRecord | None = None,
+        rungs: Sequence[RungRecord] = (),
+        checkpoints: Sequence[CheckpointRef] = (),
+    ) -> Trial:
+        checked = check_imported(trial)
+        if lineage is not None and lineage.old_config is not None:
+            to_json("old_config", lineage.old_config)
+        with self._lock:
+            trials = self._trials[study_id]
+            claim = checked.claim
+            if claim is not None and claim in self._claims[study_id]:
+                raise ClaimTaken(claim)
+            now, number, trial_id = _now(), len(trials), self._next_trial
+            stored = dataclasses.replace(
+                copy.deepcopy(checked), number=number, trial_id=trial_id,
+                created_at=checked.created_at or now,
+                changes=[dataclasses.replace(c, trial_number=number, created_at=c.created_at or now)
+                         for c in checked.changes],
+            )
+            if claim is not None:
+                self._claims[study_id].add(claim)
+            self._next_trial += 1
+            trials.append(stored)
+            self._by_id[trial_id] = stored
+            self._owner[trial_id] = None
+            if lineage is not None:
+                self._lineage[trial_id] = dataclasses.replace(
+                    lineage, trial_number=number, old_config=copy.deepcopy(lineage.old_config),
+                    created_at=lineage.created_at or now)
+            for rung in rungs:
+                key = (int(rung.bracket), int(rung.rung))
+                self._rungs.setdefault(trial_id, {}).setdefault(
+                    key, RungRecord(number, key[0], key[1], int(rung.step), float(rung.value)))
+            for ref in checkpoints:
+                self._checkpoints.setdefault(trial_id, {})[int(ref.step)] = CheckpointRef(
+                    number, int(ref.step), str(ref.uri), ref.created_at or now)
+            return _copy(stored)
+
+    def fill_config(
+        self,
+        trial_id: int,
+        config: Mapping[str, Any],
+        unit: Mapping[str, float],
+        *,
+        proposed_by: str | None = None,
+    ) -> Trial:
+        to_json("unit", unit)
+        with self._lock:
+            trial = self._by_id.get(trial_id)
+            if trial is None or trial.state != TrialState.RUNNING:
+                where = "no such trial" if trial is None else f"trial {trial.number} is {trial.state}"
+                raise StateConflict(f"{where}, not RUNNING; its config is not filled")
+            check_fill(trial.config, config)
+            trial.config = dict(config)
+            trial.unit = dict(unit)
+            if proposed_by is not None:
+                trial.proposed_by = proposed_by
+            return _copy(trial)
 
     # -- steering ------------------------------------------------------------------------------
     def set_paused(self, study_id: int, paused: bool) -> None:

@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from ..records import ConfigChange, Steering
 from ..trial import FailureKind, Trial, TrialState
 from .base import ClaimTaken, DriverRecord, StateConflict, Storage
+from .sql_imports import SQLImports
 from .sql_records import SQLRecords
 from .sql_rows import (
     _FINISH_SQL,
@@ -57,11 +58,12 @@ from .sql_studies import SQLStudies
 from .summary import check_failure, check_values, refuse_finished, to_json
 
 
-class SQLStorage(SQLStudies, SQLRecords, Storage):
+class SQLStorage(SQLStudies, SQLRecords, SQLImports, Storage):
     """Storage on any SQLAlchemy URL, e.g. ``sqlite:///shoal.db`` or ``postgresql+psycopg://...``.
 
     Connections, trials and drivers here; study rows in ``SQLStudies``, the records kept beside
-    trials (rungs, checkpoints, lineage, round boxes) in ``SQLRecords``."""
+    trials (rungs, checkpoints, lineage, round boxes) in ``SQLRecords``, trials taken in whole and
+    configs completed as they start in ``SQLImports``."""
 
     def __init__(self, url: str, *, read_only: bool = False, **engine_kwargs: Any) -> None:
         """``read_only=True`` (SQLite only) opens an existing file for reading and never writes it:

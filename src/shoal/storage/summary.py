@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import numbers
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ..trial import FailureKind, TrialState
+from ..records import CHANGE_SOURCES
+from ..trial import FailureKind, Trial, TrialState
 from .base import StateConflict, StudyRecord, StudySummary
 
 _MAXIMIZE = "maximize"
@@ -142,3 +144,56 @@ def to_json(what: str, mapping: Mapping[str, Any]) -> str:
                     "float, bool and None"
                 ) from None
         raise
+
+
+def check_imported(trial: Trial) -> Trial:
+    """A trial ``import_trial`` may store, normalized (state and failure typed, reports as (int,
+    float), values checked); ``ValueError`` naming what is wrong, before anything is written."""
+    try:
+        state = TrialState(trial.state)
+    except ValueError:
+        raise ValueError(f"import_trial: state must be a TrialState, got {trial.state!r}") from None
+    failure = check_failure(state, trial.failure)
+    if trial.value is not None and not _finite(trial.value):
+        raise ValueError(f"import_trial: value must be a finite number or None, got {trial.value!r}")
+    values = check_values(state, dict(trial.values) or None, trial.feasible)
+    to_json("config", trial.config)
+    to_json("unit", trial.unit)
+    reports: dict[int, float] = {}
+    for report in trial.reports:
+        try:
+            step, value = report
+        except (TypeError, ValueError):
+            raise ValueError(f"import_trial: a report is (step, value), got {report!r}") from None
+        if isinstance(step, bool) or not isinstance(step, numbers.Integral) or step < 0:
+            raise ValueError(f"import_trial: a report's step must be an int >= 0, got {step!r}")
+        if not _finite(value):
+            raise ValueError(f"import_trial: report at step {step}: value must be a finite number, "
+                             f"got {value!r}")
+        reports[int(step)] = float(value)
+    for change in trial.changes:
+        if change.kind not in ("tweak", "fork") or change.source not in CHANGE_SOURCES:
+            raise ValueError(
+                f"import_trial: change of {change.name!r}: kind must be 'tweak' or 'fork' and source one of "
+                f"{', '.join(CHANGE_SOURCES)}, got {change.kind!r} and {change.source!r}"
+            )
+        to_json("change", {"old": change.old, "new": change.new})
+    return dataclasses.replace(
+        trial, state=state, failure=failure, value=None if trial.value is None else float(trial.value),
+        values=values or {}, reports=sorted(reports.items()),
+    )
+
+
+def _finite(value: Any) -> bool:
+    return not isinstance(value, bool) and isinstance(value, numbers.Real) and math.isfinite(value)
+
+
+def check_fill(stored: Mapping[str, Any], config: Mapping[str, Any]) -> None:
+    """``fill_config`` only adds: ``ValueError`` naming a stored value ``config`` drops or changes."""
+    for name, value in stored.items():
+        if name not in config or to_json("config", {name: config[name]}) != to_json("config", {name: value}):
+            raise ValueError(
+                f"fill_config: the stored config sets {name!r} to {value!r}; a filled config keeps it "
+                f"(got {config.get(name, '<missing>')!r}) and only adds the missing values"
+            )
+    to_json("config", config)

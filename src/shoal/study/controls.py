@@ -1,16 +1,20 @@
 """What a person does to a running study (from Python, the CLI or the dashboard): queue a
-configuration, pause and resume, stop a trial, tweak a running trial's hyperparameters, fork a trial
-from a checkpoint. A mixin of ``Study``; the tweak and fork rules live in ``steering``."""
+configuration (or part of one), add a result obtained elsewhere, pause and resume, stop a trial, tweak
+a running trial's hyperparameters, fork a trial from a checkpoint. A mixin of ``Study``; the rules
+live in ``partial`` (part of a configuration), ``warm`` (results from elsewhere) and ``steering``
+(tweaks and forks)."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..records import ConfigChange
 from ..trial import Trial, TrialState
+from .partial import PartialConfig
 from .steering import fork, tweak
+from .warm import add_result
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..space import Space
@@ -32,18 +36,51 @@ class PersonControls:
         raise NotImplementedError
 
     def enqueue(self, config: Mapping[str, Any]) -> Trial:
-        """Queue a configuration a person chose; the next ``ask`` runs it before sampling."""
-        checked = self.space.validate(config, fill_defaults=True)
-        unit = {
-            name: float(u)
-            for name, u in zip(self.space.names, self.space.encode(checked), strict=True)
-            if not math.isnan(u)
-        }
+        """Queue a configuration a person chose; the next ``ask`` runs it before sampling.
+
+        It may give only some values, e.g. ``{"lr": 1e-3}``: they are checked now, and when the
+        trial starts the study's sampler proposes the missing ones (a dimension with a default
+        takes it, as before; a given parent decides which children are active, a given child makes
+        its missing parent take a value that keeps it active). ``ValueError`` naming the dimension
+        for an unknown name or a bad value, before anything is stored."""
+        try:
+            checked = self.space.validate(config, fill_defaults=True)
+        except ValueError:  # some values missing (or a bad one: PartialConfig names it)
+            partial = PartialConfig(self.space, config)
+            checked, unit = partial.fill(None) or (partial.given, partial.given_unit)
+        else:
+            unit = {
+                name: float(u)
+                for name, u in zip(self.space.names, self.space.encode(checked), strict=True)
+                if not math.isnan(u)
+            }
         record = self.storage.create_trial(
             self._record.study_id, TrialState.QUEUED, checked, unit
         )
         self._log.put(record)
         return record
+
+    def add_trial(
+        self,
+        config: Mapping[str, Any],
+        value: Any = None,
+        *,
+        values: Mapping[str, Any] | None = None,
+        reports: Sequence[tuple[int, float]] = (),
+        state: TrialState | str = "COMPLETE",
+        error: str | None = None,
+    ) -> Trial:
+        """Record a result obtained elsewhere (an earlier experiment, a colleague's run) as a finished
+        trial, which samplers then learn from like any other.
+
+        ``config`` is a full configuration, checked against the space (a dimension with a default may
+        be left out); ``value`` its result, or in a study with several objectives or constraints
+        ``values={"accuracy": 0.9, "latency_ms": 12}``, judged against the constraints as ``tell``
+        does. ``state``: "COMPLETE" (default), "PRUNED" or "FAILED"; ``reports``: its intermediate
+        values as (step, value) pairs. It never ran here, so it does not count against
+        ``total_trials``. ``ValueError`` before anything is stored. Returns the stored trial."""
+        return add_result(self, config, value, values, reports, state, error,  # type: ignore[arg-type]
+                          proposed_by="add_trial")
 
     @property
     def paused(self) -> bool:

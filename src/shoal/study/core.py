@@ -20,23 +20,29 @@ from ..errors import ClaimTaken
 from ..execution import Job, choose_executor, wants_trial
 from ..objectives import Objectives
 from ..records import Steering
-from ..samplers.auto import Auto
 from ..samplers.base import Sampler, SamplingContext
-from ..samplers.random import Random
 from ..schedulers.base import TrialPlan
 from ..space import Space, as_space
 from ..storage import Storage, get_storage
 from ..trial import Trial, TrialState
-from . import opening, recovery, results, steering
+from . import opening, recovery, results, steering, warm
 from .checkpointing import Checkpointing
 from .controls import PersonControls
 from .handle import RunningTrial
 from .heartbeat import Heartbeat
 from .loop import Budget, TrialLoop, check_optimize_options
+from .partial import fill_started
 from .progress import ProgressBar
 from .rules import RuleGlue, check_rules
-from .scheduling import NO_SCHEDULER_PLAN, SchedulerGlue, check_scheduler, report_metric_of, store_planned
-from .trial_log import TrialLog
+from .scheduling import (
+    NO_SCHEDULER_PLAN,
+    SchedulerGlue,
+    check_scheduler,
+    default_sampler,
+    report_metric_of,
+    store_planned,
+)
+from .trial_log import TrialLog, modelled
 
 __all__ = ["Study"]
 
@@ -61,7 +67,8 @@ class Study(PersonControls):
     returned key (a one-objective study then returns e.g. ``{"value": 0.9, "memory_mb": 300}``).
     ``report_metric``: the objective that ``trial.report`` values are (default the first), whose
     direction schedulers use. ``rules=[shoal.rules.ReduceOnPlateau("lr")]`` change running trials'
-    hyperparameters from their reports.
+    hyperparameters from their reports. ``warm_start_from=["old-study"]`` seeds the model with those
+    studies' finished trials that fit ``space`` (once; ``warm_starts`` says how many were taken).
     """
 
     def __init__(
@@ -82,6 +89,7 @@ class Study(PersonControls):
         scheduler: Any = None,
         checkpoints: Any = None,
         rules: Sequence[Any] | None = None,
+        warm_start_from: Sequence[str | Study] | None = None,
     ) -> None:
         if not isinstance(name, str) or not name.strip():
             raise ValueError(f"name must be a non-empty string, got {name!r}")
@@ -98,7 +106,7 @@ class Study(PersonControls):
         self.direction = self.objectives.first.direction
         self.scheduler = check_scheduler(scheduler, self.objectives)  # decides on running trials
         self.report_metric = report_metric_of(self.objectives, report_metric)
-        self.sampler: Sampler = (sampler or _default_sampler(self.scheduler)).with_seed(seed)
+        self.sampler: Sampler = (sampler or default_sampler(self.scheduler)).with_seed(seed)
         self.sampler.check_space(self.space)  # a space the sampler cannot search: refused, nothing stored
         self._sampler_given = sampler is not None
         self._glue = None if scheduler is None else SchedulerGlue(self, self.scheduler.with_seed(seed))
@@ -116,6 +124,7 @@ class Study(PersonControls):
         self.heartbeat_seconds = float(heartbeat_seconds)
         self.stale_after = float(stale_after)
         self.storage = get_storage(storage)
+        sources = warm.load_sources(self, warm_start_from)  # checked before anything is stored
         self._log = TrialLog()
         self._driver_id: int | None = None
         self._heartbeat: Heartbeat | None = None
@@ -123,6 +132,8 @@ class Study(PersonControls):
         self._record = opening.open_record(self)
         self.refresh()
         opening.check_space_fits(self)
+        #: what each warm start took: ``taken`` trials now, ``before`` earlier, ``skipped`` by reason
+        self.warm_starts: list[warm.WarmStart] = warm.warm_start(self, sources)
         if self.storage.shared and self._log.active:
             self.recover_stale()
 
@@ -142,6 +153,7 @@ class Study(PersonControls):
         checkpoints: Any = None,
         report_metric: str | None = None,
         rules: Sequence[Any] | None = None,
+        warm_start_from: Sequence[str | Study] | None = None,
     ) -> Study:
         """Reopen an existing study to inspect or continue it; ``optimize`` then continues it.
 
@@ -164,6 +176,7 @@ class Study(PersonControls):
             scheduler=scheduler,
             checkpoints=checkpoints,
             rules=rules,
+            warm_start_from=warm_start_from,
         )
 
     # -- reading -------------------------------------------------------------------------------
@@ -249,8 +262,9 @@ class Study(PersonControls):
         self.refresh()
         if self._log.has_queued():
             claimed = self.storage.claim_queued(self._record.study_id, driver)
-            if claimed is not None:  # enqueued, re-queued or forked: it starts where its records say
-                return self._start(claimed, queued=True)
+            # enqueued (missing values sampled now), re-queued or forked: it starts where its records say
+            if claimed is not None:
+                return self._start(fill_started(self, claimed, budget), queued=True)
         for _attempt in range(100):
             plan = NO_SCHEDULER_PLAN if self._glue is None else self._glue.next_plan()
             if plan is None:
@@ -284,7 +298,7 @@ class Study(PersonControls):
         return record
 
     def _context(self, budget: int | None) -> SamplingContext:
-        history, excluded = _modelled(self._log.finished)
+        history, excluded = modelled(self._log.finished)
         return SamplingContext(
             space=self.space,
             study_name=self.name,
@@ -475,18 +489,4 @@ class Study(PersonControls):
             f"Study({self.name!r}, {what}, storage={self.storage.url!r}, "
             f"sampler={self.sampler!r}, trials={len(self._log)})"
         )
-
-
-def _modelled(finished: list[Trial]) -> tuple[list[Trial], list[Trial]]:
-    """The finished trials samplers learn from, and those they leave out: a value that does not
-    belong to one config (tweaked while it trained, or forked; ``Trial.excluded_from_models``)."""
-    if not any(t.changes for t in finished):
-        return finished, []
-    kept = [t for t in finished if t.excluded_from_models is None]
-    return kept, [t for t in finished if t.excluded_from_models is not None]
-
-
-def _default_sampler(scheduler: Any) -> Sampler:
-    """``Auto``, or random search where trial values are not comparable (PBT segments)."""
-    return Auto() if scheduler is None or scheduler.comparable_values else Random()
 

@@ -21,6 +21,7 @@ from ..trial import FailureKind, Trial, TrialState
 from . import recovery, results
 from .handle import RunningTrial
 from .progress import ProgressBar
+from .warm import brought_in
 
 if TYPE_CHECKING:  # pragma: no cover
     from .core import Study
@@ -73,11 +74,13 @@ def check_optimize_options(
 
 
 def budget_spent(study: Study, total_trials: int | None) -> bool:
-    """Whether the study already holds ``total_trials`` configurations (a study-wide budget)."""
+    """Whether the study already holds ``total_trials`` configurations (a study-wide budget; trials
+    it never ran, added or warm-started, do not count)."""
     if total_trials is None:
         return False
     study.refresh()
-    started = sum(1 for t in study._log.by_number.values() if t.requeued_from is None)
+    started = sum(1 for t in study._log.by_number.values()
+                  if t.requeued_from is None and not brought_in(t))
     # a queued trial (enqueued, or re-queued after its driver vanished) is counted already: run it
     return started >= total_trials and not study._log.has_queued()
 

@@ -9,10 +9,11 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import StudyNotFound
 from ..objectives import Objectives
-from ..space import Space, as_space
+from ..space import Space, SpaceMismatch, as_space
 from ..storage import Storage, get_storage, sqlite_file
 from ..storage.base import StudyRecord
-from ..trial import Trial
+from ..trial import Trial, TrialState
+from .partial import PartialConfig
 from .results import is_plain
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -104,7 +105,14 @@ def check_space_fits(study: Study) -> None:
     if study._record.space == current:
         return
     trials = list(study._log.by_number.values())
-    study.space.check_fits(t.config for t in trials)
+    study.space.check_fits(t.config for t in trials if t.state != TrialState.QUEUED)
+    for trial in trials:  # a queued config may lack values: those it has must fit
+        if trial.state == TrialState.QUEUED:
+            try:
+                PartialConfig(study.space, trial.config, normalize=False)
+            except ValueError as exc:
+                raise SpaceMismatch(f"queued trial {trial.number}: {exc}; the new space does not take "
+                                    "it (keep the old definition, or start a new study)") from None
     moved: dict[int, dict[str, float]] = {}
     for trial in trials:
         unit = study.space.units_by_value(trial.config, trial.unit)

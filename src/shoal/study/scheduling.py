@@ -13,6 +13,9 @@ from typing import TYPE_CHECKING
 
 from ..errors import StateConflict
 from ..objectives import Objectives
+from ..samplers.auto import Auto
+from ..samplers.base import Sampler
+from ..samplers.random import Random
 from ..schedulers.base import Decision, Scheduler, SchedulerContext, TrialPlan
 from ..trial import Trial, TrialState
 
@@ -162,3 +165,8 @@ def store_planned(study: Study, plan: TrialPlan, record: Trial) -> None:
     if rows:
         study.storage.add_changes(record.trial_id, rows)
         record.changes = [*record.changes, *rows]
+
+
+def default_sampler(scheduler: Scheduler | None) -> Sampler:
+    """``Auto``, or random search where trial values are not comparable (PBT segments)."""
+    return Auto() if scheduler is None or scheduler.comparable_values else Random()

@@ -57,3 +57,12 @@ class TrialLog:
 
     def __len__(self) -> int:
         return len(self.by_number)
+
+
+def modelled(finished: list[Trial]) -> tuple[list[Trial], list[Trial]]:
+    """The finished trials samplers learn from, and those they leave out: a value that does not
+    belong to one config (tweaked while it trained, or forked; ``Trial.excluded_from_models``)."""
+    if not any(t.changes for t in finished):
+        return finished, []
+    kept = [t for t in finished if t.excluded_from_models is None]
+    return kept, [t for t in finished if t.excluded_from_models is not None]

@@ -310,7 +310,7 @@ function drawForm(study) {
       if (!on || spec.type === "fixed") continue;
       if (spec.type === "choice") { config[name] = spec.values[+input.value]; continue; }
       const text = input.value.trim();
-      if (text === "") continue;  // left out: the space's default, or a clear "missing" error
+      if (text === "") continue;  // left out: the space's default, or sampled when the trial starts
       const num = Number(text);
       if (spec.type !== "custom") config[name] = Number.isFinite(num) ? num : text;
       else { try { config[name] = JSON.parse(text); } catch (e) { config[name] = text; } }

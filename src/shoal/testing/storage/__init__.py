@@ -27,6 +27,7 @@ import pytest
 
 from ...storage import Storage
 from .changes import ChangeContract
+from .imports import ImportContract
 from .metrics import MetricContract
 from .processes import ProcessContract
 from .records import RecordContract
@@ -57,7 +58,9 @@ __all__ = [
 ]
 
 
-class StorageConformance(TrialContract, RecordContract, ChangeContract, MetricContract, ProcessContract):
+class StorageConformance(
+    TrialContract, RecordContract, ChangeContract, MetricContract, ImportContract, ProcessContract
+):
     """The storage contract as pytest tests; subclass it as ``Test...`` and override ``storage`` (and,
     for a shared backend, ``storage_opener``)."""
 
