@@ -769,6 +769,32 @@ def test_dask_address_runs_the_trials_on_the_cluster(tmp_path: Path, capsys, par
     assert {reported(t, 0) for t in trials} <= worker_pids  # every call ran in a Dask worker
 
 
+def test_dask_workers_without_the_objectives_module_stop_the_run_in_one_line(
+    tmp_path: Path, capsys, monkeypatch
+) -> None:
+    import distributed
+
+    monkeypatch.setattr(sys, "path", list(sys.path))  # the run puts the config's folder on it
+    # the workers start before the module exists, from another folder: they cannot import it
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        (tmp_path / "driver_side_objectives.py").write_text("def score(config):\n    return config['x']\n")
+        config = write_config(tmp_path, objective="driver_side_objectives:score", direction="minimize",
+                              space=X_SPACE, n_trials=8)
+        try:
+            code, _, err = run_cli(capsys, "run", str(config), "--no-progress", "--dask",
+                                   cluster.scheduler_address)
+        finally:
+            sys.modules.pop("driver_side_objectives", None)
+    _one_line_error(code, err)
+    assert "study 'demo': stopped: trials 0 and 1 all failed with ModuleNotFoundError: No module named " \
+           "'driver_side_objectives' on dask worker tcp://" in err
+    assert "install 'driver_side_objectives' on every Dask worker" in err
+    trials = load_trials(tmp_path)
+    assert [t.state.value for t in trials] == ["FAILED", "FAILED"]
+
+
 def test_console_script_ctrl_c_with_workers_stops_them_and_resumes(
     tmp_path: Path, objectives_dir: Path, parallel
 ) -> None:

@@ -343,19 +343,27 @@ def test_close_stops_running_calls_at_their_next_report(client: Client, tmp_path
     assert marker.read_text() == "abandoned"
 
 
-def test_an_objective_workers_cannot_load_fails_its_trials(
+def test_an_objective_workers_cannot_load_stops_the_study(
     client: Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """An objective from a module only the driver has travels by name; the workers say they lack it."""
+    """An objective from a module only the driver has travels by name; the workers say they lack it,
+    and after the first two trials failed that way the call stops, saying what to install where."""
     (tmp_path / "driver_only_objectives.py").write_text("def objective(config):\n    return 1.0\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     import driver_only_objectives
 
     study = shoal.Study("unloadable", SPACE, seed=8)
     try:
-        study.optimize(driver_only_objectives.objective, n_trials=2, executor=client, show_progress=False)
+        with pytest.raises(shoal.errors.ObjectiveUnavailable) as raised:
+            study.optimize(driver_only_objectives.objective, n_trials=8, executor=client,
+                           show_progress=False)
     finally:
         del sys.modules["driver_only_objectives"]
+    message = str(raised.value)
+    assert "trials 0 and 1 all failed with ModuleNotFoundError: No module named 'driver_only_objectives'" \
+        in message
+    assert "install 'driver_only_objectives' on every Dask worker" in message and "\n" not in message
+    assert len(study.trials) == 2  # both slots' first trials; nothing more started
     for trial in study.trials:
         assert trial.state == TrialState.FAILED
         assert "could not be loaded on dask worker tcp://" in trial.error

@@ -8,6 +8,7 @@ events: a ``Finished`` outcome, or ``Died`` when the call's worker vanished.
 
 from __future__ import annotations
 
+import sys
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -111,6 +112,10 @@ class Executor(ABC):
         counts from there, not from a worker's start-up); None where the executor cannot tell, and
         the loop then counts from ``submit``."""
         return None
+
+    def install_hint(self, module: str) -> str:
+        """What to do when trials cannot import ``module`` where this executor runs them."""
+        return f"install {module!r} for the Python that runs the trials ({sys.executable})"
 
     @abstractmethod
     def cancel(self, key: int) -> None:

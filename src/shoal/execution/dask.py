@@ -242,6 +242,13 @@ class DaskExecutor(Executor):
             self._slots = max(1, sum(self.client.nthreads().values()))
         return self._slots
 
+    def install_hint(self, module: str) -> str:
+        return (
+            f"install {module!r} on every Dask worker (pip install it in the workers' environment, or "
+            "start 'dask worker' where it imports: the same folder or PYTHONPATH; a single file can "
+            "travel with client.upload_file)"
+        )
+
     # -- running -------------------------------------------------------------------------------
     def start(self, job: Job, on_report: ReportHandler, on_checkpoint: Any = None) -> None:
         from distributed import Queue

@@ -19,6 +19,7 @@ from ..execution.base import Died, Executor, Finished, Job, Outcome
 from ..records import Steering
 from ..trial import FailureKind, Trial, TrialState
 from . import recovery, results
+from .fail_fast import ImportWatch
 from .handle import RunningTrial
 from .progress import ProgressBar
 
@@ -111,6 +112,7 @@ class TrialLoop:
         self.to_raise: BaseException | None = None
         self.best = study._best_value()
         self.paused = False  # a person paused the study (storage flag): start nothing new
+        self.imports = ImportWatch(executor)  # the first trials all fail importing one module: stop
         self._next_recovery = time.monotonic() + study.heartbeat_seconds
 
     # -- the loop ------------------------------------------------------------------------------
@@ -141,6 +143,8 @@ class TrialLoop:
         if self.exhausted or self.to_raise is not None:
             return False
         if budget.n_trials is not None and self.started >= budget.n_trials:
+            return False
+        if self.imports.doubtful and self.running:  # the first trial failed an import: wait for more
             return False
         return not self._late()
 
@@ -229,6 +233,9 @@ class TrialLoop:
             return
         if finished.state == TrialState.PAUSED:  # a scheduler may resume it later
             return
+        unavailable = self.imports.see(finished)
+        if unavailable is not None and self.to_raise is None:
+            self.to_raise = unavailable  # start nothing more; the running trials finish first
         if finished.state == TrialState.FAILED:
             lines = (finished.error or "").strip().splitlines()
             logger.warning("trial %d failed: %s", finished.number, lines[-1] if lines else "")
