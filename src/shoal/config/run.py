@@ -181,10 +181,11 @@ class RunConfig:
             )
         n_trials = _positive_int("n_trials", data.get("n_trials"))
         total_trials = _positive_int("total_trials", data.get("total_trials"))
-        if n_trials is None and timeout is None and total_trials is None:
+        ends = built_scheduler is not None and built_scheduler.ends_by_itself  # PBT with max_steps
+        if n_trials is None and timeout is None and total_trials is None and not ends:
             raise ConfigError(
                 "n_trials: set n_trials, total_trials or timeout so the run ends (a grid stops early "
-                "when every point is done)"
+                "when every point is done; PBT with max_steps ends when its members have trained)"
             )
         n_workers = _positive_int("n_workers", data.get("n_workers"))
         dask = data.get("dask")

@@ -32,7 +32,7 @@ from .checkpointing import Checkpointing
 from .controls import PersonControls
 from .handle import RunningTrial
 from .heartbeat import Heartbeat
-from .loop import Budget, TrialLoop, check_optimize_options
+from .loop import Budget, TrialLoop, check_optimize_options, planned
 from .progress import ProgressBar
 from .rules import RuleGlue, check_rules
 from .scheduling import NO_SCHEDULER_PLAN, SchedulerGlue, check_scheduler, report_metric_of, store_planned
@@ -436,7 +436,7 @@ class Study(PersonControls):
         self._driver()
         self.recover_stale()
         deadline = None if timeout is None else time.monotonic() + timeout
-        with ProgressBar(n_trials, show_progress, self.name) as progress:
+        with ProgressBar(planned(self, n_trials), show_progress, self.name) as progress:
             TrialLoop(
                 self,
                 runner,

@@ -83,6 +83,15 @@ def budget_spent(study: Study, total_trials: int | None) -> bool:
     return started >= total_trials and not study._log.has_queued()
 
 
+def planned(study: Study, n_trials: int | None) -> int | None:
+    """The progress bar's total: ``n_trials``, or fewer where the study's scheduler plans fewer
+    (PBT's segments left)."""
+    left = None if study._glue is None else study._glue.trials_left()
+    if left is None:
+        return n_trials
+    return left if n_trials is None else min(n_trials, left)
+
+
 class TrialLoop:
     """Runs one ``optimize`` call on an executor."""
 
@@ -137,6 +146,8 @@ class TrialLoop:
             self.executor.close()
         if self.to_raise is not None:
             raise self.to_raise
+        if self.exhausted:  # nothing left to try: the bar ends full at what ran
+            self.progress.finish()
 
     def _may_start(self) -> bool:
         budget = self.budget
