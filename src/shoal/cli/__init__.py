@@ -263,7 +263,8 @@ def build_parser() -> argparse.ArgumentParser:
         "offline (plotly.js is inside). Needs plotly and scikit-learn: pip install 'shoal[plot]'.",
     )
     report.add_argument("study", metavar="STUDY")
-    report.add_argument("-o", "--output", default="report.html", help="the HTML file (default report.html)")
+    report.add_argument("-o", "--output", default="report.html",
+                        help="the HTML file, ending in .html or .htm (default report.html)")
     report.add_argument("--storage", help=storage_help)
     report.set_defaults(handler=cmd_report)
 
