@@ -204,6 +204,34 @@ def test_grid_sampler_from_yaml_runs_every_point_once(tmp_path: Path, capsys) ->
     assert "Grid" in run_cli(capsys, "studies", *storage_of(tmp_path))[1]
 
 
+def test_studies_and_show_name_the_scheduler_and_the_sampler_it_implies(tmp_path: Path, capsys) -> None:
+    from shoal.dashboard.data import summary_json
+    from shoal.schedulers import ASHA, PBT
+
+    url = sqlite_url_for(tmp_path / "shoal.db")
+    space = {"lr": shoal.Float(1e-4, 1.0, scale="log")}
+    shoal.Study("plain", space, storage=url, seed=0)
+    shoal.Study("pbt", space, storage=url, seed=0)  # made first without a scheduler: Auto
+    pbt = shoal.Study("pbt", space, storage=url, seed=0, scheduler=PBT(population=4, max_steps=12))
+    shoal.Study("asha", space, storage=url, seed=0, scheduler=ASHA(1, max_resource=9))
+    shoal.Study.load("pbt", url)  # reading it changes nothing
+    records = {s.record.name: s.record for s in pbt.storage.list_studies()}
+    assert records["pbt"].sampler == "Random(seed=0)"  # what PBT runs with, no longer "Auto"
+    assert records["pbt"].scheduler == PBT(population=4, max_steps=12).describe()
+    assert records["asha"].scheduler.startswith("ASHA(min_resource=1")
+    assert records["plain"].scheduler is None
+    code, out, err = run_cli(capsys, "studies", "--storage", url)
+    assert code == 0, err
+    header = next(line for line in out.splitlines() if "sampler" in line)
+    assert header.index("sampler") < header.index("scheduler")
+    row = {line.split()[1]: line for line in out.splitlines() if line.split()[1:2] in (["pbt"], ["plain"])}
+    assert "Random(seed=0)" in row["pbt"] and "PBT(population=4" in row["pbt"] and "Auto" not in row["pbt"]
+    assert "none" in row["plain"]
+    code, out, err = run_cli(capsys, "show", "pbt", "--storage", url)
+    assert code == 0 and "scheduler" in out and "PBT(population=4" in out
+    assert summary_json(pbt.storage.list_studies()[1])["scheduler"] == records["pbt"].scheduler
+
+
 def test_sampler_specs_build_the_named_classes() -> None:
     assert build_sampler(None) is None
     assert type(build_sampler("random")) is shoal.samplers.Random

@@ -75,7 +75,8 @@ def cmd_studies(args: argparse.Namespace) -> int:
     if not summaries:
         console.print(f"no studies in {esc(url)}")
         return 0
-    table = new_table("study", "direction", "trials", "states", "best", "sampler", title=esc(url))
+    table = new_table("study", "direction", "trials", "states", "best", "sampler", "scheduler",
+                      title=esc(url))
     for s in summaries:
         table.add_row(
             esc(s.record.name),
@@ -84,6 +85,7 @@ def cmd_studies(args: argparse.Namespace) -> int:
             counts_text(s.counts),
             fmt(s.best_value),
             esc(s.record.sampler),
+            esc(s.record.scheduler or "none"),
         )
     console.print(table)
     return 0
@@ -128,6 +130,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         summary.add_row("constraints", esc(", ".join(map(str, objectives.constraints))))
         summary.add_row("feasible", _feasible_count(trials))
     summary.add_row("sampler", esc(record.sampler))
+    summary.add_row("scheduler", esc(record.scheduler or "none"))
     summary.add_row("storage", esc(storage_url(args)))
     summary.add_row("created", record.created_at.isoformat(timespec="seconds"))
     summary.add_row("trials", f"{len(trials)} ({counts_text(count_states(trials))})")

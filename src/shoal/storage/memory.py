@@ -59,6 +59,7 @@ class InMemoryStorage(Storage):
         sampler: str,
         *,
         objectives: dict[str, Any] | None = None,
+        scheduler: str | None = None,
     ) -> StudyRecord:
         if objectives is not None:
             to_json("objectives", objectives)  # refuse what a SQL storage could not keep
@@ -67,7 +68,7 @@ class InMemoryStorage(Storage):
                 raise StudyExists(f"study {name!r} already exists")
             record = StudyRecord(
                 self._next_study, name, direction, copy.deepcopy(space), sampler, _now(),
-                objectives=copy.deepcopy(objectives),
+                objectives=copy.deepcopy(objectives), scheduler=scheduler,
             )
             self._next_study += 1
             self._studies[name] = record
@@ -96,6 +97,7 @@ class InMemoryStorage(Storage):
         space: dict[str, Any] | None = None,
         sampler: str | None = None,
         units: Mapping[int, Mapping[str, float]] | None = None,
+        scheduler: str | None = None,
     ) -> None:
         with self._lock:
             for trial_id, unit in (units or {}).items():
@@ -108,6 +110,7 @@ class InMemoryStorage(Storage):
                         record,
                         space=copy.deepcopy(space) if space is not None else record.space,
                         sampler=sampler if sampler is not None else record.sampler,
+                        scheduler=scheduler if scheduler is not None else record.scheduler,
                     )
 
     def delete_study(self, name: str) -> None:

@@ -33,6 +33,8 @@ studies = sa.Table(
     sa.Column("paused", sa.Boolean, nullable=False, server_default=sa.false()),
     # the objectives and constraints as JSON (Objectives.to_dict); NULL for a one-number study
     sa.Column("objectives", sa.Text, nullable=True),
+    # the scheduler's description (Scheduler.describe); NULL: none given (or stored before this column)
+    sa.Column("scheduler", sa.Text, nullable=True),
 )
 
 drivers = sa.Table(

@@ -152,9 +152,10 @@ async function drawStudies() {
       el("td", { class: "num state-RUNNING", text: c.RUNNING || 0 }), el("td", { class: "num state-QUEUED", text: c.QUEUED || 0 }),
       el("td", { class: "num state-COMPLETE", text: c.COMPLETE || 0 }),
       el("td", { class: "num state-FAILED", text: (c.FAILED || 0) + (c.STALE || 0) }), el("td", { class: "num", text: c.PRUNED || 0 }),
-      el("td", { class: "num", text: fmt(s.best_value) }), el("td", { class: "muted", text: s.sampler }));
+      el("td", { class: "num", text: fmt(s.best_value) }), el("td", { class: "muted", text: s.sampler }),
+      el("td", { class: "muted", text: s.scheduler || "none" }));
   });
-  const head = ["study", "direction", "trials", "running", "queued", "complete", "failed", "pruned", "best", "sampler"];
+  const head = ["study", "direction", "trials", "running", "queued", "complete", "failed", "pruned", "best", "sampler", "scheduler"];
   const table = studies.length
     ? el("div", { class: "table-wrap" }, el("table", {}, el("thead", {}, el("tr", {}, head.map((h) => el("th", { text: h })))), el("tbody", {}, rows)))
     : el("p", { class: "muted", text: "No studies in this storage yet: run one and it appears here." });
@@ -194,7 +195,7 @@ function drawHeader(study) {
   fill(box,
     el("h2", {}, study.name, study.paused ? el("span", { id: "paused-badge", class: "badge paused", text: "paused" }) : null),
     el("div", { class: "row" },
-      el("div", {}, el("span", { class: "muted", text: `${study.direction} · ${study.sampler} · ${study.n_trials} trials` }), ...counts,
+      el("div", {}, el("span", { class: "muted", text: `${study.direction} · ${study.sampler}${study.scheduler ? " · " + study.scheduler : ""} · ${study.n_trials} trials` }), ...counts,
         el("div", {}, "best value ", el("strong", { id: "best-value", text: study.best_value === null ? "none yet" : fmt(study.best_value) }))),
       el("div", {}, button, " ", el("span", { id: "study-message" }))),
     study.paused ? el("p", { class: "banner", text: "Paused: running trials go on, no new trial starts until the study is unpaused." }) : null);

@@ -84,6 +84,20 @@ class TrialContract:
             record.direction,
         )
 
+    def test_a_study_keeps_its_scheduler_description(self, storage: Storage) -> None:
+        plain = new_study(storage, "plain")
+        assert plain.scheduler is None  # none given
+        made = storage.create_study("pbt", "minimize", SPACE, "Random()", scheduler="PBT(population=4)")
+        assert made.scheduler == storage.get_study("pbt").scheduler == "PBT(population=4)"
+        storage.update_study(plain.study_id, sampler="TPE()")  # other updates keep it
+        assert storage.get_study("plain").scheduler is None
+        storage.update_study(plain.study_id, scheduler="ASHA(min_resource=1)")
+        after = storage.get_study("plain")
+        assert (after.sampler, after.scheduler) == ("TPE()", "ASHA(min_resource=1)")
+        storage.update_study(plain.study_id, space=SPACE)
+        assert [s.record.scheduler for s in storage.list_studies()] == ["ASHA(min_resource=1)",
+                                                                         "PBT(population=4)"]
+
     def test_update_study_rewrites_unit_coordinates_with_the_space(self, storage: Storage) -> None:
         record = new_study(storage)
         first, second = add(storage, record.study_id, x=0.5), add(storage, record.study_id, x=0.7)

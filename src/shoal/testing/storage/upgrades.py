@@ -58,6 +58,28 @@ class SQLUpgradeContract:
         finally:
             reopened.close()
 
+    def test_a_database_from_before_the_scheduler_column_opens_and_migrates(self, storage_url: str) -> None:
+        import sqlalchemy as sa
+
+        from ...storage import SQLStorage
+
+        storage = SQLStorage(storage_url)
+        study = new_study(storage, "old")
+        storage.close()
+        engine = sa.create_engine(storage_url)
+        with engine.begin() as conn:  # as a shoal that did not store the scheduler left it
+            conn.exec_driver_sql("ALTER TABLE shoal_studies DROP COLUMN scheduler")
+        engine.dispose()
+        reopened = SQLStorage(storage_url)
+        try:
+            assert reopened.get_study("old").scheduler is None
+            reopened.update_study(study.study_id, scheduler="PBT(population=4)")
+            assert reopened.get_study("old").scheduler == "PBT(population=4)"
+            reopened.create_study("new", "minimize", {}, "Random()", scheduler="ASHA()")
+            assert [s.record.scheduler for s in reopened.list_studies()] == ["PBT(population=4)", "ASHA()"]
+        finally:
+            reopened.close()
+
     def test_values_are_typed_rows_that_sql_reads_and_delete_study_removes(
         self, storage: Storage, storage_url: str
     ) -> None:
