@@ -44,6 +44,12 @@ def _cluster(**config: object) -> LocalCluster:
         )
 
 
+def _cluster_with(**worker_options: object) -> LocalCluster:
+    """Two worker processes of two threads each, started with ``worker_options`` (resources, env)."""
+    return LocalCluster(n_workers=2, threads_per_worker=2, processes=True, dashboard_address=":0",
+                        silence_logs=50, **worker_options)
+
+
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[LocalCluster]:
     """Dask's defaults: a task whose worker dies is rescheduled (allowed-failures 3)."""
@@ -368,3 +374,35 @@ def test_an_objective_workers_cannot_load_stops_the_study(
         assert trial.state == TrialState.FAILED
         assert "could not be loaded on dask worker tcp://" in trial.error
         assert "driver_only_objectives" in trial.error
+
+
+def gpu_seen(config: dict) -> float:
+    return float(os.environ.get("CUDA_VISIBLE_DEVICES", "-1"))
+
+
+def test_devices_auto_asks_dask_for_a_gpu_resource_per_trial(sqlite_url: str) -> None:
+    with _cluster_with(resources={"GPU": 1}, env={"CUDA_VISIBLE_DEVICES": "7"}) as cluster, \
+            Client(cluster, set_as_default=False) as gpu_client:
+        gpu_client.wait_for_workers(2, timeout=120)
+        assert DaskExecutor(gpu_client, gpus_per_trial=1).slots == 2  # 2 threads each, 1 GPU each
+        assert DaskExecutor(gpu_client, gpus_per_trial=0.5).slots == 4
+        addresses = set(gpu_client.scheduler_info()["workers"])
+        study = shoal.Study("dask-gpus", SPACE, storage=sqlite_url, seed=0)
+        study.optimize(gpu_seen, n_trials=6, executor=gpu_client, devices="auto", show_progress=False)
+    trials = shoal.Study.load("dask-gpus", sqlite_url).trials
+    assert [t.state for t in trials] == [TrialState.COMPLETE] * 6 and {t.value for t in trials} == {7.0}
+    assert {t.device.split(" on ")[1] for t in trials} <= addresses
+    assert all(t.device.startswith("GPU 7 on tcp://") for t in trials)
+
+
+def test_devices_on_dask_need_workers_with_gpus_and_auto(client: Client, sqlite_url: str) -> None:
+    study = shoal.Study("dask-no-gpus", SPACE, storage=sqlite_url, seed=0)
+    refused = (r"no worker of the Dask cluster offers a GPU resource of at least 1; "
+               r"start workers with 'dask worker ADDRESS --resources GPU=1'")
+    with pytest.raises(ValueError, match=refused):
+        study.optimize(gpu_seen, n_trials=2, executor=client, devices="auto", show_progress=False)
+    with pytest.raises(ValueError, match="devices: on Dask the workers own their GPUs"):
+        study.optimize(gpu_seen, n_trials=2, executor=client, devices=["cuda:0"], show_progress=False)
+    with pytest.raises(ValueError, match="gpus_per_trial must be a number in"):
+        DaskExecutor(client, gpus_per_trial=2)
+    assert study.trials == []

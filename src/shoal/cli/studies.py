@@ -187,15 +187,17 @@ def cmd_trials(args: argparse.Namespace) -> int:
         judged = [*(f"values_{m}" for m in metrics), "feasible"] if metrics else []
         fixed = {"number", "state", "value", "duration", "error", *judged}
         columns = [f"config_{n}" if n in fixed else n for n in names]
+        on_devices = any(t.device is not None for t in trials)  # a device column when any has one
         writer = csv.writer(sys.stdout, lineterminator="\n")
-        writer.writerow(["number", "state", "value", *judged, *columns, "duration", "error"])
+        writer.writerow(["number", "state", "value", *judged, *columns, "duration",
+                         *(["device"] if on_devices else []), "error"])
         for t in trials:
             values = [_csv_cell(t.values.get(m)) for m in metrics]
             writer.writerow(
                 [t.number, t.state.value, _csv_cell(t.value)]
                 + (values + [_csv_cell(t.feasible)] if metrics else [])
                 + [_csv_cell(t.config.get(n)) for n in names]
-                + [_csv_cell(t.duration), error_line(t.error)]
+                + [_csv_cell(t.duration)] + ([t.device or ""] if on_devices else []) + [error_line(t.error)]
             )
         return 0
     console = new_console()

@@ -101,6 +101,7 @@ def trial_row(trial: Trial, note: str | None = None) -> dict[str, Any]:
         "stop_requested": trial.stop_requested,
         "error": error[-1] if error else None,
         "note": note,
+        "device": trial.device,
     }
 
 

@@ -113,6 +113,11 @@ class Executor(ABC):
         the loop then counts from ``submit``."""
         return None
 
+    def device_of(self, key: int) -> str | None:
+        """The device the call ``key`` runs on (``optimize(devices=...)``), once the executor knows
+        it; None where it has none."""
+        return None
+
     def install_hint(self, module: str) -> str:
         """What to do when trials cannot import ``module`` where this executor runs them."""
         return f"install {module!r} for the Python that runs the trials ({sys.executable})"

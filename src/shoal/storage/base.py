@@ -273,6 +273,11 @@ class Storage(ABC):
         ``stop_requested``. Returns False (and changes nothing) when the trial is not RUNNING."""
 
     @abstractmethod
+    def set_device(self, trial_id: int, device: str) -> None:
+        """Record the device a trial runs on (``Trial.device``, 1 to 255 characters; ``ValueError``
+        otherwise); a second call replaces the first."""
+
+    @abstractmethod
     def request_changes(self, trial_id: int, changes: Sequence[ConfigChange]) -> bool:
         """Store tweaks of a RUNNING or PAUSED trial as pending rows (``step`` None), in order; the
         trial's next ``add_report`` or ``poll_trial`` delivers them. Returns False (and stores nothing)

@@ -21,7 +21,15 @@ from .base import (
     StudyRecord,
     StudySummary,
 )
-from .summary import check_box, check_failure, check_values, refuse_finished, summarize, to_json
+from .summary import (
+    check_box,
+    check_device,
+    check_failure,
+    check_values,
+    refuse_finished,
+    summarize,
+    to_json,
+)
 from .summary import not_found_message as _not_found
 
 
@@ -269,6 +277,13 @@ class InMemoryStorage(Storage):
                 return False
             trial.stop_requested = True
             return True
+
+    def set_device(self, trial_id: int, device: str) -> None:
+        check_device(device)
+        with self._lock:
+            trial = self._by_id.get(trial_id)
+            if trial is not None:
+                trial.device = device
 
     def read_trials(
         self, study_id: int, *, after: int = -1, numbers: Collection[int] = ()

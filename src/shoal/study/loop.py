@@ -200,6 +200,15 @@ class TrialLoop:
         self.running[handle.number] = _Running(handle, time.monotonic(), attempt)
         slot = self.study._checkpoints.slot_for(handle.record)  # where it saves, what it resumes from
         self.executor.submit(handle.number, handle.config, handle.number, slot)
+        self._note_device(handle.record)
+
+    def _note_device(self, record: Trial) -> None:
+        """Record the device a trial runs on once the executor knows it (local workers: at once;
+        Dask: when the task starts on a worker)."""
+        device = self.executor.device_of(record.number)
+        if device is not None and device != record.device and record.trial_id is not None:
+            self.study.storage.set_device(record.trial_id, device)
+            record.device = device
 
     def _wait_seconds(self) -> float:
         now = time.monotonic()
@@ -227,6 +236,7 @@ class TrialLoop:
         running = self.running.pop(event.key, None)
         if running is None:
             return
+        self._note_device(running.handle.record)
         if isinstance(event, Died):
             outcome = Outcome(TrialState.FAILED, None, event.cause, FailureKind.WORKER_DIED)
         else:

@@ -338,9 +338,11 @@ function drawForm(study) {
 function drawTable(study) {
   const box = section("trials", () => el("div", {}));
   const dims = Object.keys(study.space);
+  const onDevices = [...S.rows.values()].some((r) => r.device);  // a device column when trials ran on GPUs
   const cols = [
     ["number", "#", (r) => r.number], ["state", "state", (r) => r.state], ["value", "value", (r) => r.value],
-    ["duration", "duration", (r) => r.duration], ["n_reports", "reports", (r) => r.n_reports],
+    ["duration", "duration", (r) => r.duration], ...(onDevices ? [["device", "device", (r) => r.device]] : []),
+    ["n_reports", "reports", (r) => r.n_reports],
     ...dims.map((d) => ["config." + d, d, (r) => r.config[d]]), ["error", "error / note", (r) => r.error || r.note],
   ];
   const col = cols.find((c) => c[0] === S.sort.key) || cols[0];
@@ -362,6 +364,7 @@ function drawTable(study) {
     el("td", { class: "num" + (r.feasible === false ? " infeasible" : ""), title: r.feasible === false ? "infeasible: misses a constraint" : "",
       text: Object.keys(r.values || {}).length > 1 ? Object.entries(r.values).map(([k, v]) => `${k}=${fmt(v)}`).join(", ") : fmt(r.value) }),
     el("td", { class: "num", text: secs(r.duration) }),
+    onDevices ? el("td", { class: "device", text: r.device || "" }) : null,
     el("td", { class: "num", text: r.n_reports ? `${r.n_reports} (last ${fmt(r.last_report[1])})` : "" }),
     dims.map((d) => el("td", { class: "num", text: fmt(r.config[d]) })),
     r.error || !r.note ? el("td", { class: "err", title: r.error || "", text: r.error || "" })
@@ -423,6 +426,7 @@ async function drawTrial(name, number) {
     ...Object.entries(t.values || {}).filter(([k]) => k !== "value").map(([k, v]) => [k, fmt(v)]),
     ...(t.feasible === null || t.feasible === undefined ? [] : [["feasible", t.feasible ? "yes" : "no"]]),
     ["created", t.created_at || ""], ["started", t.started_at || ""], ["finished", t.finished_at || ""], ["duration", secs(t.duration)]];
+  if (t.device) facts.push(["device", t.device]);
   if (t.round !== null) facts.push(["round", t.round]);
   if (t.stop_requested) facts.push(["stop", "requested"]);
   if (t.note) facts.push(["note", el("span", { id: "trial-note", text: t.note })]);
