@@ -189,3 +189,35 @@ def test_bad_devices_in_a_config_are_one_line_and_store_nothing(
     err = capsys.readouterr().err
     assert code == 2 and len(err.strip().splitlines()) == 1 and message in err, err
     assert not (tmp_path / "shoal.db").exists()
+
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def stand_in(config: dict, trial) -> float:
+    """The benchmark's objective without a GPU: what the worker was given."""
+    trial.report(1.0, 100)
+    return float(os.environ["CUDA_VISIBLE_DEVICES"])
+
+
+def test_the_gpu_benchmark_skips_cleanly_without_cuda_and_measures_through_devices(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    pytest.importorskip("torch")
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is here: run benchmarks/gpu_workers.py itself")
+    env = {**os.environ, "PYTHONPATH": str(Path(shoal.__file__).parents[1])}
+    done = subprocess.run([sys.executable, str(BENCHMARKS / "gpu_workers.py")], capture_output=True,
+                          text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("gpu_workers: skipped: CUDA is not available")
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        import gpu_workers
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+    row = gpu_workers.measure(2, 4, tmp_path, run=stand_in)  # two workers on cuda:0, counted
+    assert (row["workers"], row["trials"]) == (2, 4) and row["per_minute"] > 0 and row["per_minute_span"] > 0
