@@ -204,6 +204,34 @@ def test_grid_sampler_from_yaml_runs_every_point_once(tmp_path: Path, capsys) ->
     assert "Grid" in run_cli(capsys, "studies", *storage_of(tmp_path))[1]
 
 
+def test_studies_and_show_name_the_scheduler_and_the_sampler_it_implies(tmp_path: Path, capsys) -> None:
+    from shoal.dashboard.data import summary_json
+    from shoal.schedulers import ASHA, PBT
+
+    url = sqlite_url_for(tmp_path / "shoal.db")
+    space = {"lr": shoal.Float(1e-4, 1.0, scale="log")}
+    shoal.Study("plain", space, storage=url, seed=0)
+    shoal.Study("pbt", space, storage=url, seed=0)  # made first without a scheduler: Auto
+    pbt = shoal.Study("pbt", space, storage=url, seed=0, scheduler=PBT(population=4, max_steps=12))
+    shoal.Study("asha", space, storage=url, seed=0, scheduler=ASHA(1, max_resource=9))
+    shoal.Study.load("pbt", url)  # reading it changes nothing
+    records = {s.record.name: s.record for s in pbt.storage.list_studies()}
+    assert records["pbt"].sampler == "Random(seed=0)"  # what PBT runs with, no longer "Auto"
+    assert records["pbt"].scheduler == PBT(population=4, max_steps=12).describe()
+    assert records["asha"].scheduler.startswith("ASHA(min_resource=1")
+    assert records["plain"].scheduler is None
+    code, out, err = run_cli(capsys, "studies", "--storage", url)
+    assert code == 0, err
+    header = next(line for line in out.splitlines() if "sampler" in line)
+    assert header.index("sampler") < header.index("scheduler")
+    row = {line.split()[1]: line for line in out.splitlines() if line.split()[1:2] in (["pbt"], ["plain"])}
+    assert "Random(seed=0)" in row["pbt"] and "PBT(population=4" in row["pbt"] and "Auto" not in row["pbt"]
+    assert "none" in row["plain"]
+    code, out, err = run_cli(capsys, "show", "pbt", "--storage", url)
+    assert code == 0 and "scheduler" in out and "PBT(population=4" in out
+    assert summary_json(pbt.storage.list_studies()[1])["scheduler"] == records["pbt"].scheduler
+
+
 def test_sampler_specs_build_the_named_classes() -> None:
     assert build_sampler(None) is None
     assert type(build_sampler("random")) is shoal.samplers.Random
@@ -767,6 +795,32 @@ def test_dask_address_runs_the_trials_on_the_cluster(tmp_path: Path, capsys, par
     assert "ran 6 trials (6 complete)" in out
     trials = load_trials(tmp_path)
     assert {reported(t, 0) for t in trials} <= worker_pids  # every call ran in a Dask worker
+
+
+def test_dask_workers_without_the_objectives_module_stop_the_run_in_one_line(
+    tmp_path: Path, capsys, monkeypatch
+) -> None:
+    import distributed
+
+    monkeypatch.setattr(sys, "path", list(sys.path))  # the run puts the config's folder on it
+    # the workers start before the module exists, from another folder: they cannot import it
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        (tmp_path / "driver_side_objectives.py").write_text("def score(config):\n    return config['x']\n")
+        config = write_config(tmp_path, objective="driver_side_objectives:score", direction="minimize",
+                              space=X_SPACE, n_trials=8)
+        try:
+            code, _, err = run_cli(capsys, "run", str(config), "--no-progress", "--dask",
+                                   cluster.scheduler_address)
+        finally:
+            sys.modules.pop("driver_side_objectives", None)
+    _one_line_error(code, err)
+    assert "study 'demo': stopped: trials 0 and 1 all failed with ModuleNotFoundError: No module named " \
+           "'driver_side_objectives' on dask worker tcp://" in err
+    assert "install 'driver_side_objectives' on every Dask worker" in err
+    trials = load_trials(tmp_path)
+    assert [t.state.value for t in trials] == ["FAILED", "FAILED"]
 
 
 def test_console_script_ctrl_c_with_workers_stops_them_and_resumes(

@@ -44,6 +44,12 @@ def _cluster(**config: object) -> LocalCluster:
         )
 
 
+def _cluster_with(**worker_options: object) -> LocalCluster:
+    """Two worker processes of two threads each, started with ``worker_options`` (resources, env)."""
+    return LocalCluster(n_workers=2, threads_per_worker=2, processes=True, dashboard_address=":0",
+                        silence_logs=50, **worker_options)
+
+
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[LocalCluster]:
     """Dask's defaults: a task whose worker dies is rescheduled (allowed-failures 3)."""
@@ -343,20 +349,60 @@ def test_close_stops_running_calls_at_their_next_report(client: Client, tmp_path
     assert marker.read_text() == "abandoned"
 
 
-def test_an_objective_workers_cannot_load_fails_its_trials(
+def test_an_objective_workers_cannot_load_stops_the_study(
     client: Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """An objective from a module only the driver has travels by name; the workers say they lack it."""
+    """An objective from a module only the driver has travels by name; the workers say they lack it,
+    and after the first two trials failed that way the call stops, saying what to install where."""
     (tmp_path / "driver_only_objectives.py").write_text("def objective(config):\n    return 1.0\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     import driver_only_objectives
 
     study = shoal.Study("unloadable", SPACE, seed=8)
     try:
-        study.optimize(driver_only_objectives.objective, n_trials=2, executor=client, show_progress=False)
+        with pytest.raises(shoal.errors.ObjectiveUnavailable) as raised:
+            study.optimize(driver_only_objectives.objective, n_trials=8, executor=client,
+                           show_progress=False)
     finally:
         del sys.modules["driver_only_objectives"]
+    message = str(raised.value)
+    assert "trials 0 and 1 all failed with ModuleNotFoundError: No module named 'driver_only_objectives'" \
+        in message
+    assert "install 'driver_only_objectives' on every Dask worker" in message and "\n" not in message
+    assert len(study.trials) == 2  # both slots' first trials; nothing more started
     for trial in study.trials:
         assert trial.state == TrialState.FAILED
         assert "could not be loaded on dask worker tcp://" in trial.error
         assert "driver_only_objectives" in trial.error
+
+
+def gpu_seen(config: dict) -> float:
+    return float(os.environ.get("CUDA_VISIBLE_DEVICES", "-1"))
+
+
+def test_devices_auto_asks_dask_for_a_gpu_resource_per_trial(sqlite_url: str) -> None:
+    with _cluster_with(resources={"GPU": 1}, env={"CUDA_VISIBLE_DEVICES": "7"}) as cluster, \
+            Client(cluster, set_as_default=False) as gpu_client:
+        gpu_client.wait_for_workers(2, timeout=120)
+        assert DaskExecutor(gpu_client, gpus_per_trial=1).slots == 2  # 2 threads each, 1 GPU each
+        assert DaskExecutor(gpu_client, gpus_per_trial=0.5).slots == 4
+        addresses = set(gpu_client.scheduler_info()["workers"])
+        study = shoal.Study("dask-gpus", SPACE, storage=sqlite_url, seed=0)
+        study.optimize(gpu_seen, n_trials=6, executor=gpu_client, devices="auto", show_progress=False)
+    trials = shoal.Study.load("dask-gpus", sqlite_url).trials
+    assert [t.state for t in trials] == [TrialState.COMPLETE] * 6 and {t.value for t in trials} == {7.0}
+    assert {t.device.split(" on ")[1] for t in trials} <= addresses
+    assert all(t.device.startswith("GPU 7 on tcp://") for t in trials)
+
+
+def test_devices_on_dask_need_workers_with_gpus_and_auto(client: Client, sqlite_url: str) -> None:
+    study = shoal.Study("dask-no-gpus", SPACE, storage=sqlite_url, seed=0)
+    refused = (r"no worker of the Dask cluster offers a GPU resource of at least 1; "
+               r"start workers with 'dask worker ADDRESS --resources GPU=1'")
+    with pytest.raises(ValueError, match=refused):
+        study.optimize(gpu_seen, n_trials=2, executor=client, devices="auto", show_progress=False)
+    with pytest.raises(ValueError, match="devices: on Dask the workers own their GPUs"):
+        study.optimize(gpu_seen, n_trials=2, executor=client, devices=["cuda:0"], show_progress=False)
+    with pytest.raises(ValueError, match="gpus_per_trial must be a number in"):
+        DaskExecutor(client, gpus_per_trial=2)
+    assert study.trials == []

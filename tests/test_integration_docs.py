@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import os
 import re
 import subprocess
@@ -16,6 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SECTIONS = [
     ("README.md", "scikit-learn", ["sklearn"]),
     ("README.md", "Keras Tuner", ["keras", "keras_tuner", "torch"]),
+    ("docs/integrations.md", "Keras Tuner", ["keras", "keras_tuner", "torch"]),
     ("README.md", "PyTorch", ["torch"]),
     ("README.md", "XGBoost", ["xgboost"]),
     ("README.md", "LightGBM", ["lightgbm"]),
@@ -68,6 +70,16 @@ def test_snippet_runs(doc, heading, needs, tmp_path):
                               text=True, timeout=300)
         assert done.returncode == 0, f"{heading} snippet failed:\n{done.stderr[-3000:]}"
         assert done.stdout.strip(), "each snippet prints what it found"
+        if heading == "Keras Tuner":
+            shows_the_values_trials_ran_with(done.stdout)
+
+
+def shows_the_values_trials_ran_with(stdout: str) -> None:
+    """Keras Tuner's best hyperparameters hold the learning rate a trial ran with, not its unit number."""
+    shown = ("best: ", "trials: ")
+    lines = dict(line.split(": ", 1) for line in stdout.splitlines() if line.startswith(shown))
+    best, trials = ast.literal_eval(lines["best"]), ast.literal_eval(lines["trials"])
+    assert best["lr"] in [lr for _, _, lr in trials], (best, trials)
 
 
 def test_import_shoal_loads_no_framework():

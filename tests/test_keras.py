@@ -20,8 +20,8 @@ kt = pytest.importorskip("keras_tuner")
 from sklearn.datasets import load_digits  # noqa: E402
 
 import shoal  # noqa: E402
-from shoal.keras import PruningCallback, ShoalOracle, from_unit, space_of  # noqa: E402
-from shoal.schedulers import MedianStopping  # noqa: E402
+from shoal.keras import PruningCallback, ShoalOracle, Tuner, from_unit, space_of  # noqa: E402
+from shoal.schedulers import ASHA, MedianStopping  # noqa: E402
 
 X, Y = load_digits(return_X_y=True)
 X = (X / 16.0).astype("float32")
@@ -188,11 +188,73 @@ def test_callback_in_a_plain_keras_objective_raises_trial_pruned():
     assert poor.state == shoal.TrialState.PRUNED and len(poor.reports) < 4
 
 
+#: the learning rates build_unit_model built models with, in order
+BUILT: list[float] = []
+
+
+def build_unit_model(hp):
+    keras.utils.set_random_seed(0)
+    lr = from_unit(hp, "lr", lambda u: 10 ** (-3 * u) / 10)  # 1e-4 .. 1e-1
+    BUILT.append(lr)
+    model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(10, activation="softmax")])
+    model.compile(keras.optimizers.SGD(lr), "sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def test_tuner_preset_stops_poor_trials_and_shows_the_values_trials_ran_with(tmp_path, capsys):
+    def tuner():
+        return Tuner(build_unit_model, objective="val_accuracy", max_trials=3, max_epochs=3, seed=0,
+                     directory=str(tmp_path), project_name="p", overwrite=False)
+
+    first = tuner()
+    scheduler = first.oracle.scheduler
+    assert isinstance(scheduler, ASHA) and scheduler.max_resource == 3 and scheduler.reduction_factor == 3
+    fit = dict(validation_data=(X_VALID, Y_VALID), batch_size=64, verbose=0)
+    with pytest.raises(ValueError, match="epochs: this Tuner trains each trial up to max_epochs=3"):
+        first.search(X_TRAIN, Y_TRAIN, epochs=5, **fit)
+    assert first.oracle.study.trials == []
+    first.oracle.study.enqueue({"lr": 0.1})  # a value by hand: from_unit takes it as it is
+    first.oracle.study.enqueue({"lr": 1e-4})  # learns little: ASHA stops it at the first rung
+    BUILT.clear()
+    first.search(X_TRAIN, Y_TRAIN, **fit)
+    good, poor, third = first.oracle.study.trials
+    assert BUILT[:2] == [0.1, 1e-4]  # before, from_unit mapped the enqueued value again
+    assert good.state == shoal.TrialState.COMPLETE and [s for s, _ in good.reports] == [0, 1, 2]
+    assert poor.state == shoal.TrialState.PRUNED and [s for s, _ in poor.reports] == [0, 1]
+    assert third.unit["lr"] is not None and BUILT[2] == pytest.approx(third.config["lr"])
+    # Keras Tuner shows the values the trials ran with (before: the unit number of a sampled one)
+    shown = sorted(t.hyperparameters.values["lr"] for t in first.oracle.trials.values())
+    assert shown == sorted(t.config["lr"] for t in (good, poor, third))
+    best = first.get_best_hyperparameters()[0]
+    assert best.values["lr"] == pytest.approx(first.oracle.study.best.config["lr"])
+    capsys.readouterr()
+    first.results_summary(3)
+    summary = capsys.readouterr().out
+    assert f"lr: {third.config['lr']}" in summary and f"lr: {third.unit['lr']}" not in summary
+    # and building from them (or a copy) gives the model the trial trained
+    BUILT.clear()
+    first.hypermodel.build(best.copy())
+    first.get_best_models(1)
+    assert BUILT == [best.values["lr"]] * 2
+    # a tuner made again reloads the project: the same values, the unit numbers kept aside
+    again = tuner().oracle.trials
+    assert {k: t.hyperparameters.values for k, t in again.items()} == {
+        k: t.hyperparameters.values for k, t in first.oracle.trials.items()}
+    [sampled] = [t for t in again.values() if t.hyperparameters.values["lr"] == third.config["lr"]]
+    BUILT.clear()
+    first.hypermodel.build(sampled.hyperparameters)
+    assert BUILT == [pytest.approx(third.config["lr"])]
+
+
 def test_bad_arguments():
     with pytest.raises(ValueError, match="sampler must be a shoal sampler"):
         ShoalOracle(objective="val_loss", sampler="tpe")
     with pytest.raises(ValueError, match="max_trials"):
         ShoalOracle(objective="val_loss", max_trials=0)
+    with pytest.raises(ValueError, match="max_epochs must be an int >= 1"):
+        Tuner(build_unit_model, objective="val_loss", max_epochs=0)
+    with pytest.raises(ValueError, match="makes its own ShoalOracle"):
+        Tuner(build_unit_model, oracle=ShoalOracle(objective="val_loss"))
     with pytest.raises(ValueError, match="PruningCallback: give the ShoalOracle"):
         PruningCallback("val_loss")
     study = shoal.Study("cb", {"lr": shoal.Float(0.1, 1.0)})

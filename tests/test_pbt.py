@@ -176,6 +176,35 @@ def test_segments_end_at_multiples_of_the_interval() -> None:
     assert [pbt.decide(context, restarted, s, 1.0) for s in (7, 8)] == [Decision.CONTINUE, Decision.COMPLETE]
 
 
+def test_trials_left_counts_the_segments_members_have_left() -> None:
+    pbt = PBT(population=3, interval=3, max_steps=8)  # segments end at 3, 6 and 8 (max_steps)
+    assert pbt.ends_by_itself and not PBT(population=3).ends_by_itself
+    assert PBT(population=3).trials_left(_context([], [])) is None  # no max_steps: no end in sight
+    assert pbt.trials_left(_context([], [])) == 9
+    busy = _t(0, TrialState.RUNNING, [(1, 0.5)])  # its first segment runs: 2 more to go
+    ready = _t(1, TrialState.COMPLETE, [(2, 0.5), (3, 0.4)])  # done up to step 3: 2 more
+    done = _t(2, TrialState.COMPLETE, [(7, 0.3), (8, 0.2)])  # reached max_steps
+    lineage = [LineageRecord(0, 0, 0), LineageRecord(1, 1, 0), LineageRecord(2, 2, 2, parent=0, step=6)]
+    assert pbt.trials_left(_context([busy, ready, done], lineage)) == 4
+    # a member that died mid-segment starts that segment again
+    died = _t(2, TrialState.FAILED, [(7, 0.3)], failure=FailureKind.WORKER_DIED, error="worker died")
+    assert pbt.trials_left(_context([busy, ready, died], lineage)) == 5
+
+
+def test_the_progress_bar_counts_the_segments_that_run(capsys) -> None:
+    pbt = PBT(population=2, interval=2, max_steps=5, synch=True, seed=1)  # 3 segments a member: 6
+    study = shoal.Study("bar", LR, scheduler=pbt, seed=1)
+    study.optimize(po.schedule_task, n_trials=2, show_progress=False)
+    from shoal.study.loop import planned
+
+    assert planned(study, 40) == 4 and planned(study, 3) == 3 and planned(study, None) == 4
+    capsys.readouterr()
+    study.optimize(po.schedule_task, n_trials=40)  # a cap: the members end after 4 more segments
+    assert len(study.trials) == 6
+    err = capsys.readouterr().err
+    assert "4/4" in err and "/40" not in err
+
+
 def test_the_population_is_filled_first() -> None:
     pbt = PBT(population=3, interval=4)
     plan = pbt.next_trial(_context([_t(0, TrialState.RUNNING, [])], [LineageRecord(0, 0, 0)]))

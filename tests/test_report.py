@@ -81,7 +81,7 @@ def test_report_from_a_study_object(db, tmp_path: Path) -> None:
     study = shoal.Study.load("tuned", url, sampler=CoarseToFine(rounds=2, seed=0))
     path = write_report(study, tmp_path / "r.html")
     assert re.search(r"the sampler('|\\u0027)s box", path.read_text())  # the live sampler's exact boxes
-    with pytest.raises(ValueError, match="must end in .html"):
+    with pytest.raises(ValueError, match=r"must end in \.html or \.htm, got '.*r\.txt'"):
         write_report(study, tmp_path / "r.txt")
     with pytest.raises(ValueError, match="does not exist"):
         write_report(study, tmp_path / "missing" / "r.html")
@@ -103,8 +103,15 @@ def test_report_exit_codes(db, capsys, tmp_path: Path) -> None:
     assert not (tmp_path / "r.html").exists()
     code, _, err = run_cli(capsys, "report", "tuned", "-o", str(tmp_path / "no" / "r.html"), "--storage", url)
     assert code == 2 and "does not exist" in err and len(err.strip().splitlines()) == 1
-    code, _, err = run_cli(capsys, "report", "tuned", "-o", str(tmp_path / "r.pdf"), "--storage", url)
-    assert code == 2 and "must end in .html" in err
+    for name in ("r.pdf", "r.html.txt", "r", "r.xhtml"):  # refused in one line, before the study is read
+        code, _, err = run_cli(capsys, "report", "nope", "-o", str(tmp_path / name), "--storage", url)
+        assert code == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+        assert f"report path must end in .html or .htm, got '{tmp_path / name}'" in err
+        assert not (tmp_path / name).exists()
+    for name in ("r.htm", "R.HTML", "r.Htm"):  # both names a browser opens as HTML, in any case
+        code, out, err = run_cli(capsys, "report", "tuned", "-o", str(tmp_path / name), "--storage", url)
+        assert code == 0, err
+        assert (tmp_path / name).read_text().startswith("<!DOCTYPE html>") and name in out
     missing = sqlite_url_for(tmp_path / "missing.db")
     code, _, err = run_cli(capsys, "report", "tuned", "--storage", missing)
     assert code == 2 and "no shoal database" in err

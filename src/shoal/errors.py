@@ -19,6 +19,7 @@ __all__ = [
     "TrialPruned",
     "TrialAbandoned",
     "CheckpointError",
+    "ObjectiveUnavailable",
     "ConfigError",
     "CLIError",
     "ApiError",
@@ -66,6 +67,12 @@ class TrialAbandoned(ShoalError, RuntimeError):
 
 class CheckpointError(ShoalError, RuntimeError):
     """A checkpoint is missing, truncated, corrupt or cannot be read: the trial fails, the study goes on."""
+
+
+class ObjectiveUnavailable(ShoalError, RuntimeError):
+    """The first trials of an ``optimize`` call all failed to import the same module where they run
+    (e.g. the objective's module is missing on the Dask workers): the call stops instead of failing
+    every trial the same way. The message names the module and where to install it."""
 
 
 class ConfigError(ShoalError, ValueError):

@@ -106,6 +106,9 @@ class Trial:
     #: Hyperparameter changes: tweaks while it ran (``study.tweak``, a rule, PBT) and, for a fork,
     #: what it changed against its parent; in the order they were made.
     changes: list[ConfigChange] = field(default_factory=list)
+    #: The device the trial ran on, when ``optimize(devices=...)`` gave its worker one (e.g.
+    #: ``"cuda:1"``; on Dask the worker's GPU and address); None otherwise.
+    device: str | None = None
 
     @property
     def schedule(self) -> list[tuple[int, dict[str, Any]]]:
@@ -183,6 +186,7 @@ class Trial:
             "feasible": self.feasible,
             "schedule": [[step, dict(config)] for step, config in self.schedule],
             "changes": [_change_dict(c) for c in self.changes],
+            "device": self.device,
         }
 
 

@@ -149,13 +149,24 @@ def render_report(study: Any) -> str:
     )
 
 
-def write_report(study: Any, path: str | Path) -> Path:
-    """Write the report of ``study`` to ``path`` (an ``.html`` file); returns the path."""
+#: the names a report may end in (any case): the two a browser opens as HTML
+REPORT_SUFFIXES = (".html", ".htm")
+
+
+def check_report_path(path: str | Path) -> Path:
+    """``path`` as a ``Path`` when a report may be written there: it ends in ``.html`` or ``.htm``
+    (any case) and its folder exists; else a ``ValueError`` saying which."""
     path = Path(path)
-    if path.suffix.lower() not in (".html", ".htm"):
-        raise ValueError(f"report path must end in .html, got {str(path)!r}")
+    if path.suffix.lower() not in REPORT_SUFFIXES:
+        raise ValueError(f"report path must end in .html or .htm, got {str(path)!r}")
     if not path.parent.exists():
         raise ValueError(f"report path: folder {str(path.parent)!r} does not exist; create it first")
+    return path
+
+
+def write_report(study: Any, path: str | Path) -> Path:
+    """Write the report of ``study`` to ``path`` (an ``.html`` or ``.htm`` file); returns the path."""
+    path = check_report_path(path)
     text = render_report(study)
     path.write_text(text, encoding="utf-8")
     return path

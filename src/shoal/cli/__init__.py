@@ -3,7 +3,9 @@
 Exit codes: 0 ok; 1 the objective raised an exception that is not caught (traceback printed);
 2 bad input (a usage error, a bad config, an objective module that fails to import, a space the
 sampler cannot search, an unknown study, a read-only or damaged database, a Dask scheduler out of
-reach), with one line on stderr and nothing stored;
+reach), with one line on stderr and nothing stored; also the objective's module missing where the
+trials run (its first trials failed importing it: recorded FAILED, then one line saying what to
+install where);
 130 interrupted (the study is saved; run the same command again to continue).
 
 The command groups live in modules: ``runs`` (run), ``studies`` (studies, show, trials, best, lineage,
@@ -296,7 +298,8 @@ def build_parser() -> argparse.ArgumentParser:
         "offline (plotly.js is inside). Needs plotly and scikit-learn: pip install 'shoal[plot]'.",
     )
     report.add_argument("study", metavar="STUDY")
-    report.add_argument("-o", "--output", default="report.html", help="the HTML file (default report.html)")
+    report.add_argument("-o", "--output", default="report.html",
+                        help="the HTML file, ending in .html or .htm (default report.html)")
     report.add_argument("--storage", help=storage_help)
     report.set_defaults(handler=cmd_report)
 

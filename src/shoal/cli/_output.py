@@ -97,10 +97,13 @@ def trials_table(
     """Trials as a table: number, (state), value, a column per returned value and ``feasible`` (for a
     study with several objectives or constraints: ``metrics`` names them), the config, the duration;
     ``full`` adds state and error, ``notes`` (number -> text, e.g. why a trial is PAUSED) a note
-    column when any of the trials has one."""
+    column when any of the trials has one; a device column comes when any trial ran on one."""
     judged = [*metrics, "feasible"] if metrics else []
     columns = ["#", "state", "value", *judged, *names, "duration"] if full else [
         "#", "value", *judged, *names, "duration"]
+    on_devices = any(t.device is not None for t in trials)
+    if on_devices:
+        columns.append("device")
     if full:
         columns.append("error")
     noted = bool(notes) and any(t.number in notes for t in trials)  # type: ignore[operator]
@@ -117,6 +120,8 @@ def trials_table(
             row.append(feasible_text(t.feasible))
         row.extend(fmt(t.config.get(n)) for n in names)
         row.append(fmt_duration(t.duration))
+        if on_devices:
+            row.append(t.device or "")
         if full:
             row.append(error_line(t.error))
         if noted:

@@ -23,8 +23,12 @@ def _study_data(args: argparse.Namespace):
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from ..analysis.report import write_report
+    from ..analysis.report import check_report_path, write_report
 
+    try:
+        check_report_path(args.output)  # before the study is read
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
     data = _study_data(args)
     try:
         path = write_report(data, args.output)

@@ -9,7 +9,7 @@ import warnings
 from typing import Any
 
 from ..config import ConfigError, RunConfig
-from ..errors import CLIError
+from ..errors import CLIError, ObjectiveUnavailable
 from ..trial import Trial, TrialState
 from ._output import count_states, counts_text, error_line, esc, fmt, new_console
 from ._stored import check_writable, is_storage_error, open_storage, storage_failure
@@ -96,6 +96,8 @@ def _run_study(args: argparse.Namespace, config: RunConfig, objective: Any, clie
             callbacks=[lambda _study, trial: new.append(trial)],
             **options,
         )
+    except ObjectiveUnavailable as exc:  # the first trials could not import a module where they run
+        raise CLIError(f"study {config.study!r}: {exc}") from None
     except KeyboardInterrupt:
         raise Interrupted(
             f"interrupted; study {config.study!r} keeps its finished trials in {config.storage}; "

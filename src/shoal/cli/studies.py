@@ -75,7 +75,8 @@ def cmd_studies(args: argparse.Namespace) -> int:
     if not summaries:
         console.print(f"no studies in {esc(url)}")
         return 0
-    table = new_table("study", "direction", "trials", "states", "best", "sampler", title=esc(url))
+    table = new_table("study", "direction", "trials", "states", "best", "sampler", "scheduler",
+                      title=esc(url))
     for s in summaries:
         table.add_row(
             esc(s.record.name),
@@ -84,6 +85,7 @@ def cmd_studies(args: argparse.Namespace) -> int:
             counts_text(s.counts),
             fmt(s.best_value),
             esc(s.record.sampler),
+            esc(s.record.scheduler or "none"),
         )
     console.print(table)
     return 0
@@ -128,6 +130,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         summary.add_row("constraints", esc(", ".join(map(str, objectives.constraints))))
         summary.add_row("feasible", _feasible_count(trials))
     summary.add_row("sampler", esc(record.sampler))
+    summary.add_row("scheduler", esc(record.scheduler or "none"))
     summary.add_row("storage", esc(storage_url(args)))
     summary.add_row("created", record.created_at.isoformat(timespec="seconds"))
     summary.add_row("trials", f"{len(trials)} ({counts_text(count_states(trials))})")
@@ -184,15 +187,17 @@ def cmd_trials(args: argparse.Namespace) -> int:
         judged = [*(f"values_{m}" for m in metrics), "feasible"] if metrics else []
         fixed = {"number", "state", "value", "duration", "error", *judged}
         columns = [f"config_{n}" if n in fixed else n for n in names]
+        on_devices = any(t.device is not None for t in trials)  # a device column when any has one
         writer = csv.writer(sys.stdout, lineterminator="\n")
-        writer.writerow(["number", "state", "value", *judged, *columns, "duration", "error"])
+        writer.writerow(["number", "state", "value", *judged, *columns, "duration",
+                         *(["device"] if on_devices else []), "error"])
         for t in trials:
             values = [_csv_cell(t.values.get(m)) for m in metrics]
             writer.writerow(
                 [t.number, t.state.value, _csv_cell(t.value)]
                 + (values + [_csv_cell(t.feasible)] if metrics else [])
                 + [_csv_cell(t.config.get(n)) for n in names]
-                + [_csv_cell(t.duration), error_line(t.error)]
+                + [_csv_cell(t.duration)] + ([t.device or ""] if on_devices else []) + [error_line(t.error)]
             )
         return 0
     console = new_console()

@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from ..execution import dask_gpus
+from ..execution.devices import plan_devices
 from ..objectives import Objectives
 from ..rules import Rule
 from ..samplers.base import Sampler
@@ -70,12 +72,15 @@ class RunConfig:
     timeout_per_trial: float | None = None
     max_trials_per_worker: int | None = None
     retries: int | None = None
+    devices: str | list[str | int] | None = None
+    workers_per_device: int | None = None
     base_dir: Path | None = None
 
     #: The keys a config file may hold.
     KEYS = ("study", "objective", "direction", "objectives", "constraints", "report_metric", "space",
             "sampler", "scheduler", "rules", "checkpoints", "n_trials", "timeout", "seed", "storage", "catch",
-            "n_workers", "dask", "total_trials", "timeout_per_trial", "max_trials_per_worker", "retries")
+            "n_workers", "dask", "total_trials", "timeout_per_trial", "max_trials_per_worker", "retries",
+            "devices", "workers_per_device")
 
     @classmethod
     def from_yaml(
@@ -181,10 +186,11 @@ class RunConfig:
             )
         n_trials = _positive_int("n_trials", data.get("n_trials"))
         total_trials = _positive_int("total_trials", data.get("total_trials"))
-        if n_trials is None and timeout is None and total_trials is None:
+        ends = built_scheduler is not None and built_scheduler.ends_by_itself  # PBT with max_steps
+        if n_trials is None and timeout is None and total_trials is None and not ends:
             raise ConfigError(
                 "n_trials: set n_trials, total_trials or timeout so the run ends (a grid stops early "
-                "when every point is done)"
+                "when every point is done; PBT with max_steps ends when its members have trained)"
             )
         n_workers = _positive_int("n_workers", data.get("n_workers"))
         dask = data.get("dask")
@@ -207,6 +213,7 @@ class RunConfig:
                 "max_trials_per_worker: recycles local worker processes and does not apply to a Dask "
                 "cluster (Dask manages its workers); remove it or remove dask"
             )
+        devices, workers_per_device = _devices(data, n_workers, dask)
         _check_scheduler_fits(scheduler, built_scheduler, checkpoints, storage, dask)
         catch = data.get("catch")
         if catch is not None:
@@ -238,6 +245,8 @@ class RunConfig:
             total_trials=total_trials,
             timeout_per_trial=timeout_per_trial,
             max_trials_per_worker=max_trials_per_worker,
+            devices=devices,
+            workers_per_device=workers_per_device,
             retries=retries,
             base_dir=None if base_dir is None else Path(base_dir),
         )
@@ -342,6 +351,10 @@ class RunConfig:
             options["executor"] = self.dask
         if self.retries is not None:
             options["retries"] = self.retries
+        if self.devices is not None:
+            options["devices"] = self.devices
+        if self.workers_per_device is not None:
+            options["workers_per_device"] = self.workers_per_device
         return options
 
     def run(self, *, show_progress: bool = True) -> Study:
@@ -354,6 +367,26 @@ class RunConfig:
         study = self.build_study()
         study.optimize(objective, self.n_trials, show_progress=show_progress, **self.optimize_options())
         return study
+
+
+def _devices(
+    data: Mapping[str, Any], n_workers: int | None, dask: str | None
+) -> tuple[str | list[str | int] | None, int | None]:
+    """``devices`` and ``workers_per_device`` checked as ``optimize`` checks them (the GPUs named
+    must be visible here), before anything runs."""
+    devices, per = data.get("devices"), data.get("workers_per_device")
+    if devices is None and per is None:
+        return None, None
+    if isinstance(devices, (list, tuple)):
+        devices = list(devices)
+    try:
+        if dask is not None:
+            dask_gpus(devices, per)
+        else:
+            plan_devices(devices, n_workers, per)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None  # it names the key: devices, n_workers, workers_per_device
+    return devices, per
 
 
 def _objectives(

@@ -43,6 +43,7 @@ def summary_json(summary: StudySummary) -> dict[str, Any]:
         "name": record.name,
         "direction": record.direction,
         "sampler": record.sampler,
+        "scheduler": record.scheduler,
         "created_at": _iso(record.created_at),
         "paused": record.paused,
         "n_trials": summary.n_trials,
@@ -70,6 +71,7 @@ def study_json(record: StudyRecord, counts: dict[str, int], best: float | None) 
         "name": record.name,
         "direction": record.direction,
         "sampler": record.sampler,
+        "scheduler": record.scheduler,
         "space": record.space,
         "created_at": _iso(record.created_at),
         "paused": record.paused,
@@ -99,6 +101,7 @@ def trial_row(trial: Trial, note: str | None = None) -> dict[str, Any]:
         "stop_requested": trial.stop_requested,
         "error": error[-1] if error else None,
         "note": note,
+        "device": trial.device,
     }
 
 

@@ -8,6 +8,7 @@ events: a ``Finished`` outcome, or ``Died`` when the call's worker vanished.
 
 from __future__ import annotations
 
+import sys
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -111,6 +112,15 @@ class Executor(ABC):
         counts from there, not from a worker's start-up); None where the executor cannot tell, and
         the loop then counts from ``submit``."""
         return None
+
+    def device_of(self, key: int) -> str | None:
+        """The device the call ``key`` runs on (``optimize(devices=...)``), once the executor knows
+        it; None where it has none."""
+        return None
+
+    def install_hint(self, module: str) -> str:
+        """What to do when trials cannot import ``module`` where this executor runs them."""
+        return f"install {module!r} for the Python that runs the trials ({sys.executable})"
 
     @abstractmethod
     def cancel(self, key: int) -> None:

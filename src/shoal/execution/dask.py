@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import queue
 import threading
 import uuid
@@ -91,6 +92,7 @@ class _Channel:
         self._key = key
         self._token = uuid.uuid4().hex  # this execution of the task (a rerun has another)
         self._sent = 0
+        self._gpu = os.environ.get("CUDA_VISIBLE_DEVICES")  # the worker's own, when it has one
 
     @property
     def address(self) -> str:
@@ -101,7 +103,7 @@ class _Channel:
 
         self._sent += 1
         reply = f"{self._reports.name}-{self._key}-{self._token}-{self._sent}"
-        self._reports.put([kind, self._key, self._token, step, value, reply, self.address])
+        self._reports.put([kind, self._key, self._token, step, value, reply, self.address, self._gpu])
         answer = Variable(reply, client=self._client)
         while True:
             try:
@@ -185,6 +187,7 @@ class _Call:
         self.token: str | None = None  # the execution that was given leave to run
         self.worker: str | None = None
         self.last_reply: str | None = None
+        self.gpu: str | None = None  # the worker's CUDA_VISIBLE_DEVICES
 
 
 def _worker_lost(exc: BaseException) -> bool:
@@ -199,10 +202,15 @@ class DaskExecutor(Executor):
 
     ``client_or_address`` is a ``distributed.Client`` (left open on ``close``) or a scheduler address
     such as ``"tcp://host:8786"`` (the executor opens its own client and closes it). ``slots``
-    defaults to the cluster's worker threads when a run starts.
+    defaults to the cluster's worker threads when a run starts. ``gpus_per_trial`` (e.g. 1, or 0.5
+    for two trials per GPU) asks Dask for that much of a ``GPU`` worker resource per trial (workers
+    started with ``dask worker ADDRESS --resources GPU=1``); slots then default to what the GPUs hold.
     """
 
-    def __init__(self, client_or_address: Client | str, *, slots: int | None = None) -> None:
+    def __init__(
+        self, client_or_address: Client | str, *, slots: int | None = None,
+        gpus_per_trial: float | None = None,
+    ) -> None:
         if not is_dask_target(client_or_address):
             raise ValueError(
                 "client_or_address must be a dask.distributed Client or a scheduler address like "
@@ -212,8 +220,13 @@ class DaskExecutor(Executor):
             raise ValueError(f"slots must be a positive int or None (the cluster's threads), got {slots!r}")
         self._address = client_or_address if isinstance(client_or_address, str) else None
         self._client: Any = None if self._address else client_or_address
+        if gpus_per_trial is not None and (isinstance(gpus_per_trial, bool) or not isinstance(
+                gpus_per_trial, (int, float)) or not 0 < gpus_per_trial <= 1):
+            raise ValueError(f"gpus_per_trial must be a number in (0, 1] or None, got {gpus_per_trial!r}")
+        self._gpus = gpus_per_trial
         self._slots_given = slots
         self._slots: int | None = slots
+        self._devices: dict[int, str] = {}  # call key -> the GPU it ran on (gpus_per_trial)
         self._calls: dict[int, _Call] = {}
         self._inbox: queue.Queue[tuple[Any, ...]] = queue.Queue()
         self._reports: Any = None
@@ -239,8 +252,32 @@ class DaskExecutor(Executor):
     @property
     def slots(self) -> int:
         if self._slots is None:
-            self._slots = max(1, sum(self.client.nthreads().values()))
+            threads = self.client.nthreads()
+            if self._gpus is None:
+                self._slots = max(1, sum(threads.values()))
+            else:  # as many trials as the GPU resources hold, each worker up to its threads
+                held = {w: int(gpus / self._gpus + 1e-9) for w, gpus in self._gpu_resources().items()}
+                self._slots = max(1, sum(min(n, threads.get(w, n)) for w, n in held.items()))
         return self._slots
+
+    def _gpu_resources(self) -> dict[str, float]:
+        """The workers offering at least one trial's share of a ``GPU`` resource: address -> GPUs."""
+        if self._gpus is None:
+            return {}
+        workers = self.client.scheduler_info().get("workers", {})
+        offered = {address: float(info.get("resources", {}).get("GPU", 0))
+                   for address, info in workers.items()}
+        return {address: gpus for address, gpus in offered.items() if gpus >= self._gpus}
+
+    def device_of(self, key: int) -> str | None:
+        return self._devices.get(key)
+
+    def install_hint(self, module: str) -> str:
+        return (
+            f"install {module!r} on every Dask worker (pip install it in the workers' environment, or "
+            "start 'dask worker' where it imports: the same folder or PYTHONPATH; a single file can "
+            "travel with client.upload_file)"
+        )
 
     # -- running -------------------------------------------------------------------------------
     def start(self, job: Job, on_report: ReportHandler, on_checkpoint: Any = None) -> None:
@@ -249,6 +286,11 @@ class DaskExecutor(Executor):
         self._payload = job.to_bytes(
             "Dask workers", "define it at module level and keep what it closes over picklable"
         )
+        if self._gpus is not None and not self._gpu_resources():  # its tasks would wait forever
+            raise ValueError(
+                f"devices='auto': no worker of the Dask cluster offers a GPU resource of at least "
+                f"{self._gpus:g}; start workers with 'dask worker ADDRESS --resources GPU=1' (one per GPU)"
+            )
         self._on_report = on_report
         self._on_checkpoint = on_checkpoint
         self._slots = self._slots_given  # a cluster may have grown since the last run
@@ -288,6 +330,7 @@ class DaskExecutor(Executor):
             key=f"shoal-trial-{number}-{uuid.uuid4().hex[:8]}",
             pure=False,
             retries=0,
+            resources=None if self._gpus is None else {"GPU": self._gpus},
         )
         self._calls[key] = _Call(future)
         inbox = self._inbox
@@ -315,13 +358,15 @@ class DaskExecutor(Executor):
             del self._calls[key]
             events.append(self._translate(key, call, status, result))
             return
-        kind, key, token, step, value, reply, worker = item[1]
+        kind, key, token, step, value, reply, worker, gpu = item[1]
         call = self._calls.get(key)
         if kind == "start":
             if call is None:
                 answer = _ABORT
             elif call.token is None:
                 call.token, call.worker, answer = token, worker, _RUN
+                if self._gpus is not None:
+                    self._devices[key] = f"GPU {gpu} on {worker}" if gpu else f"GPU on {worker}"
             else:  # Dask re-ran a task whose worker was lost: the trial died with that worker
                 del self._calls[key]
                 self._forget(call)

@@ -14,11 +14,13 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
 from .base import Died, Event, Executor, Finished, Job, ReportHandler
+from .devices import Device
 
 __all__ = ["LocalPool"]
 
@@ -45,12 +47,20 @@ class _Worker:
     since: float | None = None
     pidfd: int | None = None
     pending: list[Any] = field(default_factory=list)
+    device: Device | None = None
 
 
 class LocalPool(Executor):
-    """``n_workers`` local processes; ``max_trials_per_worker`` recycles each after that many calls."""
+    """``n_workers`` local processes; ``max_trials_per_worker`` recycles each after that many calls.
 
-    def __init__(self, n_workers: int, *, max_trials_per_worker: int | None = None) -> None:
+    ``devices`` (one per worker, e.g. from ``devices.plan_devices``): worker k is started with
+    ``CUDA_VISIBLE_DEVICES`` set to ``devices[k].visible``, and so is any process that replaces it.
+    """
+
+    def __init__(
+        self, n_workers: int, *, max_trials_per_worker: int | None = None,
+        devices: Sequence[Device] | None = None,
+    ) -> None:
         if isinstance(n_workers, bool) or not isinstance(n_workers, int) or n_workers < 1:
             raise ValueError(f"n_workers must be a positive int, got {n_workers!r}")
         if max_trials_per_worker is not None and (
@@ -61,7 +71,10 @@ class LocalPool(Executor):
             raise ValueError(
                 f"max_trials_per_worker must be a positive int or None, got {max_trials_per_worker!r}"
             )
+        if devices is not None and len(devices) != n_workers:
+            raise ValueError(f"devices: give one per worker ({n_workers}), got {len(devices)}")
         self._n = n_workers
+        self._devices = list(devices) if devices is not None else [None] * n_workers
         self._max_calls = max_trials_per_worker
         self._payload: bytes | None = None
         self._workers: list[_Worker] = []
@@ -76,13 +89,15 @@ class LocalPool(Executor):
         self._on_report = on_report
         self._on_checkpoint = on_checkpoint
         self._payload = job.to_bytes("worker processes", "define it at module level or use n_workers=1")
-        self._workers = [self._spawn() for _ in range(self._n)]
+        self._workers = [self._spawn(self._devices[k]) for k in range(self._n)]
 
-    def _spawn(self) -> _Worker:
+    def _spawn(self, device: Device | None) -> _Worker:
         assert self._payload is not None
         ours, theirs = socket.socketpair()
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
+        if device is not None:  # its own GPU, set before the objective (or CUDA) starts
+            env["CUDA_VISIBLE_DEVICES"] = device.visible
         process = subprocess.Popen(
             [sys.executable, "-m", "shoal.execution.worker", str(theirs.fileno())],
             pass_fds=(theirs.fileno(),),
@@ -97,7 +112,7 @@ class LocalPool(Executor):
             pidfd = os.pidfd_open(process.pid)
         except (AttributeError, OSError):
             pidfd = None
-        return _Worker(process, conn, pidfd=pidfd)
+        return _Worker(process, conn, pidfd=pidfd, device=device)
 
     def _replace(self, worker: _Worker, *, kill: bool) -> None:
         if kill and worker.process.poll() is None:
@@ -107,7 +122,7 @@ class LocalPool(Executor):
         if worker.pidfd is not None:
             os.close(worker.pidfd)
         index = self._workers.index(worker)
-        self._workers[index] = self._spawn()
+        self._workers[index] = self._spawn(worker.device)  # the slot keeps its device
 
     # -- calls ---------------------------------------------------------------------------------
     def submit(self, key: int, config: dict[str, Any], number: int, checkpoint: Any = None) -> None:
@@ -122,6 +137,12 @@ class LocalPool(Executor):
                 worker.since = time.monotonic() if worker.ready else None
                 return
         raise RuntimeError("submit called with every worker busy")
+
+    def device_of(self, key: int) -> str | None:
+        for worker in self._workers:
+            if worker.key == key:
+                return None if worker.device is None else worker.device.label
+        return None
 
     def running_since(self, key: int) -> float | None:
         """When the call began in its worker; a call still waiting for its worker to start reads now."""

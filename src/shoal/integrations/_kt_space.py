@@ -38,7 +38,9 @@ def from_unit(
     ``alpha = from_unit(hp, "alpha", lambda u: 10 ** (-3 * u) / 10)`` spreads alpha log-uniformly over
     [1e-4, 1e-1]. With ``parent_name``/``parent_values`` it exists only when that parent takes one of
     those values (and is None otherwise). Under ``ShoalOracle`` the study records the value ``fn(u)``
-    and any shoal sampler chooses u; under Keras Tuner's own oracles u is drawn uniformly.
+    and any shoal sampler chooses u; Keras Tuner's trial shows the value (``get_best_hyperparameters``,
+    ``results_summary``) and keeps u aside, so building from it gives the same model. Under Keras
+    Tuner's own oracles u is drawn uniformly and shown.
     """
     if not callable(fn):
         raise ValueError(f"from_unit({name!r}): fn must be callable (u -> value), got {fn!r}")
@@ -52,7 +54,12 @@ def from_unit(
         values = [parent_values] if isinstance(parent_values, (str, bytes)) else list(parent_values)
         with hp.conditional_scope(parent_name, values):
             u = hp.Float(name, 0.0, 1.0, default=0.5)
-    return None if u is None else fn(u)
+    if u is None:
+        return None
+    units = getattr(hp, "shoal_units", None) or {}  # a ShoalOracle trial keeps the value under ``name``
+    if name not in units:
+        return fn(u)
+    return u if units[name] is None else fn(units[name])  # None: a value enqueued by hand
 
 
 def is_unit_dimension(name: str) -> bool:

@@ -1,5 +1,6 @@
-"""Keras Tuner and Keras: ``ShoalOracle`` (a shoal study drives a Keras Tuner search) and
-``PruningCallback`` (each epoch's metric reported to the study, so its scheduler stops poor trials).
+"""Keras Tuner and Keras: ``ShoalOracle`` (a shoal study drives a Keras Tuner search),
+``PruningCallback`` (each epoch's metric reported to the study, so its scheduler stops poor trials)
+and ``Tuner`` (both, with ASHA, in one object, as ``keras_tuner.Hyperband`` is).
 
     oracle = ShoalOracle(objective="val_accuracy", max_trials=20, sampler=shoal.samplers.TPE(),
                          scheduler=shoal.schedulers.MedianStopping())
@@ -21,12 +22,14 @@ import keras
 import keras_tuner
 
 from ..samplers.base import Sampler, SearchExhausted
+from ..schedulers.asha import ASHA
 from ..study.core import Study
 from ..study.handle import RunningTrial
 from ..trial import TrialHandle, TrialPruned
 from ._kt_space import from_unit, is_unit_dimension, space_of
+from ._kt_values import UnitHyperParameters, shown_value, with_units
 
-__all__ = ["ShoalOracle", "PruningCallback", "from_unit", "space_of"]
+__all__ = ["ShoalOracle", "PruningCallback", "Tuner", "from_unit", "space_of"]
 
 _STATUS = keras_tuner.engine.trial.TrialStatus
 _PROJECT = "project"
@@ -130,11 +133,26 @@ class ShoalOracle(keras_tuner.Oracle):
         return {"status": _STATUS.RUNNING, "values": self._values(handle)}
 
     def _values(self, handle: RunningTrial) -> dict[str, Any]:
-        # a from_unit dimension hands build_model its unit number u; build_model applies the map
+        # what Keras Tuner shows: the values the trial runs with (a from_unit dimension's fn(u) too)
+        units = self._units(handle)
         return {
-            name: handle.unit[name] if is_unit_dimension(name) and name in handle.unit else value
+            name: shown_value(value, units[name]) if name in units else value
             for name, value in handle.config.items()
         }
+
+    @staticmethod
+    def _units(handle: RunningTrial) -> dict[str, float | None]:
+        # the unit numbers of from_unit dimensions: from_unit applies the map to these (None: a value
+        # enqueued by hand, which from_unit takes as it is)
+        return {
+            name: None if handle.unit.get(name) is None else float(handle.unit[name])
+            for name in handle.config if is_unit_dimension(name)
+        }
+
+    def _show(self, trial: Any, handle: RunningTrial) -> None:
+        """Keras Tuner's trial holds the values it runs with, and the unit numbers from_unit reads."""
+        trial.hyperparameters = with_units(trial.hyperparameters, self._values(handle), self._units(handle))
+        self._save_trial(trial)
 
     def _start(self, trial_id: str, handle: RunningTrial) -> None:
         self._handles[trial_id] = handle
@@ -147,6 +165,9 @@ class ShoalOracle(keras_tuner.Oracle):
             self._rerun(trial)
         elif trial.status == _STATUS.RUNNING:
             self.current = self._handles[trial.trial_id]
+        if trial.status == _STATUS.RUNNING:
+            self._show(trial, self._handles[trial.trial_id])
+            self.save()
         return trial
 
     def _rerun(self, trial: Any) -> None:
@@ -196,12 +217,21 @@ class ShoalOracle(keras_tuner.Oracle):
 
     def get_state(self) -> dict[str, Any]:
         state = super().get_state()
-        state["shoal"] = {"study": self.study_name, "numbers": dict(self._numbers)}
+        units = {
+            trial_id: trial.hyperparameters.shoal_units for trial_id, trial in self.trials.items()
+            if isinstance(trial.hyperparameters, UnitHyperParameters)
+        }
+        state["shoal"] = {"study": self.study_name, "numbers": dict(self._numbers), "units": units}
         return state
 
     def set_state(self, state: dict[str, Any]) -> None:
         super().set_state(state)
-        self._numbers = dict(state.get("shoal", {}).get("numbers", {}))
+        saved = state.get("shoal", {})
+        self._numbers = dict(saved.get("numbers", {}))
+        for trial_id, units in saved.get("units", {}).items():  # reloaded trials: their unit numbers again
+            trial = self.trials.get(trial_id)
+            if trial is not None:
+                trial.hyperparameters = with_units(trial.hyperparameters, trial.hyperparameters.values, units)
 
 
 class PruningCallback(keras.callbacks.Callback):
@@ -251,3 +281,69 @@ class PruningCallback(keras.callbacks.Callback):
             if oracle is None:
                 raise TrialPruned(f"stopped by the study at epoch {epoch} ({self.monitor} = {value:g})")
             self.model.stop_training = True
+
+
+class Tuner(keras_tuner.Tuner):
+    """A Keras Tuner tuner whose trials stop early, as easy as ``keras_tuner.Hyperband``.
+
+    ``Tuner(build_model, objective="val_accuracy", max_trials=30, max_epochs=20, directory="runs",
+    project_name="mlp")`` then ``tuner.search(x, y, validation_data=(xv, yv))``: a ``ShoalOracle``
+    (``sampler``, the study's default when None) chooses each trial's values, every trial trains up
+    to ``max_epochs`` epochs, and ``PruningCallback`` reports each epoch to the ASHA scheduler
+    (``ASHA(1, reduction_factor=factor, max_resource=max_epochs)``; give ``scheduler=`` for another),
+    which stops poor trials. Other keyword arguments (``directory``, ``project_name``,
+    ``overwrite``, ...) are ``keras_tuner.Tuner``'s; ``oracle`` is this tuner's ``ShoalOracle``.
+    """
+
+    def __init__(
+        self,
+        hypermodel: Any = None,
+        objective: Any = None,
+        max_trials: int | None = 10,
+        max_epochs: int = 10,
+        factor: int = 3,
+        *,
+        sampler: Sampler | None = None,
+        scheduler: Any = None,
+        storage: Any = _PROJECT,
+        study_name: str = "keras-tuner",
+        seed: int | None = None,
+        hyperparameters: Any = None,
+        tune_new_entries: bool = True,
+        allow_new_entries: bool = True,
+        max_retries_per_trial: int = 0,
+        max_consecutive_failed_trials: int = 3,
+        **kwargs: Any,
+    ) -> None:
+        if "oracle" in kwargs:
+            raise ValueError("Tuner: makes its own ShoalOracle; for your own oracle use keras_tuner.Tuner")
+        if isinstance(max_epochs, bool) or not isinstance(max_epochs, int) or max_epochs < 1:
+            raise ValueError(f"Tuner: max_epochs must be an int >= 1 (the epochs a full trial trains), "
+                             f"got {max_epochs!r}")
+        if scheduler is None:
+            scheduler = ASHA(1, reduction_factor=factor, max_resource=max_epochs)
+        oracle = ShoalOracle(
+            objective=objective, max_trials=max_trials, sampler=sampler, scheduler=scheduler,
+            storage=storage, study_name=study_name, seed=seed, hyperparameters=hyperparameters,
+            tune_new_entries=tune_new_entries, allow_new_entries=allow_new_entries,
+            max_retries_per_trial=max_retries_per_trial,
+            max_consecutive_failed_trials=max_consecutive_failed_trials,
+        )
+        super().__init__(hypermodel=hypermodel, oracle=oracle, **kwargs)
+        self.max_epochs = max_epochs
+
+    def search(self, *fit_args: Any, **fit_kwargs: Any) -> None:
+        """``keras_tuner.Tuner.search``: each trial is ``model.fit(*fit_args, **fit_kwargs)`` for up to
+        ``max_epochs`` epochs, with a ``PruningCallback`` added to ``callbacks``."""
+        epochs = fit_kwargs.get("epochs", self.max_epochs)
+        if epochs != self.max_epochs:
+            raise ValueError(
+                f"epochs: this Tuner trains each trial up to max_epochs={self.max_epochs}; leave epochs "
+                "out of search() or give Tuner(max_epochs=...)"
+            )
+        fit_kwargs["epochs"] = self.max_epochs
+        callbacks = list(fit_kwargs.get("callbacks") or [])
+        if not any(isinstance(c, PruningCallback) for c in callbacks):
+            callbacks.append(PruningCallback(self.oracle))
+        fit_kwargs["callbacks"] = callbacks
+        super().search(*fit_args, **fit_kwargs)

@@ -184,6 +184,17 @@ class Scheduler(Seeded, ABC):
         """The number of a PAUSED trial to run again now (None: start a new one). Default none."""
         return None
 
+    @property
+    def ends_by_itself(self) -> bool:
+        """True when ``next_trial`` raises ``SearchExhausted`` once its plan is done (PBT with
+        ``max_steps``), so a run needs no ``n_trials`` or timeout to end. Default False."""
+        return False
+
+    def trials_left(self, context: SchedulerContext) -> int | None:
+        """How many more trials this scheduler plans, as far as it can tell now (None: no bound;
+        the default). ``optimize``'s progress bar counts to it when it is below ``n_trials``."""
+        return None
+
     def describe(self) -> str:
         """A short description, e.g. ``ASHA(min_resource=1, reduction_factor=3, mode='stop')``."""
         return f"{type(self).__name__}()"

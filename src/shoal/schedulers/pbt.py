@@ -173,6 +173,35 @@ class PBT(Scheduler):
             raise SearchExhausted(f"PBT: every one of the {len(members)} members has finished training")
         return None
 
+    @property
+    def ends_by_itself(self) -> bool:
+        """With ``max_steps`` every member ends, and with them the run."""
+        return self.max_steps is not None
+
+    def trials_left(self, context: SchedulerContext) -> int | None:
+        """The segments the members have left (with ``max_steps``; None without): each member that
+        has not finished trains up to ``max_steps``, one segment per ``interval`` steps. Restarts add
+        segments; an asynchronous exploit that jumps ahead skips some."""
+        if self.max_steps is None:
+            return None
+        members = self.members(context)
+        left = (self.population - len(members)) * self._segments_from(0)
+        for member in members.values():
+            if member.status == _BUSY:
+                left += self._segments_from(member.last.step) - 1  # the running one has started
+            elif member.status == _READY:
+                head = member.head
+                left += self._segments_from(head.reports[-1][0] if head.reports else member.last.step)
+            elif member.status == _RESTART:
+                left += self._segments_from(member.last.step)
+        return left
+
+    def _segments_from(self, step: int) -> int:
+        """Segments a member starting at ``step`` trains until it reports ``max_steps``."""
+        assert self.max_steps is not None
+        end = self.boundary(step)
+        return 1 + max(0, -(-(self.max_steps - end) // self.interval))
+
     def members(self, context: SchedulerContext) -> dict[int, _Member]:
         """The population as storage has it: each member's segments, trials, latest trial, status."""
         repeats: dict[int, list[int]] = {}

@@ -46,6 +46,9 @@ class StudyRecord:
     #: The study's objectives and constraints in their stored form (``shoal.objectives.Objectives.
     #: to_dict``); None for a one-number study in ``direction`` (and every study stored before them).
     objectives: dict[str, Any] | None = None
+    #: The description of the scheduler the study last ran with (``Scheduler.describe()``, e.g.
+    #: ``PBT(population=4, ...)``); None: none given yet (and every study stored before this column).
+    scheduler: str | None = None
 
 
 @dataclass(frozen=True)
@@ -87,10 +90,12 @@ class Storage(ABC):
         sampler: str,
         *,
         objectives: dict[str, Any] | None = None,
+        scheduler: str | None = None,
     ) -> StudyRecord:
         """Create a study; raise ``StudyExists`` if the name is taken. ``objectives`` (a JSON-able
         mapping, kept as given) describes a study with several objectives or constraints; its
-        ``direction`` is then the first objective's."""
+        ``direction`` is then the first objective's. ``sampler`` and ``scheduler`` are descriptions
+        (``describe()``), the scheduler's None when there is none."""
 
     @abstractmethod
     def get_study(self, name: str) -> StudyRecord:
@@ -108,8 +113,10 @@ class Storage(ABC):
         space: dict[str, Any] | None = None,
         sampler: str | None = None,
         units: Mapping[int, Mapping[str, float]] | None = None,
+        scheduler: str | None = None,
     ) -> None:
-        """Replace a study's stored space or sampler description. ``units`` (by trial id) replaces
+        """Replace a study's stored space, sampler or scheduler description (None: keep it as it
+        is). ``units`` (by trial id) replaces
         stored trials' unit coordinates in the same transaction: a changed space places old trials
         anew by value, and no reader ever sees the new space with the old coordinates."""
 
@@ -264,6 +271,11 @@ class Storage(ABC):
     def request_stop(self, trial_id: int) -> bool:
         """Ask a RUNNING trial to stop: its next ``add_report`` returns True and it reads back with
         ``stop_requested``. Returns False (and changes nothing) when the trial is not RUNNING."""
+
+    @abstractmethod
+    def set_device(self, trial_id: int, device: str) -> None:
+        """Record the device a trial runs on (``Trial.device``, 1 to 255 characters; ``ValueError``
+        otherwise); a second call replaces the first."""
 
     @abstractmethod
     def request_changes(self, trial_id: int, changes: Sequence[ConfigChange]) -> bool:

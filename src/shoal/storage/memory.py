@@ -23,6 +23,7 @@ from .base import (
 )
 from .summary import (
     check_box,
+    check_device,
     check_failure,
     check_fill,
     check_imported,
@@ -68,6 +69,7 @@ class InMemoryStorage(Storage):
         sampler: str,
         *,
         objectives: dict[str, Any] | None = None,
+        scheduler: str | None = None,
     ) -> StudyRecord:
         if objectives is not None:
             to_json("objectives", objectives)  # refuse what a SQL storage could not keep
@@ -76,7 +78,7 @@ class InMemoryStorage(Storage):
                 raise StudyExists(f"study {name!r} already exists")
             record = StudyRecord(
                 self._next_study, name, direction, copy.deepcopy(space), sampler, _now(),
-                objectives=copy.deepcopy(objectives),
+                objectives=copy.deepcopy(objectives), scheduler=scheduler,
             )
             self._next_study += 1
             self._studies[name] = record
@@ -105,6 +107,7 @@ class InMemoryStorage(Storage):
         space: dict[str, Any] | None = None,
         sampler: str | None = None,
         units: Mapping[int, Mapping[str, float]] | None = None,
+        scheduler: str | None = None,
     ) -> None:
         with self._lock:
             for trial_id, unit in (units or {}).items():
@@ -117,6 +120,7 @@ class InMemoryStorage(Storage):
                         record,
                         space=copy.deepcopy(space) if space is not None else record.space,
                         sampler=sampler if sampler is not None else record.sampler,
+                        scheduler=scheduler if scheduler is not None else record.scheduler,
                     )
 
     def delete_study(self, name: str) -> None:
@@ -340,6 +344,13 @@ class InMemoryStorage(Storage):
                 return False
             trial.stop_requested = True
             return True
+
+    def set_device(self, trial_id: int, device: str) -> None:
+        check_device(device)
+        with self._lock:
+            trial = self._by_id.get(trial_id)
+            if trial is not None:
+                trial.device = device
 
     def read_trials(
         self, study_id: int, *, after: int = -1, numbers: Collection[int] = ()

@@ -55,7 +55,7 @@ from .sql_schema import (
     trials,
 )
 from .sql_studies import SQLStudies
-from .summary import check_failure, check_values, refuse_finished, to_json
+from .summary import check_device, check_failure, check_values, refuse_finished, to_json
 
 
 class SQLStorage(SQLStudies, SQLRecords, SQLImports, Storage):
@@ -391,6 +391,11 @@ class SQLStorage(SQLStudies, SQLRecords, SQLImports, Storage):
                 .where((trials.c.trial_id == trial_id) & (trials.c.state == TrialState.RUNNING.value))
                 .values(stop_requested=True)
             ).rowcount == 1
+
+    def set_device(self, trial_id: int, device: str) -> None:
+        check_device(device)
+        with self._write() as conn:
+            conn.execute(trials.update().where(trials.c.trial_id == trial_id).values(device=device))
 
     def _read_one(self, conn: Connection, trial_id: int) -> Trial:
         row = conn.execute(sa.select(*_TRIAL_COLUMNS).where(trials.c.trial_id == trial_id)).one()

@@ -111,6 +111,7 @@ def _build_trials(rows: list[Any], rows_of: RowsOf | None = None) -> list[Trial]
             values=values.get(row.trial_id, {}),
             feasible=None if row.feasible is None else bool(row.feasible),
             changes=[change_from_row(row.number, *c) for c in changes.get(row.trial_id, [])],
+            device=row.device,
         )
         for row in rows
     ]

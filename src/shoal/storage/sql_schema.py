@@ -33,6 +33,8 @@ studies = sa.Table(
     sa.Column("paused", sa.Boolean, nullable=False, server_default=sa.false()),
     # the objectives and constraints as JSON (Objectives.to_dict); NULL for a one-number study
     sa.Column("objectives", sa.Text, nullable=True),
+    # the scheduler's description (Scheduler.describe); NULL: none given (or stored before this column)
+    sa.Column("scheduler", sa.Text, nullable=True),
 )
 
 drivers = sa.Table(
@@ -78,6 +80,8 @@ trials = sa.Table(
     # hot path reads them only when there are any)
     sa.Column("n_changes", sa.Integer, nullable=False, server_default="0"),
     sa.Column("changes_pending", sa.Boolean, nullable=False, server_default=sa.false()),
+    # the device its worker was given (optimize(devices=...)), e.g. "cuda:1"; NULL: none
+    sa.Column("device", sa.String(255), nullable=True),
     sa.UniqueConstraint("study_id", "number", name="uq_shoal_trial_number"),
     sa.UniqueConstraint("study_id", "claim", name="uq_shoal_trial_claim"),
 )

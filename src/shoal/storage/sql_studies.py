@@ -39,6 +39,7 @@ class SQLStudies:
             _stamp(row.created_at),
             bool(row.paused),
             None if row.objectives is None else json.loads(row.objectives),
+            row.scheduler,
         )
 
     def create_study(
@@ -49,6 +50,7 @@ class SQLStudies:
         sampler: str,
         *,
         objectives: dict[str, Any] | None = None,
+        scheduler: str | None = None,
     ) -> StudyRecord:
         stored = None if objectives is None else to_json("objectives", objectives)
         try:
@@ -61,6 +63,7 @@ class SQLStudies:
                         sampler=sampler,
                         created_at=time.time(),
                         objectives=stored,
+                        scheduler=scheduler,
                     )
                 ).inserted_primary_key[0]
         except IntegrityError:
@@ -97,12 +100,15 @@ class SQLStudies:
         space: dict[str, Any] | None = None,
         sampler: str | None = None,
         units: Mapping[int, Mapping[str, float]] | None = None,
+        scheduler: str | None = None,
     ) -> None:
         values: dict[str, Any] = {}
         if space is not None:
             values["space"] = _dumps(space)
         if sampler is not None:
             values["sampler"] = sampler
+        if scheduler is not None:
+            values["scheduler"] = scheduler
         if not values and not units:
             return
         with self._write() as conn:

@@ -45,6 +45,13 @@ def refuse_finished(expected: TrialState, state: TrialState) -> None:
         )
 
 
+def check_device(device: object) -> str:
+    """A device name to store: a string of 1 to 255 characters."""
+    if not isinstance(device, str) or not 1 <= len(device) <= 255:
+        raise ValueError(f"device must be a string of 1 to 255 characters, e.g. 'cuda:0'; got {device!r}")
+    return device
+
+
 def check_failure(state: TrialState, failure: FailureKind | None) -> FailureKind | None:
     """The failure kind to store with a move to ``state``: only a FAILED trial has one."""
     if failure is None:

@@ -30,7 +30,7 @@ from .checkpointing import Checkpointing
 from .controls import PersonControls
 from .handle import RunningTrial
 from .heartbeat import Heartbeat
-from .loop import Budget, TrialLoop, check_optimize_options
+from .loop import Budget, TrialLoop, check_optimize_options, planned
 from .partial import fill_started
 from .progress import ProgressBar
 from .rules import RuleGlue, check_rules
@@ -417,7 +417,7 @@ class Study(PersonControls):
         n_trials: int | None = None,
         *,
         timeout: float | None = None,
-        n_workers: int = 1,
+        n_workers: int | None = None,
         executor: Any = None,
         timeout_per_trial: float | None = None,
         max_trials_per_worker: int | None = None,
@@ -426,6 +426,8 @@ class Study(PersonControls):
         catch: Iterable[type[BaseException]] | type[BaseException] = (Exception,),
         show_progress: bool = True,
         callbacks: Iterable[Callable[[Study, Trial], None]] = (),
+        devices: Any = None,
+        workers_per_device: int | None = None,
     ) -> None:
         """Run ``objective(config)`` (or ``objective(config, trial)``) on ``n_trials`` new trials.
 
@@ -436,7 +438,11 @@ class Study(PersonControls):
         re-runs a failed trial up to that many times, each attempt kept. ``total_trials`` is a
         study-wide budget shared by every driver. Exceptions of a type in ``catch`` mark the trial
         FAILED (traceback kept) and the study goes on; others are recorded, then raised. Ctrl-C marks
-        running trials STALE, re-queues them and stops; ``optimize`` again resumes.
+        running trials STALE, re-queues them and stops; ``optimize`` again resumes. ``devices``
+        (``"auto"`` or e.g. ``["cuda:0", "cuda:1"]``) gives each worker process its own GPU
+        (``CUDA_VISIBLE_DEVICES``, round-robin, ``workers_per_device`` each; ``n_workers`` defaults
+        to one per place) and each trial records its ``device``; on Dask it asks for a ``GPU``
+        worker resource per trial.
         """
         catch = check_optimize_options(
             n_trials=n_trials, total_trials=total_trials, max_trials_per_worker=max_trials_per_worker,
@@ -445,12 +451,13 @@ class Study(PersonControls):
         job = Job(objective, wants_trial(objective), catch)
         runner = choose_executor(
             n_workers, executor, timeout_per_trial=timeout_per_trial,
-            max_trials_per_worker=max_trials_per_worker,
+            max_trials_per_worker=max_trials_per_worker, devices=devices,
+            workers_per_device=workers_per_device,
         )
         self._driver()
         self.recover_stale()
         deadline = None if timeout is None else time.monotonic() + timeout
-        with ProgressBar(n_trials, show_progress, self.name) as progress:
+        with ProgressBar(planned(self, n_trials), show_progress, self.name) as progress:
             TrialLoop(
                 self,
                 runner,

@@ -19,6 +19,7 @@ from ..execution.base import Died, Executor, Finished, Job, Outcome
 from ..records import Steering
 from ..trial import FailureKind, Trial, TrialState
 from . import recovery, results
+from .fail_fast import ImportWatch
 from .handle import RunningTrial
 from .progress import ProgressBar
 from .warm import brought_in
@@ -85,6 +86,15 @@ def budget_spent(study: Study, total_trials: int | None) -> bool:
     return started >= total_trials and not study._log.has_queued()
 
 
+def planned(study: Study, n_trials: int | None) -> int | None:
+    """The progress bar's total: ``n_trials``, or fewer where the study's scheduler plans fewer
+    (PBT's segments left)."""
+    left = None if study._glue is None else study._glue.trials_left()
+    if left is None:
+        return n_trials
+    return left if n_trials is None else min(n_trials, left)
+
+
 class TrialLoop:
     """Runs one ``optimize`` call on an executor."""
 
@@ -114,6 +124,7 @@ class TrialLoop:
         self.to_raise: BaseException | None = None
         self.best = study._best_value()
         self.paused = False  # a person paused the study (storage flag): start nothing new
+        self.imports = ImportWatch(executor)  # the first trials all fail importing one module: stop
         self._next_recovery = time.monotonic() + study.heartbeat_seconds
 
     # -- the loop ------------------------------------------------------------------------------
@@ -138,12 +149,16 @@ class TrialLoop:
             self.executor.close()
         if self.to_raise is not None:
             raise self.to_raise
+        if self.exhausted:  # nothing left to try: the bar ends full at what ran
+            self.progress.finish()
 
     def _may_start(self) -> bool:
         budget = self.budget
         if self.exhausted or self.to_raise is not None:
             return False
         if budget.n_trials is not None and self.started >= budget.n_trials:
+            return False
+        if self.imports.doubtful and self.running:  # the first trial failed an import: wait for more
             return False
         return not self._late()
 
@@ -188,6 +203,15 @@ class TrialLoop:
         self.running[handle.number] = _Running(handle, time.monotonic(), attempt)
         slot = self.study._checkpoints.slot_for(handle.record)  # where it saves, what it resumes from
         self.executor.submit(handle.number, handle.config, handle.number, slot)
+        self._note_device(handle.record)
+
+    def _note_device(self, record: Trial) -> None:
+        """Record the device a trial runs on once the executor knows it (local workers: at once;
+        Dask: when the task starts on a worker)."""
+        device = self.executor.device_of(record.number)
+        if device is not None and device != record.device and record.trial_id is not None:
+            self.study.storage.set_device(record.trial_id, device)
+            record.device = device
 
     def _wait_seconds(self) -> float:
         now = time.monotonic()
@@ -215,6 +239,7 @@ class TrialLoop:
         running = self.running.pop(event.key, None)
         if running is None:
             return
+        self._note_device(running.handle.record)
         if isinstance(event, Died):
             outcome = Outcome(TrialState.FAILED, None, event.cause, FailureKind.WORKER_DIED)
         else:
@@ -232,6 +257,9 @@ class TrialLoop:
             return
         if finished.state == TrialState.PAUSED:  # a scheduler may resume it later
             return
+        unavailable = self.imports.see(finished)
+        if unavailable is not None and self.to_raise is None:
+            self.to_raise = unavailable  # start nothing more; the running trials finish first
         if finished.state == TrialState.FAILED:
             lines = (finished.error or "").strip().splitlines()
             logger.warning("trial %d failed: %s", finished.number, lines[-1] if lines else "")

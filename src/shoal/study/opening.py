@@ -34,14 +34,25 @@ def open_record(study: Study) -> StudyRecord:
         try:
             return study.storage.create_study(
                 study.name, study.direction, study.space.to_dict(), study.sampler.describe(),
-                objectives=objectives,
+                objectives=objectives, scheduler=_scheduler_text(study),
             )
         except ValueError:  # created by another driver between our two calls
             record = study.storage.get_study(study.name)
     check_objectives(study, record)
-    if study._sampler_given and record.sampler != study.sampler.describe():
-        study.storage.update_study(record.study_id, sampler=study.sampler.describe())
+    # what this study runs with, when it says: a given sampler, a given scheduler (and then the
+    # sampler it implies, e.g. random search for PBT); a study opened with neither keeps the record
+    given = study._sampler_given or study.scheduler is not None
+    sampler = study.sampler.describe() if given and record.sampler != study.sampler.describe() else None
+    scheduler = _scheduler_text(study)
+    scheduler = scheduler if scheduler is not None and scheduler != record.scheduler else None
+    if sampler is not None or scheduler is not None:
+        study.storage.update_study(record.study_id, sampler=sampler, scheduler=scheduler)
+        record = study.storage.get_study(study.name)
     return record
+
+
+def _scheduler_text(study: Study) -> str | None:
+    return None if study.scheduler is None else study.scheduler.describe()
 
 
 def reopen(

@@ -33,6 +33,15 @@ class ProgressBar:
     def update(self, best: str) -> None:
         if self._progress is not None:
             self._progress.update(self._task, advance=1, best=best)
+            task = self._progress.tasks[0]
+            if task.total is not None and task.completed > task.total:  # more than planned (restarts)
+                self._progress.update(self._task, total=task.completed)
+
+    def finish(self) -> None:
+        """The run ended because nothing is left to try (a grid, PBT's members done): the bar ends
+        full at what ran, e.g. ``16/16``, not ``16/40``."""
+        if self._progress is not None:
+            self._progress.update(self._task, total=self._progress.tasks[0].completed)
 
     def __exit__(
         self,

@@ -141,6 +141,10 @@ class SchedulerGlue:
             return promoted
         return None
 
+    def trials_left(self) -> int | None:
+        """How many more trials the scheduler plans (None: it cannot tell)."""
+        return self.scheduler.trials_left(self.context())
+
     def next_plan(self) -> TrialPlan | None:
         """The scheduler's plan of the next new trial (None: wait for a running trial to report)."""
         return self.scheduler.next_trial(self.context())

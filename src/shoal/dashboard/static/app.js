@@ -152,9 +152,10 @@ async function drawStudies() {
       el("td", { class: "num state-RUNNING", text: c.RUNNING || 0 }), el("td", { class: "num state-QUEUED", text: c.QUEUED || 0 }),
       el("td", { class: "num state-COMPLETE", text: c.COMPLETE || 0 }),
       el("td", { class: "num state-FAILED", text: (c.FAILED || 0) + (c.STALE || 0) }), el("td", { class: "num", text: c.PRUNED || 0 }),
-      el("td", { class: "num", text: fmt(s.best_value) }), el("td", { class: "muted", text: s.sampler }));
+      el("td", { class: "num", text: fmt(s.best_value) }), el("td", { class: "muted", text: s.sampler }),
+      el("td", { class: "muted", text: s.scheduler || "none" }));
   });
-  const head = ["study", "direction", "trials", "running", "queued", "complete", "failed", "pruned", "best", "sampler"];
+  const head = ["study", "direction", "trials", "running", "queued", "complete", "failed", "pruned", "best", "sampler", "scheduler"];
   const table = studies.length
     ? el("div", { class: "table-wrap" }, el("table", {}, el("thead", {}, el("tr", {}, head.map((h) => el("th", { text: h })))), el("tbody", {}, rows)))
     : el("p", { class: "muted", text: "No studies in this storage yet: run one and it appears here." });
@@ -194,7 +195,7 @@ function drawHeader(study) {
   fill(box,
     el("h2", {}, study.name, study.paused ? el("span", { id: "paused-badge", class: "badge paused", text: "paused" }) : null),
     el("div", { class: "row" },
-      el("div", {}, el("span", { class: "muted", text: `${study.direction} · ${study.sampler} · ${study.n_trials} trials` }), ...counts,
+      el("div", {}, el("span", { class: "muted", text: `${study.direction} · ${study.sampler}${study.scheduler ? " · " + study.scheduler : ""} · ${study.n_trials} trials` }), ...counts,
         el("div", {}, "best value ", el("strong", { id: "best-value", text: study.best_value === null ? "none yet" : fmt(study.best_value) }))),
       el("div", {}, button, " ", el("span", { id: "study-message" }))),
     study.paused ? el("p", { class: "banner", text: "Paused: running trials go on, no new trial starts until the study is unpaused." }) : null);
@@ -337,9 +338,11 @@ function drawForm(study) {
 function drawTable(study) {
   const box = section("trials", () => el("div", {}));
   const dims = Object.keys(study.space);
+  const onDevices = [...S.rows.values()].some((r) => r.device);  // a device column when trials ran on GPUs
   const cols = [
     ["number", "#", (r) => r.number], ["state", "state", (r) => r.state], ["value", "value", (r) => r.value],
-    ["duration", "duration", (r) => r.duration], ["n_reports", "reports", (r) => r.n_reports],
+    ["duration", "duration", (r) => r.duration], ...(onDevices ? [["device", "device", (r) => r.device]] : []),
+    ["n_reports", "reports", (r) => r.n_reports],
     ...dims.map((d) => ["config." + d, d, (r) => r.config[d]]), ["error", "error / note", (r) => r.error || r.note],
   ];
   const col = cols.find((c) => c[0] === S.sort.key) || cols[0];
@@ -361,6 +364,7 @@ function drawTable(study) {
     el("td", { class: "num" + (r.feasible === false ? " infeasible" : ""), title: r.feasible === false ? "infeasible: misses a constraint" : "",
       text: Object.keys(r.values || {}).length > 1 ? Object.entries(r.values).map(([k, v]) => `${k}=${fmt(v)}`).join(", ") : fmt(r.value) }),
     el("td", { class: "num", text: secs(r.duration) }),
+    onDevices ? el("td", { class: "device", text: r.device || "" }) : null,
     el("td", { class: "num", text: r.n_reports ? `${r.n_reports} (last ${fmt(r.last_report[1])})` : "" }),
     dims.map((d) => el("td", { class: "num", text: fmt(r.config[d]) })),
     r.error || !r.note ? el("td", { class: "err", title: r.error || "", text: r.error || "" })
@@ -422,6 +426,7 @@ async function drawTrial(name, number) {
     ...Object.entries(t.values || {}).filter(([k]) => k !== "value").map(([k, v]) => [k, fmt(v)]),
     ...(t.feasible === null || t.feasible === undefined ? [] : [["feasible", t.feasible ? "yes" : "no"]]),
     ["created", t.created_at || ""], ["started", t.started_at || ""], ["finished", t.finished_at || ""], ["duration", secs(t.duration)]];
+  if (t.device) facts.push(["device", t.device]);
   if (t.round !== null) facts.push(["round", t.round]);
   if (t.stop_requested) facts.push(["stop", "requested"]);
   if (t.note) facts.push(["note", el("span", { id: "trial-note", text: t.note })]);

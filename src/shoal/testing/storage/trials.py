@@ -84,6 +84,37 @@ class TrialContract:
             record.direction,
         )
 
+    def test_a_study_keeps_its_scheduler_description(self, storage: Storage) -> None:
+        plain = new_study(storage, "plain")
+        assert plain.scheduler is None  # none given
+        made = storage.create_study("pbt", "minimize", SPACE, "Random()", scheduler="PBT(population=4)")
+        assert made.scheduler == storage.get_study("pbt").scheduler == "PBT(population=4)"
+        storage.update_study(plain.study_id, sampler="TPE()")  # other updates keep it
+        assert storage.get_study("plain").scheduler is None
+        storage.update_study(plain.study_id, scheduler="ASHA(min_resource=1)")
+        after = storage.get_study("plain")
+        assert (after.sampler, after.scheduler) == ("TPE()", "ASHA(min_resource=1)")
+        storage.update_study(plain.study_id, space=SPACE)
+        assert [s.record.scheduler for s in storage.list_studies()] == ["ASHA(min_resource=1)",
+                                                                         "PBT(population=4)"]
+
+    def test_a_trial_keeps_the_device_it_ran_on(self, storage: Storage) -> None:
+        record = new_study(storage)
+        first, second = add(storage, record.study_id), add(storage, record.study_id)
+        assert first.device is None  # none given
+        storage.set_device(first.trial_id, "cuda:1")
+        storage.set_device(second.trial_id, "cuda:0")
+        storage.set_device(second.trial_id, "GPU 3 on tcp://10.0.0.7:4021")  # the last one stands
+        finish(storage, first)  # finishing keeps it
+        read = {t.number: t for t in storage.read_trials(record.study_id)}
+        assert (read[first.number].device, read[second.number].device) == (
+            "cuda:1", "GPU 3 on tcp://10.0.0.7:4021")
+        assert read[first.number].to_dict()["device"] == "cuda:1"
+        for bad in ("", "x" * 256, 3, None):
+            with pytest.raises(ValueError, match="device must be a string of 1 to 255 characters"):
+                storage.set_device(first.trial_id, bad)  # type: ignore[arg-type]
+        assert storage.read_trials(record.study_id)[0].device == "cuda:1"
+
     def test_update_study_rewrites_unit_coordinates_with_the_space(self, storage: Storage) -> None:
         record = new_study(storage)
         first, second = add(storage, record.study_id, x=0.5), add(storage, record.study_id, x=0.7)

@@ -58,6 +58,33 @@ class SQLUpgradeContract:
         finally:
             reopened.close()
 
+    def test_a_database_from_before_schedulers_and_devices_opens_and_migrates(self, storage_url: str) -> None:
+        import sqlalchemy as sa
+
+        from ...storage import SQLStorage
+
+        storage = SQLStorage(storage_url)
+        study = new_study(storage, "old")
+        trial = add(storage, study.study_id)
+        storage.close()
+        engine = sa.create_engine(storage_url)
+        with engine.begin() as conn:  # as a shoal that stored neither the scheduler nor devices left it
+            conn.exec_driver_sql("ALTER TABLE shoal_studies DROP COLUMN scheduler")
+            conn.exec_driver_sql("ALTER TABLE shoal_trials DROP COLUMN device")
+        engine.dispose()
+        reopened = SQLStorage(storage_url)
+        try:
+            assert reopened.read_trials(study.study_id)[0].device is None
+            reopened.set_device(trial.trial_id, "cuda:0")
+            assert reopened.read_trials(study.study_id)[0].device == "cuda:0"
+            assert reopened.get_study("old").scheduler is None
+            reopened.update_study(study.study_id, scheduler="PBT(population=4)")
+            assert reopened.get_study("old").scheduler == "PBT(population=4)"
+            reopened.create_study("new", "minimize", {}, "Random()", scheduler="ASHA()")
+            assert [s.record.scheduler for s in reopened.list_studies()] == ["PBT(population=4)", "ASHA()"]
+        finally:
+            reopened.close()
+
     def test_values_are_typed_rows_that_sql_reads_and_delete_study_removes(
         self, storage: Storage, storage_url: str
     ) -> None:
