@@ -31,7 +31,6 @@ The figure per method is the best value its study found (mean +- std over seeds)
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import logging
 import math
 import os
@@ -50,6 +49,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from _machine import cpu_model  # noqa: E402
+from pbt_schedule import _example as _mlp  # noqa: E402 - examples/pbt_mlp.py, loaded once
 from pbt_schedule import schedule_objective  # noqa: E402
 
 import shoal  # noqa: E402
@@ -78,14 +78,6 @@ def floor_objective(config: dict[str, Any], trial: Any, *, steps: int, noise_see
         if trial.should_stop():
             break
     return loss
-
-
-def _mlp():
-    spec = importlib.util.spec_from_file_location("pbt_mlp", HERE.parent / "examples" / "pbt_mlp.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["pbt_mlp"] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def task(name: str, steps: int | None, seed: int) -> dict[str, Any]:
