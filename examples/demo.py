@@ -33,6 +33,7 @@ from typing import Any
 from digits_mlp import EPOCHS, SPACE, load_data, objective, objective_by_epoch
 from rich.console import Console
 from rich.table import Table
+from threadpoolctl import threadpool_limits
 
 import shoal
 from shoal.config import default_storage
@@ -242,8 +243,13 @@ def run_demo(
         highlight=False,
     )
     replace_studies(storage)
+    with threadpool_limits(limits=1):  # the GP too: small matrices, one BLAS thread is fastest
+        return _run_acts(storage, n_trials, seed, console, n_workers)
+
+
+def _run_acts(storage: str, n_trials: int, seed: int, console: Console, n_workers: int) -> DemoResult:
     started = time.perf_counter()
-    # The objective trains with one BLAS thread (digits_mlp.train), here and in worker processes.
+    # digits_mlp.train also limits BLAS to one thread, which reaches the worker processes of act 2.
     outcomes = [run_strategy(s, storage, n_trials, seed, console) for s in STRATEGIES]
 
     console.print()
