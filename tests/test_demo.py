@@ -6,8 +6,10 @@ from __future__ import annotations
 import importlib.util
 import io
 import itertools
+import math
 import re
 import sys
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from types import ModuleType
 
@@ -140,21 +142,6 @@ def test_printed_table_shows_the_counts_and_how_to_inspect(demo: ModuleType, fir
     assert f"found by {winner.strategy.study_name} (trial {winner.best_number})" in text
 
 
-def test_rerun_replaces_the_studies_and_repeats_them(demo: ModuleType, first_run) -> None:
-    url, result, _ = first_run
-    outcomes = result.outcomes
-    names = [o.strategy.study_name for o in outcomes]
-    before = {name: [t.config for t in _stored(url, name)] for name in names}
-    with pytest.MonkeyPatch.context() as mp:
-        mp.syspath_prepend(str(EXAMPLES))
-        demo.run_demo(url, n_trials=N_TRIALS, seed=0, console=Console(file=io.StringIO()))
-    for name, configs in before.items():
-        after = _stored(url, name)
-        assert len(after) == N_TRIALS  # replaced, not continued
-        assert [t.config for t in after] == configs  # same seed, same trials
-    assert len(_stored(url, demo.PARALLEL_STUDY)) == N_TRIALS
-
-
 def test_the_default_is_the_fifth_column(demo: ModuleType, first_run) -> None:
     url, result, text = first_run
     assert [o.strategy.key for o in result.outcomes][-1] == "auto"
@@ -213,12 +200,33 @@ def test_second_act_table_sets_the_runs_side_by_side(demo: ModuleType, first_run
     assert row("early stopping") == ["-", "ASHA"]
     assert row("stopped early") == ["-", str(parallel.n_stopped)]
     assert row("epochs trained") == [str(N_TRIALS * demo.EPOCHS), str(parallel.epochs)]
-    for run in (sequential, parallel):
+    for run, name in ((sequential, "demo-auto"), (parallel, demo.PARALLEL_STUDY)):
         assert run.trials_per_minute == pytest.approx(60 * run.n_trials / run.wall_s)
-    assert row("trials per minute") == [f"{r.trials_per_minute:.0f}" for r in (sequential, parallel)]
-    assert row("best accuracy") == [f"{r.best_value:.4f}" for r in (sequential, parallel)]
+        assert (run.first_result_s, run.running_per_minute) == demo.pace(_stored(url, name))
+    runs = (sequential, parallel)
+    assert row("first result after") == [f"{r.first_result_s:.1f} s" for r in runs]
+    assert row("trials per minute") == [f"{r.trials_per_minute:.0f}" for r in runs]
+    assert row("  after the first") == [f"{r.running_per_minute:.0f}" for r in runs]
+    assert row("best accuracy") == [f"{r.best_value:.4f}" for r in runs]
     speed = parallel.trials_per_minute / sequential.trials_per_minute
-    assert f"2 workers with ASHA: {speed:.1f}x the trials per minute" in " ".join(second.split())
+    running = parallel.running_per_minute / sequential.running_per_minute
+    assert (f"2 workers with ASHA: {speed:.1f}x the trials per minute, {running:.1f}x once the worker "
+            f"processes had started") in " ".join(second.split())
+
+
+def test_pace_counts_from_the_first_result(demo: ModuleType) -> None:
+    start = datetime(2025, 1, 1, tzinfo=timezone.utc)
+
+    def trial(number: int, created: float, finished: float | None) -> shoal.Trial:
+        return shoal.Trial(number, shoal.TrialState.COMPLETE if finished else shoal.TrialState.RUNNING, {},
+                           created_at=start + timedelta(seconds=created),
+                           finished_at=None if finished is None else start + timedelta(seconds=finished))
+
+    # Created at 0 s; results at 6, 7, 8 and 10 s; one still running: 3 trials in the 4 s after the first.
+    trials = [trial(0, 0, 6), trial(1, 0, 7), trial(2, 6, 8), trial(3, 7, 10), trial(4, 8, None)]
+    assert demo.pace(trials) == (6.0, 45.0)
+    assert demo.pace([trial(0, 0, 2)])[0] == 2.0  # one result: no pace after it
+    assert all(math.isnan(v) for v in demo.pace([trial(0, 0, None)]))
 
 
 def test_space_maps_to_the_right_estimator_arguments() -> None:
@@ -265,3 +273,19 @@ def test_the_demo_ends_with_the_importance_ranking(demo: ModuleType, first_run) 
     assert [name for _, name, _ in rows] == expected.ranking  # every tunable hyperparameter, ranked
     assert [float(share) for _, _, share in rows] == [round(100 * expected[n], 1) for n in expected.ranking]
     assert text.rstrip().splitlines()[-1] == tail.rstrip().splitlines()[-1]  # it is the last thing printed
+
+
+# Last: it runs the demo again into the shared storage, so the trials stored by the first run change.
+def test_rerun_replaces_the_studies_and_repeats_them(demo: ModuleType, first_run) -> None:
+    url, result, _ = first_run
+    outcomes = result.outcomes
+    names = [o.strategy.study_name for o in outcomes]
+    before = {name: [t.config for t in _stored(url, name)] for name in names}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.syspath_prepend(str(EXAMPLES))
+        demo.run_demo(url, n_trials=N_TRIALS, seed=0, console=Console(file=io.StringIO()))
+    for name, configs in before.items():
+        after = _stored(url, name)
+        assert len(after) == N_TRIALS  # replaced, not continued
+        assert [t.config for t in after] == configs  # same seed, same trials
+    assert len(_stored(url, demo.PARALLEL_STUDY)) == N_TRIALS
