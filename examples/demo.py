@@ -352,7 +352,7 @@ def render_throughput(*runs: Throughput) -> Table:
     """The sequential and the parallel run as columns: trials, epochs, time, trials per minute, best."""
     table = Table(
         title=f"The default at the same budget, {max(r.n_trials for r in runs)} trials",
-        caption=f"best accuracy: of the trials trained all {EPOCHS} epochs",
+        caption=f"best accuracy: trials trained all {EPOCHS} epochs",
     )
     table.add_column("", style="bold", no_wrap=True)
     for run in runs:
