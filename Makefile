@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test bench bench-peers bench-mo bench-panda lint clean
+.PHONY: demo test docs dist bench bench-peers bench-mo bench-panda lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -15,7 +15,11 @@ $(VENV)/.demo-installed: pyproject.toml | $(BIN)/python
 
 $(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e '.[dev,bench]'
-	touch $@ $(VENV)/.demo-installed
+	touch $@ $(VENV)/.demo-installed $(VENV)/.docs-installed
+
+$(VENV)/.docs-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[docs]' build
+	touch $@
 
 ## demo: tune an MLP on the bundled digits data with four search strategies (trials kept in shoal.db)
 demo: $(VENV)/.demo-installed
@@ -29,6 +33,15 @@ test: $(VENV)/.dev-installed $(VENV)/.torch-installed
 	if [ -z "$$url" ] && [ -n "$${SHOAL_REQUIRE_POSTGRES:-}" ]; then \
 		echo "make test: PostgreSQL could not be started (see above)" >&2; exit 1; fi; \
 	SHOAL_TEST_POSTGRES_URL="$$url" $(BIN)/python -m pytest
+
+## docs: the documentation site (docs/, README, ARCHITECTURE, benchmark results, the API reference from
+## the docstrings) into site/; --strict: a broken link, anchor or API reference fails (open site/index.html)
+docs: $(VENV)/.docs-installed
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+## dist: the sdist and the wheel into dist/ (tests/test_package.py installs one into a fresh environment)
+dist: $(VENV)/.docs-installed
+	$(BIN)/python -m build --outdir dist
 
 ## bench: overhead of optimize() against Optuna, side by side
 bench: $(VENV)/.dev-installed
@@ -63,4 +76,4 @@ lint: $(VENV)/.dev-installed
 
 clean:
 	-bash scripts/postgres.sh stop
-	rm -rf $(VENV) .tmp shoal.db shoal.db-wal shoal.db-shm
+	rm -rf $(VENV) .tmp site dist shoal.db shoal.db-wal shoal.db-shm

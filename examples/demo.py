@@ -1,17 +1,22 @@
-"""`make demo`: four search strategies tune one MLP at the same budget, side by side.
+"""`make demo`: five search strategies tune one MLP at the same budget, then the default on 2 workers.
 
 An MLP on scikit-learn's bundled digits (no download) is tuned over the hyperparameters the course
 notes rank (learning rate, momentum, hidden units, batch size, layers, learning-rate decay, Adam's
-betas and epsilon, L2), by a grid, random search, a Sobol sequence and coarse-to-fine random search,
-each with the same number of trials. The table shows the best validation accuracy of each, and how
-many distinct values of every hyperparameter it tried: a grid at 2 values per dimension tries 2
-learning rates however many trials it runs; the others try a new one every trial.
+betas and epsilon, L2), by a grid, random search, a Sobol sequence, coarse-to-fine random search and
+shoal's default sampler (Auto, a Gaussian process at this budget), each with the same number of
+trials. The table shows the best validation accuracy of each, and how many distinct values of every
+hyperparameter it tried: a grid at 2 values per dimension tries 2 learning rates however many trials
+it runs; the others try a new one every trial.
+
+The second act runs the default again with the same budget, on 2 local worker processes with ASHA
+stopping unpromising trials at 1, 3 and 9 epochs, and sets its trials per minute and best accuracy
+next to the sequential run's.
 
 Every trial is kept in a SQLite file (``shoal.db``, or ``$SHOAL_STORAGE`` as for the ``shoal``
-command), one study per strategy (``demo-grid``, ...); a rerun replaces those four studies. Inspect
-them afterwards with the ``shoal`` command.
+command), one study per strategy (``demo-grid``, ...) and ``demo-parallel-asha``; a rerun replaces
+those six studies. Inspect them afterwards with the ``shoal`` command.
 
-    python examples/demo.py [--n-trials 32] [--seed 0] [--storage sqlite:///shoal.db]
+    python examples/demo.py [--n-trials 32] [--n-workers 2] [--seed 0] [--storage sqlite:///shoal.db]
 """
 
 from __future__ import annotations
@@ -25,19 +30,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from digits_mlp import EPOCHS, SPACE, load_data, objective
+from digits_mlp import EPOCHS, SPACE, load_data, objective, objective_by_epoch
 from rich.console import Console
 from rich.table import Table
 from threadpoolctl import threadpool_limits
 
 import shoal
 from shoal.config import default_storage
-from shoal.samplers import CoarseToFine, Grid, QuasiRandom, Random, Sampler
+from shoal.samplers import Auto, CoarseToFine, Grid, QuasiRandom, Random, Sampler
+from shoal.schedulers import ASHA
 from shoal.storage import StudyNotFound, get_storage
 
-#: Trials per strategy: a power of 2, where a Sobol sequence is best balanced; ~25 s on 2 cores.
+#: Trials per strategy: a power of 2, where a Sobol sequence is best balanced.
 DEFAULT_TRIALS = 32
+#: Worker processes of the second act.
+DEFAULT_WORKERS = 2
 STUDY_PREFIX = "demo-"
+PARALLEL_STUDY = STUDY_PREFIX + "parallel-asha"
 
 
 @dataclass(frozen=True)
@@ -59,8 +68,10 @@ STRATEGIES: tuple[Strategy, ...] = (
     # of them run, and every run tries the same 2 learning rates.
     Strategy("grid", "Grid\nresolution 2", lambda: Grid(resolution=2)),
     Strategy("random", "Random", lambda: Random()),
-    Strategy("sobol", "Quasi-random\nSobol", lambda: QuasiRandom("sobol")),
-    Strategy("coarse-to-fine", "Coarse-to-fine\n3 rounds", lambda: CoarseToFine(rounds=3, top=0.2)),
+    Strategy("sobol", "Sobol\nquasi-random", lambda: QuasiRandom("sobol")),
+    Strategy("coarse-to-fine", "Coarse to fine\n3 rounds", lambda: CoarseToFine(rounds=3, top=0.2)),
+    # shoal's default: what Study(...) uses without sampler=. At this budget it is a GP.
+    Strategy("auto", "Default\nAuto", lambda: Auto()),
 )
 
 
@@ -79,6 +90,48 @@ class Outcome:
     distinct: dict[str, tuple[int, int]]
 
 
+@dataclass(frozen=True)
+class Throughput:
+    """One run of the default sampler, for the second act: how fast and how well."""
+
+    label: str
+    n_workers: int
+    scheduler: str | None
+    n_trials: int
+    n_stopped: int
+    epochs: int
+    wall_s: float
+    best_value: float | None
+    #: Seconds from the first trial's creation to the first result (worker processes start meanwhile).
+    first_result_s: float
+    #: Trials per minute from the first result to the last: the pace once the processes are running.
+    running_per_minute: float
+
+    @property
+    def trials_per_minute(self) -> float:
+        return 60.0 * self.n_trials / self.wall_s if self.wall_s > 0 else float("inf")
+
+
+def pace(trials: Sequence[shoal.Trial]) -> tuple[float, float]:
+    """(seconds to the first result, trials per minute after it), from the trials' stored times."""
+    finished = sorted(t.finished_at for t in trials if t.finished_at is not None)
+    created = [t.created_at for t in trials if t.created_at is not None]
+    if not finished or not created:
+        return float("nan"), float("nan")
+    first = (finished[0] - min(created)).total_seconds()
+    span = (finished[-1] - finished[0]).total_seconds()
+    return first, (60.0 * (len(finished) - 1) / span if span > 0 else float("nan"))
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    """Both acts: one ``Outcome`` per strategy, then the sequential and the parallel run."""
+
+    outcomes: list[Outcome]
+    sequential: Throughput
+    parallel: Throughput
+
+
 def distinct_values(trials: Sequence[shoal.Trial], names: Sequence[str]) -> dict[str, tuple[int, int]]:
     """Per dimension: how many different values the trials used, and how many trials used it at all."""
     out: dict[str, tuple[int, int]] = {}
@@ -91,9 +144,9 @@ def distinct_values(trials: Sequence[shoal.Trial], names: Sequence[str]) -> dict
 def replace_studies(storage: str, strategies: Sequence[Strategy] = STRATEGIES) -> None:
     """Delete earlier demo studies of the same names, so a rerun starts fresh."""
     backend = get_storage(storage)
-    for strategy in strategies:
+    for name in [s.study_name for s in strategies] + [PARALLEL_STUDY]:
         try:
-            backend.delete_study(strategy.study_name)
+            backend.delete_study(name)
         except StudyNotFound:
             pass
 
@@ -144,7 +197,7 @@ def render_table(outcomes: Sequence[Outcome]) -> Table:
         title=f"Same budget, {budget} trials per strategy",
         caption="distinct values tried / trials where the hyperparameter was active",
     )
-    table.add_column("", style="bold")
+    table.add_column("", style="bold", no_wrap=True)
     for outcome in outcomes:
         table.add_column(outcome.strategy.heading, justify="right")
     top = max((o.best_value for o in outcomes if o.best_value is not None), default=None)
@@ -191,8 +244,10 @@ def run_demo(
     n_trials: int = DEFAULT_TRIALS,
     seed: int = 0,
     console: Console | None = None,
-) -> list[Outcome]:
-    """Run the four strategies, print the comparison, return what each achieved."""
+    n_workers: int = DEFAULT_WORKERS,
+) -> DemoResult:
+    """Run the five strategies and print the comparison, then the default on ``n_workers`` workers
+    with ASHA next to its sequential run; return what each achieved."""
     console = console or Console()
     storage = storage or default_storage()
     X_train, X_val, _, _ = load_data()
@@ -203,15 +258,19 @@ def run_demo(
         highlight=False,
     )
     replace_studies(storage)
+    with threadpool_limits(limits=1):  # the GP too: small matrices, one BLAS thread is fastest
+        return _run_acts(storage, n_trials, seed, console, n_workers)
+
+
+def _run_acts(storage: str, n_trials: int, seed: int, console: Console, n_workers: int) -> DemoResult:
     started = time.perf_counter()
-    # One BLAS thread: the matrices are small, and on a 2-core machine a second thread costs more
-    # in synchronisation than it gains (measured ~1.4x slower per trial).
-    with threadpool_limits(limits=1):
-        outcomes = [run_strategy(s, storage, n_trials, seed, console) for s in STRATEGIES]
-    total = time.perf_counter() - started
+    # digits_mlp.train also limits BLAS to one thread, which reaches the worker processes of act 2.
+    outcomes = [run_strategy(s, storage, n_trials, seed, console) for s in STRATEGIES]
 
     console.print()
     console.print(render_table(outcomes))
+    sampler, why = Auto.choice(shoal.Space(SPACE), n_trials)
+    console.print(f"The default (Auto) chose {sampler}: {why}.", highlight=False)
     finished = [o for o in outcomes if o.best_value is not None]
     if finished:
         winner = max(finished, key=lambda o: o.best_value)  # type: ignore[arg-type, return-value]
@@ -221,15 +280,110 @@ def run_demo(
         )
         for name, value in winner.best_config.items():
             console.print(f"  {name:<14} {_format(value)}")
+
+    auto = next(o for o in outcomes if o.strategy.key == "auto")
+    sequential = Throughput("Sequential\nAuto", 1, None, auto.n_trials, 0, auto.n_trials * EPOCHS,
+                            auto.wall_s, auto.best_value, *pace(shoal.Study.load(auto.strategy.study_name,
+                                                                                 storage).trials))
+    console.print(
+        f"\n[bold]Second act[/]: the default again, the same {n_trials} trials, on {n_workers} worker "
+        f"processes with ASHA (rungs at 1, 3 and 9 epochs, the top third goes on)",
+        highlight=False,
+    )
+    parallel = run_parallel(storage, n_trials, seed, console, n_workers)
+    console.print()
+    console.print(render_throughput(sequential, parallel))
+    console.print(summarise(sequential, parallel), highlight=False)
+
+    total = time.perf_counter() - started
     command = _shoal_command()
     where = "" if storage == default_storage() else f" --storage {storage}"
-    console.print(f"\nAll {sum(o.n_trials for o in outcomes)} trials ran in {total:.0f} s. Inspect them:")
+    n_all = sum(o.n_trials for o in outcomes) + parallel.n_trials
+    console.print(f"\nAll {n_all} trials ran in {total:.0f} s. Inspect them:")
     lines = ("studies", "show demo-random", "trials demo-random --csv", "importance demo-random",
-             "report demo-random -o report.html")
+             "report demo-random -o report.html", f"trials {PARALLEL_STUDY}")
     for line in lines:
         console.print(f"  {command} {line}{where}", highlight=False, markup=False, soft_wrap=True)
     print_importance(storage, console)
-    return outcomes
+    return DemoResult(outcomes, sequential, parallel)
+
+
+def run_parallel(storage: str, n_trials: int, seed: int, console: Console,
+                 n_workers: int = DEFAULT_WORKERS) -> Throughput:
+    """The default sampler with ASHA on ``n_workers`` local worker processes, to ``n_trials`` trials."""
+    study = shoal.Study(
+        PARALLEL_STUDY,
+        SPACE,
+        direction="maximize",
+        storage=storage,
+        sampler=Auto(),
+        scheduler=ASHA(min_resource=1, reduction_factor=3, max_resource=EPOCHS),
+        seed=seed,
+    )
+    finished = 0
+    started = time.perf_counter()
+    with console.status(f"{PARALLEL_STUDY}: starting {n_workers} workers") as status:
+
+        def show(study: shoal.Study, trial: shoal.Trial) -> None:
+            nonlocal finished
+            finished += 1
+            status.update(f"{PARALLEL_STUDY} ({n_workers} workers, ASHA): {finished}/{n_trials} trials")
+
+        study.optimize(objective_by_epoch, n_trials, n_workers=n_workers, show_progress=False,
+                       callbacks=[show])
+    wall = time.perf_counter() - started
+    trials = study.trials
+    complete = [t for t in trials if t.state == shoal.TrialState.COMPLETE]
+    stopped = [t for t in trials if t.state == shoal.TrialState.PRUNED]
+    best = max((t.value for t in complete), default=None)  # type: ignore[type-var]
+    epochs = sum(t.reports[-1][0] for t in trials if t.reports)
+    result = Throughput(f"{n_workers} workers\nAuto + ASHA", n_workers, "ASHA", len(trials), len(stopped),
+                        epochs, wall, best, *pace(trials))
+    best_text = "no trial trained to the end" if best is None else f"best {best:.4f}"
+    console.print(f"  [bold]{PARALLEL_STUDY:<20}[/] {len(trials):>4} trials  {best_text}  {wall:6.1f} s")
+    failed = [t for t in trials if t.state == shoal.TrialState.FAILED]
+    if failed:
+        last_line = (failed[0].error or "").strip().splitlines()[-1:] or ["no error recorded"]
+        console.print(f"  [red]{len(failed)} trials failed[/]; the first: {last_line[0]}", highlight=False)
+    return result
+
+
+def render_throughput(*runs: Throughput) -> Table:
+    """The sequential and the parallel run as columns: trials, epochs, time, trials per minute, best."""
+    table = Table(
+        title=f"The default at the same budget, {max(r.n_trials for r in runs)} trials",
+        caption=f"best accuracy: trials trained all {EPOCHS} epochs",
+    )
+    table.add_column("", style="bold", no_wrap=True)
+    for run in runs:
+        table.add_column(run.label, justify="right")
+    table.add_row("processes", *(str(r.n_workers) for r in runs))
+    table.add_row("early stopping", *(r.scheduler or "-" for r in runs))
+    table.add_row("trials run", *(str(r.n_trials) for r in runs))
+    table.add_row("stopped early", *(str(r.n_stopped) if r.scheduler else "-" for r in runs))
+    table.add_row("epochs trained", *(str(r.epochs) for r in runs))
+    table.add_row("wall time", *(f"{r.wall_s:.1f} s" for r in runs))
+    table.add_row("first result after", *(f"{r.first_result_s:.1f} s" for r in runs))
+    table.add_row("trials per minute", *(f"{r.trials_per_minute:.0f}" for r in runs))
+    table.add_row("  after the first", *(f"{r.running_per_minute:.0f}" for r in runs))
+    table.add_row("best accuracy", *("-" if r.best_value is None else f"{r.best_value:.4f}" for r in runs))
+    return table
+
+
+def summarise(sequential: Throughput, parallel: Throughput) -> str:
+    """One line: how many times the trials per minute (overall, and once the workers run), the share of
+    epochs, the change in accuracy."""
+    speed = parallel.trials_per_minute / sequential.trials_per_minute
+    running = parallel.running_per_minute / sequential.running_per_minute
+    share = parallel.epochs / max(sequential.epochs, 1)
+    text = (
+        f"{parallel.n_workers} workers with ASHA: {speed:.1f}x the trials per minute, {running:.1f}x once "
+        f"the worker processes had started (the first result came after {parallel.first_result_s:.1f} s: "
+        f"each worker imports scikit-learn), {share:.0%} of the epochs"
+    )
+    if parallel.best_value is not None and sequential.best_value is not None:
+        text += f", best accuracy {parallel.best_value - sequential.best_value:+.4f}"
+    return text + "."
 
 
 def print_importance(storage: str, console: Console, strategies: Sequence[Strategy] = STRATEGIES) -> None:
@@ -264,9 +418,15 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--n-trials", type=int, default=DEFAULT_TRIALS, help="trials per strategy (default: %(default)s)"
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of every sampler (default: %(default)s)")
+    parser.add_argument(
+        "--n-workers", type=int, default=DEFAULT_WORKERS,
+        help="worker processes of the second act (default: %(default)s)",
+    )
     args = parser.parse_args(argv)
     if args.n_trials < 1:
         parser.error("--n-trials must be >= 1")
+    if args.n_workers < 1:
+        parser.error("--n-workers must be >= 1")
     if args.seed < 0:
         parser.error("--seed must be >= 0")
     return args
@@ -274,7 +434,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    run_demo(args.storage, args.n_trials, args.seed)
+    run_demo(args.storage, args.n_trials, args.seed, n_workers=args.n_workers)
     return 0
 
 
