@@ -54,6 +54,7 @@ class StudyExport:
     objectives: dict[str, Any] | None
     paused: bool
     created_at: datetime | None
+    scheduler: str | None = None
     trials: list[TrialEntry] = field(default_factory=list)
     boxes: dict[int, dict[str, tuple[float, float]]] = field(default_factory=dict)
 
@@ -96,8 +97,8 @@ def export_lines(storage: Storage, name: str) -> Iterator[str]:
         saved.setdefault(ref.trial_number, []).append(ref)
     yield _line({"format": FORMAT, "version": VERSION, "shoal": __version__, "study": {
         "name": record.name, "direction": record.direction, "objectives": record.objectives,
-        "space": record.space, "sampler": record.sampler, "paused": record.paused,
-        "created_at": _iso(record.created_at)}})
+        "space": record.space, "sampler": record.sampler, "scheduler": record.scheduler,
+        "paused": record.paused, "created_at": _iso(record.created_at)}})
     for trial in trials:
         old = lineage.get(trial.number)
         yield _line({
@@ -244,6 +245,7 @@ def _header(line: str) -> StudyExport:
     return StudyExport(
         name, direction, _field(study, "space", (dict,)), _field(study, "sampler", (str,)), objectives,
         _field(study, "paused", (bool,)), _time(study, "created_at"),
+        _field(study, "scheduler", (str,), optional=True) if "scheduler" in study else None,
     )
 
 
@@ -318,7 +320,7 @@ def import_study(storage: Storage, export: StudyExport, name: str | None = None)
     round box; ``StudyExists`` when the name is taken. A failure half-way removes what was written."""
     name = export.name if name is None else name
     record = storage.create_study(name, export.direction, export.space, export.sampler,
-                                  objectives=export.objectives)
+                                  objectives=export.objectives, scheduler=export.scheduler)
     try:
         for entry in export.trials:
             stored = storage.import_trial(record.study_id, entry.trial, lineage=entry.lineage,
