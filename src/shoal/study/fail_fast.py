@@ -63,7 +63,8 @@ class ImportWatch:
         if len(self.failures) < IMPORT_FAILURES:
             return None
         self.settled = True
-        numbers = ", ".join(str(n) for n, _, _ in self.failures[:-1]) + f" and {self.failures[-1][0]}"
+        failed = sorted(n for n, _, _ in self.failures)  # by number, whichever finished first
+        numbers = ", ".join(str(n) for n in failed[:-1]) + f" and {failed[-1]}"
         text, module = found
         where = re.search(r"on dask worker (\S+)", trial.error or "")
         on = f" on dask worker {where.group(1)}" if where else ""
