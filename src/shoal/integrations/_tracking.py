@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import json
 import warnings
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -123,7 +124,7 @@ def short_json(value: Any, limit: int) -> str:
     return text[: limit - len(marker)] + marker
 
 
-class TrackingCallback:
+class TrackingCallback(ABC):
     """A study callback that logs each finished trial; subclasses implement ``_setup`` and ``_log``.
 
     ``_setup`` runs once per study (errors raise: a wrong URI or project fails the first trial's
@@ -156,5 +157,6 @@ class TrackingCallback:
     def _setup(self, study: Study) -> None:
         """Prepare logging for ``study`` (once per study and callback)."""
 
-    def _log(self, study: Study, record: TrialLog) -> None:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def _log(self, study: Study, record: TrialLog) -> None:
+        """Write one finished trial to the tracking tool."""

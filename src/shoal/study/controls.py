@@ -7,7 +7,7 @@ live in ``partial`` (part of a configuration), ``warm`` (results from elsewhere)
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..records import ConfigChange
@@ -31,9 +31,7 @@ class PersonControls:
     space: Space
     _record: StudyRecord
     _log: TrialLog
-
-    def _own(self, trial: Any) -> Trial:  # pragma: no cover - Study defines it
-        raise NotImplementedError
+    _own: Callable[[Any], Trial]  # Study's: the stored record of a trial number or handle
 
     def enqueue(self, config: Mapping[str, Any]) -> Trial:
         """Queue a configuration a person chose; the next ``ask`` runs it before sampling.
