@@ -10,8 +10,11 @@ untouched. The change arrives at the running model's next ``trial.report``: the 
 earlier epoch with another momentum (``study.fork``), and the fork trains from there. At the end the
 script prints each run's schedule (``trial.schedule``) and final accuracy::
 
-    python examples/babysit.py                           # 24 epochs
+    python examples/babysit.py                           # 24 epochs, half a second apart
     python examples/babysit.py --epochs 12 --db /tmp/b.db  # shorter (the tests)
+
+An epoch of this small model takes 50 ms; ``--pace`` (default 0.5 s) waits after each one, as a real
+epoch's minutes would, so that the person polling the storage sees the curve before training ends.
 
 The same from a shell, while a study runs: ``shoal tweak STUDY 1 lr=0.01``, ``shoal fork STUDY 1
 --step 6 momentum=0.5``, ``shoal schedule STUDY 1``; or the trial's page in ``shoal dashboard``.
@@ -25,6 +28,7 @@ import functools
 import os
 import tempfile
 import threading
+import time
 from typing import Any
 
 import shoal
@@ -53,9 +57,11 @@ def load_data():
     return as_x(x_train), as_y(y_train), as_x(x_val), as_y(y_val)
 
 
-def objective(config: dict[str, Any], trial: Any, epochs: int) -> float:
+def objective(config: dict[str, Any], trial: Any, epochs: int, pace: float = 0.0) -> float:
     """Train an MLP epoch by epoch with the hyperparameters in force (``trial.config``, which a tweak
-    updates); save a checkpoint and report the validation accuracy after every epoch."""
+    updates); save a checkpoint and report the validation accuracy after every epoch, then wait
+    ``pace`` seconds (an epoch here takes 50 ms, a real one minutes: the pause gives the person time
+    to look at the curve)."""
     import torch
     from torch import nn
 
@@ -85,6 +91,7 @@ def objective(config: dict[str, Any], trial: Any, epochs: int) -> float:
         trial.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch,
                     "accuracy": accuracy, "rng": torch.get_rng_state()}, step=epoch)
         trial.report(accuracy, epoch)
+        time.sleep(pace)
         for name, (old, new) in trial.changes().items():
             print(f"  trial {trial.number} at epoch {epoch}: {name} {old:g} -> {new:g} from the next epoch",
                   flush=True)
@@ -124,9 +131,11 @@ class Babysitter(threading.Thread):
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=24, help="epochs per run (default 24)")
+    parser.add_argument("--pace", type=float, default=0.5,
+                        help="seconds to wait after each epoch, time for the person to look (default 0.5)")
     parser.add_argument("--db", default=None, help="SQLite file (default: a temporary one)")
     args = parser.parse_args(argv)
-    run = functools.partial(objective, epochs=args.epochs)
+    run = functools.partial(objective, epochs=args.epochs, pace=args.pace)
     where = tempfile.mkdtemp(prefix="shoal-babysit-")
     db = args.db or os.path.join(where, "babysit.db")
     study = shoal.Study("babysit", SPACE, storage=f"sqlite:///{db}",
