@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 from ..storage import Storage, StudyNotFound, StudyRecord
 from ..trial import Trial, TrialState
+from .compare import Comparisons
 from .data import ApiError, TrialWatch, study_json, trial_detail, trial_row
 from .studylist import DEFAULT_LIMIT, StudyList
 
@@ -58,6 +59,7 @@ class DashboardApp:
         self.epoch = secrets.token_hex(4)
         self._watches: dict[str, TrialWatch] = {}
         self.study_list = StudyList(storage)
+        self.comparisons = Comparisons(storage, self.study_list)
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(STORAGE_THREADS, thread_name_prefix="shoal-dashboard-storage")
 
@@ -98,6 +100,10 @@ class DashboardApp:
         answer = self.study_list.page(query=query, sort=sort, order=order, offset=offset, limit=limit,
                                       since=since if epoch == self.epoch else -1)
         return {"epoch": self.epoch, **answer}
+
+    def compare(self, names: list[str], since: str | None = None) -> dict[str, Any]:
+        """2 to 5 studies side by side (``Comparisons.answer``)."""
+        return self.comparisons.answer(names, since)
 
     def study(self, name: str) -> dict[str, Any]:
         watch = self._watch(name)

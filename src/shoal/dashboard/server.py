@@ -38,7 +38,7 @@ logger = logging.getLogger("shoal.dashboard")
 
 TOKEN_HEADER = "X-Shoal-Token"
 _MAX_BODY = 1 << 20
-_STATIC = ("index.html", "app.js", "steer.js", "style.css")
+_STATIC = ("index.html", "app.js", "steer.js", "studies.js", "compare.js", "style.css")
 _LOOPBACK_NAMES = ("localhost", "127.0.0.1", "[::1]")
 _DIGITS = re.compile(r"[0-9]+")
 
@@ -211,6 +211,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._json(200, {"epoch": app.epoch, "storage": self.server.storage_label})
         if api == ["studies"]:
             return self._json(200, app.run(app.studies, *_list_query(query)))
+        if api[:1] == ["compare"]:
+            return self._json(200, app.run(app.compare, api[1:], query.get("since")))
         if len(api) == 2 and api[0] == "studies":
             return self._json(200, app.run(app.study, api[1]))
         if len(api) == 3 and api[0] == "studies" and api[2] == "trials":
