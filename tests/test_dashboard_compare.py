@@ -12,6 +12,7 @@ from urllib.parse import quote
 
 import pytest
 from conftest import wait_for
+from test_cli import _one_line_error, run_cli
 from test_dashboard import Client
 from test_dashboard_browser import TIMEOUT_MS, browser  # noqa: F401 - the fixture
 
@@ -133,6 +134,32 @@ def test_refusals_say_why(compared, sqlite_url: str) -> None:
                                        "studies"),
     ]:
         assert dash.request("GET", path) == (status, {"error": message}), path
+
+
+# -- the command line ------------------------------------------------------------------------------
+def test_shoal_compare_prints_bests_and_best_so_far(compared, sqlite_url: str, capsys) -> None:
+    _, studies = compared
+    code, out, _ = run_cli(capsys, "compare", "first", ODD, "--budgets", "2,8", "--storage", sqlite_url)
+    assert code == 0
+    rows = {line.split("│")[1].strip(): [c.strip() for c in line.split("│")[2:-1]]
+            for line in out.splitlines() if line.count("│") == 4}
+    assert rows["best trial"] == [str(s.best.number) for s in studies]
+    assert rows["best after 8 trials"] == rows["best value"]
+    assert rows["best after 2 trials"] == [f"{best_at(as_study_data(s), [2])[0]:.6g}" for s in studies]
+    assert rows["k"] == [str(s.best.config["k"]) for s in studies]
+
+
+def test_shoal_compare_refuses_in_one_line(compared, sqlite_url: str, capsys) -> None:
+    _study(sqlite_url, "ints", 0, space={"x": shoal.Int(0, 3), "k": shoal.Int(1, 5)})
+    for argv, message in [
+        (["first"], "compare 2 to 5 studies, got 1"),
+        (["first", "ints"], "cannot compare: the spaces differ: dimension 'x' is float in 'first' but int"),
+        (["first", "nope"], "no study named 'nope'"),
+        (["first", ODD, "--budgets", "0,4"], "argument --budgets: expected trial counts such as 8,16,32"),
+    ]:
+        code, _, err = run_cli(capsys, "compare", *argv, "--storage", sqlite_url)
+        _one_line_error(code, err)
+        assert message in err, err
 
 
 # -- in the browser --------------------------------------------------------------------------------
