@@ -41,6 +41,7 @@ class StudyList:
         self._revs: dict[int, int] = {}
         self._seen: dict[int, tuple[Any, ...]] = {}
         self.counts: dict[str, StudyCounts] = {}
+        self._last: list[StudyCounts] = []
         self._read_at = -math.inf
         self._lock = threading.Lock()
 
@@ -50,6 +51,9 @@ class StudyList:
             if time.monotonic() - self._read_at < MIN_READ_INTERVAL:
                 return
             now = self.storage.study_counts()
+            if now == self._last:  # the usual poll: nothing changed anywhere
+                self._read_at = time.monotonic()
+                return
             changed = [c.study_id for c in now if self._seen.get(c.study_id) != _signature(c)]
             summaries = self.storage.summarize_studies(changed) if changed else []
             for summary in summaries:
@@ -62,6 +66,7 @@ class StudyList:
                 for kept in (self._lines, self._revs, self._seen):
                     kept.pop(study_id, None)
             self.counts = {c.name: c for c in now if c.study_id in self._lines}
+            self._last = now if len(self.counts) == len(now) else []  # a study not summarized yet: again
             self._read_at = time.monotonic()
 
     def _store(self, summary: StudySummary) -> None:
