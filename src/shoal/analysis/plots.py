@@ -239,7 +239,7 @@ def missing(key: str, data: StudyData) -> str | None:
     return {
         "intermediate": None if reported else "no trial reported intermediate values",
         "timeline": None if any(t.started_at for t in data.trials) else "no trial started yet",
-        "lineage": None if has_lineage(data) else "no trial descends from another (PBT, re-runs)",
+        "lineage": None if has_lineage(data) else "no trial descends from another",
         "rounds": None if has_rounds(data) else "the study did not use a coarse-to-fine sampler",
     }.get(key)
 

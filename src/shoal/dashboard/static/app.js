@@ -227,7 +227,7 @@ function drawChart(study) {
   let best = null; const steps = [];
   for (const r of done) { if (best === null || better(r.value, best)) best = r.value; steps.push([r.number, best]); }
   box.replaceChildren(title, lineChart(done.map((r) => [r.number, ty(r.value), steps.find((s) => s[0] === r.number)[1] === r.value]),
-    steps.map(([n, v]) => [n, ty(v)]), { xLabel: "trial", yLabel: useLog ? "log10 value" : "value", id: "history-chart", stepLine: true, width: innerWidth(box) }));
+    steps.map(([n, v]) => [n, ty(v)]), { xLabel: "trial", yLabel: useLog ? "log10 value" : "value", id: "history-chart", stepLine: true, width: innerWidth(box), redraw: () => drawChart(study) }));
 }
 
 // The width inside a node's padding: a chart drawn that many units wide shows its text at the page's size.
@@ -239,7 +239,10 @@ function innerWidth(node) {
 const CHART_FONT_PX = 12, observed = new Map();
 const chartFonts = new ResizeObserver((entries) => {
   for (const { target } of entries) {
-    if (target.clientWidth) target.style.setProperty("--chart-font", (CHART_FONT_PX * target.viewBox.baseVal.width / target.clientWidth).toFixed(2) + "px");
+    if (!target.clientWidth) continue;
+    const scale = target.viewBox.baseVal.width / target.clientWidth;
+    target.style.setProperty("--chart-font", (CHART_FONT_PX * scale).toFixed(2) + "px");
+    if (target.redraw && Math.abs(scale - 1) > 0.1) { const again = target.redraw; target.redraw = null; requestAnimationFrame(again); }
   }
 });
 function keepFont(chart) {  // one observed chart per id: a redrawn chart replaces the old one
@@ -295,6 +298,7 @@ function lineChart(points, line, opts) {
       svg("text", { x: left ? x - 4 : x + 4, y: T + 10 + (i % 3) * 13, "text-anchor": left ? "end" : "start" }, m.label)));
   });
   for (const [x, y, isBest] of points) chart.append(svg("circle", { class: isBest ? "pt best" : "pt", cx: X(x), cy: Y(y), r: 3.5, "data-x": x }));
+  if (opts.redraw) chart.redraw = () => { if (chart.isConnected) opts.redraw(); };  // at the panel's new width
   keepFont(chart);
   return chart;
 }
