@@ -4,6 +4,7 @@ one or several studies, and the learning curves of hundreds of trials at once.""
 from __future__ import annotations
 
 import json
+import threading
 import time
 from datetime import datetime, timedelta, timezone
 
@@ -68,10 +69,15 @@ def _slow(config: dict, trial) -> float:
     return config["x"]
 
 
-def test_timeline_of_a_study_run_by_two_workers_needs_at_most_two_slots(tmp_path) -> None:
+def test_timeline_of_a_study_run_by_two_drivers_needs_at_most_two_slots(tmp_path) -> None:
     url = sqlite_url_for(tmp_path / "shoal.db")
     study = shoal.Study("two", {"x": shoal.Float(0, 1)}, storage=url, sampler=Random(seed=1))
-    study.optimize(_slow, 10, n_workers=2, show_progress=False)
+    drivers = [threading.Thread(target=shoal.Study.load("two", url, sampler=Random(seed=s)).optimize,
+                                args=(_slow, 5), kwargs={"show_progress": False}) for s in (1, 2)]
+    for d in drivers:
+        d.start()
+    for d in drivers:
+        d.join()
     data = StudyData.from_storage(study.storage, "two")
     spans = intervals(list(data.trials))
     slot = slots(spans)
