@@ -89,9 +89,11 @@ def test_compare_answers_bests_importance_and_figures(compared) -> None:
         best = study.best
         assert line["best"] == {"number": best.number, "value": best.value, "config": best.config}
         assert set(line["importance"]) == {"x", "k"} and line["importance_note"] is None
-    for key in ("history", "edf", "importance"):
+    for key in ("history", "importance"):
         traces = json.loads(got["figures"][key])["data"]
         assert [t["name"] for t in traces] == ["first", ODD], key
+    edf = json.loads(got["figures"]["edf"])["data"]  # each study's line names its number of values
+    assert [t["name"] for t in edf] == ["first (8)", f"{ODD} (8)"]
     history = json.loads(got["figures"]["history"])["data"][0]
     assert history["y"][-1] == studies[0].best.value and history["x"][-1] == 8
 

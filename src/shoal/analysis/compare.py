@@ -2,23 +2,22 @@
 
 ``check_comparable`` refuses studies that cannot be compared (different dimension names or kinds,
 different directions, several objectives, fewer than 2 or more than ``MAX_STUDIES``) with a message
-that says what differs. The figures (plotly, ``pip install 'shoal[plot]'``) overlay one trace per
-study: the best value so far by trials run, the empirical distribution of the completed values,
-and each study's hyperparameter importance as grouped bars.
+that says what differs. ``importance_bars`` draws each study's hyperparameter importance as grouped
+bars (plotly, ``pip install 'shoal[plot]'``); the best value so far and the distribution of values of
+several studies are ``shoal.analysis.edf``'s ``best_so_far`` and ``edf``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 from ..direction import MAXIMIZE
 from ..trial import Trial
 from ._data import StudyData, completed
+from ._figure import figure, go
 
 __all__ = [
-    "MAX_STUDIES", "MIN_STUDIES", "best_at", "best_so_far", "best_trial", "check_comparable", "edf",
-    "importance_bars",
+    "MAX_STUDIES", "MIN_STUDIES", "best_at", "best_trial", "check_comparable", "importance_bars",
 ]
 
 MIN_STUDIES = 2
@@ -98,53 +97,11 @@ def best_at(data: StudyData, budgets: Sequence[int]) -> list[float | None]:
     return out
 
 
-def _go():
-    from .plots import _go as go
-
-    return go()
-
-
-def _figure(title: str, **layout: Any):
-    fig = _go().Figure()
-    fig.update_layout(title=title, template="plotly_white", legend={"title": "study"}, **layout)
-    return fig
-
-
-def best_so_far(studies: Sequence[StudyData]):
-    """The best value so far against trials run, one step line per study."""
-    go = _go()
-    fig = _figure(f"Best value so far ({studies[0].direction})", xaxis_title="trials run",
-                  yaxis_title="best value")
-    for i, data in enumerate(studies):
-        xs, ys = _steps(data)
-        last = max((t.number + 1 for t in data.trials), default=0)
-        if xs and last > xs[-1]:  # the line goes on to the trials run since the last improvement
-            xs, ys = [*xs, last], [*ys, ys[-1]]
-        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines+markers", line={"shape": "hv"}, name=data.name,
-                                 marker={"color": COLORS[i % len(COLORS)], "size": 5}))
-    return fig
-
-
-def edf(studies: Sequence[StudyData]):
-    """The empirical distribution of each study's completed values: the share of its trials that
-    scored at or below each value."""
-    go = _go()
-    fig = _figure("Distribution of values (EDF)", xaxis_title="value",
-                  yaxis_title="share of completed trials", yaxis={"range": [0, 1.02]})
-    for i, data in enumerate(studies):
-        values = sorted(float(t.value or 0.0) for t in _feasible(data))
-        shares = [(k + 1) / len(values) for k in range(len(values))]
-        fig.add_trace(go.Scatter(x=values, y=shares, mode="lines", line={"shape": "hv"}, name=data.name,
-                                 marker={"color": COLORS[i % len(COLORS)]}))
-    return fig
-
-
 def importance_bars(studies: Sequence[StudyData], shares: Sequence[Mapping[str, float] | None]):
     """Each study's importance shares (``shoal.analysis.importance``) as grouped bars by dimension;
     a study whose importance could not be computed (``None``) is named in the legend without bars."""
-    go = _go()
-    fig = _figure("Hyperparameter importance", barmode="group", yaxis_title="share",
-                  xaxis_title="dimension")
+    fig = figure("Hyperparameter importance", barmode="group", yaxis_title="share", xaxis_title="dimension",
+                 legend={"title": "study"})
     order: list[str] = []
     for found in shares:
         for name in found or {}:
@@ -152,6 +109,6 @@ def importance_bars(studies: Sequence[StudyData], shares: Sequence[Mapping[str, 
                 order.append(name)
     for i, (data, found) in enumerate(zip(studies, shares, strict=True)):
         label = data.name if found is not None else f"{data.name} (too few trials)"
-        fig.add_trace(go.Bar(x=order, y=[(found or {}).get(n, 0.0) for n in order], name=label,
+        fig.add_trace(go().Bar(x=order, y=[(found or {}).get(n, 0.0) for n in order], name=label,
                              marker={"color": COLORS[i % len(COLORS)]}))
     return fig

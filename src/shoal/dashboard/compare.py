@@ -109,10 +109,10 @@ def _figures(studies: list[StudyData], shares: list[dict[str, float] | None]) ->
     """The three overlaid figures as plotly JSON, or None without plotly."""
     if importlib.util.find_spec("plotly") is None:
         return None
-    from ..analysis import compare
+    from ..analysis import compare, edf
 
     return {
-        "history": compare.best_so_far(studies).to_json(),
+        "history": edf.best_so_far(studies).to_json(),
         "importance": compare.importance_bars(studies, shares).to_json(),
-        "edf": compare.edf(studies).to_json(),
+        "edf": edf.edf(studies).to_json(),
     }
