@@ -26,7 +26,7 @@ import numpy as np
 
 import shoal
 
-from . import envs, optimizers
+from . import envs, optimizers, peer_results
 from .tasks import registry
 
 #: Distributions whose versions a peer's record notes (its env has its own numpy and scikit-learn).
@@ -195,10 +195,22 @@ def _init_worker() -> None:
     warnings.filterwarnings("ignore")
 
 
-def run_all(jobs: list[Job], out: Path, n_jobs: int, say: Callable[[str], None] = print) -> list[dict]:
-    """Run the jobs not yet in ``out`` on ``n_jobs`` processes; returns the new records."""
-    todo = [j for j in jobs if not done(j, out)]
-    say(f"{len(jobs) - len(todo)} of {len(jobs)} jobs already in {out}; running {len(todo)} "
+def reused(job: Job, reuse: Path | None) -> bool:
+    """Whether a peer's job has a finished record in ``reuse`` (committed results), so it is not rerun."""
+    return job.optimizer in optimizers.PEERS and peer_results.has(reuse, job.task, job.optimizer, job.seed,
+                                                                   job.budget)
+
+
+def run_all(jobs: list[Job], out: Path, n_jobs: int, say: Callable[[str], None] = print,
+            reuse: Path | None = None) -> list[dict]:
+    """Run the jobs not yet in ``out`` (nor, for a peer, in ``reuse``) on ``n_jobs`` processes.
+
+    Returns the new records.
+    """
+    kept = [j for j in jobs if not reused(j, reuse)]
+    todo = [j for j in kept if not done(j, out)]
+    also = f" and {len(jobs) - len(kept)} peer jobs in {reuse}" if len(kept) < len(jobs) else ""
+    say(f"{len(kept) - len(todo)} of {len(jobs)} jobs already in {out}{also}; running {len(todo)} "
         f"on {n_jobs} process(es)")
     records: list[dict] = []
     start = time.perf_counter()
