@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import harness, optimizers, peer_results, reporting, tasks, timing
+from . import envs, harness, optimizers, peer_results, reporting, tasks, timing, timing_peers
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_OUT = Path(".tmp/bench-peers")
@@ -124,7 +124,19 @@ def overhead_main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=_positive, default=5, help="timed trials per point (median kept)")
     parser.add_argument("--gp-1000", action="store_true", help="also time the GPs at 1,000 trials (slow)")
     parser.add_argument("--quick", action="store_true", help="20 and 50 trials, 2 repeats")
+    parser.add_argument("--peers", default="ready",
+                        help="peers timed against shoal's default at 60 trials, in their envs: "
+                             f"comma-separated from {', '.join(optimizers.PEERS)}, 'ready' (those whose env "
+                             "exists, the default) or 'none'")
     args = parser.parse_args(argv)
+    if args.peers == "ready":
+        peers = [p for p in optimizers.PEERS if envs.problem(envs.group_of(p) or p) is None]
+    else:
+        peers = [] if args.peers == "none" else args.peers.split(",")
+        unknown = [p for p in peers if p not in optimizers.PEERS]
+        if unknown:
+            parser.error(f"--peers: unknown {unknown}; choose from {', '.join(optimizers.PEERS)}, "
+                         "ready, none")
     sizes = dict(timing.PAIRS)
     if args.gp_1000:
         sizes[("GP", "gp")] = (100, 300, 1000)
@@ -136,4 +148,9 @@ def overhead_main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "overhead.json").write_text(json.dumps(rows, indent=1))
     print(f"wrote {args.out / 'overhead.json'}")
+    if peers:
+        trials = 20 if args.quick else timing_peers.TRIALS
+        peer_rows = timing_peers.measure(peers, trials, repeats=args.repeats)
+        (args.out / "overhead-peers.json").write_text(json.dumps(peer_rows, indent=1))
+        print(f"wrote {args.out / 'overhead-peers.json'}")
     return 0

@@ -90,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("groups", nargs="*", help=f"which (default all): {', '.join(GROUPS)}")
     parser.add_argument("--check", action="store_true", help="report which envs are ready, create nothing")
     parser.add_argument("--python", default=sys.executable, help="interpreter the envs are made from")
+    parser.add_argument("--force", action="store_true", help="reinstall even the envs that are up to date")
     args = parser.parse_args(argv)
     unknown = [g for g in args.groups if g not in GROUPS]
     if unknown:
@@ -100,7 +101,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{group}: {problem(group) or 'ready'}")
         return 0 if all(problem(g) is None for g in groups) else 1
     for group in groups:
-        create(group, args.python)
+        if args.force or problem(group):
+            create(group, args.python)
+        else:
+            print(f"{group}: up to date ({python(group)})")
     return 0
 
 

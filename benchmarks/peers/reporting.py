@@ -210,6 +210,7 @@ def build(out: Path, figures: Path, link_base: Path, budget: int | None = None,
                         right_from=1)
         if not any(r["shoal"] == "GP" and r["trials"] >= 1000 for r in rows):
             lines += ["", "The GPs at 1,000 trials are not timed by default (`overhead.py --gp-1000` does)."]
+    lines += _peer_overhead(out / "overhead-peers.json")
     # Peers part way.
     rows = peer_results.partial_rows(tasks, baseline, AUTO, running)
     if rows:
@@ -257,6 +258,21 @@ def build(out: Path, figures: Path, link_base: Path, budget: int | None = None,
                 count = sum(1 for g in failures if (g["optimizer"], g["error"]) == key)
                 lines.append(f"- {f['optimizer']} ({count} runs, e.g. {f['task']}): {f['error'][:200]}")
     return "\n".join(line for line in lines if line is not None) + "\n", headline
+
+
+def _peer_overhead(path: Path) -> list[str]:
+    """The table of shoal's default against the env peers' ask + tell time (target: cheaper than Ax, HEBO)."""
+    if not path.exists():
+        return []
+    rows = json.loads(path.read_text())
+    lines = ["", "Overhead against the peers in their own envs: median ask + tell per trial once each "
+             "optimizer has run its own loop to N trials (`benchmarks/peers/timing_peers.py`; target: "
+             "shoal's default cheaper than Ax and HEBO at 60 trials):", ""]
+    table = [[f"{r['shoal']} / {r['peer']}", str(r["trials"]), _fmt(r["shoal_ms"], 2), _fmt(r["peer_ms"], 2),
+              f"{r['ratio']:.2f}x",
+              ("yes" if r["shoal_ms"] <= r["peer_ms"] else "no") if r["peer"] in ("ax", "hebo") else ""]
+             for r in rows]
+    return lines + _table(["optimizers", "trials", "shoal ms", "peer ms", "peer/shoal", "target met"], table)
 
 
 def splice(results: Path, body: str, title: str = "## Against the peers") -> None:
