@@ -222,6 +222,24 @@ def test_committed_peer_results_are_reused_merged_and_reported(tmp_path, monkeyp
     assert "reused" not in (out / "REPORT.md").read_text()
 
 
+def test_report_shows_the_env_peers_overhead_and_judges_ax_and_hebo(tmp_path):
+    out = tmp_path / "run"
+    argv = ["--quick", "--tasks", "branin", "--optimizers", "shoal-random", "--out", str(out)]
+    assert cli.run_main(argv) == 0
+    rows = [{"peer": "hebo", "shoal": "shoal-auto", "trials": 60, "repeats": 5, "peer_ms": 900.0,
+             "shoal_ms": 300.0, "ratio": 3.0},
+            {"peer": "smac", "shoal": "shoal-auto", "trials": 60, "repeats": 5, "peer_ms": 20.0,
+             "shoal_ms": 300.0, "ratio": 20 / 300}]
+    (out / "overhead-peers.json").write_text(json.dumps(rows))
+    assert cli.report_main(["--out", str(out)]) == 0
+    text = (out / "REPORT.md").read_text()
+    assert "| shoal-auto / hebo | 60 | 300.00 | 900.00 | 3.00x | yes |" in text
+    assert "| shoal-auto / smac | 60 | 300.00 | 20.00 | 0.07x |  |" in text  # no target against SMAC
+    with pytest.raises(SystemExit) as exit_:
+        cli.overhead_main(["--peers", "nope", "--out", str(out)])
+    assert exit_.value.code == 2
+
+
 def test_partial_peer_is_scored_on_the_pairs_it_has():
     from peers import peer_results
 
