@@ -137,8 +137,9 @@ class AxAdapter(_Decoding):
         from ax import ChoiceParameterConfig, Client, RangeParameterConfig
 
         warnings.filterwarnings("ignore")
-        for name in ("ax", "botorch", "pyro"):
-            logging.getLogger(name).setLevel(logging.ERROR)
+        for name in list(logging.root.manager.loggerDict):  # Ax sets INFO on each of its loggers
+            if name.split(".")[0] in ("ax", "botorch"):
+                logging.getLogger(name).setLevel(logging.ERROR)
         torch.set_num_threads(1)
         self.dims = _dims(space)
         parameters: list[Any] = []
