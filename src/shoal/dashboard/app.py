@@ -17,7 +17,9 @@ from typing import Any, TypeVar
 
 from ..storage import Storage, StudyNotFound, StudyRecord
 from ..trial import Trial, TrialState
-from .data import ApiError, TrialWatch, study_json, summary_json, trial_detail, trial_row
+from .compare import Comparisons
+from .data import ApiError, TrialWatch, study_json, trial_detail, trial_row
+from .studylist import DEFAULT_LIMIT, StudyList
 
 __all__ = ["DashboardApp"]
 
@@ -56,6 +58,8 @@ class DashboardApp:
         #: Changes with every dashboard process, so a page knows to drop what it holds.
         self.epoch = secrets.token_hex(4)
         self._watches: dict[str, TrialWatch] = {}
+        self.study_list = StudyList(storage)
+        self.comparisons = Comparisons(storage, self.study_list)
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(STORAGE_THREADS, thread_name_prefix="shoal-dashboard-storage")
 
@@ -88,8 +92,18 @@ class DashboardApp:
         watch.refresh()
         return watch
 
-    def studies(self) -> dict[str, Any]:
-        return {"studies": [summary_json(s) for s in self.storage.list_studies()]}
+    def studies(self, since: int = -1, epoch: str | None = None, query: str = "", sort: str = "activity",
+                order: str = "", offset: int = 0, limit: int = DEFAULT_LIMIT) -> dict[str, Any]:
+        """A page of the study list (``StudyList.page``): only lines changed since revision
+        ``since`` of this dashboard process (all when the epoch differs)."""
+        self.study_list.refresh()
+        answer = self.study_list.page(query=query, sort=sort, order=order, offset=offset, limit=limit,
+                                      since=since if epoch == self.epoch else -1)
+        return {"epoch": self.epoch, **answer}
+
+    def compare(self, names: list[str], since: str | None = None) -> dict[str, Any]:
+        """2 to 5 studies side by side (``Comparisons.answer``)."""
+        return self.comparisons.answer(names, since)
 
     def study(self, name: str) -> dict[str, Any]:
         watch = self._watch(name)
@@ -219,4 +233,5 @@ class DashboardApp:
             raise ApiError(400, 'send {"paused": true} to pause or {"paused": false} to unpause')
         record = self._record(name)
         self.storage.set_paused(record.study_id, paused)
+        self.study_list.invalidate()
         return {"name": name, "paused": paused}

@@ -1,4 +1,5 @@
-// shoal dashboard: one page, no framework. Routes: #/ (studies), #/s/NAME (a study), #/s/NAME/t/N (a trial).
+// shoal dashboard: one page, no framework. Routes: #/ (studies, studies.js), #/s/NAME (a study), #/s/NAME/t/N
+// (a trial), #/compare/A,B (compare.js).
 // Reads poll the JSON API every 1.5 s; actions POST with the token in the X-Shoal-Token header.
 "use strict";
 
@@ -92,6 +93,8 @@ function showTokenState(text, bad) {
 
 // -- routing --------------------------------------------------------------------------------
 function parseRoute() {
+  const raw = location.hash.replace(/^#\/?/, "");
+  if (raw.startsWith("compare/")) return { view: "compare", names: parseCompare(raw.slice(8)) };
   const parts = location.hash.replace(/^#\/?/, "").split("/").filter(Boolean).map(decodeURIComponent);
   if (parts[0] === "s" && parts.length >= 2) {
     if (parts[2] === "t" && parts.length >= 4) return { view: "trial", study: parts[1], number: +parts[3] };
@@ -114,6 +117,7 @@ function navigate() {
   crumbs.replaceChildren(el("a", { href: "#/", text: "studies" }));
   if (route.study !== undefined) crumbs.append(" / ", el("a", { href: studyHref(route.study), text: route.study }));
   if (route.view === "trial") crumbs.append(" / ", `trial ${route.number}`);
+  if (route.view === "compare") crumbs.append(" / compare");
   tick();
 }
 async function tick() {
@@ -121,6 +125,7 @@ async function tick() {
   try {
     if (route.view === "studies") await drawStudies();
     else if (route.view === "study") await drawStudy(route.study);
+    else if (route.view === "compare") await drawCompare(route.names);
     else await drawTrial(route.study, route.number);
     document.getElementById("updated").textContent = "updated " + new Date().toLocaleTimeString();
     const stale = document.getElementById("load-error");
@@ -139,28 +144,6 @@ function section(id, build, parent) {  // a stable container in the view (or in 
   return node;
 }
 function fill(node, ...children) { node.replaceChildren(...children.flat().filter((c) => c !== null && c !== undefined)); }
-
-// -- studies --------------------------------------------------------------------------------
-async function drawStudies() {
-  const { studies } = await api("/api/studies");
-  const box = section("studies", () => el("div", {}, el("h2", { text: "Studies" })));
-  const rows = studies.map((s) => {
-    const c = s.counts;
-    return el("tr", { class: "link", "data-study": s.name, onclick: () => { location.hash = studyHref(s.name); } },
-      el("td", {}, el("a", { href: studyHref(s.name), text: s.name }), s.paused ? el("span", { class: "badge paused", text: "paused" }) : null),
-      el("td", { text: s.direction }), el("td", { class: "num", text: s.n_trials }),
-      el("td", { class: "num state-RUNNING", text: c.RUNNING || 0 }), el("td", { class: "num state-QUEUED", text: c.QUEUED || 0 }),
-      el("td", { class: "num state-COMPLETE", text: c.COMPLETE || 0 }),
-      el("td", { class: "num state-FAILED", text: (c.FAILED || 0) + (c.STALE || 0) }), el("td", { class: "num", text: c.PRUNED || 0 }),
-      el("td", { class: "num", text: fmt(s.best_value) }), el("td", { class: "muted", text: s.sampler }),
-      el("td", { class: "muted", text: s.scheduler || "none" }));
-  });
-  const head = ["study", "direction", "trials", "running", "queued", "complete", "failed", "pruned", "best", "sampler", "scheduler"];
-  const table = studies.length
-    ? el("div", { class: "table-wrap" }, el("table", {}, el("thead", {}, el("tr", {}, head.map((h) => el("th", { text: h })))), el("tbody", {}, rows)))
-    : el("p", { class: "muted", text: "No studies in this storage yet: run one and it appears here." });
-  box.replaceChildren(el("h2", { text: "Studies" }), table);
-}
 
 // -- one study ------------------------------------------------------------------------------
 async function drawStudy(name) {
