@@ -210,15 +210,47 @@ function drawChart(study) {
   let best = null; const steps = [];
   for (const r of done) { if (best === null || better(r.value, best)) best = r.value; steps.push([r.number, best]); }
   box.replaceChildren(title, lineChart(done.map((r) => [r.number, ty(r.value), steps.find((s) => s[0] === r.number)[1] === r.value]),
-    steps.map(([n, v]) => [n, ty(v)]), { xLabel: "trial", yLabel: useLog ? "log10 value" : "value", id: "history-chart", stepLine: true }));
+    steps.map(([n, v]) => [n, ty(v)]), { xLabel: "trial", yLabel: useLog ? "log10 value" : "value", id: "history-chart", stepLine: true, width: innerWidth(box), redraw: () => drawChart(study) }));
+}
+
+// The width inside a node's padding: a chart drawn that many units wide shows its text at the page's size.
+function innerWidth(node) {
+  const cs = getComputedStyle(node);
+  return node.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight);
+}
+// A chart scales with its panel (viewBox): its text is kept at the page's 12 px whatever the scale.
+const CHART_FONT_PX = 12, observed = new Map();
+const chartFonts = new ResizeObserver((entries) => {
+  for (const { target } of entries) {
+    if (!target.clientWidth) continue;
+    const scale = target.viewBox.baseVal.width / target.clientWidth;
+    target.style.setProperty("--chart-font", (CHART_FONT_PX * scale).toFixed(2) + "px");
+    if (target.redraw && Math.abs(scale - 1) > 0.1) { const again = target.redraw; target.redraw = null; requestAnimationFrame(again); }
+  }
+});
+function keepFont(chart) {  // one observed chart per id: a redrawn chart replaces the old one
+  if (observed.has(chart.id)) chartFonts.unobserve(observed.get(chart.id));
+  observed.set(chart.id, chart);
+  chartFonts.observe(chart);
+}
+// Whole numbers in [lo, hi], 1, 2 or 5 times a power of ten apart, at most `most` of them (trials, steps).
+function integerTicks(lo, hi, most) {
+  const a = Math.ceil(lo), b = Math.floor(hi);
+  if (b < a) return [];
+  const raw = Math.max(1, (b - a) / (most - 1)), p = Math.pow(10, Math.floor(Math.log10(raw)));
+  const step = [1, 2, 5, 10].map((m) => m * p).find((s) => s >= raw - 1e-9);
+  const out = [];
+  for (let x = Math.ceil(a / step) * step; x <= b; x += step) out.push(x);
+  return out;
 }
 
 function lineChart(points, line, opts) {
-  const W = 720, H = 260, L = 62, R = 14, T = 12, B = 34;
+  const W = Math.max(320, Math.round(opts.width || 720)), H = 260, L = 62, R = 14, T = 12, B = 34;
   const marks = opts.marks || [];
   const xs = points.map((p) => p[0]).concat(line.map((p) => p[0]), marks.map((m) => m.x));
   const ys = points.map((p) => p[1]).concat(line.map((p) => p[1]));
   let [x0, x1] = [Math.min(...xs), Math.max(...xs)], [y0, y1] = [Math.min(...ys), Math.max(...ys)];
+  const xTicks = integerTicks(x0, x1, Math.max(4, Math.floor((W - L - R) / 70)));  // of the data, not the padding
   if (x0 === x1) { x0 -= 1; x1 += 1; }
   if (y0 === y1) { const d = Math.abs(y0) * 0.1 || 1; y0 -= d; y1 += d; }
   const pad = (y1 - y0) * 0.05; y0 -= pad; y1 += pad;
@@ -229,8 +261,7 @@ function lineChart(points, line, opts) {
     chart.append(svg("line", { class: "grid", x1: L, x2: W - R, y1: Y(y), y2: Y(y) }),
       svg("text", { x: L - 6, y: Y(y) + 4, "text-anchor": "end" }, fmt(+y.toPrecision(3))));
   }
-  const xt = Math.max(1, Math.ceil((x1 - x0) / 8));
-  for (let x = Math.ceil(x0); x <= x1; x += xt) chart.append(svg("text", { x: X(x), y: H - B + 16, "text-anchor": "middle" }, x));
+  for (const x of xTicks) chart.append(svg("text", { class: "xtick", x: X(x), y: H - B + 16, "text-anchor": "middle" }, x));
   chart.append(svg("line", { class: "axis", x1: L, x2: L, y1: T, y2: H - B }), svg("line", { class: "axis", x1: L, x2: W - R, y1: H - B, y2: H - B }),
     svg("text", { x: (L + W - R) / 2, y: H - 4, "text-anchor": "middle" }, opts.xLabel),
     svg("text", { x: 12, y: (T + H - B) / 2, transform: `rotate(-90 12 ${(T + H - B) / 2})`, "text-anchor": "middle" }, opts.yLabel));
@@ -250,6 +281,8 @@ function lineChart(points, line, opts) {
       svg("text", { x: left ? x - 4 : x + 4, y: T + 10 + (i % 3) * 13, "text-anchor": left ? "end" : "start" }, m.label)));
   });
   for (const [x, y, isBest] of points) chart.append(svg("circle", { class: isBest ? "pt best" : "pt", cx: X(x), cy: Y(y), r: 3.5, "data-x": x }));
+  if (opts.redraw) chart.redraw = () => { if (chart.isConnected) opts.redraw(); };  // at the panel's new width
+  keepFont(chart);
   return chart;
 }
 
@@ -377,12 +410,17 @@ async function drawFigures(study, force) {
   const due = done !== S.figuresN && (now - S.figuresAt >= FIGURE_MS || S.figuresN < 5);
   if (!force && !due) return;
   S.figuresAt = now; S.figuresN = done;
-  if (!S.figureList) S.figureList = (await api(`/api/studies/${enc(study.name)}/figures`)).figures;
+  const listed = (await api(`/api/studies/${enc(study.name)}/figures`)).figures;  // only plots with data
+  const keys = (list) => (list || []).map((f) => f.key).join(",");
+  const was = document.getElementById("figure-pick")?.value;  // the person's pick stays when the list grows
+  if (keys(listed) !== keys(S.figureList)) { S.figureList = listed; document.getElementById("figures")?.remove(); }
   if (!S.figureList.length) return;
+  const first = S.figureList.some((g) => g.key === was) ? was
+    : S.figureList.some((g) => g.key === "pareto_front") ? "pareto_front" : "parallel_coordinates";
   if (!window.Plotly) await new Promise((ok, fail) => document.head.append(el("script", { src: "/static/plotly.min.js", onload: ok, onerror: fail })));
   const box = section("figures", () => {
     const pick = el("select", { id: "figure-pick", onchange: () => drawFigures(S.study, true).catch(() => {}) },
-      S.figureList.map((f) => el("option", { value: f.key, text: f.title, selected: f.key === (S.figureList.some((g) => g.key === "pareto_front") ? "pareto_front" : "parallel_coordinates") })));
+      S.figureList.map((f) => el("option", { value: f.key, text: f.title, selected: f.key === first })));
     return el("div", { class: "panel" }, el("div", { class: "chart-head" }, el("h3", { text: "Analysis" }), pick),
       el("div", { id: "figure", class: "figure" }));
   });
@@ -421,18 +459,19 @@ async function drawTrial(name, number) {
   const configRows = Object.entries(t.config).map(([k, v]) => el("tr", { "data-name": k }, el("th", { text: k }),
     el("td", { class: "num", text: fmt(v) + (JSON.stringify(now[k]) !== JSON.stringify(v) ? ` → ${fmt(now[k])}` : "") }),
     k in pending ? el("td", { class: "muted", text: `pending ${fmt(pending[k])}` }) : null));
-  const reports = t.reports.length
-    ? [lineChart(t.reports.map(([s, v]) => [s, v, false]), t.reports, { xLabel: "step", yLabel: "reported value", id: "reports-chart", marks: tweakMarks(t.changes) }),
-      el("p", { class: "muted", text: t.reports.map(([s, v]) => `step ${s}: ${fmt(v)}`).join(" · ") })]
-    : [el("p", { class: "muted", text: "No intermediate reports." })];
+  const reportsPanel = el("div", { class: "panel" }, el("h3", { text: "Reports" }));
   fill(box,
     el("h2", {}, `Trial ${t.number}`, t.state === "RUNNING" && !t.stop_requested ? el("span", {}, " ", stopButton(name, t.number)) : null),
     el("div", { class: "row" },
       el("div", { class: "panel" }, el("h3", { text: "Facts" }), el("dl", { class: "facts" }, facts.flatMap(([k, v]) => [el("dt", { text: k }), el("dd", {}, v)]))),
       el("div", { class: "panel" }, el("h3", { text: "Configuration" }), el("table", { id: "config-table" }, el("tbody", {}, configRows)))),
-    el("div", { class: "panel" }, el("h3", { text: "Reports" }), ...reports),
+    reportsPanel,
     schedulePanel(t),
     t.error ? el("div", { class: "panel" }, el("h3", { text: "Error" }), el("pre", { id: "trial-error", text: t.error })) : null);
+  reportsPanel.append(...(t.reports.length  // drawn once the panel is in the page, at its width
+    ? [lineChart(t.reports.map(([s, v]) => [s, v, false]), t.reports, { xLabel: "step", yLabel: "reported value", id: "reports-chart", marks: tweakMarks(t.changes), width: innerWidth(reportsPanel) }),
+      el("p", { class: "muted", text: t.reports.map(([s, v]) => `step ${s}: ${fmt(v)}`).join(" · ") })]
+    : [el("p", { class: "muted", text: "No intermediate reports." })]));
   await drawTrialActions(name, t);  // steer.js: the tweak and fork forms
 }
 
