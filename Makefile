@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test docs dist bench bench-peers bench-mo bench-panda lint clean
+.PHONY: demo test docs dist bench bench-peers peer-envs bench-mo bench-panda lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -51,9 +51,15 @@ $(VENV)/.torch-installed: | $(BIN)/python
 	$(BIN)/pip install -q torch==2.13.0
 	touch $@
 
-## bench-peers: shoal's samplers against Optuna, Hyperopt and scikit-optimize on shared tasks and seeds
-## (resumes from .tmp/bench-peers; delete it for a fresh run), then the overhead and the report
-bench-peers: $(VENV)/.dev-installed $(VENV)/.torch-installed
+## peer-envs: one virtual environment each for Ax, HEBO and SMAC3 under .tmp/peer-envs (never .venv:
+## HEBO pins numpy 1.24), from the pins in benchmarks/peers/requirements/; an up-to-date env is kept
+peer-envs: | $(BIN)/python
+	$(BIN)/python benchmarks/peers/envs.py
+
+## bench-peers: shoal's samplers against Optuna, Hyperopt, scikit-optimize, Ax, HEBO and SMAC3 on shared
+## tasks and seeds (resumes from .tmp/bench-peers; delete it for a fresh run; peer runs committed under
+## benchmarks/peers/results/ are reused, not rerun), then the overhead and the report
+bench-peers: $(VENV)/.dev-installed $(VENV)/.torch-installed peer-envs
 	$(BIN)/python benchmarks/peers/run.py --jobs 2 --out .tmp/bench-peers
 	$(BIN)/python benchmarks/peers/overhead.py --out .tmp/bench-peers
 	$(BIN)/python benchmarks/peers/report.py --out .tmp/bench-peers --figures benchmarks/peers/figures \

@@ -153,3 +153,116 @@ def test_report_leaves_out_tasks_not_every_optimizer_finished():
         {"t": done, "half": half, "failed": failed},
         [{"task": "failed", "optimizer": "a", "seed": 1, "error": "ValueError: no choices"}])
     assert set(kept) == {"t", "failed"} and partial == ["half"]
+
+
+# -- peers in their own envs: committed results, merge and resume -----------------------------------
+def _fake_peer(folder: Path, optimizer: str, seed: int, values: list[float], when: str) -> None:
+    """A record as a peer's runner writes it, without running the peer (its env is heavy)."""
+    path = folder / "branin" / optimizer / f"seed{seed}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({
+        "task": "branin", "optimizer": optimizer, "seed": seed, "budget": 12, "group": "synthetic",
+        "pending": 1, "values": values, "ask_s": [0.5] * 12, "tell_s": [0.1] * 12, "objective_s": 0.0,
+        "wall_s": 7.2, "finished_at": f"{when}T10:00:00+00:00", "versions": {"hebo:HEBO": "0.3.6"}}))
+
+
+def test_missing_peer_env_names_the_command_and_leaves_no_record(tmp_path, monkeypatch):
+    from peers import envs, harness
+
+    monkeypatch.setenv("SHOAL_PEER_ENVS", str(tmp_path / "envs"))
+    why = optimizers.unavailable("hebo")
+    assert "python benchmarks/peers/envs.py hebo" in why
+    record = harness.run_one(harness.Job("branin", "hebo", 0, 12), str(tmp_path / "out"))
+    assert "envs.py hebo" in record["error"] and record["unsaved"]
+    assert not (tmp_path / "out").exists()  # not "failed for good": the job runs once the env exists
+    # An env whose requirements file changed since it was made is not used either.
+    (tmp_path / "envs" / "smac" / "bin").mkdir(parents=True)
+    (tmp_path / "envs" / "smac" / "bin" / "python").symlink_to(sys.executable)
+    (tmp_path / "envs" / "smac" / ".requirements-sha").write_text("stale\n")
+    assert "predates requirements/smac.txt" in envs.problem("smac")
+    with pytest.raises(ValueError, match="peer group"):
+        envs.problem("nope")
+
+
+def test_committed_peer_results_are_reused_merged_and_reported(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("SHOAL_PEER_ENVS", str(tmp_path / "envs"))  # no env: hebo cannot run here
+    out, committed = tmp_path / "run", tmp_path / "committed"
+    _fake_peer(committed, "hebo", 0, [9.0, 5.0] + [0.5] * 10, when="2026-01-02")
+    argv = ["--quick", "--tasks", "branin", "--optimizers", "shoal-random,shoal-auto,hebo", "--out", str(out),
+            "--reuse", str(committed)]
+    assert cli.run_main(argv) == 0
+    said = capsys.readouterr().out
+    assert "skipping 1 hebo jobs" in said and "envs.py hebo" in said  # seed 1 is not committed
+    assert "1 peer jobs in" in said and not (out / "branin" / "hebo").exists()
+
+    results = tmp_path / "RESULTS.md"
+    assert cli.report_main(["--out", str(out), "--results", str(results), "--reuse", str(committed)]) == 0
+    text = results.read_text()
+    assert "hebo: 1 runs reused from" in text and "seed 0), made 2026-01-02" in text
+    assert "scored apart below: hebo" in text  # one seed of two: not in the ranked table
+    assert "| hebo | 1 |" in text and "| hebo | **" not in text
+
+    _fake_peer(committed, "hebo", 1, [8.0] * 12, when="2026-01-05")  # the other seed lands
+    capsys.readouterr()
+    assert cli.run_main(argv) == 0
+    assert "2 peer jobs in" in capsys.readouterr().out
+    _fake_peer(out, "hebo", 0, [0.4] * 12, when="2026-02-01")  # a fresh run wins over the committed one
+    assert cli.report_main(["--out", str(out), "--results", str(results), "--reuse", str(committed)]) == 0
+    text = results.read_text()
+    assert "hebo: 1 runs reused from" in text and "seed 1), made 2026-01-05" in text
+    assert "scored apart" not in text
+    rows = [line for line in text.splitlines() if line.startswith("| hebo |")]
+    assert rows and "hebo:HEBO 0.3.6" in text  # ranked with the others now, its version noted
+    # The merged records: the fresh seed 0, the committed seed 1.
+    from peers import peer_results
+
+    merged = {r["seed"]: r for r in peer_results.records(out, committed) if r["optimizer"] == "hebo"}
+    assert merged[0]["values"][0] == 0.4 and "reused" not in merged[0] and merged[1]["reused"]
+    assert cli.report_main(["--out", str(out), "--no-reuse"]) == 0
+    assert "reused" not in (out / "REPORT.md").read_text()
+
+
+def test_report_shows_the_env_peers_overhead_and_judges_ax_and_hebo(tmp_path):
+    out = tmp_path / "run"
+    argv = ["--quick", "--tasks", "branin", "--optimizers", "shoal-random", "--out", str(out)]
+    assert cli.run_main(argv) == 0
+    rows = [{"peer": "hebo", "shoal": "shoal-auto", "trials": 60, "repeats": 5, "peer_ms": 900.0,
+             "shoal_ms": 300.0, "ratio": 3.0},
+            {"peer": "smac", "shoal": "shoal-auto", "trials": 60, "repeats": 5, "peer_ms": 20.0,
+             "shoal_ms": 300.0, "ratio": 20 / 300}]
+    (out / "overhead-peers.json").write_text(json.dumps(rows))
+    assert cli.report_main(["--out", str(out)]) == 0
+    text = (out / "REPORT.md").read_text()
+    assert "| shoal-auto / hebo | 60 | 300.00 | 900.00 | 3.00x | yes |" in text
+    assert "| shoal-auto / smac | 60 | 300.00 | 20.00 | 0.07x |  |" in text  # no target against SMAC
+    with pytest.raises(SystemExit) as exit_:
+        cli.overhead_main(["--peers", "nope", "--out", str(out)])
+    assert exit_.value.code == 2
+
+
+def test_partial_peer_is_scored_on_the_pairs_it_has():
+    from peers import peer_results
+
+    task = _runs({
+        "shoal-random": [[5.0, 3.0], [5.0, 5.0]],  # random median after 2 trials: 4
+        "shoal-auto": [[4.0, 2.0], [5.0, 4.0]],
+        "hebo": [[1.0, 1.0]],  # seed 0 only: the best anyone found
+    })
+    assert peer_results.split_partial({"t": task}, ["hebo", "ax"], []) == ["hebo"]
+    [row] = peer_results.partial_rows({"t": task}, "shoal-random", "shoal-auto", ["hebo"])
+    # seed 0: hebo 1 -> 100; shoal-auto 2 -> 100 * (4 - 2) / (4 - 1) = 66.7; hebo better on 1 of 1
+    assert row == ["hebo", "1", "100.0", "66.7", "1.00"]
+    assert peer_results.split_partial({"t": task}, ["ax"], []) == []  # a peer that never ran is not partial
+
+
+@pytest.mark.parametrize("name", optimizers.PEERS)
+def test_peer_runs_in_its_env_when_that_env_exists(name, tmp_path):
+    from peers import envs, harness
+
+    if envs.problem(envs.group_of(name)):
+        pytest.skip(f"{name}'s env is not built here ({envs.CREATE_COMMAND} {name})")
+    record = harness.run_one(harness.Job("levy6-mixed", name, 1, 12), str(tmp_path))
+    assert "error" not in record, record.get("error")
+    assert len(record["values"]) == 12 and record["versions"][f"{name}:numpy"]
+    written = json.loads((tmp_path / "levy6-mixed" / name / "seed1.json").read_text())
+    assert written["values"] == record["values"]

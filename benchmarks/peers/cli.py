@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import harness, optimizers, reporting, tasks, timing
+from . import envs, harness, optimizers, peer_results, reporting, tasks, timing, timing_peers
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_OUT = Path(".tmp/bench-peers")
@@ -22,6 +22,16 @@ def _positive(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be an int >= 1, got {text}")
     return value
+
+
+def _reuse_options(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument("--reuse", type=Path, default=peer_results.COMMITTED,
+                        help=f"{what} (default {peer_results.COMMITTED.relative_to(HERE.parent.parent)})")
+    parser.add_argument("--no-reuse", action="store_true", help="ignore committed peer results")
+
+
+def _reuse(args: argparse.Namespace) -> Path | None:
+    return None if args.no_reuse else args.reuse
 
 
 def run_main(argv: list[str] | None = None) -> int:
@@ -37,6 +47,7 @@ def run_main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
                         help=f"results folder (default {DEFAULT_OUT})")
     parser.add_argument("--list", action="store_true", help="print the tasks and optimizers, run nothing")
+    _reuse_options(parser, "skip peer jobs whose results are committed")
     args = parser.parse_args(argv)
     seeds = args.seeds or (QUICK["seeds"] if args.quick else 5)
     budget = args.budget or (QUICK["budget"] if args.quick else 60)
@@ -57,19 +68,20 @@ def run_main(argv: list[str] | None = None) -> int:
             print(f"{task.group:10} {name:22} {len(task.space)} dims")
         print("optimizers:", ", ".join(names))
         return 0
-    runnable = []
+    reuse = _reuse(args)
+    jobs = harness.plan(chosen, names, range(seeds), budget)
     for name in names:
         why = optimizers.unavailable(name)
-        if why:
-            print(f"note: skipping {name}: {why}")
-        else:
-            runnable.append(name)
-    if optimizers.BASELINE not in runnable:
+        if why:  # its jobs with committed results still count as done
+            missing = [j for j in jobs if j.optimizer == name and not harness.reused(j, reuse)]
+            if missing:
+                print(f"note: skipping {len(missing)} {name} jobs: {why}")
+            jobs = [j for j in jobs if j not in missing]
+    if optimizers.BASELINE not in names:
         print(f"note: {optimizers.BASELINE} is not among the optimizers; the report needs its runs in --out")
-    jobs = harness.plan(chosen, runnable, range(seeds), budget)
     start = time.perf_counter()
-    harness.run_all(jobs, args.out, args.jobs)
-    print(f"done in {time.perf_counter() - start:.0f}s: {len(chosen)} tasks x {len(runnable)} optimizers x "
+    harness.run_all(jobs, args.out, args.jobs, reuse=reuse)
+    print(f"done in {time.perf_counter() - start:.0f}s: {len(chosen)} tasks x {len(names)} optimizers x "
           f"{seeds} seeds, {budget} trials; results in {args.out}")
     return 0
 
@@ -83,13 +95,14 @@ def report_main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budget", type=_positive, help="score only runs of this budget")
     parser.add_argument("--command", default="", help="the run command to print in the report")
     parser.add_argument("--note", action="append", default=[], help="a line to add to the report's notes")
+    _reuse_options(parser, "merge in committed peer results for the jobs --out lacks")
     args = parser.parse_args(argv)
     figures = args.figures or args.out / "figures"
     report_path = args.out / "REPORT.md"
     link_base = args.results.resolve().parent if args.results else args.out.resolve()
     try:
         body, headline = reporting.build(args.out, figures.resolve(), link_base, args.budget, args.command,
-                                         args.note)
+                                         args.note, _reuse(args))
     except ValueError as exc:
         parser.error(str(exc))
     report_path.parent.mkdir(parents=True, exist_ok=True)
@@ -97,7 +110,7 @@ def report_main(argv: list[str] | None = None) -> int:
         reporting.splice(args.results, body)
         print(f"updated {args.results}")
     local, _ = reporting.build(args.out, figures.resolve(), args.out.resolve(), args.budget, args.command,
-                               args.note) if args.results else (body, headline)
+                               args.note, _reuse(args)) if args.results else (body, headline)
     report_path.write_text(local)
     (args.out / "headline.json").write_text(json.dumps(headline, indent=1))
     print(local)
@@ -111,7 +124,19 @@ def overhead_main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=_positive, default=5, help="timed trials per point (median kept)")
     parser.add_argument("--gp-1000", action="store_true", help="also time the GPs at 1,000 trials (slow)")
     parser.add_argument("--quick", action="store_true", help="20 and 50 trials, 2 repeats")
+    parser.add_argument("--peers", default="ready",
+                        help="peers timed against shoal's default at 60 trials, in their envs: "
+                             f"comma-separated from {', '.join(optimizers.PEERS)}, 'ready' (those whose env "
+                             "exists, the default) or 'none'")
     args = parser.parse_args(argv)
+    if args.peers == "ready":
+        peers = [p for p in optimizers.PEERS if envs.problem(envs.group_of(p) or p) is None]
+    else:
+        peers = [] if args.peers == "none" else args.peers.split(",")
+        unknown = [p for p in peers if p not in optimizers.PEERS]
+        if unknown:
+            parser.error(f"--peers: unknown {unknown}; choose from {', '.join(optimizers.PEERS)}, "
+                         "ready, none")
     sizes = dict(timing.PAIRS)
     if args.gp_1000:
         sizes[("GP", "gp")] = (100, 300, 1000)
@@ -123,4 +148,9 @@ def overhead_main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "overhead.json").write_text(json.dumps(rows, indent=1))
     print(f"wrote {args.out / 'overhead.json'}")
+    if peers:
+        trials = 20 if args.quick else timing_peers.TRIALS
+        peer_rows = timing_peers.measure(peers, trials, repeats=args.repeats)
+        (args.out / "overhead-peers.json").write_text(json.dumps(peer_rows, indent=1))
+        print(f"wrote {args.out / 'overhead-peers.json'}")
     return 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import subprocess
 import time
 import traceback
 from collections.abc import Callable, Iterable
@@ -25,12 +26,16 @@ import numpy as np
 
 import shoal
 
-from . import optimizers
+from . import envs, optimizers, peer_results
 from .tasks import registry
+
+#: Distributions whose versions a peer's record notes (its env has its own numpy and scikit-learn).
+_PEER_PACKAGES = {"smac": ("smac", "ConfigSpace"), "hebo": ("HEBO", "torch", "pymoo"),
+                  "ax": ("ax-platform", "botorch", "torch")}
 
 #: Rough relative cost of a job, to start the long ones first so the pool ends together.
 _OPTIMIZER_COST = {"skopt-gp": 4.0, "optuna-gp": 6.0, "shoal-gp": 2.0, "shoal-auto": 2.0,
-                   "shoal-gp-par4": 2.0}
+                   "shoal-gp-par4": 2.0, "ax": 20.0, "hebo": 20.0, "smac": 3.0}
 _TASK_COST = {"mlp-adam": 8.0, "mlp-sgd": 4.0}
 
 
@@ -83,6 +88,11 @@ def _versions(optimizer: str) -> dict[str, str]:
     versions = {"shoal": shoal.__version__, "python": platform.python_version()}
     if library in ("optuna", "hyperopt", "skopt"):
         versions[library] = __import__(library).__version__
+    if optimizer in _PEER_PACKAGES:
+        from importlib.metadata import version
+
+        for package in (*_PEER_PACKAGES[optimizer], "numpy", "scikit-learn"):
+            versions[f"{optimizer}:{package}"] = version(package)
     return versions
 
 
@@ -90,7 +100,7 @@ def execute(job: Job) -> dict[str, Any]:
     """Run one job and return its record (values in the order trials finished, times in seconds)."""
     task = registry()[job.task]
     space = shoal.Space(dict(task.space))
-    adapter = optimizers.make(job.optimizer, task.space, job.seed)
+    adapter = optimizers.make(job.optimizer, task.space, job.seed, job.budget)
     pending = optimizers.pending(job.optimizer)
     finish_order = np.random.default_rng([job.seed, 4242])
     outstanding: list[tuple[Any, float]] = []
@@ -124,19 +134,59 @@ def execute(job: Job) -> dict[str, Any]:
     }
 
 
+def _in_env(job: Job, out: str, group: str) -> dict[str, Any]:
+    """Run the job in its peer env's python (``peer_runner.py``) and read back the record it wrote."""
+    why = envs.problem(group)
+    if why:  # not a result: the job runs once the env exists
+        return {**asdict(job), "group": registry()[job.task].group, "error": f"{job.optimizer}: {why}",
+                "unsaved": True}
+    job.path(Path(out)).unlink(missing_ok=True)  # a record of another budget must not be read back
+    src = str(Path(__file__).resolve().parents[2] / "src")
+    env = {**os.environ, envs.INSIDE: group,
+           "PYTHONPATH": os.pathsep.join(p for p in (src, os.environ.get("PYTHONPATH")) if p)}
+    runner = Path(__file__).resolve().parent / "peer_runner.py"
+    command = [str(envs.python(group)), str(runner), out, job.task, job.optimizer, str(job.seed),
+               str(job.budget)]
+    done_ = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    try:
+        return json.loads(job.path(Path(out)).read_text())
+    except (OSError, ValueError):
+        if done_.returncode < 0:  # killed (the run was stopped): leave no record, so it reruns
+            return {**asdict(job), "group": registry()[job.task].group,
+                    "error": f"killed by signal {-done_.returncode}", "unsaved": True}
+        raise RuntimeError(f"{job.optimizer}'s runner exited {done_.returncode} without a result: "
+                           f"{done_.stderr.strip()[-1500:]}") from None
+
+
 def run_one(job: Job, out: str) -> dict[str, Any]:
-    """Run a job and write its JSON (atomically); a job that raises is written with its error."""
+    """Run a job and write its JSON (atomically); a job that raises is written with its error.
+
+    A peer with its own env (``envs.py``) runs in a subprocess of that env's python, which writes the JSON.
+    """
+    group = envs.group_of(job.optimizer)
+    if group and os.environ.get(envs.INSIDE) != group:
+        try:
+            return _in_env(job, out, group)
+        except Exception as exc:  # noqa: BLE001 - recorded like a failing optimizer
+            record = {**asdict(job), "group": registry()[job.task].group,
+                      "error": f"{type(exc).__name__}: {exc}"}
+            _write(job, out, record)
+            return record
     try:
         record = execute(job)
     except Exception as exc:  # noqa: BLE001 - one failing optimizer must not end the whole run
         record = {**asdict(job), "group": registry()[job.task].group, "error": f"{type(exc).__name__}: {exc}",
                   "traceback": traceback.format_exc(limit=5)}
+    _write(job, out, record)
+    return record
+
+
+def _write(job: Job, out: str, record: dict[str, Any]) -> None:
     path = job.path(Path(out))
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".tmp{os.getpid()}")
     tmp.write_text(json.dumps(record))
     tmp.replace(path)
-    return record
 
 
 def _init_worker() -> None:
@@ -145,10 +195,22 @@ def _init_worker() -> None:
     warnings.filterwarnings("ignore")
 
 
-def run_all(jobs: list[Job], out: Path, n_jobs: int, say: Callable[[str], None] = print) -> list[dict]:
-    """Run the jobs not yet in ``out`` on ``n_jobs`` processes; returns the new records."""
-    todo = [j for j in jobs if not done(j, out)]
-    say(f"{len(jobs) - len(todo)} of {len(jobs)} jobs already in {out}; running {len(todo)} "
+def reused(job: Job, reuse: Path | None) -> bool:
+    """Whether a peer's job has a finished record in ``reuse`` (committed results), so it is not rerun."""
+    return job.optimizer in optimizers.PEERS and peer_results.has(reuse, job.task, job.optimizer, job.seed,
+                                                                   job.budget)
+
+
+def run_all(jobs: list[Job], out: Path, n_jobs: int, say: Callable[[str], None] = print,
+            reuse: Path | None = None) -> list[dict]:
+    """Run the jobs not yet in ``out`` (nor, for a peer, in ``reuse``) on ``n_jobs`` processes.
+
+    Returns the new records.
+    """
+    kept = [j for j in jobs if not reused(j, reuse)]
+    todo = [j for j in kept if not done(j, out)]
+    also = f" and {len(jobs) - len(kept)} peer jobs in {reuse}" if len(kept) < len(jobs) else ""
+    say(f"{len(kept) - len(todo)} of {len(jobs)} jobs already in {out}{also}; running {len(todo)} "
         f"on {n_jobs} process(es)")
     records: list[dict] = []
     start = time.perf_counter()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import logging
 import math
+import os
 import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -18,6 +19,8 @@ from typing import Any
 import numpy as np
 
 import shoal
+
+from . import envs
 
 #: Parallel variants keep this many trials outstanding (ask 4, tell one as it finishes, ask again).
 PARALLEL_PENDING = 4
@@ -229,6 +232,15 @@ def _shoal(sampler: str) -> Callable[[Mapping[str, Any], int], Any]:
     return lambda space, seed: ShoalAdapter(space, seed, shoal_sampler(sampler)())
 
 
+def _peer(name: str) -> Callable[..., Any]:
+    def factory(space: Mapping[str, Any], seed: int, budget: int | None = None) -> Any:
+        from .peer_adapters import DEFAULT_BUDGET, PEERS
+
+        return PEERS[name](space, seed, budget or DEFAULT_BUDGET)
+
+    return factory
+
+
 #: Optimizer name -> factory(space, seed). ``-par4`` variants keep 4 trials outstanding.
 OPTIMIZERS: dict[str, Callable[[Mapping[str, Any], int], Any]] = {
     "shoal-auto": _shoal("Auto"),
@@ -242,10 +254,13 @@ OPTIMIZERS: dict[str, Callable[[Mapping[str, Any], int], Any]] = {
     "hyperopt-tpe": HyperoptAdapter,
     "skopt-gp": SkoptAdapter,
     "shoal-gp-par4": _shoal("GP"),
+    **{name: _peer(name) for name in ("smac", "hebo", "ax")},
 }
 #: The optimizers a default run compares (the parallel variant is scored separately).
 DEFAULT = ["shoal-auto", "shoal-gp", "shoal-tpe", "shoal-random", "optuna-tpe", "optuna-gp",
-           "optuna-cmaes", "hyperopt-tpe", "skopt-gp", "shoal-gp-par4"]
+           "optuna-cmaes", "hyperopt-tpe", "skopt-gp", "shoal-gp-par4", "smac", "hebo", "ax"]
+#: Peers that run in their own virtual environment (``envs.py``), as subprocesses.
+PEERS = ("smac", "hebo", "ax")
 #: Random search, the zero of the normalized score.
 BASELINE = "shoal-random"
 _LIBRARY = {"optuna": "optuna", "hyperopt": "hyperopt", "skopt": "skopt"}
@@ -256,10 +271,12 @@ def pending(name: str) -> int:
     return PARALLEL_PENDING if name.endswith("-par4") else 1
 
 
-def make(name: str, space: Mapping[str, Any], seed: int) -> Any:
-    """A fresh adapter for optimizer ``name`` on ``space``, seeded with ``seed``."""
+def make(name: str, space: Mapping[str, Any], seed: int, budget: int | None = None) -> Any:
+    """A fresh adapter for optimizer ``name`` on ``space``, seeded with ``seed`` (SMAC wants the budget)."""
     if name not in OPTIMIZERS:
         raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)}, got {name!r}")
+    if name in PEERS:
+        return OPTIMIZERS[name](space, seed, budget)
     return OPTIMIZERS[name](space, seed)
 
 
@@ -267,6 +284,9 @@ def unavailable(name: str) -> str | None:
     """Why optimizer ``name`` cannot run here, or None when it can."""
     if name not in OPTIMIZERS:
         raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)}, got {name!r}")
+    if name in PEERS and os.environ.get(envs.INSIDE) != envs.group_of(name):
+        why = envs.problem(envs.group_of(name) or name)
+        return f"{name} runs in its own env, but {why}" if why else None
     try:
         make(name, {"x": shoal.Float(0.0, 1.0)}, 0)
     except Unavailable as exc:

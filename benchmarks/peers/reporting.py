@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from . import optimizers, scoring
+from . import optimizers, peer_results, scoring
 from .tasks import GROUPS
 
 START, END = "<!-- bench-peers:start -->", "<!-- bench-peers:end -->"
@@ -69,15 +69,20 @@ def plot(tasks: Mapping[str, scoring.TaskRuns], baseline: str, order: Sequence[s
     return True
 
 
-def complete_tasks(tasks: Mapping[str, scoring.TaskRuns], failures: Sequence[Mapping[str, Any]]
-                   ) -> tuple[dict[str, scoring.TaskRuns], list[str]]:
-    """The tasks with a record (result or failure) for every optimizer and seed seen anywhere; the rest."""
-    names = {n for t in tasks.values() for n in t.runs} | {f["optimizer"] for f in failures}
-    seeds = {s for t in tasks.values() for runs in t.runs.values() for s in runs}
+def complete_tasks(tasks: Mapping[str, scoring.TaskRuns], failures: Sequence[Mapping[str, Any]],
+                   ignore: Sequence[str] = ()) -> tuple[dict[str, scoring.TaskRuns], list[str]]:
+    """The tasks with a record (result or failure) for every optimizer and seed seen anywhere; the rest.
+
+    Optimizers in ``ignore`` (the peers run apart, see ``peer_results``) do not count either way.
+    """
+    failures = [f for f in failures if f["optimizer"] not in ignore]
+    names = {n for t in tasks.values() for n in t.runs if n not in ignore}
+    names |= {f["optimizer"] for f in failures}
+    seeds = {s for t in tasks.values() for n, runs in t.runs.items() if n not in ignore for s in runs}
     seeds |= {f["seed"] for f in failures}
     kept, partial = {}, []
     for name, task in tasks.items():
-        have = {(n, s) for n, runs in task.runs.items() for s in runs}
+        have = {(n, s) for n, runs in task.runs.items() if n not in ignore for s in runs}
         have |= {(f["optimizer"], f["seed"]) for f in failures if f["task"] == name}
         if len(have) == len(names) * len(seeds):
             kept[name] = task
@@ -97,24 +102,34 @@ def _machine() -> str:
             f"average {load:.2f} when the report was written")
 
 
-def _versions(tasks_dir: Path) -> str:
+def _versions(records: Sequence[Mapping[str, Any]]) -> str:
     seen: dict[str, str] = {}
-    for path in list(tasks_dir.glob("*/*/seed0.json"))[:200]:
-        seen.update(json.loads(path.read_text()).get("versions", {}))
+    for record in records:
+        if record.get("seed") == 0:
+            seen.update(record.get("versions", {}))
     return ", ".join(f"{k} {v}" for k, v in sorted(seen.items()))
 
 
 def build(out: Path, figures: Path, link_base: Path, budget: int | None = None,
-          command: str = "", notes: Sequence[str] = ()) -> tuple[str, dict[str, Any]]:
-    """The report's markdown (links to figures relative to ``link_base``) and its headline figures."""
-    tasks, failures = scoring.load(out, budget)
+          command: str = "", notes: Sequence[str] = (), reuse: Path | None = None
+          ) -> tuple[str, dict[str, Any]]:
+    """The report's markdown (links to figures relative to ``link_base``) and its headline figures.
+
+    Records in ``reuse`` (committed peer results) fill in the jobs ``out`` lacks.
+    """
+    records = peer_results.records(out, reuse, budget)
+    tasks, failures = scoring.from_records(records)
     if not tasks:
         raise ValueError(f"no results under {out}; run benchmarks/peers/run.py --out {out} first")
     baseline = optimizers.BASELINE
-    tasks, partial = complete_tasks(tasks, failures)
+    tasks, partial = complete_tasks(tasks, failures, ignore=optimizers.PEERS)
     if partial:
         notes = [*notes, f"left out, not every (optimizer, seed) finished yet: {', '.join(partial)}"]
-    present = {n for t in tasks.values() for n in t.runs}
+    notes = [*notes, *peer_results.reuse_notes(records, reuse)]
+    running = peer_results.split_partial(tasks, optimizers.PEERS, failures)
+    if running:
+        notes = [*notes, f"not yet run on every task and seed, so scored apart below: {', '.join(running)}"]
+    present = {n for t in tasks.values() for n in t.runs} - set(running)
     ranked = [n for n in optimizers.OPTIMIZERS if n in present and optimizers.pending(n) == 1]
     summary = scoring.summarize(tasks, baseline, ranked)
     groups = [g for g in GROUPS if g in summary.groups]
@@ -123,7 +138,7 @@ def build(out: Path, figures: Path, link_base: Path, budget: int | None = None,
     lines = [
         f"- command: `{command}`" if command else "",
         f"- report written {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; machine: {_machine()}",
-        f"- software: {_versions(out)}",
+        f"- software: {_versions(records)}",
         f"- {len(tasks)} tasks, seeds {seeds[0]}-{seeds[-1]} ({len(seeds)}), budget {budgets[-1]} trials; "
         f"normalized score: 100 = best value any optimizer found on the task, 0 = median best of random "
         f"search ({baseline}); ranks among the {len(ranked)} sequential optimizers, per (task, seed), "
@@ -195,6 +210,14 @@ def build(out: Path, figures: Path, link_base: Path, budget: int | None = None,
                         right_from=1)
         if not any(r["shoal"] == "GP" and r["trials"] >= 1000 for r in rows):
             lines += ["", "The GPs at 1,000 trials are not timed by default (`overhead.py --gp-1000` does)."]
+    lines += _peer_overhead(out / "overhead-peers.json")
+    # Peers part way.
+    rows = peer_results.partial_rows(tasks, baseline, AUTO, running)
+    if rows:
+        lines += ["", f"Peers with results for only part of the tasks and seeds, scored on the (task, seed) "
+                  f"pairs they have, next to {AUTO} on the same pairs (same normalization as above):", ""]
+        lines += _table(["optimizer", "runs", "score", f"{AUTO} score", f"share of runs better than {AUTO}"],
+                        rows)
     # Plots.
     lines += ["", "Best-so-far curves (mean normalized score over the group's tasks and seeds):", ""]
     for g in groups:
@@ -218,11 +241,10 @@ def build(out: Path, figures: Path, link_base: Path, budget: int | None = None,
     # Cost.
     lines += ["", "Mean seconds per run (ask + tell only; the objective's time is not included):", ""]
     crow = []
-    for n in cols:
+    for n in [*cols, *running]:
         totals = []
-        for path in out.glob(f"*/{n}/seed*.json"):
-            record = json.loads(path.read_text())
-            if "error" not in record:
+        for record in records:
+            if record["optimizer"] == n and "error" not in record:
                 totals.append(sum(record["ask_s"]) + sum(record["tell_s"]))
         crow.append([n, _fmt(float(np.mean(totals)), 2) if totals else ""])
     lines += _table(["optimizer", "s per run"], crow)
@@ -236,6 +258,21 @@ def build(out: Path, figures: Path, link_base: Path, budget: int | None = None,
                 count = sum(1 for g in failures if (g["optimizer"], g["error"]) == key)
                 lines.append(f"- {f['optimizer']} ({count} runs, e.g. {f['task']}): {f['error'][:200]}")
     return "\n".join(line for line in lines if line is not None) + "\n", headline
+
+
+def _peer_overhead(path: Path) -> list[str]:
+    """The table of shoal's default against the env peers' ask + tell time (target: cheaper than Ax, HEBO)."""
+    if not path.exists():
+        return []
+    rows = json.loads(path.read_text())
+    lines = ["", "Overhead against the peers in their own envs: median ask + tell per trial once each "
+             "optimizer has run its own loop to N trials (`benchmarks/peers/timing_peers.py`; target: "
+             "shoal's default cheaper than Ax and HEBO at 60 trials):", ""]
+    table = [[f"{r['shoal']} / {r['peer']}", str(r["trials"]), _fmt(r["shoal_ms"], 2), _fmt(r["peer_ms"], 2),
+              f"{r['ratio']:.2f}x",
+              ("yes" if r["shoal_ms"] <= r["peer_ms"] else "no") if r["peer"] in ("ax", "hebo") else ""]
+             for r in rows]
+    return lines + _table(["optimizers", "trials", "shoal ms", "peer ms", "peer/shoal", "target met"], table)
 
 
 def splice(results: Path, body: str, title: str = "## Against the peers") -> None:

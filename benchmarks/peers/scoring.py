@@ -36,10 +36,16 @@ class TaskRuns:
 
 def load(out: Path, budget: int | None = None) -> tuple[dict[str, TaskRuns], list[dict]]:
     """Task name -> runs from every JSON under ``out`` (of ``budget`` trials if given), and the failures."""
+    paths = sorted(Path(out).glob("*/*/seed*.json"))
+    return from_records([json.loads(path.read_text()) for path in paths], budget)
+
+
+def from_records(records: Iterable[dict], budget: int | None = None
+                 ) -> tuple[dict[str, TaskRuns], list[dict]]:
+    """Task name -> runs from job records (of ``budget`` trials if given), and the failures."""
     tasks: dict[str, TaskRuns] = {}
     failures: list[dict] = []
-    for path in sorted(Path(out).glob("*/*/seed*.json")):
-        record = json.loads(path.read_text())
+    for record in records:
         if budget is not None and record["budget"] != budget:
             continue
         if "error" in record:

@@ -1,0 +1,128 @@
+"""Committed peer results: raw JSON reused by ``run.py`` (not rerun) and merged by the report.
+
+Ax and HEBO take seconds per proposal, so their runs take hours; their records are committed under
+``benchmarks/peers/results/TASK/OPTIMIZER/seedN.json`` (the layout of a run's ``--out``). A run skips
+a job whose record is there, and the report reads them next to the fresh run's, the fresh one winning
+for the same (task, optimizer, seed), and says which it reused and when they were made.
+
+A peer that has not covered every task and seed of the comparison yet is scored apart, on the
+(task, seed) pairs it has, next to shoal's default on the same pairs (``partial_rows``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import scoring
+from .optimizers import PEERS
+
+COMMITTED = Path(__file__).resolve().parent / "results"
+
+
+def _read(folder: Path) -> dict[tuple[str, str, int], dict[str, Any]]:
+    found = {}
+    for path in sorted(folder.glob("*/*/seed*.json")):
+        try:
+            record = json.loads(path.read_text())
+        except ValueError:
+            continue  # a file being written
+        found[(record["task"], record["optimizer"], int(record["seed"]))] = record
+    return found
+
+
+def records(out: Path, reuse: Path | None = None, budget: int | None = None) -> list[dict[str, Any]]:
+    """Every record of ``out`` and, for the peers' jobs ``out`` lacks, of ``reuse`` (marked ``reused``)."""
+    merged = {}
+    if reuse is not None and Path(reuse).resolve() != Path(out).resolve():
+        merged = {key: {**record, "reused": True} for key, record in _read(Path(reuse)).items()
+                  if key[1] in PEERS}
+    merged.update(_read(Path(out)))
+    return [r for r in merged.values() if budget is None or r.get("budget") == budget]
+
+
+def has(reuse: Path | None, task: str, optimizer: str, seed: int, budget: int) -> bool:
+    """Whether ``reuse`` holds a finished record of this job."""
+    if reuse is None:
+        return False
+    try:
+        record = json.loads((Path(reuse) / task / optimizer / f"seed{seed}.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return record.get("budget") == budget and "error" not in record
+
+
+def _seeds(seeds: Iterable[int]) -> str:
+    seeds = sorted(set(seeds))
+    if seeds == list(range(seeds[0], seeds[-1] + 1)):
+        return f"seed {seeds[0]}" if len(seeds) == 1 else f"seeds {seeds[0]}-{seeds[-1]}"
+    return "seeds " + ", ".join(map(str, seeds))
+
+
+def reuse_notes(recs: Sequence[Mapping[str, Any]], reuse: Path | None) -> list[str]:
+    """One line per optimizer with reused records: how many, which seeds, when they were made."""
+    lines = []
+    by_optimizer: dict[str, list[Mapping[str, Any]]] = {}
+    for record in recs:
+        if record.get("reused") and "error" not in record:
+            by_optimizer.setdefault(record["optimizer"], []).append(record)
+    for name, rows in sorted(by_optimizer.items()):
+        made = sorted(r.get("finished_at", "")[:10] for r in rows if r.get("finished_at"))
+        when = (made[0] if made[0] == made[-1] else f"{made[0]} to {made[-1]}") if made else "unknown dates"
+        tasks = len({r["task"] for r in rows})
+        lines.append(f"{name}: {len(rows)} runs reused from `{_where(reuse)}` ({tasks} tasks, "
+                     f"{_seeds(r['seed'] for r in rows)}), made {when}, not rerun")
+    return lines
+
+
+def _where(reuse: Path | None) -> str:
+    try:
+        return str(Path(reuse or COMMITTED).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(reuse)
+
+
+def split_partial(tasks: Mapping[str, scoring.TaskRuns], peers: Iterable[str], failures: Sequence[Mapping]
+                  ) -> list[str]:
+    """The peers that ran but lack a result (or failure) for some (task, seed) the others ran in ``tasks``."""
+    peers = list(peers)
+    partial = []
+    for name in peers:
+        ran = any(name in t.runs for t in tasks.values()) or any(f["optimizer"] == name for f in failures)
+        if not ran:
+            continue
+        for task in tasks.values():
+            seeds = {s for other, runs in task.runs.items() if other not in peers for s in runs}
+            have = set(task.runs.get(name, {}))
+            have |= {f["seed"] for f in failures if f["task"] == task.name and f["optimizer"] == name}
+            if not seeds <= have:
+                partial.append(name)
+                break
+    return partial
+
+
+def partial_rows(tasks: Mapping[str, scoring.TaskRuns], baseline: str, reference: str,
+                 partial: Iterable[str]) -> list[list[str]]:
+    """Per partial peer: runs, its mean score and ``reference``'s on the same (task, seed), win share."""
+    rows = []
+    for name in partial:
+        mine, theirs, wins = [], [], 0.0
+        for task in tasks.values():
+            if name not in task.runs or reference not in task.runs:
+                continue
+            best, random_median = scoring.anchors(task, baseline)
+            for seed, values in task.runs[name].items():
+                if seed not in task.runs[reference]:
+                    continue
+                a, b = float(np.min(values)), float(np.min(task.runs[reference][seed]))
+                mine.append(float(scoring.normalize(np.array(a), best, random_median[-1])))
+                theirs.append(float(scoring.normalize(np.array(b), best, random_median[-1])))
+                wins += 1.0 if a < b else 0.5 if a == b else 0.0
+        if mine:
+            rows.append([name, str(len(mine)), f"{np.mean(mine):.1f}", f"{np.mean(theirs):.1f}",
+                         f"{wins / len(mine):.2f}"])
+    return rows
