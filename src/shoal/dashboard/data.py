@@ -73,6 +73,7 @@ def study_json(record: StudyRecord, counts: dict[str, int], best: float | None) 
         "sampler": record.sampler,
         "scheduler": record.scheduler,
         "space": record.space,
+        "objectives": record.objectives,
         "created_at": _iso(record.created_at),
         "paused": record.paused,
         "n_trials": sum(counts.values()),

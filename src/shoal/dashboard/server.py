@@ -37,7 +37,7 @@ logger = logging.getLogger("shoal.dashboard")
 
 TOKEN_HEADER = "X-Shoal-Token"
 _MAX_BODY = 1 << 20
-_STATIC = ("index.html", "app.js", "steer.js", "style.css")
+_STATIC = ("index.html", "app.js", "steer.js", "table.js", "style.css")
 _LOOPBACK_NAMES = ("localhost", "127.0.0.1", "[::1]")
 _DIGITS = re.compile(r"[0-9]+")
 

@@ -4,7 +4,6 @@
 
 const POLL_MS = 1500;
 const FIGURE_MS = 10000;
-const MAX_ROWS = 1000;  // rows drawn in the table (after sorting); the rest are a click on a header away
 const TOKEN_KEY = "shoal-dashboard-token";
 const S = { token: null, timer: null, route: null, epoch: null, rev: -1, rows: new Map(), study: null,
   sort: { key: "number", dir: -1 }, formFor: null, logY: null, figuresAt: 0, figuresN: -1,
@@ -173,7 +172,7 @@ async function drawStudy(name) {
   S.epoch = update.epoch; S.rev = update.rev; S.study = study;
   for (const row of update.trials) S.rows.set(row.number, row);
   drawHeader(study);
-  if (changed) drawChart(study);  // redrawn only when a trial changed
+  if (changed) { markTop(study); drawChart(study); }  // redrawn only when a trial changed; markTop: table.js
   drawForm(study);
   if (changed) drawTable(study);
   drawFigures(study).catch(() => {});  // optional: the page never depends on them
@@ -226,7 +225,8 @@ function drawChart(study) {
   const better = study.direction === "maximize" ? (a, b) => a > b : (a, b) => a < b;
   let best = null; const steps = [];
   for (const r of done) { if (best === null || better(r.value, best)) best = r.value; steps.push([r.number, best]); }
-  box.replaceChildren(title, lineChart(done.map((r) => [r.number, ty(r.value), steps.find((s) => s[0] === r.number)[1] === r.value]),
+  const bestAt = new Map(steps);
+  box.replaceChildren(title, lineChart(done.map((r) => [r.number, ty(r.value), bestAt.get(r.number) === r.value, T.top.has(r.number)]),
     steps.map(([n, v]) => [n, ty(v)]), { xLabel: "trial", yLabel: useLog ? "log10 value" : "value", id: "history-chart", stepLine: true }));
 }
 
@@ -266,7 +266,9 @@ function lineChart(points, line, opts) {
       svg("line", { x1: x, x2: x, y1: T, y2: H - B }),
       svg("text", { x: left ? x - 4 : x + 4, y: T + 10 + (i % 3) * 13, "text-anchor": left ? "end" : "start" }, m.label)));
   });
-  for (const [x, y, isBest] of points) chart.append(svg("circle", { class: isBest ? "pt best" : "pt", cx: X(x), cy: Y(y), r: 3.5, "data-x": x }));
+  for (const [x, y, isBest, isTop] of points) {
+    chart.append(svg("circle", { class: (isBest ? "pt best" : "pt") + (isTop ? " top" : ""), cx: X(x), cy: Y(y), r: isTop ? 5 : 3.5, "data-x": x }));
+  }
   return chart;
 }
 
@@ -333,46 +335,6 @@ function drawForm(study) {
   collect();
   box.replaceChildren(el("h3", { text: "Enqueue a configuration" }),
     el("p", { class: "muted", text: "The next free slot of a running optimize runs it before sampling." }), form);
-}
-
-function drawTable(study) {
-  const box = section("trials", () => el("div", {}));
-  const dims = Object.keys(study.space);
-  const onDevices = [...S.rows.values()].some((r) => r.device);  // a device column when trials ran on GPUs
-  const cols = [
-    ["number", "#", (r) => r.number], ["state", "state", (r) => r.state], ["value", "value", (r) => r.value],
-    ["duration", "duration", (r) => r.duration], ...(onDevices ? [["device", "device", (r) => r.device]] : []),
-    ["n_reports", "reports", (r) => r.n_reports],
-    ...dims.map((d) => ["config." + d, d, (r) => r.config[d]]), ["error", "error / note", (r) => r.error || r.note],
-  ];
-  const col = cols.find((c) => c[0] === S.sort.key) || cols[0];
-  const rows = [...S.rows.values()].sort((a, b) => {
-    const va = col[2](a), vb = col[2](b);
-    if (va === vb) return a.number - b.number;
-    if (va === null || va === undefined) return 1;
-    if (vb === null || vb === undefined) return -1;
-    return (va < vb ? -1 : 1) * S.sort.dir;
-  });
-  const head = el("tr", {}, cols.map(([key, label]) => el("th", {
-    class: "sortable" + (key === S.sort.key ? " sorted" : ""), "data-key": key,
-    text: label + (key === S.sort.key ? (S.sort.dir > 0 ? " ▲" : " ▼") : ""),
-    onclick: () => { S.sort = { key, dir: key === S.sort.key ? -S.sort.dir : 1 }; drawTable(study); },
-  })), el("th", { text: "" }));
-  const body = rows.slice(0, MAX_ROWS).map((r) => el("tr", { class: "link", "data-number": r.number, "data-state": r.state,
-    onclick: () => { location.hash = trialHref(study.name, r.number); } },
-    el("td", { class: "num" }, el("a", { href: trialHref(study.name, r.number), text: r.number })), el("td", { class: "state state-" + r.state, text: r.state + (r.stop_requested && r.state === "RUNNING" ? " (stopping)" : "") }),
-    el("td", { class: "num" + (r.feasible === false ? " infeasible" : ""), title: r.feasible === false ? "infeasible: misses a constraint" : "",
-      text: Object.keys(r.values || {}).length > 1 ? Object.entries(r.values).map(([k, v]) => `${k}=${fmt(v)}`).join(", ") : fmt(r.value) }),
-    el("td", { class: "num", text: secs(r.duration) }),
-    onDevices ? el("td", { class: "device", text: r.device || "" }) : null,
-    el("td", { class: "num", text: r.n_reports ? `${r.n_reports} (last ${fmt(r.last_report[1])})` : "" }),
-    dims.map((d) => el("td", { class: "num", text: fmt(r.config[d]) })),
-    r.error || !r.note ? el("td", { class: "err", title: r.error || "", text: r.error || "" })
-      : el("td", { class: "note muted", title: r.note, text: r.note }),
-    el("td", {}, r.state === "RUNNING" && !r.stop_requested ? stopButton(study.name, r.number) : null)));
-  const shown = rows.length > MAX_ROWS ? ` (showing ${MAX_ROWS} of ${rows.length}, by ${col[1]})` : ` (${rows.length})`;
-  box.replaceChildren(el("h3", { text: "Trials" + shown }),
-    el("div", { class: "table-wrap" }, el("table", { id: "trials-table" }, el("thead", {}, head), el("tbody", {}, body))));
 }
 
 function stopButton(name, number) {
