@@ -109,6 +109,9 @@ class Trial:
     #: The device the trial ran on, when ``optimize(devices=...)`` gave its worker one (e.g.
     #: ``"cuda:1"``; on Dask the worker's GPU and address); None otherwise.
     device: str | None = None
+    #: A person's Markdown note on the trial (``trial.note(...)`` in the objective,
+    #: ``study.note(text, trial=n)``, the dashboard); None when it has none.
+    note: str | None = None
 
     @property
     def schedule(self) -> list[tuple[int, dict[str, Any]]]:
