@@ -11,7 +11,6 @@ from typing import Any
 
 from ..records import CheckpointRef, ConfigChange, LineageRecord, NoteRecord, RungRecord, Steering
 from ..trial import FailureKind, Trial, TrialState
-from .memory_notes import MemoryNotes
 from .base import (
     ClaimTaken,
     DriverRecord,
@@ -22,6 +21,7 @@ from .base import (
     StudyRecord,
     StudySummary,
 )
+from .memory_notes import MemoryNotes
 from .summary import (
     check_box,
     check_device,

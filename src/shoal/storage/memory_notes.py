@@ -26,7 +26,8 @@ class MemoryNotes:
             if study_id not in self._trials:
                 raise StudyNotFound(f"no study with id {study_id} in memory")
             trials = self._trials[study_id]
-            if trial_number is not None and not (isinstance(trial_number, int) and 0 <= trial_number < len(trials)):
+            known = isinstance(trial_number, int) and 0 <= trial_number < len(trials)
+            if trial_number is not None and not known:
                 raise ValueError(f"note: the study has no trial number {trial_number!r}")
             kept = bool(text.strip())
             record = NoteRecord(trial_number, text, datetime.now(timezone.utc))

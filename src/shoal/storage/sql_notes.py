@@ -31,7 +31,8 @@ class SQLNotes:
         with self._write() as conn:
             # PostgreSQL: writers of one study's notes take turns on its row (SQLite: BEGIN IMMEDIATE)
             found = conn.execute(
-                sa.select(studies.c.study_id).where(studies.c.study_id == study_id).with_for_update(key_share=True)
+                sa.select(studies.c.study_id).where(studies.c.study_id == study_id)
+                .with_for_update(key_share=True)
             ).first()
             if found is None:
                 raise StudyNotFound(f"no study with id {study_id} in {self.url}")
@@ -41,14 +42,16 @@ class SQLNotes:
                     (trials.c.study_id == study_id) & (trials.c.number == trial_number))).scalar()
                 if trial_id is None:
                     raise ValueError(f"note: the study has no trial number {trial_number!r}")
+            number = notes.c.trial_number
             where = (notes.c.study_id == study_id) & (
-                notes.c.trial_number.is_(None) if trial_number is None else notes.c.trial_number == trial_number)
+                number.is_(None) if trial_number is None else number == trial_number)
             conn.execute(notes.delete().where(where))
             kept = bool(text.strip())
             now = time.time()
             if kept:
-                conn.execute(notes.insert().values(study_id=study_id, trial_id=trial_id, trial_number=trial_number,
-                                                   text=text, updated_at=now))
+                conn.execute(notes.insert().values(
+                    study_id=study_id, trial_id=trial_id, trial_number=trial_number, text=text,
+                    updated_at=now))
             if trial_id is not None:
                 conn.execute(trials.update().where(trials.c.trial_id == trial_id).values(has_note=kept))
         return NoteRecord(trial_number, text, _stamp(now)) if kept else None

@@ -17,7 +17,16 @@ from ..trial import TrialState
 from .base import StudyExists, StudyNotFound, StudyRecord, StudySummary
 from .sql_rows import _dumps, _stamp
 from .sql_schema import (
-    changes, checkpoints, lineage, metrics, notes, reports, round_boxes, rungs, studies, trials,
+    changes,
+    checkpoints,
+    lineage,
+    metrics,
+    notes,
+    reports,
+    round_boxes,
+    rungs,
+    studies,
+    trials,
 )
 from .summary import not_found_message, summarize, to_json
 

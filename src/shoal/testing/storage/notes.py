@@ -60,7 +60,8 @@ class NoteContract:
         trial = finish(storage, add(storage, study.study_id), COMPLETE, 0.5)
         storage.set_note(study.study_id, "kept", trial_number=trial.number)
         storage.set_note(study.study_id, "the study's")
-        copied = storage.import_trial(study.study_id, dataclasses.replace(storage.read_trials(study.study_id)[0]))
+        read = storage.read_trials(study.study_id)[0]
+        copied = storage.import_trial(study.study_id, dataclasses.replace(read))
         assert copied.note == "kept"
         assert storage.read_trials(study.study_id, after=0)[0].note == "kept"
         assert [n.trial_number for n in storage.read_notes(study.study_id)] == [None, 0, 1]
@@ -72,7 +73,10 @@ class NoteContract:
         study = new_study(storage)
         trial = add(storage, study.study_id)
         texts = [f"writer {i}" for i in range(6)]
-        run_threads(lambda i: storage.set_note(study.study_id, texts[i], trial_number=trial.number), len(texts))
+        def write(i: int) -> None:
+            storage.set_note(study.study_id, texts[i], trial_number=trial.number)
+
+        run_threads(write, len(texts))
         notes = storage.read_notes(study.study_id)
         assert len(notes) == 1 and notes[0].text in texts
         assert storage.read_trials(study.study_id)[0].note == notes[0].text
