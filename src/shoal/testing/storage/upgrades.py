@@ -58,7 +58,7 @@ class SQLUpgradeContract:
         finally:
             reopened.close()
 
-    def test_a_database_from_before_schedulers_devices_notes_opens_and_migrates(self, storage_url: str) -> None:
+    def test_a_database_from_before_schedulers_devices_notes_migrates(self, storage_url: str) -> None:
         import sqlalchemy as sa
 
         from ...storage import SQLStorage
