@@ -172,6 +172,7 @@ async function drawStudy(name) {
   S.epoch = update.epoch; S.rev = update.rev; S.study = study;
   for (const row of update.trials) S.rows.set(row.number, row);
   drawHeader(study);
+  drawStudyNote(study).catch(() => {});  // notes.js
   if (changed) { markTop(study); drawChart(study); }  // redrawn only when a trial changed; markTop: table.js
   drawForm(study);
   if (changed) drawTable(study);
@@ -196,7 +197,7 @@ function drawHeader(study) {
     el("div", { class: "row" },
       el("div", {}, el("span", { class: "muted", text: `${study.direction} · ${study.sampler}${study.scheduler ? " · " + study.scheduler : ""} · ${study.n_trials} trials` }), ...counts,
         el("div", {}, "best value ", el("strong", { id: "best-value", text: study.best_value === null ? "none yet" : fmt(study.best_value) }))),
-      el("div", {}, button, " ", el("span", { id: "study-message" }))),
+      el("div", {}, button, " ", deleteButton(study), " ", el("span", { id: "study-message" }))),
     study.paused ? el("p", { class: "banner", text: "Paused: running trials go on, no new trial starts until the study is unpaused." }) : null);
 }
 
@@ -392,6 +393,7 @@ async function drawTrial(name, number) {
   if (t.round !== null) facts.push(["round", t.round]);
   if (t.stop_requested) facts.push(["stop", "requested"]);
   if (t.note) facts.push(["note", el("span", { id: "trial-note", text: t.note })]);
+  if (t.ended) facts.push(["why ended", el("span", { id: "trial-ended", text: t.ended })]);
   const lineage = [];
   if (t.lineage.repeats.length) lineage.push("repeats ", ...t.lineage.repeats.flatMap((n, i) => [i ? " ← " : "", el("a", { href: trialHref(name, n), text: "trial " + n })]));
   if (t.lineage.repeated_by.length) lineage.push(lineage.length ? "; " : "", "repeated by ", ...t.lineage.repeated_by.flatMap((n, i) => [i ? ", " : "", el("a", { href: trialHref(name, n), text: "trial " + n })]));
@@ -412,6 +414,7 @@ async function drawTrial(name, number) {
     el("div", { class: "panel" }, el("h3", { text: "Reports" }), ...reports),
     schedulePanel(t),
     t.error ? el("div", { class: "panel" }, el("h3", { text: "Error" }), el("pre", { id: "trial-error", text: t.error })) : null);
+  drawTrialNote(name, t);  // notes.js
   await drawTrialActions(name, t);  // steer.js: the tweak and fork forms
 }
 

@@ -91,7 +91,8 @@ function tableColumns(study) {
   return [
     { key: "number", label: "#", get: (r) => r.number, fixed: true, cell: (r) => el("td", { class: "num" },
       el("a", { href: trialHref(study.name, r.number), text: r.number }),
-      T.top.has(r.number) ? el("span", { class: "top-mark", title: multi ? "on the Pareto front" : "the best trial", text: " ★" }) : null) },
+      T.top.has(r.number) ? el("span", { class: "top-mark", title: multi ? "on the Pareto front" : "the best trial", text: " ★" }) : null,
+      r.has_note ? el("span", { class: "note-mark", title: "has a note (on its page)", text: " ✎" }) : null) },
     { key: "state", label: "state", get: (r) => r.state, cell: (r) => el("td", { class: "state state-" + r.state,
       text: r.state + (r.stop_requested && r.state === "RUNNING" ? " (stopping)" : "") }) },
     { key: "value", label: "value", get: (r) => r.value,
