@@ -153,7 +153,8 @@ def test_the_page_edits_notes_renders_them_safely_says_why_trials_ended_and_dele
     expect(view.locator("li strong")).to_have_text("wide")
     expect(view.locator("li code")).to_have_text("narrow")
     expect(view.locator('a[href="https://example.org/a?b=1&c=2"]')).to_have_text("docs")
-    for payload in ("<img src=x", "<script>window.__xss = 2</script>", "javascript:window.__xss=3", "<svg onload"):
+    shown = ("<img src=x", "<script>window.__xss = 2</script>", "javascript:window.__xss=3", "<svg onload")
+    for payload in shown:
         expect(view).to_contain_text(payload)  # shown as text
     assert view.locator("img, script, svg, [onerror], [onload], [onmouseover]").count() == 0
     assert view.locator("a").count() == 2  # docs, and the https link whose quote stayed escaped
