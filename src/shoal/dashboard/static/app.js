@@ -224,10 +224,15 @@ function drawChart(study) {
   const useLog = S.logY && logOk;
   const ty = (v) => (useLog ? Math.log10(v) : v);
   const better = study.direction === "maximize" ? (a, b) => a > b : (a, b) => a < b;
-  let best = null; const steps = [];
-  for (const r of done) { if (best === null || better(r.value, best)) best = r.value; steps.push([r.number, best]); }
-  const bestAt = new Map(steps);
-  box.replaceChildren(title, lineChart(done.map((r) => [r.number, ty(r.value), bestAt.get(r.number) === r.value, T.top.has(r.number)]),
+  let best = null; const steps = [], dots = [];
+  const stride = Math.ceil(done.length / 2000);  // at most about 2000 plain dots: a 50,000-trial plot stays quick
+  done.forEach((r, i) => {
+    const improved = best === null || better(r.value, best);
+    if (improved) { best = r.value; steps.push([r.number, best]); }
+    if (improved || i % stride === 0 || T.top.has(r.number)) dots.push([r.number, ty(r.value), improved, T.top.has(r.number)]);
+  });
+  steps.push([done[done.length - 1].number, best]);
+  box.replaceChildren(title, lineChart(dots,
     steps.map(([n, v]) => [n, ty(v)]), { xLabel: "trial", yLabel: useLog ? "log10 value" : "value", id: "history-chart", stepLine: true }));
 }
 
