@@ -1,6 +1,7 @@
 """What an open dashboard costs: poll time and size on a large study, and its effect on a running study.
 
     .venv/bin/python benchmarks/dashboard_polls.py [--trials 5000]
+    .venv/bin/python benchmarks/dashboard_polls.py --studies 1000 [--trials-per-study 20]
     .venv/bin/python benchmarks/dashboard_polls.py --big 50000
 
 
@@ -10,6 +11,10 @@ SQLite file, alone and while a ``shoal dashboard`` process serves three pages po
 ``--interval`` seconds (the page polls every 1.5 s), with the dashboard's CPU time per poll (alone
 and watched alternate, to even out a busy machine). Every process shares the machine's cores: on a
 small machine the ratio mostly shows the CPU the polls take, not waiting on locks.
+
+``--studies N`` measures the study list instead (``study_list``): N studies in one SQLite file, the
+list's first load (a page of 50, latest activity first), a poll when nothing changed, a poll after
+trials finished in 5 studies, a name filter, and the storage's full ``list_studies`` for scale.
 
 ``--big N`` instead fills a study of N trials (50,000) and times what a page open on it costs: the
 first load and an incremental poll of the study page's API, and, when Playwright and chromium are
@@ -78,9 +83,14 @@ def main() -> None:
     parser.add_argument("--interval", type=float, default=1.5, help="seconds between a page's polls")
     parser.add_argument("--objective-ms", type=float, default=0.0, help="each trial sleeps this long")
     parser.add_argument("--big", type=int, default=0, help="time a page on a study of this many trials")
+    parser.add_argument("--studies", type=int, default=0, help="measure the study list of this many studies")
+    parser.add_argument("--trials-per-study", type=int, default=20)
     args = parser.parse_args()
     if args.big:
         big_table(args.big)
+        return
+    if args.studies:
+        study_list(args.studies, args.trials_per_study)
         return
     OBJECTIVE_MS[0] = args.objective_ms
     with tempfile.TemporaryDirectory() as tmp:
@@ -198,6 +208,76 @@ def _page_timings(url: str, n: int) -> None:
             runs = sorted(page.evaluate(script) for _ in range(3))
             print(f"page: {what:32s} {runs[1]:8.0f} ms (median of 3)")
         browser.close()
+
+
+def many_studies(url: str, n_studies: int, per_study: int) -> None:
+    """``n_studies`` studies of ``per_study`` completed trials each, written in one transaction (a
+    driver would take minutes to run them; the dashboard reads the same rows)."""
+    import json as _json
+
+    from shoal.storage import SQLStorage
+    from shoal.storage.sql_schema import studies, trials
+
+    storage = SQLStorage(url)
+    space = _json.dumps(shoal.Space(SPACE).to_dict())
+    now = time.time()
+    with storage._write() as conn:
+        for i in range(n_studies):
+            (study_id,) = conn.execute(studies.insert().values(
+                name=f"study-{i:05d}", direction="minimize", space=space, sampler="Random()",
+                created_at=now - 86400 + i,
+            )).inserted_primary_key
+            conn.execute(trials.insert(), [
+                {"study_id": study_id, "number": n, "state": "COMPLETE",
+                 "config": '{"lr":0.1,"units":32,"opt":"a"}', "unit": '{"lr":0.5,"units":0.1,"opt":0.25}',
+                  "value": float((i * 7 + n * 13) % 101),
+                 "created_at": now - 86400 + i + n, "started_at": now - 86400 + i + n,
+                 "finished_at": now - 86400 + i + n + 0.5}
+                for n in range(per_study)
+            ])
+    storage.close()
+
+
+def study_list(n_studies: int, per_study: int) -> None:
+    """Time the study list API on ``n_studies`` studies: first load, polls, a filter."""
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{Path(tmp) / 'many.db'}"
+        many_studies(url, n_studies, per_study)
+        storage = shoal.storage.get_storage(url)
+        start = time.perf_counter()
+        storage.list_studies()
+        full = (time.perf_counter() - start) * 1000
+        start = time.perf_counter()
+        storage.study_counts()
+        counts = (time.perf_counter() - start) * 1000
+        with Dashboard(url, port=0) as dashboard:
+            base = dashboard.url + "api/studies?limit=50"
+            ms, size, first = fetch(base)
+            print(f"{n_studies} studies x {per_study} trials")
+            _row("first load of the list (50 lines)", ms, size)
+            since = f"{base}&since={first['rev']}&epoch={first['epoch']}"
+            polls = []
+            for _ in range(5):
+                time.sleep(0.3)  # past the dashboard's shared-read interval: each poll reads storage
+                ms, size, got = fetch(since)
+                polls.append(ms)
+            assert got["studies"] == [], "nothing changed, yet lines came"
+            _row("poll, nothing changed (median of 5)", sorted(polls)[2], size)
+            for name in ("study-00999", "study-00998", "study-00500", "study-00010", "study-00001"):
+                if int(name[-5:]) < n_studies:
+                    study = shoal.Study.load(name, url)
+                    study.tell(study.ask(), 0.0)
+            time.sleep(0.3)
+            ms, size, got = fetch(since)
+            _row(f"poll after trials finished in 5 studies ({len(got['studies'])} lines)", ms, size)
+            ms, size, got = fetch(base + "&q=study-009")
+            _row(f"filter by name ({got['matched']} match)", ms, size)
+        _row("storage.study_counts() (what a poll reads)", counts, None)
+        _row("storage.list_studies() (every summary)", full, None)
+
+
+def _row(label: str, ms: float, size: int | None) -> None:
+    print(f"  {label:<52} {ms:8.1f} ms" + ("" if size is None else f"  {size:8d} B"))
 
 
 def watched_rate(study: shoal.Study, url: str, seconds: float, interval: float, polls: list[int]) -> float:

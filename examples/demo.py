@@ -29,6 +29,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from digits_mlp import EPOCHS, SPACE, load_data, objective, objective_by_epoch
 from rich.console import Console
@@ -305,7 +306,27 @@ def _run_acts(storage: str, n_trials: int, seed: int, console: Console, n_worker
     for line in lines:
         console.print(f"  {command} {line}{where}", highlight=False, markup=False, soft_wrap=True)
     print_importance(storage, console)
+    print_compare(command, where, console)
     return DemoResult(outcomes, sequential, parallel)
+
+
+#: Where ``shoal dashboard`` listens by default.
+DASHBOARD = "http://127.0.0.1:8080/"
+
+
+def compare_url(strategies: Sequence[Strategy] = STRATEGIES, base: str = DASHBOARD) -> str:
+    """The dashboard's compare page of the strategies' studies (names URL-encoded, comma-separated)."""
+    return f"{base}#/compare/" + ",".join(quote(s.study_name, safe="") for s in strategies)
+
+
+def print_compare(command: str, where: str, console: Console) -> None:
+    """How to see the strategies side by side: the dashboard's compare page, or ``shoal compare``."""
+    names = " ".join(s.study_name for s in STRATEGIES)
+    console.print("\nCompare the strategies side by side (best so far, best configurations, importance, "
+                  "distribution of accuracies) in the dashboard:", highlight=False)
+    for line in (f"  {command} dashboard{where}", f"  then open {compare_url()}",
+                 f"or in the terminal:\n  {command} compare {names}{where}"):
+        console.print(line, highlight=False, markup=False, soft_wrap=True)
 
 
 def run_parallel(storage: str, n_trials: int, seed: int, console: Console,

@@ -181,6 +181,9 @@ def test_analysis_plots_come_as_plotly_json_when_plotly_is_installed(dash: Clien
         return
     assert "slices" in listed and "parallel_coordinates" in listed
     assert "history" not in listed  # the page draws that one itself, live
+    assert "lineage" not in listed and "intermediate" not in listed  # no lineage, no reports: no plot
+    status, body = dash.request("GET", "/api/studies/plots/figures/lineage")
+    assert status == 404 and body["error"] == "no data for plot 'lineage' yet: no trial descends from another"
     answer = dash.get("/api/studies/plots/figures/slices")
     figure = json.loads(answer["figure"])
     assert answer["title"] and figure["data"] and "layout" in figure

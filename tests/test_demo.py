@@ -6,9 +6,11 @@ from __future__ import annotations
 import importlib.util
 import io
 import itertools
+import json
 import math
 import re
 import sys
+import urllib.request
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from types import ModuleType
@@ -289,3 +291,19 @@ def test_rerun_replaces_the_studies_and_repeats_them(demo: ModuleType, first_run
         assert len(after) == N_TRIALS  # replaced, not continued
         assert [t.config for t in after] == configs  # same seed, same trials
     assert len(_stored(url, demo.PARALLEL_STUDY)) == N_TRIALS
+
+
+def test_the_closing_text_opens_the_compare_page(demo: ModuleType, first_run, capsys) -> None:
+    from shoal.cli import main
+    from shoal.dashboard import Dashboard
+
+    url, _, text = first_run
+    names = [s.study_name for s in demo.STRATEGIES]
+    assert f"then open http://127.0.0.1:8080/#/compare/{','.join(names)}" in text
+    assert f"dashboard --storage {url}" in text and f"compare {' '.join(names)} --storage {url}" in text
+    with Dashboard(url, port=0) as dashboard:  # the page that URL opens answers
+        with urllib.request.urlopen(dashboard.url + "api/compare/" + "/".join(names), timeout=60) as answer:
+            got = json.loads(answer.read())
+    assert [s["name"] for s in got["studies"]] == names
+    assert main(["compare", *names, "--storage", url]) == 0
+    assert "best after" in capsys.readouterr().out

@@ -185,6 +185,19 @@ def test_running_trials_are_believed_so_the_next_proposal_goes_elsewhere() -> No
     assert np.abs(first.unit - second.unit).max() > 1e-3
 
 
+def test_mogp_models_objectives_on_their_own_scale_never_in_log() -> None:
+    """The hypervolume is the objectives' own: a log would stretch their good end (3 nodes against 2
+    weighing like 300 against 200), so MOGP tries no log transform even for positive values that span
+    orders of magnitude (the single-objective GP would)."""
+    def sizes(config: dict[str, Any]) -> Values:
+        return {"f1": 1.0 + config["x0"], "f2": float(10.0 ** (3.0 * config["x1"] + config["x2"]))}
+
+    sampler = fast_mogp(0)
+    run(sampler, CUBE4, TWO, sizes, 10)
+    transforms = {key[-1] for key in sampler._theta if "objective" in key}
+    assert transforms == {"identity"}, transforms
+
+
 def test_mogp_beyond_three_objectives_scalarizes_like_parego_and_one_constrained_objective_is_ei() -> None:
     four = Objectives.build(objectives={"a": "minimize", "b": "minimize", "c": "minimize", "d": "maximize"})
 

@@ -15,7 +15,7 @@ pytest.importorskip("sklearn")
 
 import shoal  # noqa: E402
 from shoal.analysis._data import StudyData  # noqa: E402
-from shoal.analysis.plots import PLOTS  # noqa: E402
+from shoal.analysis.plots import PLOTS, plots_for  # noqa: E402
 from shoal.samplers import CoarseToFine, Random  # noqa: E402
 from shoal.samplers.base import SamplingContext  # noqa: E402
 
@@ -53,8 +53,8 @@ def _traces(fig, kind: str) -> list:
 
 def test_every_plot_draws_and_serializes(c2f_study) -> None:
     assert [k for k, _, _ in PLOTS] == [
-        "history", "importance", "parallel_coordinates", "slices", "contour", "intermediate",
-        "lineage", "rounds",
+        "history", "importance", "parallel_coordinates", "slices", "contour", "edf", "intermediate",
+        "timeline", "lineage", "rounds",
     ]
     for key, _, _ in PLOTS:
         fig = getattr(c2f_study.plot, key)()
@@ -71,16 +71,32 @@ def test_history_shows_each_value_and_the_running_best(c2f_study) -> None:
     assert list(best.y) == pytest.approx(running)
 
 
-def test_intermediate_values_mark_the_pruned_trials(c2f_study) -> None:
+def test_intermediate_values_draw_pruned_curves_dashed_to_their_prune_step(c2f_study) -> None:
     fig = c2f_study.plot.intermediate()
     pruned = [t for t in c2f_study.trials if t.state == shoal.TrialState.PRUNED]
     assert pruned, "the fixture prunes trials with few units"
-    lines = [t for t in fig.data if t.mode == "lines"]
-    assert len(lines) == len(c2f_study.trials)  # every trial reported
-    red = [t for t in lines if t.line.dash == "dot"]
-    assert len(red) == len(pruned) and all(len(t.x) == 3 for t in red)  # pruned after step 2
-    crosses = [t for t in fig.data if t.mode == "markers" and t.marker.symbol == "x"]
-    assert len(crosses) == len(pruned)
+    dashed = [t for t in fig.data if t.mode == "lines" and t.line.dash == "dash"]
+    assert len(dashed) == 1 and dashed[0].name == f"pruned ({len(pruned)})"
+    curves = [[x for x in xs if x is not None] for xs in _split(dashed[0].x)]
+    assert curves == [[0, 1, 2]] * len(pruned)  # drawn, each ending at step 2 where it was pruned
+    crosses = [t for t in fig.data if t.mode == "markers" and t.marker.symbol == "x"][0]
+    assert sorted(crosses.hovertext) == sorted(f"trial {t.number} pruned at step 2" for t in pruned)
+    done = [t for t in c2f_study.trials if t.state == shoal.TrialState.COMPLETE]
+    best = sorted(done, key=lambda t: t.value)
+    on_top = [t for t in fig.data if t.name and t.name.startswith("trial ")]
+    assert [t.name.split()[1] for t in on_top] == [str(t.number) for t in best[:5]]
+    shown = sum(len([x for x in t.x if x is not None]) for t in fig.data if t.mode == "lines")
+    assert shown == sum(len(t.reports) for t in c2f_study.trials)  # every report, once
+
+
+def _split(xs) -> list[list]:
+    out: list[list] = [[]]
+    for x in xs:
+        if x is None:
+            out.append([])
+        else:
+            out[-1].append(x)
+    return [c for c in out if c]
 
 
 def test_rounds_draw_the_samplers_shrinking_box(c2f_study) -> None:
@@ -204,6 +220,8 @@ def test_plots_with_nothing_to_show_say_so() -> None:
         assert fig.layout.annotations, key  # a message instead of an empty chart
     study.optimize(lambda c: c["a"], 5, show_progress=False)
     assert "no trial reported" in study.plot.intermediate().layout.annotations[0].text
+    assert [k for k, _, _ in plots_for(study)] == [
+        "history", "importance", "parallel_coordinates", "slices", "contour", "edf", "timeline"]
     assert "not use a coarse-to-fine" in study.plot.rounds().layout.annotations[0].text
     assert "no lineage" in study.plot.lineage().layout.annotations[0].text
 

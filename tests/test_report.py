@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from pathlib import Path
@@ -13,10 +14,13 @@ pytest.importorskip("plotly")
 pytest.importorskip("sklearn")
 
 import shoal  # noqa: E402
+from shoal.analysis import report  # noqa: E402
+from shoal.analysis._data import StudyData  # noqa: E402
 from shoal.analysis.plots import PLOTS  # noqa: E402
 from shoal.analysis.report import render_report, write_report  # noqa: E402
 from shoal.cli import main  # noqa: E402
-from shoal.samplers import CoarseToFine  # noqa: E402
+from shoal.samplers import CoarseToFine, Random  # noqa: E402
+from shoal.storage import SQLStorage  # noqa: E402
 
 SPACE = {
     "lr": shoal.Float(1e-4, 1.0, scale="log"),
@@ -63,14 +67,18 @@ def test_report_has_every_section_and_needs_no_network(db, capsys) -> None:
     assert "wrote the report of study 'tuned' (24 trials)" in out
     text = out_path.read_text(encoding="utf-8")
     assert text.startswith("<!DOCTYPE html>") and text.rstrip().endswith("</html>")
+    shown = [key for key, _, _ in PLOTS if key != "lineage"]  # no trial descends from another
     for key, title, _ in PLOTS:
         pattern = rf'<section id="plot-{key}"><h2>{re.escape(title)}</h2>(.*?)</section>'
         section = re.search(pattern, text, re.S)
-        assert section, key
-        assert f'id="figure-{key}"' in section.group(1), key  # a plot, not an error note
+        assert bool(section) == (key in shown), key
+        if section:
+            assert f'id="figure-{key}"' in section.group(1), key  # a plot, not an error note
+    assert re.findall(r'<section id="([^"]+)"', text) == ["summary", *(f"plot-{k}" for k in shown), "trials"]
+    assert 'id="left-out">Not shown, no data yet: Lineage (no trial descends from another).' in text
     assert '<section id="summary">' in text and "could not draw" not in text
     assert _external_sources(text) == []  # self-contained: no script, style or image fetched
-    assert "Plotly.newPlot" in text and text.count("<script") >= len(PLOTS) + 1
+    assert "Plotly.newPlot" in text and text.count("<script") == len(shown) + 2  # plotly.js, sorting
     assert "Ranking (permutation, " in text  # the importance table
     best = shoal.Study.load("tuned", url).best
     assert f"Best: trial {best.number}" in text
@@ -87,13 +95,58 @@ def test_report_from_a_study_object(db, tmp_path: Path) -> None:
         write_report(study, tmp_path / "missing" / "r.html")
 
 
-def test_report_of_a_study_with_too_few_trials_still_has_every_section(sqlite_url: str) -> None:
+def test_report_of_a_study_with_too_few_trials_leaves_out_the_plots_it_cannot_draw(sqlite_url: str) -> None:
     study = shoal.Study("tiny", SPACE, storage=sqlite_url)
     study.optimize(lambda c: c["lr"], 2, show_progress=False)
     text = render_report(study)
-    for key, _, _ in PLOTS:
-        assert f'<section id="plot-{key}">' in text
-    assert "Importance needs at least 4 completed trials" in text
+    sections = re.findall(r'<section id="([^"]+)"', text)
+    assert sections == ["summary", "plot-history", "plot-parallel_coordinates", "plot-slices", "plot-edf",
+                        "plot-timeline", "trials"]
+    assert "Importance (needs at least 4 completed trials, has 2)" in text
+    for section in re.findall(r"<section[^>]*>(.*?)</section>", text, re.S):
+        assert re.sub(r"<h2>.*?</h2>", "", section).strip()  # none empty
+
+
+def test_report_names_sampler_and_scheduler_and_tables_every_trial(db) -> None:
+    url, _ = db
+    data = StudyData.from_storage(SQLStorage(url), "tuned")
+    text = render_report(data)
+    assert f"<th>sampler</th><td>{html.escape(data.sampler_text)}</td>" in text
+    assert "<th>scheduler</th><td>none</td>" in text
+    table = re.search(r'<table id="trials" class="sortable"><thead><tr>(.*?)</tr></thead>'
+                      r"<tbody>(.*?)</tbody>", text, re.S)
+    assert table
+    heads = re.findall(r"<th>(.*?)</th>", table.group(1))
+    assert heads == ["#", "state", "value", "duration (s)", "lr", "opt", "beta1", "units"]
+    rows = re.findall(r"<tr>(.*?)</tr>", table.group(2))
+    assert len(rows) == 24
+    by_number = {t.number: t for t in data.trials}
+    for row in rows:
+        cells = re.findall(r"<td[^>]*>(.*?)</td>", row)
+        trial = by_number[int(cells[0])]
+        assert cells[1] == trial.state.value.lower()
+        assert cells[2] == ("" if trial.value is None else f"{trial.value:.6g}")
+        assert cells[5] == trial.config["opt"]
+    contour = re.search(r'<section id="plot-contour">(.*?)</section>', text, re.S)
+    assert contour and '"height":600' in contour.group(1)  # its own height, not squashed to the page's
+
+
+def test_report_escapes_what_the_study_holds(tmp_path: Path) -> None:
+    bad = "</script><script>alert(1)</script>"
+    study = shoal.Study("<b>x</b>", {"a": shoal.Float(0, 1), "pick": shoal.Choice([bad, "ok"])},
+                        storage=sqlite_url_for(tmp_path / "x.db"), sampler=Random(seed=0))
+    study.optimize(lambda c: c["a"], 6, show_progress=False)
+    text = render_report(study)
+    assert bad not in text and "<b>x</b>" not in text and text.count("<script") == 9
+    assert html.escape(bad) in text  # in the trial table, as text
+
+
+def test_the_notes_section_is_left_out_until_there_are_notes(db, monkeypatch) -> None:
+    url, _ = db
+    data = StudyData.from_storage(SQLStorage(url), "tuned")
+    assert '<section id="notes">' not in render_report(data)
+    monkeypatch.setattr(report, "notes_section", lambda data: "<p>a note</p>")
+    assert '<section id="notes"><h2>Notes</h2><p>a note</p></section>' in render_report(data)
 
 
 def test_report_exit_codes(db, capsys, tmp_path: Path) -> None:
@@ -139,3 +192,14 @@ def test_importance_command_with_too_few_trials(capsys, sqlite_url: str) -> None
     shoal.Study("few", SPACE, storage=sqlite_url).optimize(lambda c: c["lr"], 2, show_progress=False)
     code, _, err = run_cli(capsys, "importance", "few", "--storage", sqlite_url)
     assert code == 2 and "at least 4 completed trials, got 2" in err
+
+
+def test_report_names_the_scheduler_the_study_ran_with(sqlite_url: str) -> None:
+    from shoal.schedulers import ASHA
+
+    scheduler = ASHA(1, reduction_factor=2, max_resource=4)
+    study = shoal.Study("sched", SPACE, storage=sqlite_url, scheduler=scheduler, sampler=Random(seed=0))
+    study.optimize(curve, 6, show_progress=False)
+    for source in (study, StudyData.from_storage(SQLStorage(sqlite_url), "sched")):  # live and stored
+        text = render_report(source)
+        assert f"<th>scheduler</th><td>{html.escape(scheduler.describe())}</td>" in text

@@ -23,7 +23,7 @@ class StudyData:
     segment started from), ``round_boxes`` the box each coarse-to-fine round searched, ``rungs`` the
     rung records of successive halving (which rung a PAUSED trial waits at), as stored.
     ``objectives`` the study's objectives and constraints (``shoal.objectives.Objectives``; one
-    objective in ``direction`` when not given).
+    objective in ``direction`` when not given), ``scheduler_text`` the scheduler's description.
     """
 
     name: str
@@ -35,6 +35,8 @@ class StudyData:
     round_boxes: Mapping[int, Mapping[str, tuple[float, float]]] = field(default_factory=dict)
     rungs: Sequence[RungRecord] = ()
     objectives: Objectives | None = None
+    #: The description of the scheduler the study last ran with ("" when none).
+    scheduler_text: str = ""
 
     def __post_init__(self) -> None:
         if self.objectives is None:  # one objective named "value", as a study made with direction=
@@ -62,7 +64,8 @@ class StudyData:
         stored = getattr(record, "objectives", None)
         objectives = Objectives.from_dict(stored) if stored else None
         return cls(record.name, record.direction, space, list(trials), record.sampler,
-                   objectives=objectives, **_records(storage, record.study_id))
+                   objectives=objectives, scheduler_text=getattr(record, "scheduler", None) or "",
+                   **_records(storage, record.study_id))
 
 
 def _records(storage: Any, study_id: int) -> dict[str, Any]:
@@ -79,6 +82,9 @@ def as_study_data(study: Any) -> StudyData:
     if isinstance(study, StudyData):
         return study
     if all(hasattr(study, a) for a in ("name", "direction", "space", "trials", "sampler", "storage", "id")):
+        scheduler = getattr(study, "scheduler", None)
         return StudyData(study.name, study.direction, study.space, study.trials, study.sampler.describe(),
-                         objectives=getattr(study, "objectives", None), **_records(study.storage, study.id))
+                         objectives=getattr(study, "objectives", None),
+                         scheduler_text="" if scheduler is None else scheduler.describe(),
+                         **_records(study.storage, study.id))
     raise ValueError(f"expected a shoal.Study, got {study!r}")

@@ -20,7 +20,9 @@ from ..stats.pareto import reference_point
 from ..study.results import pareto_front as _front
 from ..trial import Trial, TrialState
 from ._data import StudyData, as_study_data
-from .plots import _empty, _figure, _go
+from ._figure import empty as _empty
+from ._figure import figure as _figure
+from ._figure import go as _go
 
 __all__ = ["MULTI_PLOTS", "hypervolume", "pareto_front", "pareto_matrix", "scored_trials"]
 

@@ -10,7 +10,7 @@ labelled "inactive". A plot with nothing to show (no reports, no rounds) says so
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -18,75 +18,31 @@ import numpy as np
 from ..direction import MAXIMIZE, MINIMIZE
 from ..direction import sign as direction_sign
 from ..objectives import Objectives
-from ..space import Choice, Dimension
-from ..trial import Trial, TrialState
+from ..trial import TrialState
 from ._data import StudyData, as_study_data, completed, tunable, unit_matrix
+from ._figure import FONT
+from ._figure import INFEASIBLE as _INFEASIBLE
+from ._figure import STATE_COLORS as _STATE_COLORS
+from ._figure import empty as _empty
+from ._figure import figure as _figure
+from ._figure import fmt as _format
+from ._figure import go as _go
+from ._figure import shown as _shown
+from ._figure import unit_axis as _unit_axis
+from .curves import intermediate
+from .edf import edf
+from .lineage_plots import has_lineage, has_rounds, lineage, rounds
+from .ticks import integer_axis
+from .timeline import timeline
 
-__all__ = ["PLOTS", "StudyPlots", "plots_for"] + [
+__all__ = ["PLOTS", "StudyPlots", "left_out", "missing", "plots_for"] + [
     "history", "importance_bars", "parallel_coordinates", "slices", "contour", "intermediate",
-    "lineage", "rounds",
+    "lineage", "rounds", "timeline", "edf",
 ]
 
-_INACTIVE_AT = -0.1
-_INFEASIBLE = "#7f7f7f"
-_STATE_COLORS = {
-    TrialState.COMPLETE: "#1f77b4",
-    TrialState.PRUNED: "#d62728",
-    TrialState.FAILED: "#7f7f7f",
-    TrialState.RUNNING: "#2ca02c",
-    TrialState.PAUSED: "#9467bd",
-}
 
-
-def _go():
-    try:
-        import plotly.graph_objects as go
-    except ImportError:
-        raise ImportError("shoal plots need plotly: pip install 'shoal[plot]'") from None
-    return go
-
-
-def _figure(title: str, **layout: Any):
-    go = _go()
-    fig = go.Figure()
-    fig.update_layout(title=title, template="plotly_white", **layout)
-    return fig
-
-
-def _empty(title: str, message: str):
-    fig = _figure(title)
-    fig.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper",
-                       font={"size": 14})
-    fig.update_xaxes(visible=False)
-    fig.update_yaxes(visible=False)
-    return fig
-
-
-def _format(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.3g}"
-    return str(value)
-
-
-def _ticks(dim: Dimension) -> tuple[list[float], list[str]]:
-    """Where to put ticks on a unit axis, and their labels in the dimension's values."""
-    if isinstance(dim, Choice):
-        n = len(dim.values)
-        return [(i + 0.5) / n for i in range(n)], [str(v) for v in dim.values]
-    us = [0.0, 0.25, 0.5, 0.75, 1.0]
-    return us, [_format(dim.from_unit(u)) for u in us]
-
-
-def _unit_axis(dim: Dimension, inactive: bool = False) -> dict[str, Any]:
-    vals, text = _ticks(dim)
-    if inactive:
-        vals, text = [_INACTIVE_AT, *vals], ["inactive", *text]
-    low = _INACTIVE_AT - 0.05 if inactive else -0.03
-    return {"tickvals": vals, "ticktext": text, "range": [low, 1.03], "title": dim.name}
-
-
-def _shown(x: np.ndarray) -> np.ndarray:
-    return np.where(x < 0, _INACTIVE_AT, x)
+#: The contour's height in pixels: a near-square plot on a page or report about 1000 px wide.
+CONTOUR_HEIGHT = 600
 
 
 def _sign(data: StudyData) -> float:
@@ -125,6 +81,7 @@ def history(study: Any):
                 for t in infeasible], hoverinfo="text"))
     fig.add_trace(go.Scatter(x=numbers, y=best, mode="lines", name="best so far",
                              line={"shape": "hv", "color": "#ff7f0e", "width": 2}))
+    fig.update_xaxes(**integer_axis(numbers))
     return fig
 
 
@@ -199,8 +156,8 @@ def slices(study: Any, *, columns: int = 3):
         axis = _unit_axis(data.space[name], bool((x[:, j] < 0).any()))
         axis.pop("title")
         fig.update_xaxes(row=row, col=col, **axis)
-    fig.update_layout(title="Slices (colour: trial number)", template="plotly_white",
-                      height=max(320, 260 * rows))
+    fig.update_layout(title={"text": "Slices (colour: trial number)", "font": {"size": 15}},
+                      template="plotly_white", font=FONT, height=max(320, 260 * rows))
     return fig
 
 
@@ -233,7 +190,7 @@ def contour(study: Any, x: str | None = None, y: str | None = None, *, resolutio
         rows[:, i] = np.repeat(grid, len(background))
         z[a] = forest.predict(rows).reshape(resolution, len(background)).mean(axis=1)
     go = _go()
-    fig = _figure(f"Contour: {x} x {y} (surrogate partial dependence)")
+    fig = _figure(f"Contour: {x} x {y} (surrogate partial dependence)", height=CONTOUR_HEIGHT)
     fig.add_trace(go.Contour(x=grid, y=grid, z=z, colorscale="Viridis", ncontours=20,
                              reversescale=data.direction == MINIMIZE, colorbar={"title": "value"}))
     both = (units[:, i] >= 0) & (units[:, j] >= 0)
@@ -246,160 +203,71 @@ def contour(study: Any, x: str | None = None, y: str | None = None, *, resolutio
     return fig
 
 
-def intermediate(study: Any):
-    """Learning curves: every trial's reported values by step; pruned trials in red, ending in x."""
-    data = as_study_data(study)
-    reporting = [t for t in data.trials if t.reports]
-    if not reporting:
-        return _empty("Intermediate values", "no trial reported intermediate values")
-    go = _go()
-    fig = _figure("Intermediate values (pruned trials in red)", xaxis_title="step", yaxis_title="value")
-    seen: set[TrialState] = set()
-    for t in sorted(reporting, key=lambda t: t.number):
-        steps, values = zip(*t.reports, strict=True)
-        color = _STATE_COLORS.get(t.state, "#7f7f7f")
-        pruned = t.state == TrialState.PRUNED
-        fig.add_trace(go.Scatter(
-            x=steps, y=values, mode="lines", name=t.state.value.lower(), legendgroup=t.state.value,
-            showlegend=t.state not in seen,
-            line={"color": color, "width": 1.5, "dash": "dot" if pruned else "solid"},
-            opacity=0.8, hovertext=f"trial {t.number} ({t.state.value.lower()})", hoverinfo="text+x+y",
-        ))
-        seen.add(t.state)
-        if pruned:
-            fig.add_trace(go.Scatter(x=[steps[-1]], y=[values[-1]], mode="markers", showlegend=False,
-                                     legendgroup=t.state.value, hoverinfo="skip",
-                                     marker={"symbol": "x", "size": 9, "color": color}))
-    return fig
-
-
-def _edges(data: StudyData) -> list[tuple[int, int, str]]:
-    """(from, to, kind) for every trial that descends from another: a PBT segment from the one it
-    continues ("continue") or from the better member it copied ("exploit"), a re-run from the trial
-    whose configuration it repeats ("re-run")."""
-    known = {t.number for t in data.trials}
-    edges = []
-    for record in data.lineage:
-        if record.parent is not None and record.parent in known and record.trial_number in known:
-            kind = "exploit" if record.donor is not None else "continue"
-            edges.append((record.parent, record.trial_number, kind))
-    edges += [(t.requeued_from, t.number, "re-run") for t in data.trials if t.requeued_from in known]
-    return edges
-
-
-def lineage(study: Any):
-    """Lineage: each trial at (trial number, value), joined to the trial it came from (PBT
-    segments and exploits from storage's lineage records, and re-runs)."""
-    data = as_study_data(study)
-    by_number = {t.number: t for t in data.trials}
-    edges = _edges(data)
-    if not edges:
-        return _empty("Lineage", "no lineage recorded: no trial descends from another "
-                      "(population-based training and re-runs draw it)")
-    go = _go()
-    members = {r.trial_number: r for r in data.lineage}
-
-    def level(t: Trial) -> float | None:
-        if t.value is not None:
-            return t.value
-        return t.reports[-1][1] if t.reports else None
-
-    fig = _figure("Lineage (each trial joined to the trial it came from)", xaxis_title="trial",
-                  yaxis_title="value (last report when unfinished)")
-    styles = {"exploit": ("solid", "#d62728"), "continue": ("solid", "#999999"), "re-run": ("dot", "#999999")}
-    for how, (dash, color) in styles.items():
-        xs: list[Any] = []
-        ys: list[Any] = []
-        for parent, child, kind in edges:
-            if kind == how:
-                xs += [parent, child, None]
-                ys += [level(by_number[parent]), level(by_number[child]), None]
-        if xs:
-            fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", name=how, line={"dash": dash, "color": color},
-                                     connectgaps=False))
-
-    def label(t: Trial) -> str:
-        r = members.get(t.number)
-        where = "" if r is None else f", member {r.member} segment {r.segment}"
-        return f"trial {t.number} ({t.state.value.lower()}{where})"
-
-    nodes = [t for t in data.trials if level(t) is not None]
-    fig.add_trace(go.Scatter(
-        x=[t.number for t in nodes], y=[level(t) for t in nodes], mode="markers", name="trials",
-        marker={"color": [_STATE_COLORS.get(t.state, "#7f7f7f") for t in nodes], "size": 8},
-        hovertext=[label(t) for t in nodes], hoverinfo="text",
-    ))
-    return fig
-
-
-def _round_boxes(data: StudyData, names: Sequence[str]) -> tuple[dict[int, list[tuple[float, float]]], str]:
-    """Per round, (low, high) of every dimension on the unit scale: the box the coarse-to-fine sampler
-    searched, as the study stored it, else the span of the round's trials."""
-    rounds = sorted({t.round for t in data.trials if t.round is not None})
-    if rounds and all(r in data.round_boxes for r in rounds):
-        out = {r: [tuple(data.round_boxes[r].get(name, (math.nan, math.nan))) for name in names]
-               for r in rounds}
-        return out, "the sampler's box"
-    x_all = unit_matrix(data.trials, names)
-    out = {}
-    for r in rounds:
-        rows = x_all[[t.round == r for t in data.trials]]
-        spans = []
-        for j in range(len(names)):
-            col = rows[:, j][rows[:, j] >= 0]
-            spans.append((float(col.min()), float(col.max())) if len(col) else (math.nan, math.nan))
-        out[r] = spans
-    return out, "the span of the round's trials"
-
-
-def rounds(study: Any):
-    """Coarse-to-fine: the box each round searched, per dimension on the unit scale."""
-    data = as_study_data(study)
-    names = tunable(data.space)
-    boxes, source = _round_boxes(data, names)
-    if not boxes:
-        return _empty("Coarse-to-fine rounds", "no rounds: the study did not use a coarse-to-fine sampler")
-    go = _go()
-    fig = _figure(f"Coarse-to-fine: the box per round ({source})", xaxis_title="unit coordinate",
-                  barmode="group", height=max(320, 60 + 26 * len(names) * max(1, len(boxes)) // 2))
-    labels = names[::-1]
-    for r, spans in boxes.items():
-        lo = [spans[names.index(n)][0] for n in labels]
-        hi = [spans[names.index(n)][1] for n in labels]
-        width = [max(h - lo_, 0.004) if not math.isnan(h) else 0 for lo_, h in zip(lo, hi, strict=True)]
-        text = [("frozen" if h - lo_ < 1e-12 else "") for lo_, h in zip(lo, hi, strict=True)]
-        fig.add_trace(go.Bar(y=labels, x=width, base=lo, orientation="h", name=f"round {r}",
-                             text=text, textposition="outside",
-                             hovertext=[f"round {r}: {n} in [{a:.3f}, {b:.3f}]"
-                                        for n, a, b in zip(labels, lo, hi, strict=True)],
-                             hoverinfo="text"))
-    fig.update_xaxes(range=[0, 1.08])
-    return fig
-
-
-#: The plots of a report, in order: (key, title, function).
+#: Every plot, in the order of a report: (key, title, function). ``plots_for`` picks those a study
+#: has data for.
 PLOTS: tuple[tuple[str, str, Callable[..., Any]], ...] = (
     ("history", "Optimization history", history),
     ("importance", "Importance", importance_bars),
     ("parallel_coordinates", "Parallel coordinates", parallel_coordinates),
     ("slices", "Slices", slices),
     ("contour", "Contour of the top pair", contour),
+    ("edf", "Distribution of values (EDF)", edf),
     ("intermediate", "Intermediate values", intermediate),
+    ("timeline", "Timeline", timeline),
     ("lineage", "Lineage", lineage),
     ("rounds", "Coarse-to-fine rounds", rounds),
 )
 
 
-def plots_for(study: Any) -> tuple[tuple[str, str, Callable[..., Any]], ...]:
-    """The plots that fit ``study`` (a ``Study``, a ``StudyData`` or a study's ``Objectives``):
-    ``PLOTS``, and for several objectives the Pareto front and the hypervolume
-    (``analysis.pareto_plots.MULTI_PLOTS``) after the history."""
-    goals = study if isinstance(study, Objectives) else as_study_data(study).goals
+def missing(key: str, data: StudyData) -> str | None:
+    """Why plot ``key`` has nothing to show for ``data`` yet, or None when it has."""
+    from ..stats.importance import MIN_TRIALS
+
+    done = completed(data.trials)
+    modelled = [t for t in done if t.excluded_from_models is None]
+    if key in ("history", "parallel_coordinates", "slices", "edf") and not done:
+        return "no completed trial yet"
+    if key == "edf" and data.goals.multi:
+        return "the distribution of one objective; this study has several (see the Pareto front)"
+    if key in ("importance", "contour") and len(modelled) < MIN_TRIALS:
+        return f"needs at least {MIN_TRIALS} completed trials, has {len(modelled)}"
+    if key == "contour" and len(tunable(data.space)) < 2:
+        return "needs at least 2 dimensions"
+    if key in ("pareto_front", "hypervolume") and not done:
+        return "no completed trial yet"
+    reported = any(t.reports for t in data.trials)
+    return {
+        "intermediate": None if reported else "no trial reported intermediate values",
+        "timeline": None if any(t.started_at for t in data.trials) else "no trial started yet",
+        "lineage": None if has_lineage(data) else "no trial descends from another",
+        "rounds": None if has_rounds(data) else "the study did not use a coarse-to-fine sampler",
+    }.get(key)
+
+
+def _kinds(goals: Objectives) -> tuple[tuple[str, str, Callable[..., Any]], ...]:
     if not goals.multi:
         return PLOTS
     from .pareto_plots import MULTI_PLOTS
 
     return PLOTS[:1] + MULTI_PLOTS + PLOTS[1:]
+
+
+def plots_for(study: Any) -> tuple[tuple[str, str, Callable[..., Any]], ...]:
+    """The plots ``study`` has data for (a ``Study`` or a ``StudyData``; ``missing`` says why one is
+    left out), in ``PLOTS`` order; with several objectives the Pareto front and the hypervolume
+    (``analysis.pareto_plots.MULTI_PLOTS``) come after the history. Given a study's ``Objectives``
+    alone (no trials), every plot that fits its objectives."""
+    if isinstance(study, Objectives):
+        return tuple(p for p in _kinds(study) if not (p[0] == "edf" and study.multi))
+    data = as_study_data(study)
+    return tuple(p for p in _kinds(data.goals) if missing(p[0], data) is None)
+
+
+def left_out(study: Any) -> list[tuple[str, str]]:
+    """``(title, why)`` of each plot that fits the study's objectives but has no data yet."""
+    data = as_study_data(study)
+    return [(title, why) for key, title, _ in _kinds(data.goals)
+            if (why := missing(key, data)) is not None and not (key == "edf" and data.goals.multi)]
 
 
 class StudyPlots:
@@ -431,6 +299,12 @@ class StudyPlots:
 
     def rounds(self):
         return rounds(self._study)
+
+    def timeline(self):
+        return timeline(self._study)
+
+    def edf(self):
+        return edf(self._study)
 
     def pareto_front(self):
         """Several objectives only: the trials in objective space, the front highlighted."""

@@ -5,8 +5,11 @@ is a table of the Pareto front instead (``<table id="pareto-front">``), and the 
 hypervolume plots join the others.
 
 plotly.js is written into the file once, so the report opens with no network (e-mail it, archive
-it). Each plot is a section ``<section id="plot-KEY">``; one that fails to draw says why in its
-section, and the rest of the report is still written.
+it). Each plot the study has data for (``plots.plots_for``) is a section ``<section
+id="plot-KEY">``; those without data are named in one line with the reason, never drawn empty. One
+that fails to draw says why in its section, and the rest of the report is still written. The
+trials follow in a sortable table (``<section id="trials">``); every text from the study is
+escaped.
 """
 
 from __future__ import annotations
@@ -22,7 +25,8 @@ from ..study.results import pareto_front
 from ..trial import TrialState
 from ._data import StudyData, as_study_data, completed
 from .paused import paused_summary
-from .plots import plots_for
+from .plots import left_out, plots_for
+from .report_tables import SORT_SCRIPT, trial_table
 
 __all__ = ["render_report", "write_report"]
 
@@ -33,7 +37,9 @@ h1 { margin-bottom: 0.2rem; } .sub { color: #666; margin-top: 0; }
 table { border-collapse: collapse; margin: 0.5rem 0 1rem; }
 td, th { border-bottom: 1px solid #ddd; padding: 0.25rem 0.8rem; text-align: left; }
 section { margin: 2rem 0; } nav a { margin-right: 0.8rem; }
-.note { color: #a33; }
+.note { color: #a33; } .wide { overflow-x: auto; } td.num { font-variant-numeric: tabular-nums; }
+table.sortable th { cursor: pointer; user-select: none; } th[data-dir="1"]::after { content: " \\25B2"; }
+th[data-dir="-1"]::after { content: " \\25BC"; }
 """
 
 
@@ -59,6 +65,7 @@ def _summary(data: StudyData) -> str:
         ("objectives" if goals.multi else "direction",
          goals.describe() if goals.multi or goals.constraints else data.direction),
         ("sampler", data.sampler_text),
+        ("scheduler", data.scheduler_text or "none"),
         ("trials", f"{len(data.trials)} (" + ", ".join(f"{n} {s}" for s, n in counts.items()) + ")"),
     ]
     out = f"<table>{_rows(rows)}</table>"
@@ -117,18 +124,22 @@ def _importance_table(data: StudyData) -> str:
             f"<table><tr><th>#</th><th>dimension</th><th>share</th></tr>{rows}</table>")
 
 
-def render_report(study: Any) -> str:
-    """The report of ``study`` (a ``Study`` or a ``StudyData``) as one HTML string."""
-    data = as_study_data(study)
-    title = f"shoal report: {data.name}"
-    plots = plots_for(data)
-    nav = "".join(f'<a href="#plot-{key}">{html.escape(name)}</a>' for key, name, _ in plots)
-    sections = []
-    for key, name, draw in plots:
+def notes_section(data: StudyData) -> str:
+    """The people's notes on the study and its trials: none yet (the section is left out while this
+    returns ""). A notes store fills it in; return escaped HTML."""
+    return ""
+
+
+def _plot_sections(data: StudyData) -> list[tuple[str, str, str]]:
+    """``(key, title, html)`` of each plot the study has data for."""
+    out = []
+    for key, name, draw in plots_for(data):
         try:
-            body = draw(data).to_html(
+            fig = draw(data)
+            body = fig.to_html(  # the div as tall as the figure: a percentage of a section is nothing
                 full_html=False, include_plotlyjs=False, div_id=f"figure-{key}",
                 config={"displaylogo": False, "responsive": True},
+                default_height=f"{fig.layout.height or 450}px",
             )
         except ImportError:
             raise
@@ -136,16 +147,30 @@ def render_report(study: Any) -> str:
             why = html.escape(f"{type(exc).__name__}: {exc}")
             body = f'<p class="note">could not draw this plot: {why}</p>'
         extra = _importance_table(data) if key == "importance" else ""
-        sections.append(f'<section id="plot-{key}"><h2>{html.escape(name)}</h2>{extra}{body}</section>')
+        out.append((f"plot-{key}", name, extra + body))
+    return out
+
+
+def render_report(study: Any) -> str:
+    """The report of ``study`` (a ``Study`` or a ``StudyData``) as one HTML string."""
+    data = as_study_data(study)
+    title = f"shoal report: {data.name}"
+    parts = [("summary", "Summary", _summary(data)), *_plot_sections(data),
+             ("trials", "Trials", trial_table(data)), ("notes", "Notes", notes_section(data))]
+    parts = [(key, name, body) for key, name, body in parts if body]  # no empty section
+    nav = "".join(f'<a href="#{key}">{html.escape(name)}</a>' for key, name, _ in parts)
+    missing = "; ".join(f"{html.escape(name)} ({html.escape(why)})" for name, why in left_out(data))
+    if missing:
+        nav += f'<p class="sub" id="left-out">Not shown, no data yet: {missing}.</p>'
+    sections = "".join(f'<section id="{key}"><h2>{html.escape(name)}</h2>{body}</section>'
+                       for key, name, body in parts)
     made = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         f"<title>{html.escape(title)}</title><style>{_STYLE}</style>"
         f"<script type=\"text/javascript\">{_plotly_js()}</script></head><body>"
         f"<h1>{html.escape(title)}</h1><p class=\"sub\">made {made} by shoal {__version__}</p>"
-        f"<nav>{nav}</nav><section id=\"summary\"><h2>Summary</h2>{_summary(data)}</section>"
-        + "".join(sections)
-        + "</body></html>\n"
+        f"<nav>{nav}</nav>{sections}<script>{SORT_SCRIPT}</script></body></html>\n"
     )
 
 

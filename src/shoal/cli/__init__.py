@@ -10,7 +10,7 @@ install where);
 
 The command groups live in modules: ``runs`` (run), ``studies`` (studies, show, trials, best, lineage,
 delete), ``panda`` (tweak, fork, schedule), ``reports`` (report, importance), ``transfer`` (export,
-import, copy) and ``dashboard``;
+import, copy), ``compare`` and ``dashboard``;
 ``_output`` and ``_stored`` hold what they share (printing, opening a storage). This module holds the
 parser and ``main``.
 """
@@ -29,6 +29,7 @@ from ..config import STORAGE_ENV, ConfigError, check_dask_address
 from ..errors import CLIError  # noqa: F401 - defined in shoal.errors
 from ._output import STATES
 from ._stored import is_storage_error, storage_failure, storage_url
+from .compare import cmd_compare, parse_budgets
 from .dashboard import cmd_dashboard
 from .panda import cmd_fork, cmd_schedule, cmd_tweak
 from .reports import cmd_importance, cmd_report
@@ -313,6 +314,18 @@ def build_parser() -> argparse.ArgumentParser:
                          help="permutation (fast, default) or fanova (variance decomposition)")
     ranking.add_argument("--json", action="store_true", help="write the ranking as JSON")
     ranking.set_defaults(handler=cmd_importance)
+
+    compare = commands.add_parser(
+        "compare", help="2 to 5 studies of one space side by side: bests and best so far",
+        description="Print each study's best trial and configuration, and its best value after a few "
+        "numbers of trials, side by side. The studies need the same dimensions and direction.",
+    )
+    compare.add_argument("studies", metavar="STUDY", nargs="+")
+    compare.add_argument("--storage", help=storage_help)
+    compare.add_argument("--budgets", type=parse_budgets, metavar="N,N,...",
+                         help="trial counts to show the best value at (default: a quarter, half, three "
+                         "quarters and all of the longest study's trials)")
+    compare.set_defaults(handler=cmd_compare)
     return parser
 
 

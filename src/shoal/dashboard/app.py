@@ -17,7 +17,9 @@ from typing import Any, TypeVar
 
 from ..storage import Storage, StudyNotFound, StudyRecord
 from ..trial import Trial, TrialState
-from .data import ApiError, TrialWatch, study_json, summary_json, trial_detail, trial_row
+from .compare import Comparisons
+from .data import ApiError, TrialWatch, study_json, trial_detail, trial_row
+from .studylist import DEFAULT_LIMIT, StudyList
 
 __all__ = ["DashboardApp"]
 
@@ -25,13 +27,10 @@ __all__ = ["DashboardApp"]
 _OWN_PLOTS = ("history",)
 
 
-def _offered(plots: Any, record: StudyRecord) -> tuple[Any, ...]:
-    """The plots that fit the stored study (``shoal.analysis.plots.plots_for``): with several
-    objectives the Pareto front and the hypervolume too."""
-    from ..objectives import Objectives
-
-    stored = getattr(record, "objectives", None)
-    return plots.plots_for(Objectives.from_dict(stored) if stored else Objectives.single(record.direction))
+def _offered(plots: Any, data: Any) -> tuple[Any, ...]:
+    """The plots the study has data for (``shoal.analysis.plots.plots_for``): no lineage plot
+    without lineage, with several objectives the Pareto front and the hypervolume too."""
+    return plots.plots_for(data)
 
 
 def _plots():
@@ -56,6 +55,8 @@ class DashboardApp:
         #: Changes with every dashboard process, so a page knows to drop what it holds.
         self.epoch = secrets.token_hex(4)
         self._watches: dict[str, TrialWatch] = {}
+        self.study_list = StudyList(storage)
+        self.comparisons = Comparisons(storage, self.study_list)
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(STORAGE_THREADS, thread_name_prefix="shoal-dashboard-storage")
 
@@ -88,8 +89,18 @@ class DashboardApp:
         watch.refresh()
         return watch
 
-    def studies(self) -> dict[str, Any]:
-        return {"studies": [summary_json(s) for s in self.storage.list_studies()]}
+    def studies(self, since: int = -1, epoch: str | None = None, query: str = "", sort: str = "activity",
+                order: str = "", offset: int = 0, limit: int = DEFAULT_LIMIT) -> dict[str, Any]:
+        """A page of the study list (``StudyList.page``): only lines changed since revision
+        ``since`` of this dashboard process (all when the epoch differs)."""
+        self.study_list.refresh()
+        answer = self.study_list.page(query=query, sort=sort, order=order, offset=offset, limit=limit,
+                                      since=since if epoch == self.epoch else -1)
+        return {"epoch": self.epoch, **answer}
+
+    def compare(self, names: list[str], since: str | None = None) -> dict[str, Any]:
+        """2 to 5 studies side by side (``Comparisons.answer``)."""
+        return self.comparisons.answer(names, since)
 
     def study(self, name: str) -> dict[str, Any]:
         watch = self._watch(name)
@@ -116,27 +127,42 @@ class DashboardApp:
         return detail
 
     def figures(self, name: str) -> dict[str, Any]:
-        """The plots ``shoal.analysis`` offers (none without plotly): ``[{"key", "title"}]``."""
-        record = self._record(name)
+        """The plots ``shoal.analysis`` offers for the study's data so far (none without plotly):
+        ``[{"key", "title"}]``."""
+        from ..analysis._data import StudyData
+
+        watch = self._watch(name)
         plots = _plots()
-        listed = [] if plots is None else [
-            {"key": key, "title": title} for key, title, _ in _offered(plots, record) if key not in _OWN_PLOTS
-        ]
+        if plots is None:
+            return {"figures": []}
+        try:
+            data = StudyData.from_record(watch.record, list(watch.trials.values()), self.storage)
+        except ValueError as exc:  # a stored space that cannot be rebuilt
+            raise ApiError(422, str(exc)) from None
+        listed = [{"key": key, "title": title} for key, title, _ in _offered(plots, data)
+                  if key not in _OWN_PLOTS]
         return {"figures": listed}
 
     def figure(self, name: str, key: str) -> dict[str, Any]:
         """One analysis plot of the study as plotly JSON (drawn by plotly.js served from plotly)."""
-        record = self._record(name)
-        plots = _plots()
-        found = {k: (title, fn) for k, title, fn in (_offered(plots, record) if plots is not None else ())}
-        if key not in found:
-            raise ApiError(404, f"no plot {key!r}; plots: {', '.join(found) or 'none (install plotly)'}")
         from ..analysis._data import StudyData
 
+        self._record(name)
+        plots = _plots()
+        try:
+            data = StudyData.from_storage(self.storage, name)
+        except ValueError as exc:  # a stored space that cannot be rebuilt
+            raise ApiError(422, str(exc)) from None
+        found = {k: (title, fn) for k, title, fn in (_offered(plots, data) if plots is not None else ())}
+        if key not in found:
+            known = {k: t for k, t, _ in plots.PLOTS} if plots is not None else {}
+            if key in known and plots is not None:
+                raise ApiError(404, f"no data for plot {key!r} yet: {plots.missing(key, data)}")
+            raise ApiError(404, f"no plot {key!r}; plots: {', '.join(found) or 'none (install plotly)'}")
         title, function = found[key]
         try:
-            figure = function(StudyData.from_storage(self.storage, name))
-        except (ValueError, ImportError) as exc:  # too few trials, a space that cannot be rebuilt, ...
+            figure = function(data)
+        except (ValueError, ImportError) as exc:  # too few trials, ...
             raise ApiError(422, f"{title}: {exc}") from None
         return {"key": key, "title": title, "figure": figure.to_json()}
 
@@ -261,4 +287,5 @@ class DashboardApp:
             raise ApiError(400, 'send {"paused": true} to pause or {"paused": false} to unpause')
         record = self._record(name)
         self.storage.set_paused(record.study_id, paused)
+        self.study_list.invalidate()
         return {"name": name, "paused": paused}

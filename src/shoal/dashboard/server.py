@@ -30,6 +30,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from ..storage import Storage, get_storage
 from .app import DashboardApp
 from .data import ApiError
+from .studylist import DEFAULT_LIMIT
 
 __all__ = ["Dashboard", "TOKEN_HEADER"]
 
@@ -37,7 +38,9 @@ logger = logging.getLogger("shoal.dashboard")
 
 TOKEN_HEADER = "X-Shoal-Token"
 _MAX_BODY = 1 << 20
-_STATIC = ("index.html", "app.js", "steer.js", "table.js", "notes.js", "style.css")
+_STATIC = (
+    "index.html", "app.js", "steer.js", "studies.js", "compare.js", "table.js", "notes.js", "style.css",
+)
 _LOOPBACK_NAMES = ("localhost", "127.0.0.1", "[::1]")
 _DIGITS = re.compile(r"[0-9]+")
 
@@ -209,7 +212,9 @@ class _Handler(BaseHTTPRequestHandler):
         if api == ["session"]:
             return self._json(200, {"epoch": app.epoch, "storage": self.server.storage_label})
         if api == ["studies"]:
-            return self._json(200, app.run(app.studies))
+            return self._json(200, app.run(app.studies, *_list_query(query)))
+        if api[:1] == ["compare"]:
+            return self._json(200, app.run(app.compare, api[1:], query.get("since")))
         if len(api) == 2 and api[0] == "studies":
             return self._json(200, app.run(app.study, api[1]))
         if len(api) == 3 and api[0] == "studies" and api[2] == "trials":
@@ -267,6 +272,13 @@ class _Handler(BaseHTTPRequestHandler):
         body = resources.files(__package__).joinpath("static", name).read_bytes()
         kind = mimetypes.guess_type(name)[0] or "application/octet-stream"
         self._send(200, body, f"{kind}; charset=utf-8")
+
+
+def _list_query(query: dict[str, str]) -> tuple[int, str | None, str, str, str, int, int]:
+    """``since``, ``epoch``, ``q``, ``sort``, ``order``, ``offset`` and ``limit`` of a study list request."""
+    return (_int(query.get("since", "-1"), "since"), query.get("epoch"), query.get("q", ""),
+            query.get("sort", "activity"), query.get("order", ""), _int(query.get("offset", "0"), "offset"),
+            _int(query.get("limit", str(DEFAULT_LIMIT)), "limit"))
 
 
 def _int(text: str, what: str) -> int:

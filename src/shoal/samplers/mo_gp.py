@@ -4,10 +4,14 @@ The GP machinery is the single-objective ``GP``'s (``gp.py``, ``_gp_math``, ``_g
 encoding of choices, integers and conditional dimensions, the same Matern-5/2 fit per model, the same
 candidates and acquisition maximizer, the same Sobol initial design (``n_startup`` trials with values).
 
-- One GP per objective, on its lower-is-better score, transformed and robustly standardized like GP's
-  targets (``fit_targets``: as is or in log, then ``warp``); failed trials tie with the worst value.
-  The transforms are monotone per objective, so dominance is unchanged; hypervolumes are measured in
-  the modelled (standardized) units, which keeps objectives of different scales comparable.
+- One GP per objective, on its lower-is-better score, robustly standardized like GP's targets
+  (``warp``) but never log-transformed; failed trials tie with the worst value. The warp is monotone
+  per objective, so dominance is unchanged; hypervolumes are measured in the modelled (standardized)
+  units, which keeps objectives of different scales comparable. A log would stretch the good end of
+  an objective (a forest of 3 nodes against 2 would count as much as 300 against 200) and send
+  proposals to trivial corners of the front; at 50 trials it lowered the hypervolume on the forest
+  task (231.3 against 234.2 without, 5 seeds) and on DTLZ2 (9.27 against 9.40), and changed the others
+  by under 0.2%.
 - One GP per constraint on its slack (metric - bound for ``<=``, bound - metric for ``>=``; met when
   <= 0), standardized linearly so the bound maps to a known threshold; only trials that returned the
   metric inform it. P(feasible) is the product over constraints of P(slack <= 0).
@@ -245,7 +249,7 @@ class _Fitter:
             prior = gm.Prior.for_groups(self.enc.n_groups)
             return np.zeros(len(y)), prior.mode(self.enc.n_groups)
         return fit_targets(x, y, self.enc, self.rng, self.sampler._theta,
-                           (self.context.study_name, *key), refit=self.refit, warped=warped)
+                           (self.context.study_name, *key), refit=self.refit, warped=warped, allow_log=False)
 
     def objective(self, key: tuple, y: np.ndarray) -> tuple[gm.Posterior, np.ndarray, np.ndarray]:
         """(posterior, modelled targets, believed values of the running trials) of one target."""

@@ -21,6 +21,7 @@ __all__ = [
     "Storage",
     "StudyRecord",
     "StudySummary",
+    "StudyCounts",
     "DriverRecord",
     "StudyExists",
     "StudyNotFound",
@@ -59,10 +60,27 @@ class StudySummary:
     record: StudyRecord
     counts: dict[TrialState, int]
     best_value: float | None
+    #: When a trial of the study was last created, started or finished (the study's creation time
+    #: when it has no trial); None where a backend does not say.
+    last_activity: datetime | None = None
 
     @property
     def n_trials(self) -> int:
         return sum(self.counts.values())
+
+
+@dataclass(frozen=True)
+class StudyCounts:
+    """What changes in a study's line of a list, read cheaply (``Storage.study_counts``): its name,
+    pause flag, sampler and scheduler descriptions and trial counts per state. A summary of the
+    study (best value, last activity) can change only when one of these does."""
+
+    study_id: int
+    name: str
+    paused: bool
+    sampler: str
+    scheduler: str | None
+    counts: dict[TrialState, int]
 
 
 @dataclass(frozen=True)
@@ -104,6 +122,21 @@ class Storage(ABC):
     @abstractmethod
     def list_studies(self) -> list[StudySummary]:
         """All studies with their trial counts per state and best completed value."""
+
+    def study_counts(self) -> list[StudyCounts]:
+        """Every study's ``StudyCounts``, by study id: the cheap poll of a list of many studies (a
+        SQL storage counts from the (study, state) index, never reading trial rows)."""
+        return [
+            StudyCounts(s.record.study_id, s.record.name, s.record.paused, s.record.sampler,
+                        s.record.scheduler, dict(s.counts))
+            for s in self.list_studies()
+        ]
+
+    def summarize_studies(self, study_ids: Collection[int]) -> list[StudySummary]:
+        """The summaries (with ``last_activity``) of those studies only, by study id; ids of no
+        study are left out."""
+        wanted = set(study_ids)
+        return [s for s in self.list_studies() if s.record.study_id in wanted]
 
     @abstractmethod
     def update_study(

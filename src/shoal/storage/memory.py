@@ -98,7 +98,8 @@ class InMemoryStorage(MemoryNotes, Storage):
     def list_studies(self) -> list[StudySummary]:
         with self._lock:
             return [
-                summarize(record, [(t.state, t.value, t.feasible) for t in self._trials[record.study_id]])
+                summarize(record, [(t.state, t.value, t.feasible) for t in self._trials[record.study_id]],
+                          _last_activity(self._trials[record.study_id]))
                 for record in self._studies.values()
             ]
 
@@ -479,3 +480,8 @@ def _copy(trial: Trial) -> Trial:
     clone.changes = list(trial.changes)
     return clone
 
+
+def _last_activity(trials: list[Trial]) -> datetime | None:
+    """When one of the trials was last created, started or finished (None without trials)."""
+    times = [t for trial in trials for t in (trial.created_at, trial.started_at, trial.finished_at) if t]
+    return max(times, default=None)

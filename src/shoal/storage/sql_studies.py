@@ -4,8 +4,9 @@ values), update a stored space or sampler, delete a study with everything stored
 from __future__ import annotations
 
 import json
+import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -14,7 +15,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from ..trial import TrialState
-from .base import StudyExists, StudyNotFound, StudyRecord, StudySummary
+from .base import StudyCounts, StudyExists, StudyNotFound, StudyRecord, StudySummary
 from .sql_rows import _dumps, _stamp
 from .sql_schema import (
     changes,
@@ -28,7 +29,7 @@ from .sql_schema import (
     studies,
     trials,
 )
-from .summary import not_found_message, summarize, to_json
+from .summary import not_found_message, to_json
 
 
 class SQLStudies:
@@ -93,16 +94,56 @@ class SQLStudies:
         return self._get_study_by(studies.c.name == name, name)
 
     def list_studies(self) -> list[StudySummary]:
+        return self._summaries(None)
+
+    def summarize_studies(self, study_ids: Collection[int]) -> list[StudySummary]:
+        ids = sorted(set(study_ids))
+        return [s for at in range(0, len(ids), _CHUNK) for s in self._summaries(ids[at:at + _CHUNK])]
+
+    def study_counts(self) -> list[StudyCounts]:
+        """Counted from the (study_id, state) index alone: no trial row is read."""
         with self._read() as conn:
-            records = [self._study(r) for r in conn.execute(sa.select(studies).order_by("study_id"))]
             rows = conn.execute(
-                sa.select(trials.c.study_id, trials.c.state, trials.c.value, trials.c.feasible)
+                sa.select(studies.c.study_id, studies.c.name, studies.c.paused, studies.c.sampler,
+                          studies.c.scheduler).order_by(studies.c.study_id)
             ).all()
-        per_study: dict[int, list[tuple[TrialState, float | None, bool | None]]] = {}
-        for row in rows:
-            feasible = None if row.feasible is None else bool(row.feasible)
-            per_study.setdefault(row.study_id, []).append((TrialState(row.state), row.value, feasible))
-        return [summarize(r, per_study.get(r.study_id, [])) for r in records]
+            counted = conn.execute(
+                sa.select(trials.c.study_id, trials.c.state, sa.func.count())
+                .group_by(trials.c.study_id, trials.c.state)
+            ).all()
+        per_study: dict[int, dict[TrialState, int]] = {}
+        for study_id, state, n in counted:
+            per_study.setdefault(study_id, {})[TrialState(state)] = n
+        return [StudyCounts(r.study_id, r.name, bool(r.paused), r.sampler, r.scheduler,
+                            per_study.get(r.study_id, {})) for r in rows]
+
+    def _summaries(self, ids: list[int] | None) -> list[StudySummary]:
+        """Counts, best values and last activity aggregated by the database (``ids``: only those)."""
+        query = sa.select(studies).order_by(studies.c.study_id)
+        per_state = sa.select(
+            trials.c.study_id, trials.c.state, sa.func.count(), sa.func.max(trials.c.created_at),
+            sa.func.max(trials.c.started_at), sa.func.max(trials.c.finished_at),
+        ).group_by(trials.c.study_id, trials.c.state)
+        best = sa.select(trials.c.study_id, sa.func.min(trials.c.value), sa.func.max(trials.c.value)).where(
+            (trials.c.state == TrialState.COMPLETE.value) & trials.c.value.is_not(None)
+            & trials.c.feasible.is_not(sa.false())
+        ).group_by(trials.c.study_id)
+        if ids is not None:
+            query = query.where(studies.c.study_id.in_(ids))
+            per_state = per_state.where(trials.c.study_id.in_(ids))
+            best = best.where(trials.c.study_id.in_(ids))
+        with self._read() as conn:
+            records = [self._study(r) for r in conn.execute(query)]
+            states = conn.execute(per_state).all()
+            bests = {row[0]: (row[1], row[2]) for row in conn.execute(best)}
+        counts: dict[int, dict[TrialState, int]] = {}
+        latest: dict[int, float] = {}
+        for study_id, state, n, *times in states:
+            counts.setdefault(study_id, {})[TrialState(state)] = n
+            latest[study_id] = max([latest.get(study_id, -math.inf), *(t for t in times if t is not None)])
+        return [StudySummary(r, counts.get(r.study_id, {}), _best(r, bests.get(r.study_id)),
+                             _stamp(latest.get(r.study_id, r.created_at.timestamp())))
+                for r in records]
 
     def update_study(
         self,
@@ -147,3 +188,15 @@ class SQLStudies:
             conn.execute(notes.delete().where(notes.c.study_id == record.study_id))
             conn.execute(trials.delete().where(trials.c.study_id == record.study_id))
             conn.execute(studies.delete().where(studies.c.study_id == record.study_id))
+
+
+#: Study ids per ``IN (...)`` list (well under SQLite's limit on bound parameters).
+_CHUNK = 500
+
+
+def _best(record: StudyRecord, low_high: tuple[float | None, float | None] | None) -> float | None:
+    """The best completed feasible value from the smallest and largest (none with several objectives)."""
+    several = record.objectives is not None and len(record.objectives.get("objectives", ())) > 1
+    if low_high is None or several:
+        return None
+    return low_high[1] if record.direction == "maximize" else low_high[0]

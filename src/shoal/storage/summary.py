@@ -7,6 +7,7 @@ import json
 import math
 import numbers
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Any
 
 from ..records import CHANGE_SOURCES, check_note
@@ -17,10 +18,13 @@ _MAXIMIZE = "maximize"
 
 
 def summarize(
-    record: StudyRecord, states_and_values: Iterable[tuple[TrialState, float | None, bool | None]]
+    record: StudyRecord,
+    states_and_values: Iterable[tuple[TrialState, float | None, bool | None]],
+    last_activity: datetime | None = None,
 ) -> StudySummary:
     """Count trials per state (``(state, value, feasible)`` per trial) and find the best value of a
-    completed trial that meets the constraints (none with several objectives)."""
+    completed trial that meets the constraints (none with several objectives). ``last_activity``
+    defaults to the study's creation."""
     counts: dict[TrialState, int] = {}
     best: float | None = None
     several = record.objectives is not None and len(record.objectives.get("objectives", ())) > 1
@@ -29,7 +33,7 @@ def summarize(
         if state == TrialState.COMPLETE and value is not None and feasible is not False and not several:
             if best is None or (value > best if record.direction == _MAXIMIZE else value < best):
                 best = value
-    return StudySummary(record, counts, best)
+    return StudySummary(record, counts, best, last_activity or record.created_at)
 
 
 def not_found_message(name: str, existing: Iterable[str]) -> str:

@@ -1,4 +1,5 @@
-// shoal dashboard: one page, no framework. Routes: #/ (studies), #/s/NAME (a study), #/s/NAME/t/N (a trial).
+// shoal dashboard: one page, no framework. Routes: #/ (studies, studies.js), #/s/NAME (a study), #/s/NAME/t/N
+// (a trial), #/compare/A,B (compare.js).
 // Reads poll the JSON API every 1.5 s; actions POST with the token in the X-Shoal-Token header.
 "use strict";
 
@@ -91,6 +92,8 @@ function showTokenState(text, bad) {
 
 // -- routing --------------------------------------------------------------------------------
 function parseRoute() {
+  const raw = location.hash.replace(/^#\/?/, "");
+  if (raw.startsWith("compare/")) return { view: "compare", names: parseCompare(raw.slice(8)) };
   const parts = location.hash.replace(/^#\/?/, "").split("/").filter(Boolean).map(decodeURIComponent);
   if (parts[0] === "s" && parts.length >= 2) {
     if (parts[2] === "t" && parts.length >= 4) return { view: "trial", study: parts[1], number: +parts[3] };
@@ -113,6 +116,7 @@ function navigate() {
   crumbs.replaceChildren(el("a", { href: "#/", text: "studies" }));
   if (route.study !== undefined) crumbs.append(" / ", el("a", { href: studyHref(route.study), text: route.study }));
   if (route.view === "trial") crumbs.append(" / ", `trial ${route.number}`);
+  if (route.view === "compare") crumbs.append(" / compare");
   tick();
 }
 async function tick() {
@@ -120,6 +124,7 @@ async function tick() {
   try {
     if (route.view === "studies") await drawStudies();
     else if (route.view === "study") await drawStudy(route.study);
+    else if (route.view === "compare") await drawCompare(route.names);
     else await drawTrial(route.study, route.number);
     document.getElementById("updated").textContent = "updated " + new Date().toLocaleTimeString();
     const stale = document.getElementById("load-error");
@@ -138,28 +143,6 @@ function section(id, build, parent) {  // a stable container in the view (or in 
   return node;
 }
 function fill(node, ...children) { node.replaceChildren(...children.flat().filter((c) => c !== null && c !== undefined)); }
-
-// -- studies --------------------------------------------------------------------------------
-async function drawStudies() {
-  const { studies } = await api("/api/studies");
-  const box = section("studies", () => el("div", {}, el("h2", { text: "Studies" })));
-  const rows = studies.map((s) => {
-    const c = s.counts;
-    return el("tr", { class: "link", "data-study": s.name, onclick: () => { location.hash = studyHref(s.name); } },
-      el("td", {}, el("a", { href: studyHref(s.name), text: s.name }), s.paused ? el("span", { class: "badge paused", text: "paused" }) : null),
-      el("td", { text: s.direction }), el("td", { class: "num", text: s.n_trials }),
-      el("td", { class: "num state-RUNNING", text: c.RUNNING || 0 }), el("td", { class: "num state-QUEUED", text: c.QUEUED || 0 }),
-      el("td", { class: "num state-COMPLETE", text: c.COMPLETE || 0 }),
-      el("td", { class: "num state-FAILED", text: (c.FAILED || 0) + (c.STALE || 0) }), el("td", { class: "num", text: c.PRUNED || 0 }),
-      el("td", { class: "num", text: fmt(s.best_value) }), el("td", { class: "muted", text: s.sampler }),
-      el("td", { class: "muted", text: s.scheduler || "none" }));
-  });
-  const head = ["study", "direction", "trials", "running", "queued", "complete", "failed", "pruned", "best", "sampler", "scheduler"];
-  const table = studies.length
-    ? el("div", { class: "table-wrap" }, el("table", {}, el("thead", {}, el("tr", {}, head.map((h) => el("th", { text: h })))), el("tbody", {}, rows)))
-    : el("p", { class: "muted", text: "No studies in this storage yet: run one and it appears here." });
-  box.replaceChildren(el("h2", { text: "Studies" }), table);
-}
 
 // -- one study ------------------------------------------------------------------------------
 async function drawStudy(name) {
@@ -233,15 +216,47 @@ function drawChart(study) {
   });
   steps.push([done[done.length - 1].number, best]);
   box.replaceChildren(title, lineChart(dots,
-    steps.map(([n, v]) => [n, ty(v)]), { xLabel: "trial", yLabel: useLog ? "log10 value" : "value", id: "history-chart", stepLine: true }));
+    steps.map(([n, v]) => [n, ty(v)]), { xLabel: "trial", yLabel: useLog ? "log10 value" : "value", id: "history-chart", stepLine: true, width: innerWidth(box), redraw: () => drawChart(study) }));
+}
+
+// The width inside a node's padding: a chart drawn that many units wide shows its text at the page's size.
+function innerWidth(node) {
+  const cs = getComputedStyle(node);
+  return node.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight);
+}
+// A chart scales with its panel (viewBox): its text is kept at the page's 12 px whatever the scale.
+const CHART_FONT_PX = 12, observed = new Map();
+const chartFonts = new ResizeObserver((entries) => {
+  for (const { target } of entries) {
+    if (!target.clientWidth) continue;
+    const scale = target.viewBox.baseVal.width / target.clientWidth;
+    target.style.setProperty("--chart-font", (CHART_FONT_PX * scale).toFixed(2) + "px");
+    if (target.redraw && Math.abs(scale - 1) > 0.1) { const again = target.redraw; target.redraw = null; requestAnimationFrame(again); }
+  }
+});
+function keepFont(chart) {  // one observed chart per id: a redrawn chart replaces the old one
+  if (observed.has(chart.id)) chartFonts.unobserve(observed.get(chart.id));
+  observed.set(chart.id, chart);
+  chartFonts.observe(chart);
+}
+// Whole numbers in [lo, hi], 1, 2 or 5 times a power of ten apart, at most `most` of them (trials, steps).
+function integerTicks(lo, hi, most) {
+  const a = Math.ceil(lo), b = Math.floor(hi);
+  if (b < a) return [];
+  const raw = Math.max(1, (b - a) / (most - 1)), p = Math.pow(10, Math.floor(Math.log10(raw)));
+  const step = [1, 2, 5, 10].map((m) => m * p).find((s) => s >= raw - 1e-9);
+  const out = [];
+  for (let x = Math.ceil(a / step) * step; x <= b; x += step) out.push(x);
+  return out;
 }
 
 function lineChart(points, line, opts) {
-  const W = 720, H = 260, L = 62, R = 14, T = 12, B = 34;
+  const W = Math.max(320, Math.round(opts.width || 720)), H = 260, L = 62, R = 14, T = 12, B = 34;
   const marks = opts.marks || [];
   const xs = points.map((p) => p[0]).concat(line.map((p) => p[0]), marks.map((m) => m.x));
   const ys = points.map((p) => p[1]).concat(line.map((p) => p[1]));
   let [x0, x1] = [Math.min(...xs), Math.max(...xs)], [y0, y1] = [Math.min(...ys), Math.max(...ys)];
+  const xTicks = integerTicks(x0, x1, Math.max(4, Math.floor((W - L - R) / 70)));  // of the data, not the padding
   if (x0 === x1) { x0 -= 1; x1 += 1; }
   if (y0 === y1) { const d = Math.abs(y0) * 0.1 || 1; y0 -= d; y1 += d; }
   const pad = (y1 - y0) * 0.05; y0 -= pad; y1 += pad;
@@ -252,8 +267,7 @@ function lineChart(points, line, opts) {
     chart.append(svg("line", { class: "grid", x1: L, x2: W - R, y1: Y(y), y2: Y(y) }),
       svg("text", { x: L - 6, y: Y(y) + 4, "text-anchor": "end" }, fmt(+y.toPrecision(3))));
   }
-  const xt = Math.max(1, Math.ceil((x1 - x0) / 8));
-  for (let x = Math.ceil(x0); x <= x1; x += xt) chart.append(svg("text", { x: X(x), y: H - B + 16, "text-anchor": "middle" }, x));
+  for (const x of xTicks) chart.append(svg("text", { class: "xtick", x: X(x), y: H - B + 16, "text-anchor": "middle" }, x));
   chart.append(svg("line", { class: "axis", x1: L, x2: L, y1: T, y2: H - B }), svg("line", { class: "axis", x1: L, x2: W - R, y1: H - B, y2: H - B }),
     svg("text", { x: (L + W - R) / 2, y: H - 4, "text-anchor": "middle" }, opts.xLabel),
     svg("text", { x: 12, y: (T + H - B) / 2, transform: `rotate(-90 12 ${(T + H - B) / 2})`, "text-anchor": "middle" }, opts.yLabel));
@@ -275,6 +289,8 @@ function lineChart(points, line, opts) {
   for (const [x, y, isBest, isTop] of points) {
     chart.append(svg("circle", { class: (isBest ? "pt best" : "pt") + (isTop ? " top" : ""), cx: X(x), cy: Y(y), r: isTop ? 5 : 3.5, "data-x": x }));
   }
+  if (opts.redraw) chart.redraw = () => { if (chart.isConnected) opts.redraw(); };  // at the panel's new width
+  keepFont(chart);
   return chart;
 }
 
@@ -362,12 +378,17 @@ async function drawFigures(study, force) {
   const due = done !== S.figuresN && (now - S.figuresAt >= FIGURE_MS || S.figuresN < 5);
   if (!force && !due) return;
   S.figuresAt = now; S.figuresN = done;
-  if (!S.figureList) S.figureList = (await api(`/api/studies/${enc(study.name)}/figures`)).figures;
+  const listed = (await api(`/api/studies/${enc(study.name)}/figures`)).figures;  // only plots with data
+  const keys = (list) => (list || []).map((f) => f.key).join(",");
+  const was = document.getElementById("figure-pick")?.value;  // the person's pick stays when the list grows
+  if (keys(listed) !== keys(S.figureList)) { S.figureList = listed; document.getElementById("figures")?.remove(); }
   if (!S.figureList.length) return;
+  const first = S.figureList.some((g) => g.key === was) ? was
+    : S.figureList.some((g) => g.key === "pareto_front") ? "pareto_front" : "parallel_coordinates";
   if (!window.Plotly) await new Promise((ok, fail) => document.head.append(el("script", { src: "/static/plotly.min.js", onload: ok, onerror: fail })));
   const box = section("figures", () => {
     const pick = el("select", { id: "figure-pick", onchange: () => drawFigures(S.study, true).catch(() => {}) },
-      S.figureList.map((f) => el("option", { value: f.key, text: f.title, selected: f.key === (S.figureList.some((g) => g.key === "pareto_front") ? "pareto_front" : "parallel_coordinates") })));
+      S.figureList.map((f) => el("option", { value: f.key, text: f.title, selected: f.key === first })));
     return el("div", { class: "panel" }, el("div", { class: "chart-head" }, el("h3", { text: "Analysis" }), pick),
       el("div", { id: "figure", class: "figure" }));
   });
@@ -407,18 +428,19 @@ async function drawTrial(name, number) {
   const configRows = Object.entries(t.config).map(([k, v]) => el("tr", { "data-name": k }, el("th", { text: k }),
     el("td", { class: "num", text: fmt(v) + (JSON.stringify(now[k]) !== JSON.stringify(v) ? ` → ${fmt(now[k])}` : "") }),
     k in pending ? el("td", { class: "muted", text: `pending ${fmt(pending[k])}` }) : null));
-  const reports = t.reports.length
-    ? [lineChart(t.reports.map(([s, v]) => [s, v, false]), t.reports, { xLabel: "step", yLabel: "reported value", id: "reports-chart", marks: tweakMarks(t.changes) }),
-      el("p", { class: "muted", text: t.reports.map(([s, v]) => `step ${s}: ${fmt(v)}`).join(" · ") })]
-    : [el("p", { class: "muted", text: "No intermediate reports." })];
+  const reportsPanel = el("div", { class: "panel" }, el("h3", { text: "Reports" }));
   fill(box,
     el("h2", {}, `Trial ${t.number}`, t.state === "RUNNING" && !t.stop_requested ? el("span", {}, " ", stopButton(name, t.number)) : null),
     el("div", { class: "row" },
       el("div", { class: "panel" }, el("h3", { text: "Facts" }), el("dl", { class: "facts" }, facts.flatMap(([k, v]) => [el("dt", { text: k }), el("dd", {}, v)]))),
       el("div", { class: "panel" }, el("h3", { text: "Configuration" }), el("table", { id: "config-table" }, el("tbody", {}, configRows)))),
-    el("div", { class: "panel" }, el("h3", { text: "Reports" }), ...reports),
+    reportsPanel,
     schedulePanel(t),
     t.error ? el("div", { class: "panel" }, el("h3", { text: "Error" }), el("pre", { id: "trial-error", text: t.error })) : null);
+  reportsPanel.append(...(t.reports.length  // drawn once the panel is in the page, at its width
+    ? [lineChart(t.reports.map(([s, v]) => [s, v, false]), t.reports, { xLabel: "step", yLabel: "reported value", id: "reports-chart", marks: tweakMarks(t.changes), width: innerWidth(reportsPanel) }),
+      el("p", { class: "muted", text: t.reports.map(([s, v]) => `step ${s}: ${fmt(v)}`).join(" · ") })]
+    : [el("p", { class: "muted", text: "No intermediate reports." })]));
   drawTrialNote(name, t);  // notes.js
   await drawTrialActions(name, t);  // steer.js: the tweak and fork forms
 }
