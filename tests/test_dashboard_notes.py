@@ -98,7 +98,7 @@ def test_notes_delete_and_why_ended_through_the_api(tmp_path: Path) -> None:
         assert _call(dash, "/api/studies/notes/delete", {"confirm": "notes"})[0] == 403
         status, body = _call(dash, "/api/studies/notes/delete", {"confirm": "note"}, dash.token)
         assert status == 400 and '{"confirm": "notes"}' in body["error"]
-        assert [s["name"] for s in _call(dash, "/api/studies")[1]["studies"]] == ["notes", "other"]
+        assert sorted(s["name"] for s in _call(dash, "/api/studies")[1]["studies"]) == ["notes", "other"]
         assert _call(dash, "/api/studies/notes/delete", {"confirm": "notes"}, dash.token) == (
             200, {"deleted": "notes", "n_trials": 24})
         assert [s["name"] for s in _call(dash, "/api/studies")[1]["studies"]] == ["other"]
