@@ -280,6 +280,7 @@ class DashboardApp:
             watch = self._watches.pop(name, None)
         n_trials = len(watch.trials) if watch is not None else None
         self.storage.delete_study(name)
+        self.study_list.invalidate()  # the list's next poll reads storage: the study is gone at once
         return {"deleted": name, "n_trials": n_trials}
 
     def pause(self, name: str, paused: Any) -> dict[str, Any]:
