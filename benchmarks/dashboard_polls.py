@@ -2,6 +2,8 @@
 
     .venv/bin/python benchmarks/dashboard_polls.py [--trials 5000]
     .venv/bin/python benchmarks/dashboard_polls.py --studies 1000 [--trials-per-study 20]
+    .venv/bin/python benchmarks/dashboard_polls.py --big 50000
+
 
 Prints: the first load of a study's trials, an incremental poll when nothing changed and one after
 a few trials finished (milliseconds, bytes); then the ask/tell throughput of a study on the same
@@ -13,12 +15,17 @@ small machine the ratio mostly shows the CPU the polls take, not waiting on lock
 ``--studies N`` measures the study list instead (``study_list``): N studies in one SQLite file, the
 list's first load (a page of 50, latest activity first), a poll when nothing changed, a poll after
 trials finished in 5 studies, a name filter, and the storage's full ``list_studies`` for scale.
+
+``--big N`` instead fills a study of N trials (50,000) and times what a page open on it costs: the
+first load and an incremental poll of the study page's API, and, when Playwright and chromium are
+there, the page in a browser: the first draw, and redrawing the table (a filter, a sort, a page).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import random
 import re
 import subprocess
 import sys
@@ -30,7 +37,7 @@ from pathlib import Path
 
 import shoal
 from shoal.dashboard import Dashboard
-from shoal.trial import TrialState
+from shoal.trial import Trial, TrialState
 
 SPACE = {
     "lr": shoal.Float(1e-4, 1.0, scale="log"),
@@ -75,9 +82,13 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--interval", type=float, default=1.5, help="seconds between a page's polls")
     parser.add_argument("--objective-ms", type=float, default=0.0, help="each trial sleeps this long")
+    parser.add_argument("--big", type=int, default=0, help="time a page on a study of this many trials")
     parser.add_argument("--studies", type=int, default=0, help="measure the study list of this many studies")
     parser.add_argument("--trials-per-study", type=int, default=20)
     args = parser.parse_args()
+    if args.big:
+        big_table(args.big)
+        return
     if args.studies:
         study_list(args.studies, args.trials_per_study)
         return
@@ -126,6 +137,77 @@ def main() -> None:
           f"(ratio {w / a:.2f}; each page polls every {args.interval:g} s)")
     print(f"dashboard CPU per poll (trials + header): {cpu / max(polls[0], 1) * 1000:.1f} ms "
           f"over {polls[0]} polls")
+
+
+def big_table(n: int) -> None:
+    """A study of ``n`` trials: the API's first load and polls, and the page's draws in chromium."""
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{Path(tmp) / 'big.db'}"
+        study = shoal.Study("big", SPACE, storage=url, sampler=shoal.samplers.Random(), seed=0)
+        start = time.perf_counter()
+        rng = random.Random(0)
+        for i in range(n):  # finished trials stored whole: one transaction each, no sampler
+            config = {"lr": 10 ** rng.uniform(-4, 0), "units": rng.randint(16, 256), "opt": rng.choice("ab")}
+            study.storage.import_trial(study.id, Trial(
+                number=i, state=TrialState.COMPLETE, config=config, unit={}, value=float(i % 1013) / 1013,
+                reports=[(0, float(i % 97))]))
+        print(f"filled {n} trials in {time.perf_counter() - start:.0f} s")
+        with Dashboard(url, port=0) as dashboard:
+            base = dashboard.url + "api/studies/big"
+            ms, size, first = fetch(base + "/trials")
+            print(f"first load of the {n} rows (dashboard's first read): {ms:8.1f} ms  {size / 1e6:6.2f} MB")
+            time.sleep(0.3)
+            ms, size, _ = fetch(base + "/trials")
+            print(f"load of the {n} rows again (another page):         {ms:8.1f} ms  {size / 1e6:6.2f} MB")
+            ms, size, _ = fetch(base)
+            print(f"the study header:                                  {ms:8.1f} ms  {size:8d} B")
+            since = f"{base}/trials?since={first['rev']}&epoch={first['epoch']}"
+            time.sleep(0.3)
+            ms, size, _ = fetch(since)
+            print(f"poll, nothing changed:                             {ms:8.1f} ms  {size:8d} B")
+            fill(study, 10)
+            time.sleep(0.3)
+            ms, size, got = fetch(since)
+            print(f"poll after 10 new trials ({len(got['trials'])} rows):       {ms:8.1f} ms  {size:8d} B")
+            _page_timings(dashboard.url, n)
+
+
+def _page_timings(url: str, n: int) -> None:
+    """The study page in chromium (skipped without Playwright or /usr/bin/chromium)."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        print("page timings skipped: playwright is not installed")
+        return
+    if not Path("/usr/bin/chromium").exists():
+        print("page timings skipped: no /usr/bin/chromium")
+        return
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium")
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        start = time.perf_counter()
+        page.goto(url + "#/s/big")
+        page.wait_for_function(f"document.getElementById('trials-title')?.textContent.includes('{n + 10}')",
+                               timeout=300_000)
+        print(f"page: first draw of the study ({n + 10} trials, 100 rows): "
+              f"{(time.perf_counter() - start) * 1000:8.0f} ms")
+        timed = {
+            "redraw the history plot": "() => { const t = performance.now(); drawChart(S.study); "
+                                       "return performance.now() - t; }",
+            "redraw the table (sort, page)": "() => { const t = performance.now(); drawTable(S.study); "
+                                             "return performance.now() - t; }",
+            "filter 'lr < 1e-3, opt = a'": "() => { document.getElementById('filter-expr').value = "
+                                          "'lr < 1e-3, opt = a'; const t = performance.now(); "
+                                          "drawTable(S.study); return performance.now() - t; }",
+            "free-text search 'opt=b'": "() => { document.getElementById('filter-expr').value = ''; "
+                                      "document.getElementById('filter-text').value = 'opt=b'; "
+                                      "const t = performance.now(); drawTable(S.study); "
+                                      "return performance.now() - t; }",
+        }
+        for what, script in timed.items():
+            runs = sorted(page.evaluate(script) for _ in range(3))
+            print(f"page: {what:32s} {runs[1]:8.0f} ms (median of 3)")
+        browser.close()
 
 
 def many_studies(url: str, n_studies: int, per_study: int) -> None:

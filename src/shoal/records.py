@@ -13,7 +13,7 @@ from typing import Any
 
 __all__ = [
     "RungRecord", "LineageRecord", "CheckpointRef", "CheckpointSlot", "ConfigChange", "Steering",
-    "CHANGE_SOURCES",
+    "CHANGE_SOURCES", "NoteRecord", "MAX_NOTE", "check_note",
 ]
 
 
@@ -120,3 +120,26 @@ class Steering:
     @property
     def quiet(self) -> bool:
         return not self.stop and not self.changes
+
+
+#: The longest note a study or trial keeps, in characters.
+MAX_NOTE = 65_536
+
+
+@dataclass(frozen=True)
+class NoteRecord:
+    """A person's Markdown note on a study (``trial_number`` None) or on one of its trials (kept in
+    storage, one per study and per trial; ``study.note(...)``, ``trial.note(...)``, the dashboard)."""
+
+    trial_number: int | None
+    text: str
+    updated_at: datetime | None = None
+
+
+def check_note(text: object) -> str:
+    """The note's text, or ``ValueError`` saying what a note must be."""
+    if not isinstance(text, str):
+        raise ValueError(f"note: text must be a str (Markdown), got {type(text).__name__}")
+    if len(text) > MAX_NOTE:
+        raise ValueError(f"note: text is {len(text)} characters, over the limit of {MAX_NOTE}; shorten it")
+    return text

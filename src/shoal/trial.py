@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import TrialPruned  # noqa: F401 - defined in shoal.errors
-from .records import ConfigChange, Steering
+from .records import ConfigChange, Steering, check_note
 
 if TYPE_CHECKING:  # pragma: no cover
     from .records import CheckpointSlot
@@ -63,6 +63,10 @@ class FailureKind(str, enum.Enum):
         return self.value
 
 
+#: The step a note travels with on the checkpoint channel from wherever the objective runs (a
+#: worker process, a Dask worker) to the driver, which stores it: ``_announce(NOTE_STEP, text)``.
+NOTE_STEP = -1
+
 _FINISHED = frozenset({TrialState.COMPLETE, TrialState.FAILED, TrialState.PRUNED, TrialState.STALE})
 FINISHED_STATES = _FINISHED
 
@@ -109,6 +113,9 @@ class Trial:
     #: The device the trial ran on, when ``optimize(devices=...)`` gave its worker one (e.g.
     #: ``"cuda:1"``; on Dask the worker's GPU and address); None otherwise.
     device: str | None = None
+    #: A person's Markdown note on the trial (``trial.note(...)`` in the objective,
+    #: ``study.note(text, trial=n)``, the dashboard); None when it has none.
+    note: str | None = None
 
     @property
     def schedule(self) -> list[tuple[int, dict[str, Any]]]:
@@ -287,6 +294,17 @@ class TrialHandle(ABC):
         """Ask, without a report, whether to stop and what changed (taking effect at ``from_step``).
         Handles with no line to a study hear nothing."""
         return Steering()
+
+    def note(self, text: str) -> None:
+        """Set this trial's Markdown note (replacing the one it had; "" removes it), stored at once
+        wherever the objective runs (this process, a worker process, a Dask worker): it reads back as
+        ``Trial.note`` and the dashboard and ``shoal show`` show it. ``ValueError`` for text that is
+        not a str or is over ``shoal.records.MAX_NOTE`` characters."""
+        check_note(text)
+        if type(self)._announce is TrialHandle._announce:
+            raise RuntimeError(f"{type(self).__name__} has no study to keep a note: run the objective "
+                               "through Study.optimize or Study.ask")
+        self._announce(NOTE_STEP, text)
 
     # -- checkpoints (see shoal.checkpoints) -----------------------------------------------------
     @property

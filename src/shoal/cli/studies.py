@@ -7,9 +7,11 @@ import argparse
 import csv
 import json
 import sys
+import textwrap
 from typing import Any
 
 from ..errors import CLIError
+from ..records import NoteRecord
 from ..storage import StudyRecord
 from ..trial import Trial, TrialState
 from ._output import (
@@ -141,6 +143,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     for name, spec in record.space.items():
         space.add_row(esc(name), esc(_describe_dimension(spec)))
     console.print(space)
+    _print_notes(console, storage.read_notes(record.study_id))
     if objectives.multi:
         front = front_of(record, trials)
         console.print(_front_table(record, front, trials) if front else _none_ranked(trials))
@@ -157,6 +160,14 @@ def cmd_show(args: argparse.Namespace) -> int:
                      metrics=metric_names(record, trials))
     )
     return 0
+
+
+def _print_notes(console: Any, notes: list[NoteRecord]) -> None:
+    """The study's note, then each trial's, as written (Markdown source)."""
+    for note in notes:
+        title = "note" if note.trial_number is None else f"note on trial {note.trial_number}"
+        console.print(f"[bold]{title}[/bold]")
+        console.print(esc(textwrap.indent(note.text.rstrip(), "  ")))
 
 
 def _csv_cell(value: Any) -> str:

@@ -21,7 +21,7 @@ def serve(storage, *, host: str = "127.0.0.1", port: int = 8080, token: str | No
     dashboard = Dashboard(storage, host=host, port=port, token=token)
     print(f"shoal dashboard on {dashboard._server.storage_label}")
     print(f"  open   {dashboard.url_with_token}")
-    print(f"  token  {dashboard.token}   (actions need it: enqueue, stop, pause, tweak, fork)")
+    print(f"  token  {dashboard.token}   (actions need it: enqueue, stop, pause, tweak, fork, notes, delete)")
     print("  Ctrl-C stops it", flush=True)
     try:
         dashboard.serve_forever()

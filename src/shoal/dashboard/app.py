@@ -118,6 +118,9 @@ class DashboardApp:
         if trial is None:
             raise ApiError(404, f"study {name!r} has no trial number {number}")
         detail = trial_detail(trial, dict(watch.trials), watch.note(number))
+        mine = [n for n in self.storage.read_notes(watch.record.study_id) if n.trial_number == number]
+        detail["user_note"] = mine[0].text if mine else None
+        detail["ended"] = watch.ended(number)  # read now: another process may have set it
         runs = [number, *detail["lineage"]["repeats"]]  # a fork may start from a repeated run's checkpoint
         saved = self.storage.read_checkpoints(watch.record.study_id, numbers=runs)
         detail["checkpoint_steps"] = sorted({ref.step for ref in saved})
@@ -239,6 +242,46 @@ class DashboardApp:
             raise ApiError(400, str(exc)) from None
         self._changed(name)
         return {"trial": trial_row(child)}
+
+    # -- notes and deleting ---------------------------------------------------------------------
+    def study_note(self, name: str) -> dict[str, Any]:
+        """The study's Markdown note (``{"note": null}`` when it has none)."""
+        record = self._record(name)
+        found = [n for n in self.storage.read_notes(record.study_id) if n.trial_number is None]
+        return {"note": found[0].text if found else None,
+                "updated_at": found[0].updated_at.isoformat() if found and found[0].updated_at else None}
+
+    def set_note(self, name: str, number: int | None, text: Any) -> dict[str, Any]:
+        """Set the study's note (``number`` None) or trial ``number``'s; empty text removes it."""
+        if not isinstance(text, str):
+            raise ApiError(400, 'send {"text": "<Markdown>"} (an empty text removes the note)')
+        record = self._record(name)
+        if number is not None:
+            self._trial(name, number)
+        try:
+            stored = self.storage.set_note(record.study_id, text, trial_number=number)
+        except ValueError as exc:
+            raise ApiError(400, str(exc)) from None
+        kept = None if stored is None else stored.text
+        if number is not None:
+            with self._lock:
+                watch = self._watches.get(name)
+            if watch is not None:
+                watch.noted(number, kept)
+        return {"number": number, "note": kept}
+
+    def delete(self, name: str, confirm: Any) -> dict[str, Any]:
+        """Delete the study and everything stored with it, once ``confirm`` repeats its name."""
+        self._record(name)
+        if confirm != name:
+            raise ApiError(400, f'to delete study {name!r} for good, send {{"confirm": "{name}"}}: its name, '
+                                "typed again")
+        with self._lock:
+            watch = self._watches.pop(name, None)
+        n_trials = len(watch.trials) if watch is not None else None
+        self.storage.delete_study(name)
+        self.study_list.invalidate()  # the list's next poll reads storage: the study is gone at once
+        return {"deleted": name, "n_trials": n_trials}
 
     def pause(self, name: str, paused: Any) -> dict[str, Any]:
         if not isinstance(paused, bool):

@@ -7,12 +7,14 @@ are single statements or short read transactions: on SQLite (WAL) they never blo
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import threading
 import time
 from collections.abc import Iterable
 from typing import Any
 
+from ..analysis.ended import ended_notes
 from ..analysis.paused import paused_notes
 from ..direction import better
 from ..errors import ApiError  # noqa: F401 - defined in shoal.errors
@@ -73,6 +75,7 @@ def study_json(record: StudyRecord, counts: dict[str, int], best: float | None) 
         "sampler": record.sampler,
         "scheduler": record.scheduler,
         "space": record.space,
+        "objectives": record.objectives,
         "created_at": _iso(record.created_at),
         "paused": record.paused,
         "n_trials": sum(counts.values()),
@@ -81,9 +84,10 @@ def study_json(record: StudyRecord, counts: dict[str, int], best: float | None) 
     }
 
 
-def trial_row(trial: Trial, note: str | None = None) -> dict[str, Any]:
+def trial_row(trial: Trial, note: str | None = None, ended: str | None = None) -> dict[str, Any]:
     """A trial as the table shows it (no reports: the detail view fetches those). ``note``: why it
-    is in its state, in words (a PAUSED trial: the rung it waits at; see ``shoal.analysis.paused``)."""
+    is in its state, in words (a PAUSED trial: the rung it waits at; see ``shoal.analysis.paused``);
+    ``ended``: why it ended (``shoal.analysis.ended``); ``has_note``: whether a person wrote a note."""
     error = (trial.error or "").strip().splitlines()
     return {
         "number": trial.number,
@@ -102,6 +106,8 @@ def trial_row(trial: Trial, note: str | None = None) -> dict[str, Any]:
         "error": error[-1] if error else None,
         "note": note,
         "device": trial.device,
+        "has_note": trial.note is not None,
+        "ended": ended,
     }
 
 
@@ -149,6 +155,8 @@ class TrialWatch:
         #: and paused again between two reads has more: its rung may have changed).
         self._notes: dict[int, tuple[int, str]] = {}
         self._stats: tuple[int, dict[str, int], float | None] = (-1, {}, None)
+        #: Why each finished (or PAUSED) trial ended, in words (finished trials are read once).
+        self._ended: dict[int, str] = {}
 
     def refresh(self) -> None:
         """Read new trials and the active ones again (at most every ``MIN_READ_INTERVAL`` seconds)."""
@@ -166,7 +174,7 @@ class TrialWatch:
                 else:
                     self._active.add(trial.number)
                 self._last_seen = max(self._last_seen, trial.number)
-                row = trial_row(trial, self._note(trial.number))
+                row = trial_row(trial, self._note(trial.number), self._ended.get(trial.number))
                 if self._rows.get(trial.number) != row:
                     self.rev += 1
                     self._rows[trial.number] = row
@@ -182,9 +190,19 @@ class TrialWatch:
                 self._notes.pop(trial.number, None)
             elif self._notes.get(trial.number, (-1, ""))[0] != len(trial.reports):
                 new.append(trial)
+        # why trials ended: rung records are read only for a new PRUNED trial of a study with a scheduler
+        ended = [t for t in read if t.state.finished and t.number not in self._ended]
+        pruned = self.record.scheduler is not None and any(t.state == TrialState.PRUNED for t in ended)
+        rungs = self.storage.read_rungs(self.record.study_id) if new or pruned else []
         if new:
-            notes = paused_notes(new, self.storage.read_rungs(self.record.study_id))
+            notes = paused_notes(new, rungs)
             self._notes.update((t.number, (len(t.reports), notes[t.number])) for t in new)
+        self._ended.update(ended_notes(ended, rungs, self.record.scheduler))
+        for trial in read:
+            if trial.number in self._notes:  # PAUSED: the rung it waits at
+                self._ended[trial.number] = self._notes[trial.number][1]
+            elif not trial.state.finished:
+                self._ended.pop(trial.number, None)
 
     def _note(self, number: int) -> str | None:
         kept = self._notes.get(number)
@@ -194,6 +212,22 @@ class TrialWatch:
         """Why trial ``number`` is in its state (as the table has it), or None."""
         with self._lock:
             return self._note(number)
+
+    def noted(self, number: int, text: str | None) -> None:
+        """A note set through the dashboard: its row changes now (finished trials are not read again)."""
+        with self._lock:
+            trial = self.trials.get(number)
+            if trial is None:
+                return
+            trial = self.trials[number] = dataclasses.replace(trial, note=text)
+            self.rev += 1
+            self._rows[number] = trial_row(trial, self._note(number), self._ended.get(number))
+            self._revs[number] = self.rev
+
+    def ended(self, number: int) -> str | None:
+        """Why trial ``number`` ended (as the table has it), or None."""
+        with self._lock:
+            return self._ended.get(number)
 
     def invalidate(self) -> None:
         with self._lock:

@@ -38,7 +38,9 @@ logger = logging.getLogger("shoal.dashboard")
 
 TOKEN_HEADER = "X-Shoal-Token"
 _MAX_BODY = 1 << 20
-_STATIC = ("index.html", "app.js", "steer.js", "studies.js", "compare.js", "style.css")
+_STATIC = (
+    "index.html", "app.js", "steer.js", "studies.js", "compare.js", "table.js", "notes.js", "style.css",
+)
 _LOOPBACK_NAMES = ("localhost", "127.0.0.1", "[::1]")
 _DIGITS = re.compile(r"[0-9]+")
 
@@ -220,6 +222,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._json(200, app.run(app.trials, api[1], since, query.get("epoch")))
         if len(api) == 4 and api[0] == "studies" and api[2] == "trials":
             return self._json(200, app.run(app.trial, api[1], _int(api[3], "trial number")))
+        if len(api) == 3 and api[0] == "studies" and api[2] == "note":
+            return self._json(200, app.run(app.study_note, api[1]))
         if len(api) == 3 and api[0] == "studies" and api[2] == "figures":
             return self._json(200, app.run(app.figures, api[1]))
         if len(api) == 4 and api[0] == "studies" and api[2] == "figures":
@@ -241,12 +245,18 @@ class _Handler(BaseHTTPRequestHandler):
             return self._json(201, app.run(app.enqueue, api[1], field("config")))
         if len(api) == 3 and api[0] == "studies" and api[2] == "pause":
             return self._json(200, app.run(app.pause, api[1], field("paused")))
+        if len(api) == 3 and api[0] == "studies" and api[2] == "note":
+            return self._json(200, app.run(app.set_note, api[1], None, field("text")))
+        if len(api) == 3 and api[0] == "studies" and api[2] == "delete":
+            return self._json(200, app.run(app.delete, api[1], field("confirm")))
         if len(api) == 5 and api[0] == "studies" and api[2] == "trials":
             number = _int(api[3], "trial number")
             if api[4] == "stop":
                 return self._json(200, app.run(app.stop, api[1], number))
             if api[4] == "tweak":
                 return self._json(200, app.run(app.tweak, api[1], number, field("changes")))
+            if api[4] == "note":
+                return self._json(200, app.run(app.set_note, api[1], number, field("text")))
             if api[4] == "fork":
                 return self._json(201, app.run(app.fork, api[1], number, field("step"), field("changes")))
         raise ApiError(404, f"no action at {self.path}")

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from ..errors import ClaimTaken, StateConflict, StudyExists, StudyNotFound  # noqa: F401 - defined in shoal.errors
-from ..records import CheckpointRef, ConfigChange, LineageRecord, RungRecord, Steering
+from ..records import CheckpointRef, ConfigChange, LineageRecord, NoteRecord, RungRecord, Steering
 from ..trial import FailureKind, Trial, TrialState
 
 __all__ = [
@@ -319,6 +319,19 @@ class Storage(ABC):
     @abstractmethod
     def add_changes(self, trial_id: int, changes: Sequence[ConfigChange]) -> None:
         """Store changes that are already in force (a fork's, or PBT's explore step), ``step`` set."""
+
+    # -- a person's notes ---------------------------------------------------------------------
+    @abstractmethod
+    def set_note(self, study_id: int, text: str, *, trial_number: int | None = None) -> NoteRecord | None:
+        """Set the Markdown note of a study (``trial_number`` None) or of one of its trials,
+        replacing the one it had; empty (or blank) text removes it (returns None). A trial's note
+        reads back as ``Trial.note``. ``ValueError`` for text that is not a str or is over
+        ``records.MAX_NOTE`` characters, or an unknown trial number; ``StudyNotFound`` for an
+        unknown study (nothing stored then)."""
+
+    @abstractmethod
+    def read_notes(self, study_id: int) -> list[NoteRecord]:
+        """The study's notes: its own first (if any), then its trials' by number."""
 
     # -- trials brought in whole (shoal import, Study.add_trial, warm starts) -------------------
     @abstractmethod

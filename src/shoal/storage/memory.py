@@ -9,7 +9,7 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
-from ..records import CheckpointRef, ConfigChange, LineageRecord, RungRecord, Steering
+from ..records import CheckpointRef, ConfigChange, LineageRecord, NoteRecord, RungRecord, Steering
 from ..trial import FailureKind, Trial, TrialState
 from .base import (
     ClaimTaken,
@@ -21,6 +21,7 @@ from .base import (
     StudyRecord,
     StudySummary,
 )
+from .memory_notes import MemoryNotes
 from .summary import (
     check_box,
     check_device,
@@ -39,7 +40,7 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-class InMemoryStorage(Storage):
+class InMemoryStorage(MemoryNotes, Storage):
     """Keeps everything in dictionaries guarded by one lock."""
 
     url = "memory"
@@ -57,6 +58,7 @@ class InMemoryStorage(Storage):
         self._checkpoints: dict[int, dict[int, CheckpointRef]] = {}  # trial_id -> step -> ref
         self._lineage: dict[int, LineageRecord] = {}  # trial_id -> record
         self._boxes: dict[int, dict[int, dict[str, tuple[float, float]]]] = {}  # study_id -> round -> box
+        self._notes: dict[tuple[int, int | None], NoteRecord] = {}  # (study_id, trial number) -> note
         self._next_study = 1
         self._next_trial = 1
 
@@ -136,6 +138,7 @@ class InMemoryStorage(Storage):
                 self._lineage.pop(trial.trial_id or 0, None)
             self._claims.pop(record.study_id, None)
             self._boxes.pop(record.study_id, None)
+            self._notes = {k: v for k, v in self._notes.items() if k[0] != record.study_id}
 
     # -- trials --------------------------------------------------------------------------------
     def create_trial(
@@ -293,6 +296,8 @@ class InMemoryStorage(Storage):
             trials.append(stored)
             self._by_id[trial_id] = stored
             self._owner[trial_id] = None
+            if stored.note is not None:
+                self._notes[study_id, number] = NoteRecord(number, stored.note, now)
             if lineage is not None:
                 self._lineage[trial_id] = dataclasses.replace(
                     lineage, trial_number=number, old_config=copy.deepcopy(lineage.old_config),

@@ -24,6 +24,7 @@ from ..records import ConfigChange, Steering
 from ..trial import FailureKind, Trial, TrialState
 from .base import ClaimTaken, DriverRecord, StateConflict, Storage
 from .sql_imports import SQLImports
+from .sql_notes import SQLNotes
 from .sql_records import SQLRecords
 from .sql_rows import (
     _FINISH_SQL,
@@ -58,7 +59,7 @@ from .sql_studies import SQLStudies
 from .summary import check_device, check_failure, check_values, refuse_finished, to_json
 
 
-class SQLStorage(SQLStudies, SQLRecords, SQLImports, Storage):
+class SQLStorage(SQLStudies, SQLRecords, SQLImports, SQLNotes, Storage):
     """Storage on any SQLAlchemy URL, e.g. ``sqlite:///shoal.db`` or ``postgresql+psycopg://...``.
 
     Connections, trials and drivers here; study rows in ``SQLStudies``, the records kept beside

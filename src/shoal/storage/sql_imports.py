@@ -21,7 +21,7 @@ from ..records import CheckpointRef, LineageRecord, RungRecord
 from ..trial import Trial, TrialState
 from .base import ClaimTaken, StateConflict
 from .sql_rows import _dumps, _stamp, change_row
-from .sql_schema import changes, checkpoints, lineage, metrics, reports, rungs, trials
+from .sql_schema import changes, checkpoints, lineage, metrics, notes, reports, rungs, trials
 from .summary import check_fill, check_imported, to_json
 
 
@@ -103,8 +103,11 @@ class SQLImports:
             started_at=_seconds(trial.started_at), finished_at=_seconds(trial.finished_at),
             stop_requested=bool(trial.stop_requested), proposed_by=trial.proposed_by,
             failure=None if trial.failure is None else trial.failure.value, feasible=trial.feasible,
-            n_changes=len(trial.changes), changes_pending=pending,
+            n_changes=len(trial.changes), changes_pending=pending, has_note=trial.note is not None,
         )).inserted_primary_key[0]
+        if trial.note is not None:
+            conn.execute(notes.insert(), dict(study_id=study_id, trial_id=trial_id, trial_number=number,
+                                              text=trial.note, updated_at=now))
         if trial.reports:
             conn.execute(reports.insert(), [{"trial_id": trial_id, "step": s, "value": v}
                                             for s, v in trial.reports])

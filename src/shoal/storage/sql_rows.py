@@ -66,13 +66,17 @@ _CHANGES_OF = sa.text(
     "WHERE trial_id IN :ids ORDER BY change_id"
 ).bindparams(sa.bindparam("ids", expanding=True))
 
+_NOTES_OF = sa.text(
+    "SELECT trial_id, text, updated_at FROM shoal_notes WHERE trial_id IN :ids ORDER BY note_id"
+).bindparams(sa.bindparam("ids", expanding=True))
+
 #: ``rows_of(query, ids)`` runs ``_REPORTS_OF`` or ``_METRICS_OF`` for some trial ids.
 RowsOf = Callable[[Any, list[int]], Iterable[tuple[int, Any, float]]]
 
 
 def needs_details(row: Any) -> bool:
     """Whether a trial row has rows elsewhere to read: reports, or values (a judged feasibility)."""
-    return bool(row.n_reports) or row.feasible is not None or bool(row.n_changes)
+    return bool(row.n_reports) or row.feasible is not None or bool(row.n_changes) or bool(row.has_note)
 
 
 def _build_trials(rows: list[Any], rows_of: RowsOf | None = None) -> list[Trial]:
@@ -81,6 +85,7 @@ def _build_trials(rows: list[Any], rows_of: RowsOf | None = None) -> list[Trial]
     reports: dict[int, list[tuple[int, float]]] = {}
     values: dict[int, dict[str, float]] = {}
     changes: dict[int, list[Any]] = {}
+    notes: dict[int, str] = {}
     if rows_of is not None:
         for trial_id, step, value in _fetch(rows_of, _REPORTS_OF, [r.trial_id for r in rows if r.n_reports]):
             reports.setdefault(trial_id, []).append((step, value))
@@ -89,6 +94,8 @@ def _build_trials(rows: list[Any], rows_of: RowsOf | None = None) -> list[Trial]
             values.setdefault(trial_id, {})[name] = value
         for trial_id, *change in _fetch(rows_of, _CHANGES_OF, [r.trial_id for r in rows if r.n_changes]):
             changes.setdefault(trial_id, []).append(change)
+        for trial_id, text, _ in _fetch(rows_of, _NOTES_OF, [r.trial_id for r in rows if r.has_note]):
+            notes[trial_id] = text  # the latest row wins
     return [
         Trial(
             number=row.number,
@@ -112,6 +119,7 @@ def _build_trials(rows: list[Any], rows_of: RowsOf | None = None) -> list[Trial]
             feasible=None if row.feasible is None else bool(row.feasible),
             changes=[change_from_row(row.number, *c) for c in changes.get(row.trial_id, [])],
             device=row.device,
+            note=notes.get(row.trial_id),
         )
         for row in rows
     ]

@@ -82,6 +82,8 @@ trials = sa.Table(
     sa.Column("changes_pending", sa.Boolean, nullable=False, server_default=sa.false()),
     # the device its worker was given (optimize(devices=...)), e.g. "cuda:1"; NULL: none
     sa.Column("device", sa.String(255), nullable=True),
+    # whether the trial has a person's note in shoal_notes (read only for those that have one)
+    sa.Column("has_note", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.UniqueConstraint("study_id", "number", name="uq_shoal_trial_number"),
     sa.UniqueConstraint("study_id", "claim", name="uq_shoal_trial_claim"),
 )
@@ -169,6 +171,21 @@ changes = sa.Table(
     sa.Column("source", sa.String(32), nullable=False),
     sa.Column("kind", sa.String(16), nullable=False),
     sa.Column("created_at", sa.Float, nullable=False),
+)
+
+# A person's Markdown notes (shoal.records.NoteRecord): one per study (trial_id and trial_number
+# NULL) and one per trial; setting a note replaces the row.
+notes = sa.Table(
+    "shoal_notes",
+    _metadata,
+    sa.Column("note_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("study_id", sa.Integer, sa.ForeignKey("shoal_studies.study_id", ondelete="CASCADE"),
+              nullable=False, index=True),
+    sa.Column("trial_id", sa.Integer, sa.ForeignKey("shoal_trials.trial_id", ondelete="CASCADE"),
+              nullable=True, index=True),
+    sa.Column("trial_number", sa.Integer, nullable=True),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
 )
 
 # The box each round of a coarse-to-fine search covers, a row per dimension; the primary key

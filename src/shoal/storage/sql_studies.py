@@ -17,7 +17,18 @@ from sqlalchemy.exc import IntegrityError
 from ..trial import TrialState
 from .base import StudyCounts, StudyExists, StudyNotFound, StudyRecord, StudySummary
 from .sql_rows import _dumps, _stamp
-from .sql_schema import changes, checkpoints, lineage, metrics, reports, round_boxes, rungs, studies, trials
+from .sql_schema import (
+    changes,
+    checkpoints,
+    lineage,
+    metrics,
+    notes,
+    reports,
+    round_boxes,
+    rungs,
+    studies,
+    trials,
+)
 from .summary import not_found_message, to_json
 
 
@@ -174,6 +185,7 @@ class SQLStudies:
             conn.execute(checkpoints.delete().where(checkpoints.c.study_id == record.study_id))
             conn.execute(lineage.delete().where(lineage.c.study_id == record.study_id))
             conn.execute(round_boxes.delete().where(round_boxes.c.study_id == record.study_id))
+            conn.execute(notes.delete().where(notes.c.study_id == record.study_id))
             conn.execute(trials.delete().where(trials.c.study_id == record.study_id))
             conn.execute(studies.delete().where(studies.c.study_id == record.study_id))
 

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from ..records import CHANGE_SOURCES
+from ..records import CHANGE_SOURCES, check_note
 from ..trial import FailureKind, Trial, TrialState
 from .base import StateConflict, StudyRecord, StudySummary
 
@@ -189,9 +189,10 @@ def check_imported(trial: Trial) -> Trial:
                 f"{', '.join(CHANGE_SOURCES)}, got {change.kind!r} and {change.source!r}"
             )
         to_json("change", {"old": change.old, "new": change.new})
+    note = None if trial.note is None else check_note(trial.note)
     return dataclasses.replace(
         trial, state=state, failure=failure, value=None if trial.value is None else float(trial.value),
-        values=values or {}, reports=sorted(reports.items()),
+        values=values or {}, reports=sorted(reports.items()), note=note if note and note.strip() else None,
     )
 
 

@@ -8,8 +8,9 @@ The first line says what the file is and describes the study::
 then one line per trial, by number (``{"kind": "trial", "trial": {...}, "lineage": ..., "rungs": [...],
 "checkpoints": [...]}``: everything a trial holds, its reports and changes, and the records kept beside
 it), one per coarse-to-fine round box (``{"kind": "round_box", ...}``), and last ``{"kind": "end",
-"trials": N}``, so a file cut short is refused. A later version may add kinds of lines (notes); this
-one refuses what it does not know. Checkpoint files stay where they are: their references are copied.
+"trials": N}``, so a file cut short is refused. A later version may add kinds of lines; this one
+refuses what it does not know. The study's and each trial's Markdown note travel as their ``"note"``
+(absent in files written before notes). Checkpoint files stay where they are: their references are copied.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any
 
 from .._version import __version__
 from ..objectives import Objectives
-from ..records import CheckpointRef, ConfigChange, LineageRecord, RungRecord
+from ..records import CheckpointRef, ConfigChange, LineageRecord, RungRecord, check_note
 from ..trial import FailureKind, Trial
 from .base import Storage, StudyRecord
 from .summary import check_box, check_imported
@@ -55,6 +56,7 @@ class StudyExport:
     paused: bool
     created_at: datetime | None
     scheduler: str | None = None
+    note: str | None = None
     trials: list[TrialEntry] = field(default_factory=list)
     boxes: dict[int, dict[str, tuple[float, float]]] = field(default_factory=dict)
 
@@ -81,6 +83,7 @@ def _trial_dict(trial: Trial) -> dict[str, Any]:
         "started_at": _iso(trial.started_at), "finished_at": _iso(trial.finished_at),
         "changes": [{"name": c.name, "old": c.old, "new": c.new, "source": c.source, "step": c.step,
                      "kind": c.kind, "created_at": _iso(c.created_at)} for c in trial.changes],
+        "note": trial.note,
     }
 
 
@@ -98,7 +101,8 @@ def export_lines(storage: Storage, name: str) -> Iterator[str]:
     yield _line({"format": FORMAT, "version": VERSION, "shoal": __version__, "study": {
         "name": record.name, "direction": record.direction, "objectives": record.objectives,
         "space": record.space, "sampler": record.sampler, "scheduler": record.scheduler,
-        "paused": record.paused, "created_at": _iso(record.created_at)}})
+        "paused": record.paused, "created_at": _iso(record.created_at),
+        "note": next((n.text for n in storage.read_notes(record.study_id) if n.trial_number is None), None)}})
     for trial in trials:
         old = lineage.get(trial.number)
         yield _line({
@@ -185,6 +189,7 @@ def _trial(data: Any) -> Trial:
         finished_at=_time(data, "finished_at"), stop_requested=_field(data, "stop_requested", (bool,)),
         proposed_by=_field(data, "proposed_by", (str,), optional=True), failure=kind,
         values=values, feasible=_field(data, "feasible", (bool,), optional=True), changes=changes,
+        note=_field(data, "note", (str,), optional=True) if "note" in data else None,
     )
     try:
         return check_imported(trial)  # what storage would refuse, refused before anything is written
@@ -242,10 +247,16 @@ def _header(line: str) -> StudyExport:
             Objectives.from_dict(objectives)
         except (ValueError, TypeError, KeyError) as exc:
             raise _Bad(f"the study's objectives cannot be read ({exc})") from None
+    note = _field(study, "note", (str,), optional=True) if "note" in study else None
+    try:
+        check_note("" if note is None else note)
+    except ValueError as exc:
+        raise _Bad(f"the study's {exc}") from None
     return StudyExport(
         name, direction, _field(study, "space", (dict,)), _field(study, "sampler", (str,)), objectives,
         _field(study, "paused", (bool,)), _time(study, "created_at"),
         _field(study, "scheduler", (str,), optional=True) if "scheduler" in study else None,
+        note,
     )
 
 
@@ -331,6 +342,8 @@ def import_study(storage: Storage, export: StudyExport, name: str | None = None)
             storage.add_round_box(record.study_id, round_, box)
         if export.paused:
             storage.set_paused(record.study_id, True)
+        if export.note:
+            storage.set_note(record.study_id, export.note)
     except BaseException:
         storage.delete_study(name)
         raise

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..records import ConfigChange
 from ..trial import Trial, TrialState
+from .notes import StudyNotes
 from .partial import PartialConfig
 from .steering import fork, tweak
 from .warm import add_result
@@ -24,7 +25,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["PersonControls"]
 
 
-class PersonControls:
+class PersonControls(StudyNotes):
     """``Study``'s panda-mode methods."""
 
     storage: Storage

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..records import CheckpointSlot, Steering
-from ..trial import Trial, TrialHandle
+from ..trial import NOTE_STEP, Trial, TrialHandle
 
 if TYPE_CHECKING:  # pragma: no cover
     from .core import Study
@@ -42,4 +42,7 @@ class RunningTrial(TrialHandle):
         return self._slot
 
     def _announce(self, step: int, uri: str) -> None:
-        self._study._checkpoints.record(self._record, step, uri)
+        if step == NOTE_STEP:  # trial.note(text): uri is the text
+            self._study._trial_note(self._record.number, uri)
+        else:
+            self._study._checkpoints.record(self._record, step, uri)

@@ -17,7 +17,7 @@ from ..direction import better
 from ..errors import SearchExhausted, StateConflict
 from ..execution.base import Died, Executor, Finished, Job, Outcome
 from ..records import Steering
-from ..trial import FailureKind, Trial, TrialState
+from ..trial import NOTE_STEP, FailureKind, Trial, TrialState
 from . import recovery, results
 from .fail_fast import ImportWatch
 from .handle import RunningTrial
@@ -232,7 +232,9 @@ class TrialLoop:
 
     def _on_checkpoint(self, key: int, step: int, uri: str) -> None:
         running = self.running.get(key)
-        if running is not None:
+        if running is not None and step == NOTE_STEP:  # trial.note(text) in the objective: uri is the text
+            self.study._trial_note(running.handle.record.number, uri)
+        elif running is not None:
             self.study._checkpoints.record(running.handle.record, step, uri)
 
     def _handle(self, event: Finished | Died) -> None:

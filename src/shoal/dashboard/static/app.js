@@ -5,7 +5,6 @@
 
 const POLL_MS = 1500;
 const FIGURE_MS = 10000;
-const MAX_ROWS = 1000;  // rows drawn in the table (after sorting); the rest are a click on a header away
 const TOKEN_KEY = "shoal-dashboard-token";
 const S = { token: null, timer: null, route: null, epoch: null, rev: -1, rows: new Map(), study: null,
   sort: { key: "number", dir: -1 }, formFor: null, logY: null, figuresAt: 0, figuresN: -1,
@@ -156,7 +155,8 @@ async function drawStudy(name) {
   S.epoch = update.epoch; S.rev = update.rev; S.study = study;
   for (const row of update.trials) S.rows.set(row.number, row);
   drawHeader(study);
-  if (changed) drawChart(study);  // redrawn only when a trial changed
+  drawStudyNote(study).catch(() => {});  // notes.js
+  if (changed) { markTop(study); drawChart(study); }  // redrawn only when a trial changed; markTop: table.js
   drawForm(study);
   if (changed) drawTable(study);
   drawFigures(study).catch(() => {});  // optional: the page never depends on them
@@ -180,7 +180,7 @@ function drawHeader(study) {
     el("div", { class: "row" },
       el("div", {}, el("span", { class: "muted", text: `${study.direction} · ${study.sampler}${study.scheduler ? " · " + study.scheduler : ""} · ${study.n_trials} trials` }), ...counts,
         el("div", {}, "best value ", el("strong", { id: "best-value", text: study.best_value === null ? "none yet" : fmt(study.best_value) }))),
-      el("div", {}, button, " ", el("span", { id: "study-message" }))),
+      el("div", {}, button, " ", deleteButton(study), " ", el("span", { id: "study-message" }))),
     study.paused ? el("p", { class: "banner", text: "Paused: running trials go on, no new trial starts until the study is unpaused." }) : null);
 }
 
@@ -207,9 +207,15 @@ function drawChart(study) {
   const useLog = S.logY && logOk;
   const ty = (v) => (useLog ? Math.log10(v) : v);
   const better = study.direction === "maximize" ? (a, b) => a > b : (a, b) => a < b;
-  let best = null; const steps = [];
-  for (const r of done) { if (best === null || better(r.value, best)) best = r.value; steps.push([r.number, best]); }
-  box.replaceChildren(title, lineChart(done.map((r) => [r.number, ty(r.value), steps.find((s) => s[0] === r.number)[1] === r.value]),
+  let best = null; const steps = [], dots = [];
+  const stride = Math.ceil(done.length / 2000);  // at most about 2000 plain dots: a 50,000-trial plot stays quick
+  done.forEach((r, i) => {
+    const improved = best === null || better(r.value, best);
+    if (improved) { best = r.value; steps.push([r.number, best]); }
+    if (improved || i % stride === 0 || T.top.has(r.number)) dots.push([r.number, ty(r.value), improved, T.top.has(r.number)]);
+  });
+  steps.push([done[done.length - 1].number, best]);
+  box.replaceChildren(title, lineChart(dots,
     steps.map(([n, v]) => [n, ty(v)]), { xLabel: "trial", yLabel: useLog ? "log10 value" : "value", id: "history-chart", stepLine: true, width: innerWidth(box), redraw: () => drawChart(study) }));
 }
 
@@ -280,7 +286,9 @@ function lineChart(points, line, opts) {
       svg("line", { x1: x, x2: x, y1: T, y2: H - B }),
       svg("text", { x: left ? x - 4 : x + 4, y: T + 10 + (i % 3) * 13, "text-anchor": left ? "end" : "start" }, m.label)));
   });
-  for (const [x, y, isBest] of points) chart.append(svg("circle", { class: isBest ? "pt best" : "pt", cx: X(x), cy: Y(y), r: 3.5, "data-x": x }));
+  for (const [x, y, isBest, isTop] of points) {
+    chart.append(svg("circle", { class: (isBest ? "pt best" : "pt") + (isTop ? " top" : ""), cx: X(x), cy: Y(y), r: isTop ? 5 : 3.5, "data-x": x }));
+  }
   if (opts.redraw) chart.redraw = () => { if (chart.isConnected) opts.redraw(); };  // at the panel's new width
   keepFont(chart);
   return chart;
@@ -351,46 +359,6 @@ function drawForm(study) {
     el("p", { class: "muted", text: "The next free slot of a running optimize runs it before sampling." }), form);
 }
 
-function drawTable(study) {
-  const box = section("trials", () => el("div", {}));
-  const dims = Object.keys(study.space);
-  const onDevices = [...S.rows.values()].some((r) => r.device);  // a device column when trials ran on GPUs
-  const cols = [
-    ["number", "#", (r) => r.number], ["state", "state", (r) => r.state], ["value", "value", (r) => r.value],
-    ["duration", "duration", (r) => r.duration], ...(onDevices ? [["device", "device", (r) => r.device]] : []),
-    ["n_reports", "reports", (r) => r.n_reports],
-    ...dims.map((d) => ["config." + d, d, (r) => r.config[d]]), ["error", "error / note", (r) => r.error || r.note],
-  ];
-  const col = cols.find((c) => c[0] === S.sort.key) || cols[0];
-  const rows = [...S.rows.values()].sort((a, b) => {
-    const va = col[2](a), vb = col[2](b);
-    if (va === vb) return a.number - b.number;
-    if (va === null || va === undefined) return 1;
-    if (vb === null || vb === undefined) return -1;
-    return (va < vb ? -1 : 1) * S.sort.dir;
-  });
-  const head = el("tr", {}, cols.map(([key, label]) => el("th", {
-    class: "sortable" + (key === S.sort.key ? " sorted" : ""), "data-key": key,
-    text: label + (key === S.sort.key ? (S.sort.dir > 0 ? " ▲" : " ▼") : ""),
-    onclick: () => { S.sort = { key, dir: key === S.sort.key ? -S.sort.dir : 1 }; drawTable(study); },
-  })), el("th", { text: "" }));
-  const body = rows.slice(0, MAX_ROWS).map((r) => el("tr", { class: "link", "data-number": r.number, "data-state": r.state,
-    onclick: () => { location.hash = trialHref(study.name, r.number); } },
-    el("td", { class: "num" }, el("a", { href: trialHref(study.name, r.number), text: r.number })), el("td", { class: "state state-" + r.state, text: r.state + (r.stop_requested && r.state === "RUNNING" ? " (stopping)" : "") }),
-    el("td", { class: "num" + (r.feasible === false ? " infeasible" : ""), title: r.feasible === false ? "infeasible: misses a constraint" : "",
-      text: Object.keys(r.values || {}).length > 1 ? Object.entries(r.values).map(([k, v]) => `${k}=${fmt(v)}`).join(", ") : fmt(r.value) }),
-    el("td", { class: "num", text: secs(r.duration) }),
-    onDevices ? el("td", { class: "device", text: r.device || "" }) : null,
-    el("td", { class: "num", text: r.n_reports ? `${r.n_reports} (last ${fmt(r.last_report[1])})` : "" }),
-    dims.map((d) => el("td", { class: "num", text: fmt(r.config[d]) })),
-    r.error || !r.note ? el("td", { class: "err", title: r.error || "", text: r.error || "" })
-      : el("td", { class: "note muted", title: r.note, text: r.note }),
-    el("td", {}, r.state === "RUNNING" && !r.stop_requested ? stopButton(study.name, r.number) : null)));
-  const shown = rows.length > MAX_ROWS ? ` (showing ${MAX_ROWS} of ${rows.length}, by ${col[1]})` : ` (${rows.length})`;
-  box.replaceChildren(el("h3", { text: "Trials" + shown }),
-    el("div", { class: "table-wrap" }, el("table", { id: "trials-table" }, el("thead", {}, head), el("tbody", {}, body))));
-}
-
 function stopButton(name, number) {
   return el("button", { class: "danger", "data-stop": number, text: "stop", title: "its next report answers stop",
     onclick: async (ev) => {
@@ -451,6 +419,7 @@ async function drawTrial(name, number) {
   if (t.round !== null) facts.push(["round", t.round]);
   if (t.stop_requested) facts.push(["stop", "requested"]);
   if (t.note) facts.push(["note", el("span", { id: "trial-note", text: t.note })]);
+  if (t.ended) facts.push(["why ended", el("span", { id: "trial-ended", text: t.ended })]);
   const lineage = [];
   if (t.lineage.repeats.length) lineage.push("repeats ", ...t.lineage.repeats.flatMap((n, i) => [i ? " ← " : "", el("a", { href: trialHref(name, n), text: "trial " + n })]));
   if (t.lineage.repeated_by.length) lineage.push(lineage.length ? "; " : "", "repeated by ", ...t.lineage.repeated_by.flatMap((n, i) => [i ? ", " : "", el("a", { href: trialHref(name, n), text: "trial " + n })]));
@@ -472,6 +441,7 @@ async function drawTrial(name, number) {
     ? [lineChart(t.reports.map(([s, v]) => [s, v, false]), t.reports, { xLabel: "step", yLabel: "reported value", id: "reports-chart", marks: tweakMarks(t.changes), width: innerWidth(reportsPanel) }),
       el("p", { class: "muted", text: t.reports.map(([s, v]) => `step ${s}: ${fmt(v)}`).join(" · ") })]
     : [el("p", { class: "muted", text: "No intermediate reports." })]));
+  drawTrialNote(name, t);  // notes.js
   await drawTrialActions(name, t);  // steer.js: the tweak and fork forms
 }
 

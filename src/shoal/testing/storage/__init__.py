@@ -29,6 +29,7 @@ from ...storage import Storage
 from .changes import ChangeContract
 from .imports import ImportContract
 from .metrics import MetricContract
+from .notes import NoteContract
 from .processes import ProcessContract
 from .records import RecordContract
 from .support import (
@@ -59,7 +60,8 @@ __all__ = [
 
 
 class StorageConformance(
-    TrialContract, RecordContract, ChangeContract, MetricContract, ImportContract, ProcessContract
+    TrialContract, RecordContract, ChangeContract, MetricContract, ImportContract, ProcessContract,
+    NoteContract,
 ):
     """The storage contract as pytest tests; subclass it as ``Test...`` and override ``storage`` (and,
     for a shared backend, ``storage_opener``)."""

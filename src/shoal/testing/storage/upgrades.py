@@ -58,7 +58,7 @@ class SQLUpgradeContract:
         finally:
             reopened.close()
 
-    def test_a_database_from_before_schedulers_and_devices_opens_and_migrates(self, storage_url: str) -> None:
+    def test_a_database_from_before_schedulers_devices_notes_migrates(self, storage_url: str) -> None:
         import sqlalchemy as sa
 
         from ...storage import SQLStorage
@@ -71,6 +71,8 @@ class SQLUpgradeContract:
         with engine.begin() as conn:  # as a shoal that stored neither the scheduler nor devices left it
             conn.exec_driver_sql("ALTER TABLE shoal_studies DROP COLUMN scheduler")
             conn.exec_driver_sql("ALTER TABLE shoal_trials DROP COLUMN device")
+            conn.exec_driver_sql("DROP TABLE shoal_notes")  # and neither notes
+            conn.exec_driver_sql("ALTER TABLE shoal_trials DROP COLUMN has_note")
         engine.dispose()
         reopened = SQLStorage(storage_url)
         try:
@@ -81,7 +83,11 @@ class SQLUpgradeContract:
             reopened.update_study(study.study_id, scheduler="PBT(population=4)")
             assert reopened.get_study("old").scheduler == "PBT(population=4)"
             reopened.create_study("new", "minimize", {}, "Random()", scheduler="ASHA()")
-            assert [s.record.scheduler for s in reopened.list_studies()] == ["PBT(population=4)", "ASHA()"]
+            assert [s.record.scheduler for s in reopened.list_studies()] == [
+                "PBT(population=4)", "ASHA()"]
+            assert reopened.read_trials(study.study_id)[0].note is None
+            reopened.set_note(study.study_id, "noted", trial_number=trial.number)
+            assert reopened.read_trials(study.study_id)[0].note == "noted"
         finally:
             reopened.close()
 
