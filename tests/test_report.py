@@ -14,7 +14,6 @@ pytest.importorskip("plotly")
 pytest.importorskip("sklearn")
 
 import shoal  # noqa: E402
-from shoal.analysis import report  # noqa: E402
 from shoal.analysis._data import StudyData  # noqa: E402
 from shoal.analysis.plots import PLOTS  # noqa: E402
 from shoal.analysis.report import render_report, write_report  # noqa: E402
@@ -117,7 +116,7 @@ def test_report_names_sampler_and_scheduler_and_tables_every_trial(db) -> None:
                       r"<tbody>(.*?)</tbody>", text, re.S)
     assert table
     heads = re.findall(r"<th>(.*?)</th>", table.group(1))
-    assert heads == ["#", "state", "value", "duration (s)", "lr", "opt", "beta1", "units"]
+    assert heads == ["#", "state", "why it ended", "value", "duration (s)", "lr", "opt", "beta1", "units"]
     rows = re.findall(r"<tr>(.*?)</tr>", table.group(2))
     assert len(rows) == 24
     by_number = {t.number: t for t in data.trials}
@@ -125,8 +124,10 @@ def test_report_names_sampler_and_scheduler_and_tables_every_trial(db) -> None:
         cells = re.findall(r"<td[^>]*>(.*?)</td>", row)
         trial = by_number[int(cells[0])]
         assert cells[1] == trial.state.value.lower()
-        assert cells[2] == ("" if trial.value is None else f"{trial.value:.6g}")
-        assert cells[5] == trial.config["opt"]
+        # the objective prunes itself at step 1 (no scheduler): the row says where, and names no one
+        assert cells[2] == ("pruned at step 1" if trial.state == shoal.TrialState.PRUNED else "completed")
+        assert cells[3] == ("" if trial.value is None else f"{trial.value:.6g}")
+        assert cells[6] == trial.config["opt"]
     contour = re.search(r'<section id="plot-contour">(.*?)</section>', text, re.S)
     assert contour and '"height":600' in contour.group(1)  # its own height, not squashed to the page's
 
@@ -141,12 +142,20 @@ def test_report_escapes_what_the_study_holds(tmp_path: Path) -> None:
     assert html.escape(bad) in text  # in the trial table, as text
 
 
-def test_the_notes_section_is_left_out_until_there_are_notes(db, monkeypatch) -> None:
-    url, _ = db
-    data = StudyData.from_storage(SQLStorage(url), "tuned")
-    assert '<section id="notes">' not in render_report(data)
-    monkeypatch.setattr(report, "notes_section", lambda data: "<p>a note</p>")
-    assert '<section id="notes"><h2>Notes</h2><p>a note</p></section>' in render_report(data)
+def test_the_notes_section_shows_study_and_trial_notes_escaped_once_there_are_some(sqlite_url: str) -> None:
+    study = shoal.Study("noted", SPACE, storage=sqlite_url, sampler=Random(seed=0))
+    study.optimize(lambda c: c["lr"], 3, show_progress=False)
+    assert '<section id="notes">' not in render_report(study)
+    study.note("# Plan\nlr first, <script>alert(1)</script>")
+    study.note("looks *diverged*", trial=2)
+    for source in (study, StudyData.from_storage(SQLStorage(sqlite_url), "noted")):  # live and stored
+        text = render_report(source)
+        section = re.search(r'<section id="notes"><h2>Notes</h2>(.*?)</section>', text, re.S)
+        assert section, "no notes section"
+        assert section.group(1) == ('<h3>Study</h3><pre class="user-note"># Plan\nlr first, '
+                                    '&lt;script&gt;alert(1)&lt;/script&gt;</pre>'
+                                    '<h3>Trial 2</h3><pre class="user-note">looks *diverged*</pre>')
+        assert '<a href="#notes">Notes</a>' in text
 
 
 def test_report_exit_codes(db, capsys, tmp_path: Path) -> None:

@@ -23,7 +23,8 @@ class StudyData:
     segment started from), ``round_boxes`` the box each coarse-to-fine round searched, ``rungs`` the
     rung records of successive halving (which rung a PAUSED trial waits at), as stored.
     ``objectives`` the study's objectives and constraints (``shoal.objectives.Objectives``; one
-    objective in ``direction`` when not given), ``scheduler_text`` the scheduler's description.
+    objective in ``direction`` when not given), ``scheduler_text`` the scheduler's description,
+    ``study_note`` the study's Markdown note.
     """
 
     name: str
@@ -37,6 +38,8 @@ class StudyData:
     objectives: Objectives | None = None
     #: The description of the scheduler the study last ran with ("" when none).
     scheduler_text: str = ""
+    #: The study's own Markdown note (``study.note(...)``); trials carry theirs in ``Trial.note``.
+    study_note: str | None = None
 
     def __post_init__(self) -> None:
         if self.objectives is None:  # one objective named "value", as a study made with direction=
@@ -69,12 +72,14 @@ class StudyData:
 
 
 def _records(storage: Any, study_id: int) -> dict[str, Any]:
-    """The study's lineage records, round boxes and rung records (none without a storage)."""
+    """The study's lineage records, round boxes, rung records and note (none without a storage)."""
     if storage is None:
         return {}
+    own = [n.text for n in storage.read_notes(study_id) if n.trial_number is None]
     return {"lineage": tuple(storage.read_lineage(study_id)),
             "round_boxes": storage.read_round_boxes(study_id),
-            "rungs": tuple(storage.read_rungs(study_id))}
+            "rungs": tuple(storage.read_rungs(study_id)),
+            "study_note": own[0] if own else None}
 
 
 def as_study_data(study: Any) -> StudyData:

@@ -40,6 +40,7 @@ section { margin: 2rem 0; } nav a { margin-right: 0.8rem; }
 .note { color: #a33; } .wide { overflow-x: auto; } td.num { font-variant-numeric: tabular-nums; }
 table.sortable th { cursor: pointer; user-select: none; } th[data-dir="1"]::after { content: " \\25B2"; }
 th[data-dir="-1"]::after { content: " \\25BC"; }
+pre.user-note { white-space: pre-wrap; background: #f6f7f9; padding: 0.6rem 0.8rem; border-radius: 4px; }
 """
 
 
@@ -125,9 +126,12 @@ def _importance_table(data: StudyData) -> str:
 
 
 def notes_section(data: StudyData) -> str:
-    """The people's notes on the study and its trials: none yet (the section is left out while this
-    returns ""). A notes store fills it in; return escaped HTML."""
-    return ""
+    """The people's Markdown notes on the study and its trials (``study.note``, ``trial.note``), as
+    escaped text that keeps its lines; "" (no section) when there is none."""
+    notes = [("Study", data.study_note)] if data.study_note else []
+    notes += [(f"Trial {t.number}", t.note) for t in sorted(data.trials, key=lambda t: t.number) if t.note]
+    return "".join(f'<h3>{html.escape(who)}</h3><pre class="user-note">{html.escape(text)}</pre>'
+                   for who, text in notes)
 
 
 def _plot_sections(data: StudyData) -> list[tuple[str, str, str]]:

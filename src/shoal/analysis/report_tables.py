@@ -1,6 +1,6 @@
-"""The report's trial table: one row per trial (number, state, value or values, configuration,
-duration), every cell escaped, sortable by a click on a header (a few lines of inline script, so
-the file stays offline)."""
+"""The report's trial table: one row per trial (number, state, why it ended, value or values,
+duration, configuration), every cell escaped, sortable by a click on a header (a few lines of
+inline script, so the file stays offline)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any
 
 from ..trial import Trial
 from ._data import StudyData
+from .ended import ended_notes
 
 __all__ = ["SORT_SCRIPT", "trial_table"]
 
@@ -52,10 +53,11 @@ def _cell(value: Any) -> str:
     return _num(value)
 
 
-def _row(t: Trial, objectives: list[str], keys: list[str]) -> str:
+def _row(t: Trial, objectives: list[str], keys: list[str], why: str) -> str:
     values = [t.values.get(n) for n in objectives] if len(objectives) > 1 else [t.value]
     state = t.state.value.lower() + (" (infeasible)" if t.feasible is False else "")
-    return ("<tr>" + _num(t.number) + f"<td>{html.escape(state)}</td>" + "".join(_num(v) for v in values)
+    return ("<tr>" + _num(t.number) + f"<td>{html.escape(state)}</td><td>{html.escape(why)}</td>"
+            + "".join(_num(v) for v in values)
             + _num(None if t.duration is None else round(t.duration, 3))
             + "".join(_cell(t.config.get(k)) for k in keys) + "</tr>")
 
@@ -66,8 +68,11 @@ def trial_table(data: StudyData) -> str:
         return ""
     objectives = list(data.goals.names) if data.goals.multi else ["value"]
     keys = list(dict.fromkeys([*data.space.names, *(k for t in data.trials for k in t.config)]))
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in ["#", "state", *objectives, "duration (s)", *keys])
-    body = "".join(_row(t, objectives, keys) for t in sorted(data.trials, key=lambda t: t.number))
+    columns = ["#", "state", "why it ended", *objectives, "duration (s)", *keys]
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in columns)
+    why = ended_notes(data.trials, data.rungs, data.scheduler_text)
+    body = "".join(_row(t, objectives, keys, why.get(t.number, ""))
+                   for t in sorted(data.trials, key=lambda t: t.number))
     return (f'<p class="sub">{len(data.trials)} trials; click a header to sort.</p>'
             f'<div class="wide"><table id="trials" class="sortable"><thead><tr>{head}</tr></thead>'
             f"<tbody>{body}</tbody></table></div>")
