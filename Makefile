@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test docs dist bench bench-peers peer-envs bench-mo bench-panda lint clean
+.PHONY: demo test docs screenshots dist bench bench-peers peer-envs bench-mo bench-panda lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,11 @@ test: $(VENV)/.dev-installed $(VENV)/.torch-installed
 ## the docstrings) into site/; --strict: a broken link, anchor or API reference fails (open site/index.html)
 docs: $(VENV)/.docs-installed
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+## screenshots: refresh the dashboard screenshots in docs/img/ from a fresh run (scripts/screenshots.py;
+## needs Chromium: bash scripts/browser.sh)
+screenshots: $(VENV)/.dev-installed
+	PYTHONPATH=src $(BIN)/python scripts/screenshots.py docs/img
 
 ## dist: the sdist and the wheel into dist/ (tests/test_package.py installs one into a fresh environment)
 dist: $(VENV)/.docs-installed

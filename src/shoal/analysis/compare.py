@@ -22,8 +22,6 @@ __all__ = [
 
 MIN_STUDIES = 2
 MAX_STUDIES = 5
-#: One colour per study (plotly's first five), the same in every figure.
-COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd")
 
 
 def _kinds(data: StudyData) -> dict[str, str]:
@@ -107,8 +105,7 @@ def importance_bars(studies: Sequence[StudyData], shares: Sequence[Mapping[str, 
         for name in found or {}:
             if name not in order:
                 order.append(name)
-    for i, (data, found) in enumerate(zip(studies, shares, strict=True)):
-        label = data.name if found is not None else f"{data.name} (too few trials)"
-        fig.add_trace(go().Bar(x=order, y=[(found or {}).get(n, 0.0) for n in order], name=label,
-                             marker={"color": COLORS[i % len(COLORS)]}))
+    for data, found in zip(studies, shares, strict=True):  # the template's colours, in study order as in
+        label = data.name if found is not None else f"{data.name} (too few trials)"  # the other figures
+        fig.add_trace(go().Bar(x=order, y=[(found or {}).get(n, 0.0) for n in order], name=label))
     return fig

@@ -39,7 +39,7 @@ function drawComparison(box, res) {
     ["best trial", (s) => s.best ? el("a", { href: trialHref(s.name, s.best.number), "data-best": s.name, text: "trial " + s.best.number }) : ""],
     ["trials (complete)", (s) => `${s.n_trials} (${s.n_complete})`],
     ["sampler", (s) => s.sampler],
-  ].map(([label, f]) => el("tr", {}, el("th", { text: label }), res.studies.map((s) => cell(s, f))));
+  ].map(([label, f]) => el("tr", { "data-row": label }, el("th", { text: label }), res.studies.map((s) => cell(s, f))));
   const dims = res.dimensions.map((d) => el("tr", { "data-dim": d }, el("th", { text: d }),
     res.studies.map((s) => cell(s, () => (s.best && d in s.best.config ? fmt(s.best.config[d]) : "–")))));
   const notes = res.studies.filter((s) => s.importance_note).map((s) => el("li", { text: `${s.name}: ${s.importance_note}` }));
