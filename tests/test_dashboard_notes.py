@@ -4,6 +4,7 @@ real SQLite file, and the page in a real browser (Debian's chromium driven by Pl
 from __future__ import annotations
 
 import json
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -13,6 +14,7 @@ from test_dashboard_browser import TIMEOUT_MS, browser  # noqa: F401 - the brows
 
 import shoal
 from shoal.dashboard import TOKEN_HEADER, Dashboard
+from shoal.dashboard.data import MIN_READ_INTERVAL
 from shoal.samplers import Random
 from shoal.schedulers import ASHA
 
@@ -105,6 +107,26 @@ def test_notes_delete_and_why_ended_through_the_api(tmp_path: Path) -> None:
         assert _call(dash, "/api/studies/notes/trials")[0] == 404
     with pytest.raises(shoal.storage.StudyNotFound):
         shoal.Study.load("notes", url)
+
+
+def test_a_note_set_elsewhere_on_a_finished_trial_reaches_the_next_poll(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'shoal.db'}"
+    study = shoal.Study("elsewhere", {"q": shoal.Float(0.0, 1.0)}, storage=url, sampler=Random(seed=0))
+    study.optimize(lambda c: c["q"], 4, show_progress=False)
+    with Dashboard(url, port=0) as dash:
+        _, rows = _call(dash, "/api/studies/elsewhere/trials")
+        assert not any(r["has_note"] for r in rows["trials"])
+        since = f"since={rows['rev']}&epoch={rows['epoch']}"
+        other = shoal.Study.load("elsewhere", url)  # another driver, as `study.note` in another process
+        other.note("look again", trial=2)
+        time.sleep(MIN_READ_INTERVAL)  # past the dashboard's read throttle
+        _, changed = _call(dash, f"/api/studies/elsewhere/trials?{since}")
+        assert [(r["number"], r["has_note"]) for r in changed["trials"]] == [(2, True)]
+        assert _call(dash, f"/api/studies/elsewhere/trials?{since}")[1]["trials"] == changed["trials"]
+        other.note("", trial=2)  # removed: the row changes back
+        time.sleep(MIN_READ_INTERVAL)
+        _, rows = _call(dash, "/api/studies/elsewhere/trials")
+        assert not any(r["has_note"] for r in rows["trials"])
 
 
 @pytest.fixture
