@@ -33,7 +33,9 @@ import tempfile
 import threading
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import shoal
 from shoal.dashboard import Dashboard
@@ -51,6 +53,19 @@ def fetch(url: str) -> tuple[float, int, dict]:
     with urllib.request.urlopen(url, timeout=60) as response:
         raw = response.read()
     return (time.perf_counter() - start) * 1000, len(raw), json.loads(raw)
+
+
+
+def _time_polls(fetch: Callable[[str], Any], since: str, study: shoal.Study, width: int) -> None:
+    """Print the time and size of a poll with nothing changed, then of one after 10 new trials."""
+    time.sleep(0.3)  # past the dashboard's read throttle
+    ms, size, _ = fetch(since)
+    print(f"{'poll, nothing changed:':<{width}}{ms:8.1f} ms  {size:8d} B")
+    fill(study, 10)
+    time.sleep(0.3)
+    ms, size, got = fetch(since)
+    label = f"poll after 10 new trials ({len(got['trials'])} rows):"
+    print(f"{label:<{width}}{ms:8.1f} ms  {size:8d} B")
 
 
 def fill(study: shoal.Study, n: int) -> None:
@@ -101,14 +116,7 @@ def main() -> None:
             base = dashboard.url + "api/studies/big/trials"
             ms, size, first = fetch(base)
             print(f"first load of {args.trials} trials:      {ms:8.1f} ms  {size / 1e6:6.2f} MB")
-            since = f"{base}?since={first['rev']}&epoch={first['epoch']}"
-            time.sleep(0.3)
-            ms, size, _ = fetch(since)
-            print(f"poll, nothing changed:              {ms:8.1f} ms  {size:8d} B")
-            fill(study, 10)
-            time.sleep(0.3)
-            ms, size, got = fetch(since)
-            print(f"poll after 10 new trials ({len(got['trials'])} rows): {ms:8.1f} ms  {size:8d} B")
+            _time_polls(fetch, f"{base}?since={first['rev']}&epoch={first['epoch']}", study, 36)
 
         server = subprocess.Popen(
             [sys.executable, "-m", "shoal", "dashboard", "--storage", url, "--port", "0"],
@@ -161,14 +169,7 @@ def big_table(n: int) -> None:
             print(f"load of the {n} rows again (another page):         {ms:8.1f} ms  {size / 1e6:6.2f} MB")
             ms, size, _ = fetch(base)
             print(f"the study header:                                  {ms:8.1f} ms  {size:8d} B")
-            since = f"{base}/trials?since={first['rev']}&epoch={first['epoch']}"
-            time.sleep(0.3)
-            ms, size, _ = fetch(since)
-            print(f"poll, nothing changed:                             {ms:8.1f} ms  {size:8d} B")
-            fill(study, 10)
-            time.sleep(0.3)
-            ms, size, got = fetch(since)
-            print(f"poll after 10 new trials ({len(got['trials'])} rows):       {ms:8.1f} ms  {size:8d} B")
+            _time_polls(fetch, f"{base}/trials?since={first['rev']}&epoch={first['epoch']}", study, 51)
             _page_timings(dashboard.url, n)
 
 

@@ -81,6 +81,34 @@ def browser():
         chromium.close()
 
 
+@pytest.fixture
+def dashboard_page(browser, tmp_path: Path):
+    """``open_page(url, where)``: a page (downloads allowed) on a new dashboard over ``url`` at the
+    hash ``where``; no script error may happen on it meanwhile (a refused request's 4xx aside)."""
+    from playwright.sync_api import expect
+
+    opened: list = []
+
+    def open_page(url: str, where: str):
+        dashboard = Dashboard(url, port=0).start()
+        page = browser.new_page(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+        page.set_default_timeout(TIMEOUT_MS)
+        problems: list[str] = []
+        page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+        page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
+        opened.append((dashboard, page, problems))
+        page.goto(dashboard.url_with_token + where)
+        return page
+
+    expect.set_options(timeout=TIMEOUT_MS)
+    yield open_page
+    for dashboard, page, problems in opened:
+        page.close()
+        dashboard.stop()
+        refused = "the server responded with a status of 4"  # a refused action, /favicon.ico
+        assert [p for p in problems if refused not in p] == [], problems
+
+
 def _shot(page, name: str) -> None:
     if os.environ.get("SHOAL_DASHBOARD_SCREENSHOTS"):
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)

@@ -4,15 +4,17 @@ real SQLite file, and the page in a real browser (Debian's chromium driven by Pl
 from __future__ import annotations
 
 import json
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
-from test_dashboard_browser import TIMEOUT_MS, browser  # noqa: F401 - the browser fixture
+from test_dashboard_browser import TIMEOUT_MS, browser, dashboard_page  # noqa: F401 - fixtures
 
 import shoal
 from shoal.dashboard import TOKEN_HEADER, Dashboard
+from shoal.dashboard.data import MIN_READ_INTERVAL
 from shoal.samplers import Random
 from shoal.schedulers import ASHA
 
@@ -107,39 +109,33 @@ def test_notes_delete_and_why_ended_through_the_api(tmp_path: Path) -> None:
         shoal.Study.load("notes", url)
 
 
-@pytest.fixture
-def page_for(browser, tmp_path: Path):  # noqa: F811 - the imported fixture
-    from playwright.sync_api import expect
-
-    opened: list = []
-
-    def open_page(url: str, where: str):
-        dashboard = Dashboard(url, port=0).start()
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        page.set_default_timeout(TIMEOUT_MS)
-        problems: list[str] = []
-        page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
-        page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
-        opened.append((dashboard, page, problems))
-        page.goto(dashboard.url_with_token + where)
-        return page
-
-    expect.set_options(timeout=TIMEOUT_MS)
-    yield open_page
-    for dashboard, page, problems in opened:
-        page.close()
-        dashboard.stop()
-        refused = "the server responded with a status of 4"  # the refused confirmation, /favicon.ico
-        assert [p for p in problems if refused not in p] == [], problems
+def test_a_note_set_elsewhere_on_a_finished_trial_reaches_the_next_poll(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'shoal.db'}"
+    study = shoal.Study("elsewhere", {"q": shoal.Float(0.0, 1.0)}, storage=url, sampler=Random(seed=0))
+    study.optimize(lambda c: c["q"], 4, show_progress=False)
+    with Dashboard(url, port=0) as dash:
+        _, rows = _call(dash, "/api/studies/elsewhere/trials")
+        assert not any(r["has_note"] for r in rows["trials"])
+        since = f"since={rows['rev']}&epoch={rows['epoch']}"
+        other = shoal.Study.load("elsewhere", url)  # another driver, as `study.note` in another process
+        other.note("look again", trial=2)
+        time.sleep(MIN_READ_INTERVAL)  # past the dashboard's read throttle
+        _, changed = _call(dash, f"/api/studies/elsewhere/trials?{since}")
+        assert [(r["number"], r["has_note"]) for r in changed["trials"]] == [(2, True)]
+        assert _call(dash, f"/api/studies/elsewhere/trials?{since}")[1]["trials"] == changed["trials"]
+        other.note("", trial=2)  # removed: the row changes back
+        time.sleep(MIN_READ_INTERVAL)
+        _, rows = _call(dash, "/api/studies/elsewhere/trials")
+        assert not any(r["has_note"] for r in rows["trials"])
 
 
-def test_the_page_edits_notes_renders_them_safely_says_why_trials_ended_and_deletes(page_for, tmp_path):
+def test_the_page_edits_notes_renders_them_safely_says_why_trials_ended_and_deletes(dashboard_page, tmp_path):  # noqa: F811
     from playwright.sync_api import expect
 
     url = f"sqlite:///{tmp_path / 'shoal.db'}"
     study = _study(url)
     shoal.Study("kept", {"x": shoal.Float(0, 1)}, storage=url)
-    page = page_for(url, "#/s/notes")
+    page = dashboard_page(url, "#/s/notes")
     expect(page.locator("#trials-table tbody tr")).to_have_count(24)
 
     # the study's note: written on the page, rendered as Markdown, every payload inert

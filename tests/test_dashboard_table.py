@@ -9,10 +9,9 @@ import io
 from pathlib import Path
 
 import pytest
-from test_dashboard_browser import TIMEOUT_MS, browser  # noqa: F401 - the browser fixture
+from test_dashboard_browser import TIMEOUT_MS, browser, dashboard_page  # noqa: F401 - fixtures
 
 import shoal
-from shoal.dashboard import Dashboard
 from shoal.samplers import Random
 
 SPACE = {
@@ -28,33 +27,6 @@ def _objective(config):
     return (config["lr"] - 0.01) ** 2 * config["units"] + (0.5 if config["opt"] == "sgd" else 0.0)
 
 
-@pytest.fixture
-def page_on(browser, tmp_path: Path):  # noqa: F811 - the imported fixture
-    """Open a page on a dashboard over ``url`` at ``hash``; no script error may happen meanwhile."""
-    from playwright.sync_api import expect
-
-    opened: list = []
-
-    def open_page(url: str, where: str):
-        dashboard = Dashboard(url, port=0).start()
-        page = browser.new_page(viewport={"width": 1280, "height": 900}, accept_downloads=True)
-        page.set_default_timeout(TIMEOUT_MS)
-        problems: list[str] = []
-        page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
-        page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
-        opened.append((dashboard, page, problems))
-        page.goto(dashboard.url_with_token + where)
-        return page
-
-    expect.set_options(timeout=TIMEOUT_MS)
-    yield open_page
-    for dashboard, page, problems in opened:
-        page.close()
-        dashboard.stop()
-        refused = "the server responded with a status of 4"  # a 404 for /favicon.ico
-        assert [p for p in problems if refused not in p] == [], problems
-
-
 def _numbers(page) -> list[int]:
     return page.locator("#trials-table tbody tr").evaluate_all("rs => rs.map(r => +r.dataset.number)")
 
@@ -63,7 +35,7 @@ def _set(page, selector: str, text: str) -> None:
     page.fill(selector, text)
 
 
-def test_filters_search_columns_csv_and_the_best_trial(page_on, tmp_path: Path) -> None:
+def test_filters_search_columns_csv_and_the_best_trial(dashboard_page, tmp_path: Path) -> None:  # noqa: F811
     from playwright.sync_api import expect
 
     url = f"sqlite:///{tmp_path / 'shoal.db'}"
@@ -72,7 +44,7 @@ def test_filters_search_columns_csv_and_the_best_trial(page_on, tmp_path: Path) 
     trials = study.trials
     failed = [t for t in trials if t.state == shoal.TrialState.FAILED]
     assert failed and len(failed) < len(trials)
-    page = page_on(url, "#/s/table")
+    page = dashboard_page(url, "#/s/table")
     rows = page.locator("#trials-table tbody tr")
     expect(rows).to_have_count(40)
 
@@ -151,13 +123,13 @@ def test_filters_search_columns_csv_and_the_best_trial(page_on, tmp_path: Path) 
         assert ("too wide" in row[7]) == (trial.state == shoal.TrialState.FAILED)
 
 
-def test_a_long_table_comes_in_pages(page_on, tmp_path: Path) -> None:
+def test_a_long_table_comes_in_pages(dashboard_page, tmp_path: Path) -> None:  # noqa: F811
     from playwright.sync_api import expect
 
     url = f"sqlite:///{tmp_path / 'shoal.db'}"
     study = shoal.Study("long", {"x": shoal.Float(0.0, 1.0)}, storage=url, sampler=Random(seed=1))
     study.optimize(lambda c: c["x"], 230, show_progress=False)
-    page = page_on(url, "#/s/long")
+    page = dashboard_page(url, "#/s/long")
     rows = page.locator("#trials-table tbody tr")
     expect(rows).to_have_count(100)
     expect(page.locator("#page-info")).to_have_text("rows 1–100 of 230")
@@ -176,7 +148,7 @@ def _two(config):
     return {"accuracy": config["x"], "latency_ms": 5 + 20 * config["x"] ** 2 + 5 * config["y"]}
 
 
-def test_several_objectives_mark_the_pareto_front(page_on, tmp_path: Path) -> None:
+def test_several_objectives_mark_the_pareto_front(dashboard_page, tmp_path: Path) -> None:  # noqa: F811
     from playwright.sync_api import expect
 
     url = f"sqlite:///{tmp_path / 'shoal.db'}"
@@ -185,7 +157,7 @@ def test_several_objectives_mark_the_pareto_front(page_on, tmp_path: Path) -> No
     study.optimize(_two, 25, show_progress=False)
     front = sorted(t.number for t in study.pareto_front)
     assert 1 < len(front) < 25
-    page = page_on(url, "#/s/mo")
+    page = dashboard_page(url, "#/s/mo")
     expect(page.locator("#trials-table tr.top")).to_have_count(len(front))
     marked = page.locator("#trials-table tr.top").evaluate_all("rs => rs.map(r => +r.dataset.number)")
     assert sorted(marked) == front

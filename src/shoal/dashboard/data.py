@@ -157,6 +157,8 @@ class TrialWatch:
         self._stats: tuple[int, dict[str, int], float | None] = (-1, {}, None)
         #: Why each finished (or PAUSED) trial ended, in words (finished trials are read once).
         self._ended: dict[int, str] = {}
+        #: The trials' notes as last read (``_sync_notes``).
+        self._trial_notes: dict[int | None, str] = {}
 
     def refresh(self) -> None:
         """Read new trials and the active ones again (at most every ``MIN_READ_INTERVAL`` seconds)."""
@@ -179,7 +181,24 @@ class TrialWatch:
                     self.rev += 1
                     self._rows[trial.number] = row
                     self._revs[trial.number] = self.rev
+            self._sync_notes()
             self._read_at = time.monotonic()
+
+    def _sync_notes(self) -> None:
+        """Pick up notes set elsewhere (``study.note(..., trial=n)`` in another process) on trials
+        that are not read again: one small query on the notes table, and only rows whose note
+        changed get a new revision."""
+        now = {n.trial_number: n.text for n in self.storage.read_notes(self.record.study_id)
+               if n.trial_number is not None}
+        for number in set(now) | set(self._trial_notes):
+            trial = self.trials.get(number)
+            if trial is None or trial.note == now.get(number):
+                continue
+            trial = self.trials[number] = dataclasses.replace(trial, note=now.get(number))
+            self.rev += 1
+            self._rows[number] = trial_row(trial, self._note(number), self._ended.get(number))
+            self._revs[number] = self.rev
+        self._trial_notes = now
 
     def _note_paused(self, read: list[Trial]) -> None:
         """Notes for the trials that became PAUSED: rung records are read only when one did (a
