@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -219,29 +220,54 @@ PLOTS: tuple[tuple[str, str, Callable[..., Any]], ...] = (
 )
 
 
-def missing(key: str, data: StudyData) -> str | None:
-    """Why plot ``key`` has nothing to show for ``data`` yet, or None when it has."""
+@dataclass(frozen=True)
+class _Facts:
+    """What decides which plots a study has data for, read once per study (not once per plot)."""
+
+    done: int
+    modelled: int  # counted up to MIN_TRIALS only: no plot needs more
+    reported: bool
+    started: bool
+
+
+def _facts(data: StudyData) -> _Facts:
     from ..stats.importance import MIN_TRIALS
 
     done = completed(data.trials)
-    modelled = [t for t in done if t.excluded_from_models is None]
-    if key in ("history", "parallel_coordinates", "slices", "edf") and not done:
+    modelled = 0
+    for t in done:
+        if modelled >= MIN_TRIALS:
+            break
+        modelled += t.excluded_from_models is None
+    return _Facts(len(done), modelled, any(t.reports for t in data.trials),
+                  any(t.started_at for t in data.trials))
+
+
+def missing(key: str, data: StudyData, facts: _Facts | None = None) -> str | None:
+    """Why plot ``key`` has nothing to show for ``data`` yet, or None when it has (``facts``: the
+    study's ``_facts``, when the caller asks about several plots)."""
+    from ..stats.importance import MIN_TRIALS
+
+    f = facts or _facts(data)
+    if key in ("history", "parallel_coordinates", "slices", "edf") and not f.done:
         return "no completed trial yet"
     if key == "edf" and data.goals.multi:
         return "the distribution of one objective; this study has several (see the Pareto front)"
-    if key in ("importance", "contour") and len(modelled) < MIN_TRIALS:
-        return f"needs at least {MIN_TRIALS} completed trials, has {len(modelled)}"
+    if key in ("importance", "contour") and f.modelled < MIN_TRIALS:
+        return f"needs at least {MIN_TRIALS} completed trials, has {f.modelled}"
     if key == "contour" and len(tunable(data.space)) < 2:
         return "needs at least 2 dimensions"
-    if key in ("pareto_front", "hypervolume") and not done:
+    if key in ("pareto_front", "hypervolume") and not f.done:
         return "no completed trial yet"
-    reported = any(t.reports for t in data.trials)
-    return {
-        "intermediate": None if reported else "no trial reported intermediate values",
-        "timeline": None if any(t.started_at for t in data.trials) else "no trial started yet",
-        "lineage": None if has_lineage(data) else "no trial descends from another",
-        "rounds": None if has_rounds(data) else "the study did not use a coarse-to-fine sampler",
-    }.get(key)
+    if key == "intermediate":
+        return None if f.reported else "no trial reported intermediate values"
+    if key == "timeline":
+        return None if f.started else "no trial started yet"
+    if key == "lineage":
+        return None if has_lineage(data) else "no trial descends from another"
+    if key == "rounds":
+        return None if has_rounds(data) else "the study did not use a coarse-to-fine sampler"
+    return None
 
 
 def _kinds(goals: Objectives) -> tuple[tuple[str, str, Callable[..., Any]], ...]:
@@ -260,14 +286,16 @@ def plots_for(study: Any) -> tuple[tuple[str, str, Callable[..., Any]], ...]:
     if isinstance(study, Objectives):
         return tuple(p for p in _kinds(study) if not (p[0] == "edf" and study.multi))
     data = as_study_data(study)
-    return tuple(p for p in _kinds(data.goals) if missing(p[0], data) is None)
+    facts = _facts(data)
+    return tuple(p for p in _kinds(data.goals) if missing(p[0], data, facts) is None)
 
 
 def left_out(study: Any) -> list[tuple[str, str]]:
     """``(title, why)`` of each plot that fits the study's objectives but has no data yet."""
     data = as_study_data(study)
+    facts = _facts(data)
     return [(title, why) for key, title, _ in _kinds(data.goals)
-            if (why := missing(key, data)) is not None and not (key == "edf" and data.goals.multi)]
+            if (why := missing(key, data, facts)) is not None and not (key == "edf" and data.goals.multi)]
 
 
 class StudyPlots:
