@@ -10,13 +10,13 @@ from typing import Any
 import numpy as np
 import pytest
 from scipy.optimize import approx_fprime
-from scipy.stats import norm
+from scipy.stats import multivariate_normal, norm
 
 import shoal
 from shoal.samplers import _gp_math as gm
 from shoal.samplers._gp_space import Encoder
 from shoal.samplers.base import SamplingContext
-from shoal.samplers.gp import GP, output_transforms, warp, warp_with_jacobian
+from shoal.samplers.gp import GP, fit_targets, output_transforms, warp, warp_with_jacobian
 from shoal.trial import Trial, TrialState
 
 
@@ -52,12 +52,39 @@ def _problem(n: int = 25) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def test_likelihood_gradient_matches_finite_differences() -> None:
     x, y, groups = _problem()
     prior = gm.Prior.for_groups(3)
-    d2 = gm.group_sq_diffs(x, groups, 3)
+    pairs = gm.pair_sq_diffs(x, groups, 3)
     theta = np.r_[np.log([0.3, 0.7, 1.2]), 0.2, math.log(1e-2)]
-    value, grad = gm.neg_log_posterior(theta, d2, y, prior)
-    numeric = approx_fprime(theta, lambda t: gm.neg_log_posterior(t, d2, y, prior)[0], 1e-6)
+    value, grad = gm.neg_log_posterior(theta, pairs, y, prior)
+    numeric = approx_fprime(theta, lambda t: gm.neg_log_posterior(t, pairs, y, prior)[0], 1e-6)
     assert np.isfinite(value)
     assert np.allclose(grad, numeric, rtol=1e-4, atol=1e-4)
+
+
+def test_likelihood_on_pairs_equals_the_gaussian_density_of_the_full_kernel_matrix() -> None:
+    x, y, groups = _problem()
+    prior = gm.Prior(length_sd=1e6, variance_sd=1e6, noise_sd=1e6)  # flat: the likelihood alone
+    theta = np.r_[np.log([0.3, 0.7, 1.2]), 0.2, math.log(1e-2)]
+    k = gm.matern52(x, x, np.exp(theta[:3]), math.exp(0.2), groups)
+    k[np.diag_indices(len(x))] += 1e-2 + gm.NOISE_FLOOR
+    expected = -multivariate_normal(np.zeros(len(y)), k).logpdf(y)
+    value, _ = gm.neg_log_posterior(theta, gm.pair_sq_diffs(x, groups, 3), y, prior)
+    assert value == pytest.approx(expected, abs=1e-6)
+
+
+def test_beyond_a_hundred_points_hyperparameters_are_refitted_once_the_data_grew_five_percent() -> None:
+    space = shoal.Space({f"x{i}": shoal.Float(0, 1) for i in range(3)})
+    enc, rng, cache = Encoder(space), np.random.default_rng(0), {}
+    x = rng.random((130, 3))
+    y = np.sin(6 * x[:, 0]) + x[:, 1] ** 2 + 0.1 * rng.normal(size=130)
+
+    def fit(n: int, refit: bool = False) -> np.ndarray:
+        return fit_targets(x[:n], y[:n], enc, rng, cache, ("s",), refit=refit)[1]
+
+    small = fit(50)
+    assert not np.array_equal(fit(51), small)  # few points: every ask fits again
+    first = fit(110)
+    assert np.array_equal(fit(115, refit=True), first)  # 115 < 1.05 * 110, even on a refit ask
+    assert not np.array_equal(fit(116), first)  # 116 >= 115.5: fitted again
 
 
 def test_posterior_and_log_ei_gradients_match_finite_differences() -> None:

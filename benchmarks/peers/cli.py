@@ -121,7 +121,7 @@ def report_main(argv: list[str] | None = None) -> int:
 def overhead_main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="ask + tell time per trial, shoal next to Optuna")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="results folder (writes overhead.json)")
-    parser.add_argument("--repeats", type=_positive, default=5, help="timed trials per point (median kept)")
+    parser.add_argument("--repeats", type=_positive, default=20, help="timed trials per point (mean kept)")
     parser.add_argument("--gp-1000", action="store_true", help="also time the GPs at 1,000 trials (slow)")
     parser.add_argument("--quick", action="store_true", help="20 and 50 trials, 2 repeats")
     parser.add_argument("--peers", default="ready",

@@ -197,8 +197,8 @@ def build(out: Path, figures: Path, link_base: Path, budget: int | None = None,
     overhead_path = out / "overhead.json"
     if overhead_path.exists():
         rows = json.loads(overhead_path.read_text())
-        lines += ["", "Overhead: median time in ask + tell per trial once the study holds N trials "
-                  "(same random history for both; `benchmarks/peers/timing.py`):", ""]
+        lines += ["", "Overhead: mean time in ask + tell per trial once the study holds N trials "
+                  "(same random history for both, one untimed warm-up; `benchmarks/peers/timing.py`):", ""]
         orow = []
         for r in rows:
             target = (r["shoal"], r["trials"]) in OVERHEAD_TARGETS
@@ -265,7 +265,7 @@ def _peer_overhead(path: Path) -> list[str]:
     if not path.exists():
         return []
     rows = json.loads(path.read_text())
-    lines = ["", "Overhead against the peers in their own envs: median ask + tell per trial once each "
+    lines = ["", "Overhead against the peers in their own envs: mean ask + tell per trial once each "
              "optimizer has run its own loop to N trials (`benchmarks/peers/timing_peers.py`; target: "
              "shoal's default cheaper than Ax and HEBO at 60 trials):", ""]
     table = [[f"{r['shoal']} / {r['peer']}", str(r["trials"]), _fmt(r["shoal_ms"], 2), _fmt(r["peer_ms"], 2),

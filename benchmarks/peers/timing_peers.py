@@ -3,7 +3,7 @@
 The peers cannot load a history they did not propose the way Optuna's ``add_trial`` does (not through
 their documented ask/tell), so each optimizer here runs its own ask/tell loop on ``timing.objective``
 over ``timing.SPACE`` for ``n - 1`` trials, and the next ``repeats`` trials are timed (ask + tell,
-the objective excluded); the median is kept. The peers run in their envs (``envs.py``), through this
+the objective excluded); the mean is kept. The peers run in their envs (``envs.py``), through this
 file as a script: ``python timing_peers.py NAME N REPEATS SEED`` prints the seconds as JSON.
 """
 
@@ -63,14 +63,14 @@ def _in_env(name: str, n: int, repeats: int, seed: int) -> list[float]:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def measure(peers: list[str], n: int = TRIALS, repeats: int = 5, seed: int = 0, say=print
+def measure(peers: list[str], n: int = TRIALS, repeats: int = 20, seed: int = 0, say=print
             ) -> list[dict[str, Any]]:
-    """One row per peer: its median ms per ask + tell at ``n`` trials and shoal's default's."""
-    shoal_ms = 1000 * statistics.median(own_loop(SHOAL_DEFAULT, n, repeats, seed))
+    """One row per peer: its mean ms per ask + tell at ``n`` trials and shoal's default's."""
+    shoal_ms = 1000 * statistics.mean(own_loop(SHOAL_DEFAULT, n, repeats, seed))
     rows = []
     for name in peers:
         try:
-            peer_ms = 1000 * statistics.median(_in_env(name, n, repeats, seed))
+            peer_ms = 1000 * statistics.mean(_in_env(name, n, repeats, seed))
         except RuntimeError as exc:
             say(f"note: {name} not timed: {exc}")
             continue

@@ -8,6 +8,7 @@ from abc import ABC, abstractmethod
 
 import numpy as np
 from scipy.optimize import minimize
+from scipy.spatial import cKDTree
 
 from ._gp_space import Encoder
 
@@ -76,7 +77,8 @@ class Acquisition(ABC):
         if len(tried):
             tol = np.full(u.shape[1], 1e-9)
             tol[self.enc.continuous] = _MIN_DISTANCE
-            dist = np.min((np.abs(u[:, None, :] - tried[None, :, :]) / tol).max(axis=-1), axis=1)
+            # Chebyshev distance in units of the tolerance; a k-d tree keeps it O(m log n), not O(m n)
+            dist, _ = cKDTree(tried / tol).query(u / tol, k=1, p=np.inf, distance_upper_bound=1.0)
             values = np.where(dist < 1.0, -np.inf, values)
         return values
 

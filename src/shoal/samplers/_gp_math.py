@@ -75,16 +75,29 @@ def matern52(
     return _from_r2(cross_r2(a * scale, b * scale), variance)[0]
 
 
-def group_sq_diffs(x: np.ndarray, groups: np.ndarray, n_groups: int) -> np.ndarray:
-    """(n, n, n_groups) squared differences of the rows of ``x`` summed within each group."""
-    diff = x[:, None, :] - x[None, :, :]
+@dataclass(frozen=True)
+class PairDistances:
+    """Squared differences of every pair of rows (i > j) of a feature matrix, summed within each
+    length-scale group: ``d2[k, g]`` for the pair ``(rows[k], cols[k])``. The kernel matrix is
+    symmetric with a known diagonal, so the likelihood needs only these n(n-1)/2 pairs."""
+
+    n: int
+    rows: np.ndarray
+    cols: np.ndarray
+    d2: np.ndarray
+
+
+def pair_sq_diffs(x: np.ndarray, groups: np.ndarray, n_groups: int) -> PairDistances:
+    """The ``PairDistances`` of the rows of ``x`` for the length-scale ``groups`` of its columns."""
+    rows, cols = np.tril_indices(len(x), -1)
+    diff = x[rows] - x[cols]
     d2 = diff * diff
-    if n_groups == x.shape[1] and np.array_equal(groups, np.arange(n_groups)):
-        return d2
-    out = np.zeros((len(x), len(x), n_groups))
-    for f, g in enumerate(groups):
-        out[:, :, g] += d2[:, :, f]
-    return out
+    if not (n_groups == x.shape[1] and np.array_equal(groups, np.arange(n_groups))):
+        summed = np.zeros((len(rows), n_groups))
+        for f, g in enumerate(groups):
+            summed[:, g] += d2[:, f]
+        d2 = summed
+    return PairDistances(len(x), rows, cols, d2)
 
 
 def _cholesky(k: np.ndarray) -> np.ndarray | None:
@@ -93,18 +106,21 @@ def _cholesky(k: np.ndarray) -> np.ndarray | None:
 
 
 def neg_log_posterior(
-    theta: np.ndarray, d2: np.ndarray, y: np.ndarray, prior: Prior
+    theta: np.ndarray, pairs: PairDistances, y: np.ndarray, prior: Prior
 ) -> tuple[float, np.ndarray]:
     """Negative log marginal likelihood plus negative log priors, and its gradient in ``theta``.
 
-    One Cholesky factorization and one inverse per call; ``d2`` comes from ``group_sq_diffs``.
+    One Cholesky factorization and one inverse per call; ``pairs`` comes from ``pair_sq_diffs``.
+    The gradient sums ``W * dK/dtheta`` (``W = K^-1 - alpha alpha^T``) over the lower triangle
+    twice plus the diagonal, where only the variance and the noise move the kernel.
     """
-    n, p = len(y), d2.shape[-1]
+    n, p = pairs.n, pairs.d2.shape[1]
     inv_l2 = np.exp(-2.0 * theta[:p])
     variance, noise_part = math.exp(theta[p]), math.exp(theta[p + 1])
-    kf, q = _from_r2(d2 @ inv_l2, variance)
-    k = kf.copy()
-    k[np.diag_indices(n)] += noise_part + NOISE_FLOOR
+    kf, q = _from_r2(pairs.d2 @ inv_l2, variance)
+    k = np.empty((n, n))
+    k[pairs.rows, pairs.cols] = kf
+    k[np.diag_indices(n)] = variance + noise_part + NOISE_FLOOR
     chol = _cholesky(k)
     if chol is None:
         return _BAD, np.zeros_like(theta)
@@ -113,13 +129,12 @@ def neg_log_posterior(
     kinv, info = lapack.dpotri(chol, lower=1)
     if info != 0:
         return _BAD, np.zeros_like(theta)
-    kinv = np.tril(kinv) + np.tril(kinv, -1).T
-    w = kinv - np.outer(alpha, alpha)  # dNLL/dtheta_j = 0.5 * sum(W * dK/dtheta_j)
+    w_pairs = kinv[pairs.rows, pairs.cols] - alpha[pairs.rows] * alpha[pairs.cols]
+    w_diag_sum = float(np.trace(kinv) - alpha @ alpha)
     grad = np.empty_like(theta)
-    wq = (w * q).reshape(-1) * (variance * 5.0 / 3.0)
-    grad[:p] = 0.5 * (wq @ d2.reshape(-1, p)) * inv_l2
-    grad[p] = 0.5 * float(np.sum(w * kf))
-    grad[p + 1] = 0.5 * float(np.trace(w)) * noise_part
+    grad[:p] = ((w_pairs * q) @ pairs.d2) * (variance * 5.0 / 3.0) * inv_l2
+    grad[p] = float(w_pairs @ kf) + 0.5 * variance * w_diag_sum
+    grad[p + 1] = 0.5 * w_diag_sum * noise_part
     mean = np.r_[np.full(p, prior.length_mean), 0.0, prior.noise_mean]
     sd2 = np.r_[np.full(p, prior.length_sd**2), prior.variance_sd**2, prior.noise_sd**2]
     value = nll + 0.5 * float(np.sum((theta - mean) ** 2 / sd2))
@@ -138,16 +153,17 @@ def fit_hyperparameters(
     starts: list[np.ndarray] | None = None,
     restarts: int = 1,
     prior: Prior | None = None,
+    pairs: PairDistances | None = None,
 ) -> np.ndarray:
     """``theta`` maximizing the penalized marginal likelihood (L-BFGS-B with analytic gradients).
 
     Starts from the given ``starts`` (e.g. the previous fit; the prior mode when none) and from
-    ``restarts`` random draws near the prior mode.
+    ``restarts`` random draws near the prior mode. ``pairs`` saves recomputing ``pair_sq_diffs(x)``.
     """
     g = _identity_groups(x.shape[1]) if groups is None else np.asarray(groups)
     p = int(g.max()) + 1 if len(g) else 0
     prior = prior or Prior.for_groups(p)
-    d2 = group_sq_diffs(x, g, p)
+    pairs = pairs or pair_sq_diffs(x, g, p)
     bounds = prior.bounds(p)
     lo, hi = np.array([b[0] for b in bounds]), np.array([b[1] for b in bounds])
     points = [s for s in (starts or []) if len(s) == p + 2] or [prior.mode(p)]
@@ -156,7 +172,7 @@ def fit_hyperparameters(
                             prior.noise_mean])
     best, best_value = points[0], math.inf
     for start in points:
-        res = minimize(neg_log_posterior, np.clip(start, lo, hi), args=(d2, y, prior), jac=True,
+        res = minimize(neg_log_posterior, np.clip(start, lo, hi), args=(pairs, y, prior), jac=True,
                        method="L-BFGS-B", bounds=bounds, options={"maxiter": 200})
         if np.all(np.isfinite(res.x)) and res.fun < best_value:
             best, best_value = res.x, float(res.fun)
