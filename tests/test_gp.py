@@ -3,6 +3,7 @@ and behaviour through a real Study (quality, parallel asks, discrete and conditi
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from typing import Any
@@ -173,8 +174,9 @@ def _fit_choice(f: Any, seed: int = 0) -> str:
     u, act = enc.from_trials(trials)
     y = np.array([t.value for t in trials])
     ctx = _ctx(space, trials, 40)
-    z, _ = sampler._fit(ctx, enc, enc.features(u, act), y, np.random.default_rng(0))
-    return "log" if np.allclose(z, warp(np.log(y))) else "identity"
+    fit = sampler._fit(ctx, enc, enc.features(u, act), y, np.random.default_rng(0))
+    assert np.allclose(fit.z, warp(np.log(y) if fit.transform == "log" else y))
+    return fit.transform
 
 
 def test_likelihood_picks_log_for_a_multiplicative_scale_and_identity_for_an_additive_one() -> None:
@@ -419,3 +421,21 @@ def test_n_initial_was_renamed_n_startup() -> None:
     with pytest.raises(TypeError, match=r"^GP: n_initial was renamed; pass n_startup=\.\.\.$"):
         GP(n_initial=3)
     assert GP(n_startup=3).n_startup == GP(3).n_startup == 3
+
+
+def test_each_proposal_says_what_the_model_was() -> None:
+    space = shoal.Space({"x": shoal.Float(0, 1), "y": shoal.Float(0, 1)})
+    sampler = fast_gp(0)
+    design = sampler.propose(_ctx(space, [], 0)).proposed_by
+    assert design == "gp: initial Sobol design (0 of 5 trials with values)"
+    growth = _history(space, 120, lambda c: math.exp(3 * c["x"] + 2 * c["y"]))
+    first = sampler.propose(_ctx(space, growth, 120)).proposed_by
+    assert first == "gp: log EI of a GP on 120 trials (outputs in log)"
+    config, unit = space.decode(np.array([0.3, 0.3]))
+    growth.append(Trial(120, TrialState.RUNNING, config, unit))
+    later = sampler.propose(_ctx(space, growth, 121)).proposed_by
+    assert later == ("gp: log EI of a GP on 120 trials (outputs as they are; "  # trials run: no log
+                     "1 running trial as fantasies)")
+    growth[-1] = dataclasses.replace(growth[-1], state=TrialState.COMPLETE, value=1.0)
+    reused = sampler.propose(_ctx(space, growth, 122)).proposed_by
+    assert reused == "gp: log EI of a GP on 121 trials (outputs in log; hyperparameters fitted at 120 trials)"

@@ -178,7 +178,9 @@ class Auto(Sampler):
                            name, context.trial_number, type(exc).__name__, exc)
             unit = self.rng_for(context, _FALLBACK_STREAM).random(len(context.space))
             return Proposal(unit, extra={"sampler": "random", "why": f"{name} failed: {type(exc).__name__}"})
-        return dataclasses.replace(proposal, extra={**proposal.extra, "sampler": name, "why": why})
+        own = proposal.extra.get("why")  # what the model says of this proposal, after why it was chosen
+        return dataclasses.replace(proposal, extra={**proposal.extra, "sampler": name,
+                                                    "why": f"{why}; {own}" if own else why})
 
     def describe(self) -> str:
         return f"Auto(seed={self.seed})"

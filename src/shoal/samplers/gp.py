@@ -41,13 +41,14 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import itertools
 import logging
 import math
 import threading
 import warnings
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from scipy.stats import qmc
@@ -62,7 +63,7 @@ from ._gp_space import Encoder
 from .base import Proposal, Sampler, SamplingContext
 from .quasirandom import QuasiRandom
 
-__all__ = ["GP", "Acquisition", "candidate_points", "default_n_startup", "fit_targets",
+__all__ = ["GP", "Acquisition", "Fit", "candidate_points", "default_n_startup", "fit_targets",
            "init_gp_settings", "subset_indices"]
 
 log = logging.getLogger("shoal")
@@ -176,6 +177,16 @@ def subset_indices(
     return np.array(sorted(keep))
 
 
+class Fit(NamedTuple):
+    """What ``fit_targets`` found: the modelled targets and hyperparameters, the output transform, and
+    how many points the hyperparameters were fitted on (fewer than now when the last fit is reused)."""
+
+    z: np.ndarray
+    theta: np.ndarray
+    transform: str
+    fitted_on: int
+
+
 def fit_targets(
     x: np.ndarray,
     y: np.ndarray,
@@ -187,21 +198,21 @@ def fit_targets(
     refit: bool,
     allow_log: bool = True,
     warped: bool = True,
-) -> tuple[np.ndarray, np.ndarray]:
-    """(modelled targets, hyperparameters) for minimization targets ``y`` at features ``x``: of the
+) -> Fit:
+    """The ``Fit`` (modelled targets, hyperparameters, ...) of minimization targets ``y`` at ``x``: of the
     output transforms (``output_transforms``), the one whose fit has the highest penalized marginal
     likelihood of the raw targets (Jacobian included), each robustly standardized (``warp``); with
     ``warped=False`` the targets are modelled as given (already standardized). ``cache`` keeps the
     last fit under ``key + (n_groups, transform)`` as a warm start; ``refit`` also starts from the
     prior mode."""
     transforms = output_transforms(y, allow_log=allow_log) if warped else [("given", y, 0.0)]
-    last = cache.get((*key, enc.n_groups, "last"))  # (points, transform) of the last full fit
+    last = cache.get((*key, enc.n_groups, "last", allow_log))  # (points, transform) of the last fit
     large = last is not None and len(y) > REUSE_FROM
     if large and len(y) < last[0] * REFIT_GROWTH:
         for name, transformed, _ in transforms:
             theta = cache.get((*key, enc.n_groups, name))
             if name == last[1] and theta is not None:
-                return (warp(transformed) if warped else transformed), theta
+                return Fit(warp(transformed) if warped else transformed, theta, name, last[0])
     prior = gm.Prior.for_groups(enc.n_groups)
     pairs = gm.pair_sq_diffs(x, enc.groups, enc.n_groups)
     best: tuple[float, np.ndarray, np.ndarray, str] | None = None
@@ -225,8 +236,8 @@ def fit_targets(
             best = (value, z, theta, name)
     if best is None:
         raise error or ValueError("no output transform could be fitted")
-    cache[(*key, enc.n_groups, "last")] = (len(y), best[3])
-    return best[1], best[2]
+    cache[(*key, enc.n_groups, "last", allow_log)] = (len(y), best[3])
+    return Fit(best[1], best[2], best[3], len(y))
 
 
 def candidate_points(
@@ -317,17 +328,20 @@ class GP(GPFamily):
                   and _score(t) is not None]
         n_init = self.n_startup if self.n_startup is not None else default_n_startup(enc)
         if len(scored) < n_init:
-            return self._initial.propose(context)
+            proposal = self._initial.propose(context)
+            why = f"initial Sobol design ({len(scored)} of {n_init} trials with values)"
+            return dataclasses.replace(proposal, extra={**proposal.extra, "sampler": "gp", "why": why})
         failed = [t for t in context.history if t.state == TrialState.FAILED]
         try:
             with _BLAS_LOCK, one_blas_thread():
-                unit = self._model_point(context, enc, scored + failed, len(scored))
-            return Proposal(unit, extra={"sampler": "gp"})
+                unit, why = self._model_point(context, enc, scored + failed, len(scored))
+            return Proposal(unit, extra={"sampler": "gp", "why": why})
         except Exception as exc:  # never crash a study over the model
             log.warning("GP: falling back to a random proposal for trial %d: %s: %s",
                         context.trial_number, type(exc).__name__, exc)
             unit = self.rng_for(context, _FALLBACK_STREAM).random(len(context.space))
-            return Proposal(unit, extra={"sampler": "gp-fallback"})
+            why = f"random: {type(exc).__name__}: {exc}"
+            return Proposal(unit, extra={"sampler": "gp-fallback", "why": why})
 
     def _targets(self, trials: Sequence[Trial], n_scored: int, maximize: bool) -> np.ndarray:
         """Minimization targets: failed and non-finite trials tie with the worst finite value."""
@@ -348,13 +362,13 @@ class GP(GPFamily):
 
     def _model_point(
         self, context: SamplingContext, enc: Encoder, trials: list[Trial], n_scored: int
-    ) -> np.ndarray:
+    ) -> tuple[np.ndarray, str]:
         rng = self.rng_for(context, _FIT_STREAM)
         y = self._targets(trials, n_scored, context.direction == MAXIMIZE)
         idx = self._subset(trials, y, rng)
         u_obs, act_obs = enc.from_trials([trials[i] for i in idx])
         x = enc.features(u_obs, act_obs)
-        z, theta = self._fit(context, enc, x, y[idx], rng)
+        z, theta, transform, fitted_on = self._fit(context, enc, x, y[idx], rng)
         post = gm.Posterior(x, z, theta, enc.groups)
         best = float(post.predict(x)[0].min())  # the incumbent as the model sees it (noise-robust)
         tried = u_obs
@@ -368,11 +382,12 @@ class GP(GPFamily):
         if len(idx) < len(trials):  # the points left out of the fit must not be proposed again
             u_all, _ = enc.from_trials(trials)
             tried = np.vstack([tried, u_all])
-        return _Acquisition(enc, post, best, rng).maximize(
+        unit = _Acquisition(enc, post, best, rng).maximize(
             self._candidates(enc, u_obs[np.argsort(z, kind="stable")[:5]], rng), tried)
+        return unit, _why(len(idx), transform, fitted_on, len(pending))
 
     def _fit(self, context: SamplingContext, enc: Encoder, x: np.ndarray, y: np.ndarray,
-             rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+             rng: np.random.Generator) -> Fit:
         """(warped targets, hyperparameters) of the output transform (``output_transforms``) whose
         fit has the highest penalized marginal likelihood of the raw targets (Jacobian included).
         While trials are running the targets stay on their own scale: the fantasies' pessimism
@@ -387,6 +402,17 @@ class GP(GPFamily):
     def describe(self) -> str:
         return (f"GP(n_startup={self.n_startup}, n_candidates={self.n_candidates}, "
                 f"max_points={self.max_points}, seed={self.seed})")
+
+
+def _why(points: int, transform: str, fitted_on: int, running: int) -> str:
+    """What a model proposal says of itself, e.g. "log EI of a GP on 40 trials (outputs in log; 3
+    running trials as fantasies)"."""
+    notes = ["outputs in log" if transform == "log" else "outputs as they are"]
+    if fitted_on != points:
+        notes.append(f"hyperparameters fitted at {fitted_on} trials")
+    if running:
+        notes.append(f"{running} running trial{'s' if running > 1 else ''} as fantasies")
+    return f"log EI of a GP on {points} trials ({'; '.join(notes)})"
 
 
 class _Acquisition(Acquisition):

@@ -248,8 +248,8 @@ class _Fitter:
         if np.ptp(y) == 0:  # nothing to learn yet: a flat model
             prior = gm.Prior.for_groups(self.enc.n_groups)
             return np.zeros(len(y)), prior.mode(self.enc.n_groups)
-        return fit_targets(x, y, self.enc, self.rng, self.sampler._theta,
-                           (self.context.study_name, *key), refit=self.refit, warped=warped, allow_log=False)
+        return fit_targets(x, y, self.enc, self.rng, self.sampler._theta, (self.context.study_name, *key),
+                           refit=self.refit, warped=warped, allow_log=False)[:2]
 
     def objective(self, key: tuple, y: np.ndarray) -> tuple[gm.Posterior, np.ndarray, np.ndarray]:
         """(posterior, modelled targets, believed values of the running trials) of one target."""
