@@ -48,6 +48,9 @@ def test_scores_and_ranks_on_known_runs():
     assert final["a"] == pytest.approx((100 + 0 + 100 / 3) / 3)
     assert final["shoal-random"] == pytest.approx(0.0)
     assert final["b"] == pytest.approx(final["shoal-random"])
+    # score@1: the random median after 1 trial is 5; a's first values 2, 4, 3 -> 75, 25, 50
+    assert scoring.scores_at(task, "shoal-random", 1)["a"] == pytest.approx(50.0)
+    assert scoring.scores_at(task, "shoal-random", 20) == pytest.approx(final)  # past the budget: the final
     ranks = scoring.ranks(task, ["shoal-random", "a", "b"])
     # seed 0: a 1, random/b tie at 2.5; seed 1: a 1, tie 2.5; seed 2: a 1, tie 2.5
     assert ranks == {"a": 1.0, "shoal-random": 2.5, "b": 2.5}
@@ -117,6 +120,8 @@ def test_quick_run_resumes_and_reports(tmp_path, capsys):
     assert cli.report_main(["--out", str(out), "--results", str(results)]) == 0
     text = results.read_text()
     assert "kept" in text and text.count("bench-peers:start") == 1
+    early = text.split("(score@20;")[1].split("\n\n")[1]  # the score@20 table: a row per optimizer
+    assert early.startswith("| optimizer | synthetic | all |") and "| shoal-tpe |" in early
     assert (out / "figures" / "curves-synthetic.png").stat().st_size > 1000
     loaded, failures = scoring.load(out)
     assert not failures

@@ -165,6 +165,12 @@ def build(out: Path, figures: Path, link_base: Path, budget: int | None = None,
         rows.append(row)
     lines += ["Mean normalized score (higher is better) and mean rank (lower is better) per task group:", ""]
     lines += _table(header, rows) + [""]
+    early = {g: summary.mean(summary.early, ts) for g, ts in group_tasks.items()}
+    lines += [f"Mean normalized score after {scoring.EARLY} trials (score@{scoring.EARLY}; 100 is still the "
+              f"best found in the full budget, 0 the median random search after {scoring.EARLY} trials):", ""]
+    lines += _table(["optimizer", *group_tasks], [
+        [name, *(f"**{_fmt(early[g][name])}**" if early[g][name] == max(early[g][n] for n in ranked)
+                 else _fmt(early[g][name]) for g in group_tasks)] for name in ranked]) + [""]
     # Targets.
     headline: dict[str, Any] = {"groups": {}}
     lines += ["Targets:", ""]
@@ -181,6 +187,11 @@ def build(out: Path, figures: Path, link_base: Path, budget: int | None = None,
         lines.append(f"- {g}: {AUTO} score {scores[AUTO]:.2f}, rank {rank_means[AUTO]:.2f}; highest score "
                      f"{leader} {top_score:.2f}, best rank {top_rank:.2f}: "
                      f"**{'met' if met else 'not met'}**")
+        early_leader = max((n for n in ranked if n in early[g]), key=lambda n: early[g][n])
+        early_met = early[g][AUTO] >= early[g][early_leader]
+        headline["groups"][g]["early_met"] = early_met
+        lines.append(f"- {g} at {scoring.EARLY} trials: {AUTO} {early[g][AUTO]:.2f}; highest {early_leader} "
+                     f"{early[g][early_leader]:.2f}: **{'met' if early_met else 'not met'}**")
     # Parallel.
     if GP_PARALLEL in present and GP in present:
         lines += ["", f"Parallel: {GP} with 4 trials outstanding ({GP_PARALLEL}) against {GP} sequential, "

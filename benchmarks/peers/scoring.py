@@ -4,7 +4,8 @@ For a task, let ``best`` be the lowest value any optimizer found (over all seeds
 and ``rand(t)`` the median over seeds of random search's best value after t trials. An optimizer's
 normalized score after t trials is ``100 * (rand(t) - f(t)) / (rand(t) - best)`` for its best value
 ``f(t)``: 100 matches the best anyone found, 0 is the median random search, negative is worse than it.
-The score of a task is the mean over seeds at the full budget. Ranks compare the optimizers' best
+The score of a task is the mean over seeds at the full budget; score@20 is the same after 20 trials
+(``EARLY``: users stop early far more often than benchmarks do). Ranks compare the optimizers' best
 values on each (task, seed) (1 = best, ties share the mean rank) and are averaged over seeds.
 """
 
@@ -18,6 +19,9 @@ from pathlib import Path
 
 import numpy as np
 from scipy.stats import rankdata
+
+#: The early budget the report also scores (score@20).
+EARLY = 20
 
 
 @dataclass
@@ -92,6 +96,13 @@ def final_scores(task: TaskRuns, baseline: str) -> dict[str, float]:
     return {name: float(curve[-1]) for name, curve in score_curves(task, baseline).items()}
 
 
+def scores_at(task: TaskRuns, baseline: str, trials: int) -> dict[str, float]:
+    """Optimizer -> mean normalized score over seeds after ``trials`` trials (score@trials): the best value
+    anyone found in the full budget is still 100, the baseline's median best after ``trials`` is 0."""
+    return {name: float(curve[min(trials, len(curve)) - 1])
+            for name, curve in score_curves(task, baseline).items()}
+
+
 def ranks(task: TaskRuns, optimizers: Iterable[str]) -> dict[str, float]:
     """Optimizer -> mean rank (1 = best) over the seeds every listed optimizer ran."""
     names = [n for n in optimizers if n in task.runs]
@@ -108,6 +119,7 @@ class Summary:
     """Per-task scores and ranks, and their means per group and overall."""
 
     scores: dict[str, dict[str, float]]  # task -> optimizer -> score
+    early: dict[str, dict[str, float]]  # task -> optimizer -> score after EARLY trials
     ranks: dict[str, dict[str, float]]  # task -> optimizer -> mean rank
     groups: dict[str, list[str]]  # group -> tasks
 
@@ -124,8 +136,9 @@ def summarize(tasks: Mapping[str, TaskRuns], baseline: str, ranked: Iterable[str
     """Scores for every optimizer; ranks among ``ranked`` (the sequential comparison)."""
     ranked = list(ranked)
     scores = {name: final_scores(t, baseline) for name, t in tasks.items()}
+    early = {name: scores_at(t, baseline, EARLY) for name, t in tasks.items()}
     rank_table = {name: ranks(t, ranked) for name, t in tasks.items()}
     groups: dict[str, list[str]] = defaultdict(list)
     for name, t in tasks.items():
         groups[t.group].append(name)
-    return Summary(scores, rank_table, dict(groups))
+    return Summary(scores, early, rank_table, dict(groups))
