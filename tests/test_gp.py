@@ -86,6 +86,12 @@ def test_beyond_a_hundred_points_hyperparameters_are_refitted_once_the_data_grew
     first = fit(110)
     assert np.array_equal(fit(115, refit=True), first)  # 115 < 1.05 * 110, even on a refit ask
     assert not np.array_equal(fit(116), first)  # 116 >= 115.5: fitted again
+    # fitted on a subset (max_points), the study's own growth decides
+    subset = fit_targets(x[:120], y[:120], enc, rng, cache, ("t",), refit=False, seen=400).theta
+    same = fit_targets(x[:120], 2 * y[:120], enc, rng, cache, ("t",), refit=False, seen=419)
+    assert np.array_equal(same.theta, subset) and same.fitted_on == 400
+    again = fit_targets(x[:120], 2 * y[:120] + x[:120, 1], enc, rng, cache, ("t",), refit=False, seen=420)
+    assert again.fitted_on == 420 and not np.array_equal(again.theta, subset)
 
 
 def test_posterior_and_log_ei_gradients_match_finite_differences() -> None:

@@ -179,7 +179,7 @@ def subset_indices(
 
 class Fit(NamedTuple):
     """What ``fit_targets`` found: the modelled targets and hyperparameters, the output transform, and
-    how many points the hyperparameters were fitted on (fewer than now when the last fit is reused)."""
+    the study's size when the hyperparameters were fitted (smaller than now when the last fit is reused)."""
 
     z: np.ndarray
     theta: np.ndarray
@@ -198,17 +198,21 @@ def fit_targets(
     refit: bool,
     allow_log: bool = True,
     warped: bool = True,
+    seen: int | None = None,
 ) -> Fit:
     """The ``Fit`` (modelled targets, hyperparameters, ...) of minimization targets ``y`` at ``x``: of the
     output transforms (``output_transforms``), the one whose fit has the highest penalized marginal
     likelihood of the raw targets (Jacobian included), each robustly standardized (``warp``); with
     ``warped=False`` the targets are modelled as given (already standardized). ``cache`` keeps the
     last fit under ``key + (n_groups, transform)`` as a warm start; ``refit`` also starts from the
-    prior mode."""
+    prior mode. Beyond ``REUSE_FROM`` points, the last fit is reused until the study has grown by
+    ``REFIT_GROWTH`` since it: ``seen`` is the study's size (default: the points given), so a study
+    fitted on a subset of ``max_points`` still refits as it grows."""
     transforms = output_transforms(y, allow_log=allow_log) if warped else [("given", y, 0.0)]
-    last = cache.get((*key, enc.n_groups, "last", allow_log))  # (points, transform) of the last fit
+    seen = len(y) if seen is None else seen
+    last = cache.get((*key, enc.n_groups, "last", allow_log))  # (study size, transform) of the last fit
     large = last is not None and len(y) > REUSE_FROM
-    if large and len(y) < last[0] * REFIT_GROWTH:
+    if large and seen < last[0] * REFIT_GROWTH:
         for name, transformed, _ in transforms:
             theta = cache.get((*key, enc.n_groups, name))
             if name == last[1] and theta is not None:
@@ -236,8 +240,8 @@ def fit_targets(
             best = (value, z, theta, name)
     if best is None:
         raise error or ValueError("no output transform could be fitted")
-    cache[(*key, enc.n_groups, "last", allow_log)] = (len(y), best[3])
-    return Fit(best[1], best[2], best[3], len(y))
+    cache[(*key, enc.n_groups, "last", allow_log)] = (seen, best[3])
+    return Fit(best[1], best[2], best[3], seen)
 
 
 def candidate_points(
@@ -368,7 +372,7 @@ class GP(GPFamily):
         idx = self._subset(trials, y, rng)
         u_obs, act_obs = enc.from_trials([trials[i] for i in idx])
         x = enc.features(u_obs, act_obs)
-        z, theta, transform, fitted_on = self._fit(context, enc, x, y[idx], rng)
+        z, theta, transform, fitted_on = self._fit(context, enc, x, y[idx], rng, len(trials))
         post = gm.Posterior(x, z, theta, enc.groups)
         best = float(post.predict(x)[0].min())  # the incumbent as the model sees it (noise-robust)
         tried = u_obs
@@ -384,17 +388,17 @@ class GP(GPFamily):
             tried = np.vstack([tried, u_all])
         unit = _Acquisition(enc, post, best, rng).maximize(
             self._candidates(enc, u_obs[np.argsort(z, kind="stable")[:5]], rng), tried)
-        return unit, _why(len(idx), transform, fitted_on, len(pending))
+        return unit, _why(len(idx), len(trials), transform, fitted_on, len(pending))
 
     def _fit(self, context: SamplingContext, enc: Encoder, x: np.ndarray, y: np.ndarray,
-             rng: np.random.Generator) -> Fit:
+             rng: np.random.Generator, seen: int | None = None) -> Fit:
         """(warped targets, hyperparameters) of the output transform (``output_transforms``) whose
         fit has the highest penalized marginal likelihood of the raw targets (Jacobian included).
         While trials are running the targets stay on their own scale: the fantasies' pessimism
         (``fantasy``) is tuned there, and in log it spread parallel proposals too little
         (peers benchmark, 4 outstanding: sklearn tasks at 0.77 of the sequential score)."""
         return fit_targets(x, y, enc, rng, self._theta, (context.study_name,),
-                           refit=context.trial_number % 10 == 0, allow_log=not context.running)
+                           refit=context.trial_number % 10 == 0, allow_log=not context.running, seen=seen)
 
     def _candidates(self, enc: Encoder, top: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         return candidate_points(enc, top, rng, self.n_candidates)
@@ -404,15 +408,16 @@ class GP(GPFamily):
                 f"max_points={self.max_points}, seed={self.seed})")
 
 
-def _why(points: int, transform: str, fitted_on: int, running: int) -> str:
+def _why(points: int, seen: int, transform: str, fitted_on: int, running: int) -> str:
     """What a model proposal says of itself, e.g. "log EI of a GP on 40 trials (outputs in log; 3
     running trials as fantasies)"."""
     notes = ["outputs in log" if transform == "log" else "outputs as they are"]
-    if fitted_on != points:
+    if fitted_on != seen:
         notes.append(f"hyperparameters fitted at {fitted_on} trials")
     if running:
         notes.append(f"{running} running trial{'s' if running > 1 else ''} as fantasies")
-    return f"log EI of a GP on {points} trials ({'; '.join(notes)})"
+    of = f"{points} of {seen}" if points != seen else str(points)
+    return f"log EI of a GP on {of} trials ({'; '.join(notes)})"
 
 
 class _Acquisition(Acquisition):

@@ -249,7 +249,8 @@ class _Fitter:
             prior = gm.Prior.for_groups(self.enc.n_groups)
             return np.zeros(len(y)), prior.mode(self.enc.n_groups)
         return fit_targets(x, y, self.enc, self.rng, self.sampler._theta, (self.context.study_name, *key),
-                           refit=self.refit, warped=warped, allow_log=False)[:2]
+                           refit=self.refit, warped=warped, allow_log=False,
+                           seen=self.context.trial_number)[:2]
 
     def objective(self, key: tuple, y: np.ndarray) -> tuple[gm.Posterior, np.ndarray, np.ndarray]:
         """(posterior, modelled targets, believed values of the running trials) of one target."""
