@@ -84,9 +84,10 @@ def on_files(files: Files, config: Any) -> Files:
     for repo, site in MOUNTED.items():
         files.append(File.generated(config, site, abs_src_path=str(ROOT / repo)))
     for folder, target in FOLDERS.items():
-        for image in sorted((ROOT / folder).iterdir()):
+        for image in sorted((ROOT / folder).rglob("*")):  # subfolders too (figures/interim/)
             if image.is_file():
-                files.append(File.generated(config, f"{target}/{image.name}", abs_src_path=str(image)))
+                name = image.relative_to(ROOT / folder).as_posix()
+                files.append(File.generated(config, f"{target}/{name}", abs_src_path=str(image)))
     return files
 
 
