@@ -16,7 +16,7 @@ import logging
 import statistics
 import time
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -50,6 +50,21 @@ def random_configs(n: int, seed: int) -> list[dict[str, Any]]:
     return [space.decode(rng.random(len(space.names)).tolist())[0] for _ in range(n)]
 
 
+def timed_asks(ask: Callable[[], Any], config_of: Callable[[Any], Mapping[str, Any]],
+               tell: Callable[[Any, float], Any], repeats: int) -> list[float]:
+    """Seconds in ask + tell (the objective left out) of ``repeats`` trials after one untimed warm-up."""
+    times = []
+    for _ in range(repeats + 1):
+        start = time.perf_counter()
+        trial = ask()
+        middle = time.perf_counter()
+        value = objective(config_of(trial))
+        resume = time.perf_counter()
+        tell(trial, value)
+        times.append(time.perf_counter() - resume + middle - start)
+    return times[1:]
+
+
 def shoal_ask_tell(sampler: str, n: int, repeats: int, seed: int) -> list[float]:
     """Seconds per ask + tell for ``repeats`` trials after ``n - 1`` finished ones."""
     logging.getLogger("shoal").setLevel(logging.WARNING)
@@ -58,16 +73,7 @@ def shoal_ask_tell(sampler: str, n: int, repeats: int, seed: int) -> list[float]
         study.enqueue(config)
         trial = study.ask()
         study.tell(trial, objective(trial.config))
-    times = []
-    for _ in range(repeats + 1):  # the first is the warm-up
-        start = time.perf_counter()
-        trial = study.ask()
-        middle = time.perf_counter()
-        value = objective(trial.config)
-        resume = time.perf_counter()
-        study.tell(trial, value)
-        times.append(time.perf_counter() - resume + middle - start)
-    return times[1:]
+    return timed_asks(study.ask, lambda trial: trial.config, study.tell, repeats)
 
 
 def optuna_ask_tell(sampler: str, n: int, repeats: int, seed: int) -> list[float]:
@@ -94,16 +100,7 @@ def optuna_ask_tell(sampler: str, n: int, repeats: int, seed: int) -> list[float
     for config in random_configs(n - 1, seed):
         study.add_trial(optuna.trial.create_trial(params=config, distributions=distributions,
                                                   value=objective(config)))
-    times = []
-    for _ in range(repeats + 1):  # the first is the warm-up
-        start = time.perf_counter()
-        trial = study.ask(distributions)
-        middle = time.perf_counter()
-        value = objective(trial.params)
-        resume = time.perf_counter()
-        study.tell(trial, value)
-        times.append(time.perf_counter() - resume + middle - start)
-    return times[1:]
+    return timed_asks(lambda: study.ask(distributions), lambda trial: trial.params, study.tell, repeats)
 
 
 def measure(sizes: Mapping[tuple[str, str], tuple[int, ...]] = PAIRS, repeats: int = 20,
