@@ -98,7 +98,8 @@ def test_tiny_studies_start_with_a_sobol_design_then_use_the_gp() -> None:
         study = shoal.Study("tiny", CONT, storage=None, seed=seed)
         study.optimize(quad, n_trials=10, show_progress=False)
         claims = [t.claim for t in study.trials]
-        assert claims[:5] == [f"qmc:{k}" for k in range(5)]  # GP's initial design: max(5, d + 1) points
+        # GP's initial design: the centre, then Sobol points, max(5, d + 1) in all
+        assert claims[:5] == ["centre"] + [f"qmc:{k}" for k in range(4)]
         assert claims[5:] == [None] * 5
         design.append(min(t.value for t in study.trials[:5]))
         model.append(min(t.value for t in study.trials[5:]))
@@ -121,7 +122,8 @@ def test_the_study_stores_which_sampler_auto_used_for_each_trial(sqlite_url: str
     study.optimize(quad, 8, show_progress=False)
     again = shoal.Study.load("stored", storage=sqlite_url)
     why = Auto.choice(CONT, 8)[1]
-    design = [f"gp: {why}; initial Sobol design ({k} of 5 trials with values)" for k in range(5)]
+    design = [f"gp: {why}; initial design: the centre of the space (0 of 5 trials with values)"]
+    design += [f"gp: {why}; initial Sobol design ({k} of 5 trials with values)" for k in range(1, 5)]
     assert [t.proposed_by for t in again.trials[:5]] == design
     for t in again.trials[5:]:  # the model says what it fitted on; all-equal values fall back to random
         assert t.proposed_by.startswith((f"gp: {why}; log EI of a GP on {t.number} trials",

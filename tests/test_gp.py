@@ -359,6 +359,34 @@ def test_conditional_space_and_determinism(sqlite_url: str) -> None:
     assert sum(c["opt"] == "adam" for c in runs[0][5:]) >= 7
 
 
+def test_the_first_trial_is_the_centre_of_every_dimension_on_its_scale() -> None:
+    space = {"lr": shoal.Float(1e-4, 1, scale="log"), "beta": shoal.Float(0.9, 0.999, scale="reverse_log"),
+             "units": shoal.Int(10, 30), "opt": shoal.Choice(["adam", "sgd", "rmsprop"])}
+    study = shoal.Study("centre", space, sampler=fast_gp(0))
+    study.optimize(lambda c: c["lr"] + c["units"] / 100, n_trials=3)
+    first, *rest = study.trials
+    assert first.claim == "centre" and first.proposed_by.startswith("gp: initial design: the centre")
+    assert first.config["lr"] == pytest.approx(1e-2) and first.config["units"] == 20
+    assert 1 - first.config["beta"] == pytest.approx(math.sqrt(0.1 * 0.001))
+    assert first.config["opt"] == "sgd"
+    assert all(t.claim != "centre" and "Sobol" in t.proposed_by for t in rest)
+
+
+def test_two_drivers_of_one_study_take_the_centre_once(sqlite_url: str) -> None:
+    space = {"x": shoal.Float(0, 1), "y": shoal.Float(-1, 1)}
+    drivers = [shoal.Study("shared", space, sampler=fast_gp(seed), storage=sqlite_url) for seed in (0, 1)]
+    running = [driver.ask() for driver in drivers for _ in range(2)]
+    assert sum(r.record.claim == "centre" for r in running) == 1
+    assert len({(r.config["x"], r.config["y"]) for r in running}) == 4
+
+
+def test_the_initial_design_never_repeats_a_config_of_a_small_discrete_space() -> None:
+    space = {"n": shoal.Int(1, 3), "opt": shoal.Choice(["a", "b"])}
+    study = shoal.Study("small", space, sampler=fast_gp(2, n_startup=6))
+    study.optimize(lambda c: c["n"] + (c["opt"] == "b"), n_trials=6)
+    assert len({(t.config["n"], t.config["opt"]) for t in study.trials}) == 6
+
+
 def test_seeds_differ_and_a_study_seed_seeds_it() -> None:
     space = {"x": shoal.Float(0, 1), "n": shoal.Int(1, 5)}
 
@@ -432,8 +460,12 @@ def test_n_initial_was_renamed_n_startup() -> None:
 def test_each_proposal_says_what_the_model_was() -> None:
     space = shoal.Space({"x": shoal.Float(0, 1), "y": shoal.Float(0, 1)})
     sampler = fast_gp(0)
-    design = sampler.propose(_ctx(space, [], 0)).proposed_by
-    assert design == "gp: initial Sobol design (0 of 5 trials with values)"
+    centre = sampler.propose(_ctx(space, [], 0))
+    assert centre.proposed_by == "gp: initial design: the centre of the space (0 of 5 trials with values)"
+    config, unit = space.decode(centre.unit)
+    held = [dataclasses.replace(Trial(0, TrialState.COMPLETE, config, unit, value=1.0), claim=centre.claim)]
+    design = sampler.propose(_ctx(space, held, 1)).proposed_by
+    assert design == "gp: initial Sobol design (1 of 5 trials with values)"
     growth = _history(space, 120, lambda c: math.exp(3 * c["x"] + 2 * c["y"]))
     first = sampler.propose(_ctx(space, growth, 120)).proposed_by
     assert first == "gp: log EI of a GP on 120 trials (outputs in log)"

@@ -34,7 +34,9 @@
 - Scale: with more than ``max_points`` scored and failed trials the model is fitted on a subset:
   the best fifth, the most recent fifth and a seeded random draw of the rest (the others are still
   never proposed again). Linear algebra runs on one BLAS thread (``one_blas_thread``).
-- The first ``n_startup`` trials come from a scrambled Sobol sequence. Any failure of the model
+- The first ``n_startup`` trials are the initial design: the centre of the space (``CENTRE_CLAIM``),
+  then a scrambled Sobol sequence (skipping points whose config a trial already has, so a small
+  discrete space is not repeated). Any failure of the model
   (e.g. all values equal) falls back to a random point and logs why on ``logging.getLogger("shoal")``.
 """
 
@@ -43,6 +45,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import itertools
+import json
 import logging
 import math
 import threading
@@ -79,6 +82,12 @@ _ENUMERATE_UP_TO = 4096
 #: (RESULTS.md, "GP ask time at 300 trials").
 REUSE_FROM = 100
 REFIT_GROWTH = 1.05
+#: The claim of the initial design's first point, the centre of the unit cube (each dimension's middle
+#: on its own scale: the geometric mean of a log range). People centre their ranges on the values they
+#: believe in (a library's default, a paper's setting), so it is the one point of the cube most likely to
+#: be good; Ax's default generation strategy and SMAC's initial design (the default configuration)
+#: start there too. The claim makes every driver of a study see it taken.
+CENTRE_CLAIM = "centre"
 
 
 _controller: Any = None
@@ -153,6 +162,10 @@ def _score(trial: Trial) -> float | None:
     if value is None and trial.state == TrialState.PRUNED and trial.reports:
         value = trial.reports[-1][1]
     return None if value is None else float(value)
+
+
+def _config_key(config: dict[str, Any]) -> str:
+    return json.dumps(config, sort_keys=True, default=str)
 
 
 def default_n_startup(enc: Encoder) -> int:
@@ -302,13 +315,26 @@ class GPFamily(Sampler):
             self._encoder = Encoder(space)
         return self._encoder
 
+    def initial_proposal(self, context: SamplingContext, n_scored: int, n_init: int) -> Proposal:
+        """A point of the initial design: the centre of the space first (unless a trial of the study
+        already holds it), then the Sobol sequence. See ``CENTRE_CLAIM``."""
+        progress = f"{n_scored} of {n_init} trials with values"
+        if not any(t.claim == CENTRE_CLAIM for t in context.trials):
+            unit = np.full(len(context.space), 0.5)
+            return Proposal(unit, claim=CENTRE_CLAIM,
+                            extra={"why": f"initial design: the centre of the space ({progress})"})
+        tried = {_config_key(t.config) for t in context.trials}
+        proposal = self._initial.propose_unrepeated(
+            context, lambda unit: _config_key(context.space.decode(unit)[0]) in tried)
+        return dataclasses.replace(proposal, extra={"why": f"initial Sobol design ({progress})"})
+
 
 @keywords(renamed={"n_initial": "n_startup"})
 class GP(GPFamily):
     """Gaussian-process BO with log expected improvement (see the module docstring).
 
-    - ``n_startup``: Sobol trials before the model starts (default: one more than the number of
-      modelled dimensions, at least 5 and at most 10).
+    - ``n_startup``: initial-design trials before the model starts, the centre of the space and then
+      Sobol points (default: one more than the number of modelled dimensions, at least 5 and at most 10).
     - ``n_candidates`` (1024): Sobol candidates scored per proposal.
     - ``max_points`` (500): the most trials the model is fitted on.
     """
@@ -332,9 +358,8 @@ class GP(GPFamily):
                   and _score(t) is not None]
         n_init = self.n_startup if self.n_startup is not None else default_n_startup(enc)
         if len(scored) < n_init:
-            proposal = self._initial.propose(context)
-            why = f"initial Sobol design ({len(scored)} of {n_init} trials with values)"
-            return dataclasses.replace(proposal, extra={**proposal.extra, "sampler": "gp", "why": why})
+            proposal = self.initial_proposal(context, len(scored), n_init)
+            return dataclasses.replace(proposal, extra={**proposal.extra, "sampler": "gp"})
         failed = [t for t in context.history if t.state == TrialState.FAILED]
         try:
             with _BLAS_LOCK, one_blas_thread():

@@ -2,7 +2,8 @@
 
 The GP machinery is the single-objective ``GP``'s (``gp.py``, ``_gp_math``, ``_gp_space``): the same
 encoding of choices, integers and conditional dimensions, the same Matern-5/2 fit per model, the same
-candidates and acquisition maximizer, the same Sobol initial design (``n_startup`` trials with values).
+candidates and acquisition maximizer, the same initial design (the centre of the space, then Sobol
+points, until ``n_startup`` trials have values).
 
 - One GP per objective, on its lower-is-better score, robustly standardized like GP's targets
   (``warp``) but never log-transformed; failed trials tie with the worst value. The warp is monotone
@@ -116,8 +117,8 @@ class _Models(Acquisition):
 class MOGP(GPFamily):
     """Multi-objective, constrained Gaussian-process BO (see the module docstring).
 
-    - ``n_startup``: Sobol trials with values before the models start (default as GP's: one more than
-      the modelled dimensions, between 5 and 10).
+    - ``n_startup``: initial-design trials with values before the models start (default as GP's: one
+      more than the modelled dimensions, between 5 and 10).
     - ``n_candidates`` (1024): Sobol candidates scored per proposal.
     - ``max_points`` (300): the most trials the models are fitted on (the best fifth by
       constraint-domination rank, the newest fifth, a seeded draw of the rest).
@@ -141,9 +142,8 @@ class MOGP(GPFamily):
         data = _mo.outcomes(context.history, context.spec)
         n_init = self.n_startup if self.n_startup is not None else default_n_startup(enc)
         if len(data) < n_init:
-            proposal = self._initial.propose(context)
-            why = f"initial Sobol design ({len(data)} of {n_init} trials with values)"
-            return dataclasses.replace(proposal, extra={"sampler": NAME, "why": why})
+            proposal = self.initial_proposal(context, len(data), n_init)
+            return dataclasses.replace(proposal, extra={**proposal.extra, "sampler": NAME})
         try:
             with _BLAS_LOCK, one_blas_thread():
                 unit, why = self._model_point(context, enc, data)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -104,13 +104,31 @@ class QuasiRandom(Sampler):
             self._block = (key, sample)
         return self._block[1][row]
 
-    def propose(self, context: SamplingContext) -> Proposal:
-        position = first_free(held_positions(context.trials))
+    def _point(self, context: SamplingContext, position: int) -> Proposal:
         if self.method == "lhs":
             unit = self._lhs_point(context, position)
         else:
             unit = self._sequence_point(context, position)
         return Proposal(np.clip(unit, 0.0, 1.0), claim=f"{_CLAIM_PREFIX}{position}")
+
+    def propose(self, context: SamplingContext) -> Proposal:
+        return self._point(context, first_free(held_positions(context.trials)))
+
+    def propose_unrepeated(
+        self, context: SamplingContext, repeats: Callable[[np.ndarray], bool], tries: int = 32
+    ) -> Proposal:
+        """The first free position whose point ``repeats`` does not reject (e.g. a config already
+        tried, in a small discrete space), among the next ``tries`` free ones; else the first."""
+        held = held_positions(context.trials)
+        first = position = first_free(held)
+        for _ in range(tries):
+            proposal = self._point(context, position)
+            if not repeats(proposal.unit):
+                return proposal
+            position += 1
+            while position in held:
+                position += 1
+        return self._point(context, first)
 
     def describe(self) -> str:
         return f"QuasiRandom(method={self.method!r}, seed={self.seed})"
