@@ -155,7 +155,7 @@ def half_infeasible(config: dict[str, Any]) -> Values:
 def test_constraints_steer_mogp_proposals_to_the_feasible_half() -> None:
     spec = Objectives.build(objectives={"a": "minimize", "b": "minimize"}, constraints=["slack <= 0"])
     trials = run(fast_mogp(0), CUBE3, spec, half_infeasible, 24)
-    design = [t for t in trials if t.proposed_by.startswith("mogp: initial ")]
+    design = [t for t in trials if t.proposed_by.startswith("mogp: initial Sobol design")]
     model = trials[len(design):]
     assert len(design) == 5 and len(model) == 19
     assert sum(t.feasible for t in model) >= 0.85 * len(model)

@@ -303,7 +303,10 @@ def init_gp_settings(
 
 
 class GPFamily(Sampler):
-    """What the GP samplers share: a Sobol initial design seeded with them, and one encoder per space."""
+    """What the GP samplers share: an initial design seeded with them, and one encoder per space.
+    ``start_at_centre``: whether the design's first point is the centre of the space."""
+
+    start_at_centre = True
 
     def with_seed(self, seed: int | None) -> Sampler:
         super().with_seed(seed)
@@ -316,10 +319,10 @@ class GPFamily(Sampler):
         return self._encoder
 
     def initial_proposal(self, context: SamplingContext, n_scored: int, n_init: int) -> Proposal:
-        """A point of the initial design: the centre of the space first (unless a trial of the study
-        already holds it), then the Sobol sequence. See ``CENTRE_CLAIM``."""
+        """A point of the initial design: the centre of the space first (with ``start_at_centre``,
+        unless a trial of the study already holds it), then the Sobol sequence. See ``CENTRE_CLAIM``."""
         progress = f"{n_scored} of {n_init} trials with values"
-        if not any(t.claim == CENTRE_CLAIM for t in context.trials):
+        if self.start_at_centre and not any(t.claim == CENTRE_CLAIM for t in context.trials):
             unit = np.full(len(context.space), 0.5)
             return Proposal(unit, claim=CENTRE_CLAIM,
                             extra={"why": f"initial design: the centre of the space ({progress})"})
