@@ -10,6 +10,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy.optimize import approx_fprime
 from scipy.stats import multivariate_normal, norm
 
@@ -385,6 +387,19 @@ def test_the_initial_design_never_repeats_a_config_of_a_small_discrete_space() -
     study = shoal.Study("small", space, sampler=fast_gp(2, n_startup=6))
     study.optimize(lambda c: c["n"] + (c["opt"] == "b"), n_trials=6)
     assert len({(t.config["n"], t.config["opt"]) for t in study.trials}) == 6
+
+
+@settings(max_examples=25, deadline=None)
+@given(sizes=st.lists(st.integers(2, 4), min_size=1, max_size=3), seed=st.integers(0, 2**16))
+def test_running_initial_design_points_are_distinct_configs(sizes: list[int], seed: int) -> None:
+    """Asked without results (parallel workers at the start), the design still never repeats a
+    config while the space has twice as many as the design takes."""
+    space = {f"d{i}": shoal.Int(1, k) if i % 2 else shoal.Choice(list(range(k))) for i, k in enumerate(sizes)}
+    n_configs = math.prod(sizes)
+    n_asks = max(1, min(6, n_configs // 2))
+    study = shoal.Study("design", space, sampler=fast_gp(seed, n_startup=6))
+    configs = [tuple(study.ask().config.values()) for _ in range(n_asks)]
+    assert len(set(configs)) == n_asks
 
 
 def test_seeds_differ_and_a_study_seed_seeds_it() -> None:
