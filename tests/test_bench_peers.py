@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -255,8 +256,14 @@ def test_partial_peer_is_scored_on_the_pairs_it_has():
     })
     assert peer_results.split_partial({"t": task}, ["hebo", "ax"], []) == ["hebo"]
     [row] = peer_results.partial_rows({"t": task}, "shoal-random", "shoal-auto", ["hebo"])
-    # seed 0: hebo 1 -> 100; shoal-auto 2 -> 100 * (4 - 2) / (4 - 1) = 66.7; hebo better on 1 of 1
-    assert row == ["hebo", "1", "100.0", "66.7", "1.00"]
+    # seed 0: hebo 1 -> 100; shoal-auto 2 -> 100 * (4 - 2) / (4 - 1) = 66.7; hebo better on 1 of 1.
+    # After 1 trial (early=1): random's median 5; hebo 1 -> 100, shoal-auto 4 -> 100 * (5 - 4) / (5 - 1)
+    assert row == ["hebo", "synthetic", "1", "100.0", "66.7", "100.0", "66.7", "1.00"]
+    [early] = peer_results.partial_rows({"t": task}, "shoal-random", "shoal-auto", ["hebo"], early=1)
+    assert early == ["hebo", "synthetic", "1", "100.0", "66.7", "100.0", "25.0", "1.00"]
+    other = dataclasses.replace(task, name="u", group="bbob")
+    rows = peer_results.partial_rows({"t": task, "u": other}, "shoal-random", "shoal-auto", ["hebo"])
+    assert [r[:3] for r in rows] == [["hebo", "bbob", "1"], ["hebo", "synthetic", "1"], ["hebo", "all", "2"]]
     assert peer_results.split_partial({"t": task}, ["ax"], []) == []  # a peer that never ran is not partial
 
 

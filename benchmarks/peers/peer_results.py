@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -105,24 +106,46 @@ def split_partial(tasks: Mapping[str, scoring.TaskRuns], peers: Iterable[str], f
     return partial
 
 
+@dataclass
+class _Pairs:
+    """Scores of a partial peer and of the reference on the same (task, seed) pairs."""
+
+    mine: list[float] = field(default_factory=list)
+    theirs: list[float] = field(default_factory=list)
+    mine_early: list[float] = field(default_factory=list)
+    theirs_early: list[float] = field(default_factory=list)
+    wins: float = 0.0
+
+    def add(self, a: np.ndarray, b: np.ndarray, best: float, random_median: np.ndarray, early: int) -> None:
+        k = min(early, len(random_median)) - 1
+        for values, final, first in ((a, self.mine, self.mine_early), (b, self.theirs, self.theirs_early)):
+            final.append(float(scoring.normalize(np.array(np.min(values)), best, random_median[-1])))
+            first.append(float(scoring.normalize(np.array(np.min(values[:k + 1])), best, random_median[k])))
+        low_a, low_b = float(np.min(a)), float(np.min(b))
+        self.wins += 1.0 if low_a < low_b else 0.5 if low_a == low_b else 0.0
+
+
 def partial_rows(tasks: Mapping[str, scoring.TaskRuns], baseline: str, reference: str,
-                 partial: Iterable[str]) -> list[list[str]]:
-    """Per partial peer: runs, its mean score and ``reference``'s on the same (task, seed), win share."""
+                 partial: Iterable[str], early: int = scoring.EARLY) -> list[list[str]]:
+    """Per partial peer and task group (and "all" over several groups): runs, its mean score and
+    ``reference``'s on the same (task, seed) pairs, the same after ``early`` trials, and the share of
+    pairs where the peer's final best is better (ties count half)."""
     rows = []
     for name in partial:
-        mine, theirs, wins = [], [], 0.0
+        groups: dict[str, _Pairs] = {}
         for task in tasks.values():
             if name not in task.runs or reference not in task.runs:
                 continue
             best, random_median = scoring.anchors(task, baseline)
             for seed, values in task.runs[name].items():
-                if seed not in task.runs[reference]:
-                    continue
-                a, b = float(np.min(values)), float(np.min(task.runs[reference][seed]))
-                mine.append(float(scoring.normalize(np.array(a), best, random_median[-1])))
-                theirs.append(float(scoring.normalize(np.array(b), best, random_median[-1])))
-                wins += 1.0 if a < b else 0.5 if a == b else 0.0
-        if mine:
-            rows.append([name, str(len(mine)), f"{np.mean(mine):.1f}", f"{np.mean(theirs):.1f}",
-                         f"{wins / len(mine):.2f}"])
+                if seed in task.runs[reference]:
+                    for key in (task.group, "all"):
+                        groups.setdefault(key, _Pairs()).add(values, task.runs[reference][seed], best,
+                                                             random_median, early)
+        keys = sorted(k for k in groups if k != "all") + (["all"] if len(groups) > 2 else [])
+        for key in keys:
+            g = groups[key]
+            rows.append([name, key, str(len(g.mine)), f"{np.mean(g.mine):.1f}", f"{np.mean(g.theirs):.1f}",
+                         f"{np.mean(g.mine_early):.1f}", f"{np.mean(g.theirs_early):.1f}",
+                         f"{g.wins / len(g.mine):.2f}"])
     return rows

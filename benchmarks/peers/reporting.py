@@ -227,8 +227,8 @@ def build(out: Path, figures: Path, link_base: Path, budget: int | None = None,
     if rows:
         lines += ["", f"Peers with results for only part of the tasks and seeds, scored on the (task, seed) "
                   f"pairs they have, next to {AUTO} on the same pairs (same normalization as above):", ""]
-        lines += _table(["optimizer", "runs", "score", f"{AUTO} score", f"share of runs better than {AUTO}"],
-                        rows)
+        lines += _table(["optimizer", "group", "runs", "score", f"{AUTO} score", f"score@{scoring.EARLY}",
+                         f"{AUTO} score@{scoring.EARLY}", f"share of runs better than {AUTO}"], rows)
     # Plots.
     lines += ["", "Best-so-far curves (mean normalized score over the group's tasks and seeds):", ""]
     for g in groups:
