@@ -206,7 +206,7 @@ def test_committed_peer_results_are_reused_merged_and_reported(tmp_path, monkeyp
     text = results.read_text()
     assert "hebo: 1 runs reused from" in text and "seed 0), made 2026-01-02" in text
     assert "scored apart below: hebo" in text  # one seed of two: not in the ranked table
-    assert "| hebo | 1 |" in text and "| hebo | **" not in text
+    assert "| hebo | synthetic | 1 |" in text and "| hebo | **" not in text
 
     _fake_peer(committed, "hebo", 1, [8.0] * 12, when="2026-01-05")  # the other seed lands
     capsys.readouterr()
