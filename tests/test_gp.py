@@ -374,6 +374,14 @@ def test_the_first_trial_is_the_centre_of_every_dimension_on_its_scale() -> None
     assert all(t.claim != "centre" and "Sobol" in t.proposed_by for t in rest)
 
 
+def test_an_enqueued_centre_is_not_run_again() -> None:
+    study = shoal.Study("queued", {"x": shoal.Float(0, 1)}, sampler=fast_gp(0))
+    study.enqueue({"x": 0.5})
+    study.optimize(lambda c: c["x"], n_trials=3)
+    assert [t.config["x"] for t in study.trials].count(0.5) == 1
+    assert all(t.claim != "centre" for t in study.trials)
+
+
 def test_two_drivers_of_one_study_take_the_centre_once(sqlite_url: str) -> None:
     space = {"x": shoal.Float(0, 1), "y": shoal.Float(-1, 1)}
     drivers = [shoal.Study("shared", space, sampler=fast_gp(seed), storage=sqlite_url) for seed in (0, 1)]

@@ -320,15 +320,20 @@ class GPFamily(Sampler):
 
     def initial_proposal(self, context: SamplingContext, n_scored: int, n_init: int) -> Proposal:
         """A point of the initial design: the centre of the space first (with ``start_at_centre``,
-        unless a trial of the study already holds it), then the Sobol sequence. See ``CENTRE_CLAIM``."""
+        unless a trial of the study already holds it or its config, e.g. an enqueued one), then the
+        Sobol sequence, skipping configs already tried. See ``CENTRE_CLAIM``."""
         progress = f"{n_scored} of {n_init} trials with values"
-        if self.start_at_centre and not any(t.claim == CENTRE_CLAIM for t in context.trials):
-            unit = np.full(len(context.space), 0.5)
-            return Proposal(unit, claim=CENTRE_CLAIM,
-                            extra={"why": f"initial design: the centre of the space ({progress})"})
         tried = {_config_key(t.config) for t in context.trials}
-        proposal = self._initial.propose_unrepeated(
-            context, lambda unit: _config_key(context.space.decode(unit)[0]) in tried)
+
+        def repeats(unit: np.ndarray) -> bool:
+            return _config_key(context.space.decode(unit)[0]) in tried
+
+        centre = np.full(len(context.space), 0.5)
+        if (self.start_at_centre and not any(t.claim == CENTRE_CLAIM for t in context.trials)
+                and not repeats(centre)):
+            return Proposal(centre, claim=CENTRE_CLAIM,
+                            extra={"why": f"initial design: the centre of the space ({progress})"})
+        proposal = self._initial.propose_unrepeated(context, repeats)
         return dataclasses.replace(proposal, extra={"why": f"initial Sobol design ({progress})"})
 
 
