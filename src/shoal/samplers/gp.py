@@ -169,7 +169,7 @@ def _config_key(config: dict[str, Any]) -> str:
 
 
 def default_n_startup(enc: Encoder) -> int:
-    """Sobol trials before a GP models: one more than the modelled dimensions, between 5 and 10."""
+    """Initial-design trials before a GP models: one more than the modelled dimensions, 5 to 10."""
     return min(10, max(5, enc.n_groups + 1))
 
 

@@ -127,7 +127,7 @@ class MOGP(GPFamily):
     #: Unlike GP, MOGP's design is Sobol points only: the centre of the ranges is a single compromise,
     #: not a likely corner of a front. Measured (``make bench-mo``, 5 seeds, hypervolume at 50 trials):
     #: starting at the centre lowered the forest task's 234.2 to 228.5 (DTLZ2 9.40 -> 9.48, the others
-    #: within 0.1%).
+    #: within 0.3%).
     start_at_centre = False
 
     def __init__(
