@@ -495,8 +495,7 @@ def test_each_proposal_says_what_the_model_was() -> None:
     config, unit = space.decode(np.array([0.3, 0.3]))
     growth.append(Trial(120, TrialState.RUNNING, config, unit))
     later = sampler.propose(_ctx(space, growth, 121)).proposed_by
-    assert later == ("gp: log EI of a GP on 120 trials (outputs as they are; "  # trials run: no log
-                     "1 running trial as fantasies)")
+    assert later == "gp: log EI of a GP on 120 trials (outputs in log; 1 running trial as fantasies)"
     growth[-1] = dataclasses.replace(growth[-1], state=TrialState.COMPLETE, value=1.0)
     reused = sampler.propose(_ctx(space, growth, 122)).proposed_by
     assert reused == "gp: log EI of a GP on 121 trials (outputs in log; hyperparameters fitted at 120 trials)"

@@ -10,6 +10,7 @@ Hyperparameters are a vector ``theta = (log lengths per group..., log variance, 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -191,7 +192,7 @@ class Posterior:
         p = len(theta) - 2
         self.inv_l = np.exp(-theta[:p])[g]
         self.variance = math.exp(theta[p])
-        self.x = x
+        self.x, self.theta = x, theta
         self.xs = x * self.inv_l
         k = _from_r2(cross_r2(self.xs, self.xs), self.variance)[0]
         k[np.diag_indices(len(x))] += NOISE_FLOOR + math.exp(theta[p + 1])
@@ -229,6 +230,36 @@ class Posterior:
         dvar = 2.0 * (qb.sum(axis=1)[:, None] * xq - qb @ self.x) * il2
         dstd = np.where((var_raw > 1e-12)[:, None], dvar / (2.0 * std[:, None]), 0.0)
         return mean, std, dmean, dstd
+
+
+    def joint(self, xq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The posterior mean (m,) and covariance (m, m) of the latent values at ``xq`` jointly."""
+        ks, _ = self._cross(xq)
+        v = solve_triangular(self.chol, ks.T, lower=True, check_finite=False)
+        prior = _from_r2(cross_r2(xq * self.inv_l, xq * self.inv_l), self.variance)[0]
+        return ks @ self.alpha, prior - v.T @ v
+
+    def predict_columns_with_grad(
+        self, xq: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, Callable[[np.ndarray], np.ndarray]]:
+        """For targets of several columns (``y`` (n, S), one posterior per column sharing the
+        kernel): (means (m, S), std, d std / d xq, ``mixture``), where ``mixture(w)`` is
+        sum_s w[:, s] * d mean_s / d xq."""
+        ks, q = self._cross(xq)
+        q = q * (self.variance * 5.0 / 3.0)
+        beta = cho_solve((self.chol, True), ks.T).T
+        var_raw = self.variance - np.sum(ks * beta, axis=1)
+        std = np.sqrt(np.maximum(var_raw, 1e-12))
+        il2 = self.inv_l**2
+        qb = q * beta
+        dvar = 2.0 * (qb.sum(axis=1)[:, None] * xq - qb @ self.x) * il2
+        dstd = np.where((var_raw > 1e-12)[:, None], dvar / (2.0 * std[:, None]), 0.0)
+
+        def mixture(weights: np.ndarray) -> np.ndarray:
+            qa = q * (weights @ self.alpha.T)
+            return -(qa.sum(axis=1)[:, None] * xq - qa @ self.x) * il2
+
+        return ks @ self.alpha, std, dstd, mixture
 
 
 def log_ei(mean: np.ndarray, std: np.ndarray, best: float) -> np.ndarray:
