@@ -115,6 +115,30 @@ def test_posterior_and_log_ei_gradients_match_finite_differences() -> None:
         assert np.allclose(grad[:, f], numeric, rtol=1e-4, atol=1e-5)
 
 
+def test_posterior_keeps_the_textbook_values_when_the_kernel_matrix_is_ill_conditioned() -> None:
+    """Near-duplicate points and almost no noise (condition number ~1e8): every prediction path, which
+    works from the inverse Cholesky factor, agrees with solves on the full kernel matrix."""
+    rng = np.random.default_rng(0)
+    x = rng.random((200, 3))
+    x[150:] = x[:50] + 1e-7 * rng.standard_normal((50, 3))
+    y = np.sin(6 * x[:, 0]) + x[:, 1]
+    theta = np.r_[np.log([0.3, 0.5, 1.0]), 0.0, math.log(1e-8)]
+    k = gm.matern52(x, x, np.exp(theta[:3]), 1.0)
+    k[np.diag_indices(len(x))] += gm.NOISE_FLOOR + 1e-8
+    assert np.linalg.cond(k) > 1e7
+    xq = np.vstack([rng.random((20, 3)), x[:10] + 1e-9])  # some queries on top of the data
+    ks = gm.matern52(xq, x, np.exp(theta[:3]), 1.0)
+    solved = np.linalg.solve(k, np.column_stack([y, ks.T]))
+    mean, var = ks @ solved[:, 0], np.maximum(1.0 - np.sum(ks.T * solved[:, 1:], axis=0), 1e-12)
+    post = gm.Posterior(x, y, theta)
+    for got_mean, got_std in (post.predict(xq), post.predict_with_grad(xq)[:2],
+                              post.predict_columns_with_grad(xq)[:2]):
+        assert np.allclose(got_mean.reshape(-1), mean, rtol=0, atol=1e-10)
+        assert np.allclose(got_std**2, var, rtol=0, atol=1e-12)
+    joint_mean, cov = post.joint(xq)
+    assert np.allclose(joint_mean, mean, atol=1e-10) and np.allclose(np.diag(cov), var, atol=1e-10)
+
+
 def test_fit_finds_short_length_scale_on_fast_dimension() -> None:
     rng = np.random.default_rng(1)
     x = rng.random((40, 2))

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.linalg import cho_solve, lapack, solve_triangular
+from scipy.linalg import cho_solve, lapack
 from scipy.optimize import minimize
 from scipy.special import log_ndtr
 
@@ -61,10 +61,28 @@ def _from_r2(r2: np.ndarray, variance: float) -> tuple[np.ndarray, np.ndarray]:
     return variance * (1.0 + s + s * s / 3.0) * e, (1.0 + s) * e
 
 
+def _kernel_of_r2(r2: np.ndarray, variance: float) -> np.ndarray:
+    """The kernel values alone for squared scaled distances ``r2`` (>= 0), computed in place of
+    ``r2``: the acquisition's hot path, where temporaries cost as much as the arithmetic."""
+    s = np.sqrt(r2, out=r2)
+    s *= _SQRT5
+    k = s * (1.0 / 3.0)
+    k += 1.0
+    k *= s
+    k += 1.0
+    np.negative(s, out=s)
+    k *= np.exp(s, out=s)
+    k *= variance
+    return k
+
+
 def cross_r2(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Squared Euclidean distances between rows of already-scaled ``a`` and ``b`` (one GEMM)."""
-    r2 = np.sum(a * a, axis=1)[:, None] + np.sum(b * b, axis=1)[None, :] - 2.0 * (a @ b.T)
-    return np.maximum(r2, 0.0)
+    r2 = a @ b.T
+    r2 *= -2.0
+    r2 += np.einsum("ij,ij->i", a, a)[:, None]
+    r2 += np.einsum("ij,ij->i", b, b)[None, :]
+    return np.maximum(r2, 0.0, out=r2)
 
 
 def matern52(
@@ -86,6 +104,7 @@ class PairDistances:
     rows: np.ndarray
     cols: np.ndarray
     d2: np.ndarray
+    flat: np.ndarray  # rows * n + cols: the pairs' positions in a C-ordered n x n matrix
 
 
 def pair_sq_diffs(x: np.ndarray, groups: np.ndarray, n_groups: int) -> PairDistances:
@@ -98,7 +117,7 @@ def pair_sq_diffs(x: np.ndarray, groups: np.ndarray, n_groups: int) -> PairDista
         for f, g in enumerate(groups):
             summed[:, g] += d2[:, f]
         d2 = summed
-    return PairDistances(len(x), rows, cols, d2)
+    return PairDistances(len(x), rows, cols, d2, rows * len(x) + cols)
 
 
 def _cholesky(k: np.ndarray) -> np.ndarray | None:
@@ -119,8 +138,8 @@ def neg_log_posterior(
     inv_l2 = np.exp(-2.0 * theta[:p])
     variance, noise_part = math.exp(theta[p]), math.exp(theta[p + 1])
     kf, q = _from_r2(pairs.d2 @ inv_l2, variance)
-    k = np.empty((n, n))
-    k[pairs.rows, pairs.cols] = kf
+    k = np.empty((n, n))  # the lower triangle is all the factorization reads
+    k.ravel()[pairs.flat] = kf
     k[np.diag_indices(n)] = variance + noise_part + NOISE_FLOOR
     chol = _cholesky(k)
     if chol is None:
@@ -130,7 +149,7 @@ def neg_log_posterior(
     kinv, info = lapack.dpotri(chol, lower=1)
     if info != 0:
         return _BAD, np.zeros_like(theta)
-    w_pairs = kinv[pairs.rows, pairs.cols] - alpha[pairs.rows] * alpha[pairs.cols]
+    w_pairs = kinv.ravel()[pairs.flat] - alpha[pairs.rows] * alpha[pairs.cols]
     w_diag_sum = float(np.trace(kinv) - alpha @ alpha)
     grad = np.empty_like(theta)
     grad[:p] = ((w_pairs * q) @ pairs.d2) * (variance * 5.0 / 3.0) * inv_l2
@@ -155,11 +174,13 @@ def fit_hyperparameters(
     restarts: int = 1,
     prior: Prior | None = None,
     pairs: PairDistances | None = None,
+    ftol: float | None = None,
 ) -> np.ndarray:
     """``theta`` maximizing the penalized marginal likelihood (L-BFGS-B with analytic gradients).
 
     Starts from the given ``starts`` (e.g. the previous fit; the prior mode when none) and from
-    ``restarts`` random draws near the prior mode. ``pairs`` saves recomputing ``pair_sq_diffs(x)``.
+    ``restarts`` random draws near the prior mode. ``pairs`` saves recomputing ``pair_sq_diffs(x)``;
+    ``ftol`` (L-BFGS-B's relative tolerance on the objective; scipy's default when None) stops early.
     """
     g = _identity_groups(x.shape[1]) if groups is None else np.asarray(groups)
     p = int(g.max()) + 1 if len(g) else 0
@@ -174,7 +195,8 @@ def fit_hyperparameters(
     best, best_value = points[0], math.inf
     for start in points:
         res = minimize(neg_log_posterior, np.clip(start, lo, hi), args=(pairs, y, prior), jac=True,
-                       method="L-BFGS-B", bounds=bounds, options={"maxiter": 200})
+                       method="L-BFGS-B", bounds=bounds,
+                       options={"maxiter": 200, **({"ftol": ftol} if ftol is not None else {})})
         if np.all(np.isfinite(res.x)) and res.fun < best_value:
             best, best_value = res.x, float(res.fun)
     if not math.isfinite(best_value) or best_value >= _BAD:
@@ -183,7 +205,12 @@ def fit_hyperparameters(
 
 
 class Posterior:
-    """The GP posterior for fixed hyperparameters: ``predict`` and ``predict_with_grad``."""
+    """The GP posterior for fixed hyperparameters: ``predict`` and ``predict_with_grad``.
+
+    The inverse of the Cholesky factor is formed once, on first use: an acquisition predicts at
+    thousands of candidates and then at a few points per optimizer step, and a matrix product per
+    call is faster there than triangular solves (several times so for a few points).
+    """
 
     def __init__(
         self, x: np.ndarray, y: np.ndarray, theta: np.ndarray, groups: np.ndarray | None = None
@@ -201,15 +228,29 @@ class Posterior:
             raise np.linalg.LinAlgError("posterior kernel matrix is not positive definite")
         self.chol = chol
         self.alpha = cho_solve((chol, True), y)
+        self._linv: np.ndarray | None = None
+
+    @property
+    def linv(self) -> np.ndarray:
+        """The inverse of the lower Cholesky factor, L^-1."""
+        if self._linv is None:
+            linv, info = lapack.dtrtri(self.chol, lower=1)
+            if info != 0:
+                raise np.linalg.LinAlgError("Cholesky factor is singular")
+            self._linv = np.tril(linv)
+        return self._linv
+
+    def _kernel(self, xq: np.ndarray) -> np.ndarray:
+        return _kernel_of_r2(cross_r2(xq * self.inv_l, self.xs), self.variance)
 
     def _cross(self, xq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return _from_r2(cross_r2(xq * self.inv_l, self.xs), self.variance)
 
     def predict(self, xq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        ks, _ = self._cross(xq)
+        ks = self._kernel(xq)
         mean = ks @ self.alpha
-        v = solve_triangular(self.chol, ks.T, lower=True, check_finite=False)
-        var = np.maximum(self.variance - np.sum(v * v, axis=0), 1e-12)
+        v = ks @ self.linv.T  # row i: L^-1 k_i
+        var = np.maximum(self.variance - np.einsum("ij,ij->i", v, v), 1e-12)
         return mean, np.sqrt(var)
 
     def predict_with_grad(
@@ -219,8 +260,9 @@ class Posterior:
         ks, q = self._cross(xq)
         q = q * (self.variance * 5.0 / 3.0)  # dk/dxq_f = -q * (xq_f - x_f) / l_f^2
         mean = ks @ self.alpha
-        beta = cho_solve((self.chol, True), ks.T).T  # K^-1 k, one row per query
-        var_raw = self.variance - np.sum(ks * beta, axis=1)
+        v = ks @ self.linv.T  # L^-1 k: the variance from |v|^2 keeps its precision when K is ill-conditioned
+        beta = v @ self.linv  # K^-1 k, one row per query
+        var_raw = self.variance - np.einsum("ij,ij->i", v, v)
         var = np.maximum(var_raw, 1e-12)
         std = np.sqrt(var)
         il2 = self.inv_l**2
@@ -234,9 +276,9 @@ class Posterior:
 
     def joint(self, xq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The posterior mean (m,) and covariance (m, m) of the latent values at ``xq`` jointly."""
-        ks, _ = self._cross(xq)
-        v = solve_triangular(self.chol, ks.T, lower=True, check_finite=False)
-        prior = _from_r2(cross_r2(xq * self.inv_l, xq * self.inv_l), self.variance)[0]
+        ks = self._kernel(xq)
+        v = self.linv @ ks.T
+        prior = _kernel_of_r2(cross_r2(xq * self.inv_l, xq * self.inv_l), self.variance)
         return ks @ self.alpha, prior - v.T @ v
 
     def predict_columns_with_grad(
@@ -247,8 +289,9 @@ class Posterior:
         sum_s w[:, s] * d mean_s / d xq."""
         ks, q = self._cross(xq)
         q = q * (self.variance * 5.0 / 3.0)
-        beta = cho_solve((self.chol, True), ks.T).T
-        var_raw = self.variance - np.sum(ks * beta, axis=1)
+        v = ks @ self.linv.T
+        beta = v @ self.linv
+        var_raw = self.variance - np.einsum("ij,ij->i", v, v)
         std = np.sqrt(np.maximum(var_raw, 1e-12))
         il2 = self.inv_l**2
         qb = q * beta
