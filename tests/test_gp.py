@@ -414,6 +414,34 @@ def test_two_drivers_of_one_study_take_the_centre_once(sqlite_url: str) -> None:
     assert len({(r.config["x"], r.config["y"]) for r in running}) == 4
 
 
+def test_with_trials_in_flight_the_design_is_not_stretched_by_the_workers() -> None:
+    """Four trials outstanding: the design is still n_startup trials (not three more), and the model
+    takes over once the design is handed out and half of it has values; one at a time: the first
+    n_startup trials."""
+    space = {"x": shoal.Float(0, 1), "y": shoal.Float(0, 1), "n": shoal.Int(1, 9)}
+
+    def f(c: dict[str, Any]) -> float:
+        return (c["x"] - 0.3) ** 2 + c["y"] + c["n"] / 10
+
+    def design_flags(study: shoal.Study) -> list[bool]:
+        assert all("initial" in t.proposed_by or "log EI" in t.proposed_by for t in study.trials)
+        return ["initial" in t.proposed_by for t in study.trials]
+
+    parallel = shoal.Study("flight", space, sampler=fast_gp(0, n_startup=6))
+    running = [parallel.ask() for _ in range(4)]
+    while len(parallel.trials) < 12:
+        done = running.pop(0)
+        parallel.tell(done, f(done.config))
+        running.append(parallel.ask())
+    assert design_flags(parallel) == [True] * 6 + [False] * 6
+    first_model = parallel.trials[6]
+    assert "3 running trials as fantasies" in first_model.proposed_by
+    assert "on 3 trials" in first_model.proposed_by
+    sequential = shoal.Study("one", space, sampler=fast_gp(0, n_startup=6))
+    sequential.optimize(f, n_trials=8)
+    assert design_flags(sequential) == [True] * 6 + [False] * 2
+
+
 def test_the_initial_design_never_repeats_a_config_of_a_small_discrete_space() -> None:
     space = {"n": shoal.Int(1, 3), "opt": shoal.Choice(["a", "b"])}
     study = shoal.Study("small", space, sampler=fast_gp(2, n_startup=6))
