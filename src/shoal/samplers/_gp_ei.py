@@ -64,7 +64,8 @@ class FantasyLogEI(Acquisition):
         root = eigvec * np.sqrt(np.maximum(eigval, 0.0))
         draws = mean[:, None] + root @ rng.standard_normal((len(x_running), n_fantasies))
         targets = np.vstack([np.repeat(z[:, None], n_fantasies, axis=1), draws])
-        fantasies = gm.Posterior(np.vstack([post.x, x_running]), targets, post.theta, enc.groups)
+        fantasies = gm.Posterior(np.vstack([post.x, x_running]), targets, post.theta, enc.groups,
+                                 post.warp_cols)
         return cls(enc, fantasies, np.minimum(best, draws.min(axis=0)), rng)
 
     def values(self, x: np.ndarray) -> np.ndarray:

@@ -19,6 +19,7 @@ from scipy.optimize import minimize
 from scipy.special import log_ndtr
 
 from ..stats.ehvi import log_h as _log_h
+from . import _gp_warp as _warp
 
 NOISE_FLOOR = 1e-6
 _SQRT5 = math.sqrt(5.0)
@@ -42,12 +43,13 @@ class Prior:
         """The default prior: the expected length grows like sqrt(#groups) (a cube's diameter does)."""
         return cls(length_mean=math.log(0.4) + 0.5 * math.log(max(1, n_groups)), length_sd=1.2)
 
-    def mode(self, n_groups: int) -> np.ndarray:
-        return np.r_[np.full(n_groups, self.length_mean), 0.0, self.noise_mean]
+    def mode(self, n_groups: int, n_warped: int = 0) -> np.ndarray:
+        """The prior's mode; with ``n_warped`` warped columns, their identity warps after it."""
+        return np.r_[np.full(n_groups, self.length_mean), 0.0, self.noise_mean, np.zeros(2 * n_warped)]
 
-    def bounds(self, n_groups: int) -> list[tuple[float, float]]:
-        return [(math.log(1e-2), math.log(1e2))] * n_groups + [(math.log(1e-2), math.log(1e2)),
-                                                                (math.log(1e-8), 0.0)]
+    def bounds(self, n_groups: int, n_warped: int = 0) -> list[tuple[float, float]]:
+        kernel = [(math.log(1e-2), math.log(1e2))] * (n_groups + 1) + [(math.log(1e-8), 0.0)]
+        return kernel + [_warp.BOUNDS] * (2 * n_warped)
 
 
 def _identity_groups(n: int) -> np.ndarray:
@@ -134,6 +136,14 @@ def neg_log_posterior(
     The gradient sums ``W * dK/dtheta`` (``W = K^-1 - alpha alpha^T``) over the lower triangle
     twice plus the diagonal, where only the variance and the noise move the kernel.
     """
+    value, grad, _ = _neg_log_posterior_parts(theta, pairs, y, prior)
+    return value, grad
+
+
+def _neg_log_posterior_parts(
+    theta: np.ndarray, pairs: PairDistances, y: np.ndarray, prior: Prior
+) -> tuple[float, np.ndarray, np.ndarray | None]:
+    """``neg_log_posterior`` and, per pair, ``W * dk/d(r^2) / -(5/6 variance)`` (None when it failed)."""
     n, p = pairs.n, pairs.d2.shape[1]
     inv_l2 = np.exp(-2.0 * theta[:p])
     variance, noise_part = math.exp(theta[p]), math.exp(theta[p + 1])
@@ -143,16 +153,17 @@ def neg_log_posterior(
     k[np.diag_indices(n)] = variance + noise_part + NOISE_FLOOR
     chol = _cholesky(k)
     if chol is None:
-        return _BAD, np.zeros_like(theta)
+        return _BAD, np.zeros_like(theta), None
     alpha = cho_solve((chol, True), y)
     nll = 0.5 * float(y @ alpha) + float(np.sum(np.log(np.diag(chol)))) + 0.5 * n * _LOG_2PI
     kinv, info = lapack.dpotri(chol, lower=1)
     if info != 0:
-        return _BAD, np.zeros_like(theta)
+        return _BAD, np.zeros_like(theta), None
     w_pairs = kinv.ravel()[pairs.flat] - alpha[pairs.rows] * alpha[pairs.cols]
     w_diag_sum = float(np.trace(kinv) - alpha @ alpha)
+    wq = w_pairs * q
     grad = np.empty_like(theta)
-    grad[:p] = ((w_pairs * q) @ pairs.d2) * (variance * 5.0 / 3.0) * inv_l2
+    grad[:p] = (wq @ pairs.d2) * (variance * 5.0 / 3.0) * inv_l2
     grad[p] = float(w_pairs @ kf) + 0.5 * variance * w_diag_sum
     grad[p + 1] = 0.5 * w_diag_sum * noise_part
     mean = np.r_[np.full(p, prior.length_mean), 0.0, prior.noise_mean]
@@ -160,8 +171,56 @@ def neg_log_posterior(
     value = nll + 0.5 * float(np.sum((theta - mean) ** 2 / sd2))
     grad += (theta - mean) / sd2
     if not (math.isfinite(value) and np.all(np.isfinite(grad))):
+        return _BAD, np.zeros_like(theta), None
+    return value, grad, wq
+
+
+def neg_log_posterior_warped(
+    theta: np.ndarray, x: np.ndarray, pairs: PairDistances, groups: np.ndarray, cols: np.ndarray,
+    y: np.ndarray, prior: Prior,
+) -> tuple[float, np.ndarray]:
+    """``neg_log_posterior`` with the feature columns ``cols`` input-warped (``_gp_warp``), each the
+    only column of its length-scale group: ``theta`` is the kernel's hyperparameters, then ``log a``
+    and ``log b`` per warped column; ``pairs`` are those of the unwarped ``x``.
+
+    A warp parameter moves every pair distance along its column: with ``A = W * dk/dr^2`` over the
+    pairs (symmetric, zero diagonal), the gradient is ``c_f sum_i dw_if (w_if r_i - (A w_f)_i)``, ``r``
+    the row sums of ``A`` and ``c_f`` the column's ``-(5/3) variance / l^2``: one product with ``A``.
+    """
+    n_cols, p = len(cols), pairs.d2.shape[1]
+    log_a, log_b = _warp.split(theta[p + 2:], n_cols)
+    w, dw_a, dw_b = _warp.kumaraswamy_param_grads(x[:, cols], log_a, log_b)
+    d2 = pairs.d2.copy()
+    diff = w[pairs.rows] - w[pairs.cols]
+    d2[:, groups[cols]] = diff * diff
+    value, grad_kernel, wq = _neg_log_posterior_parts(
+        theta[:p + 2], PairDistances(pairs.n, pairs.rows, pairs.cols, d2, pairs.flat), y, prior)
+    if wq is None:
+        return _BAD, np.zeros_like(theta)
+    a = np.zeros((pairs.n, pairs.n))
+    a.ravel()[pairs.flat] = wq
+    a += a.T
+    s = w * a.sum(axis=1)[:, None] - a @ w
+    c = -(5.0 / 3.0) * math.exp(theta[p]) * np.exp(-2.0 * theta[groups[cols]])
+    shapes = theta[p + 2:]
+    sd2 = _warp.PRIOR_SD**2
+    grad = np.r_[grad_kernel, c * np.sum(s * dw_a, axis=0) + log_a / sd2,
+                 c * np.sum(s * dw_b, axis=0) + log_b / sd2]
+    value += 0.5 * float(shapes @ shapes) / sd2
+    if not (math.isfinite(value) and np.all(np.isfinite(grad))):
         return _BAD, np.zeros_like(theta)
     return value, grad
+
+
+def penalized_nll(
+    theta: np.ndarray, x: np.ndarray, pairs: PairDistances, y: np.ndarray, prior: Prior,
+    groups: np.ndarray, warp_cols: np.ndarray | None,
+) -> float:
+    """The value of ``neg_log_posterior`` (``pairs``: of the unwarped ``x``), warped when ``theta``
+    carries warp parameters."""
+    if warp_cols is not None and len(theta) > pairs.d2.shape[1] + 2:
+        return neg_log_posterior_warped(theta, x, pairs, groups, warp_cols, y, prior)[0]
+    return neg_log_posterior(theta, pairs, y, prior)[0]
 
 
 def fit_hyperparameters(
@@ -175,26 +234,34 @@ def fit_hyperparameters(
     prior: Prior | None = None,
     pairs: PairDistances | None = None,
     ftol: float | None = None,
+    warp_cols: np.ndarray | None = None,
 ) -> np.ndarray:
     """``theta`` maximizing the penalized marginal likelihood (L-BFGS-B with analytic gradients).
 
     Starts from the given ``starts`` (e.g. the previous fit; the prior mode when none) and from
     ``restarts`` random draws near the prior mode. ``pairs`` saves recomputing ``pair_sq_diffs(x)``;
     ``ftol`` (L-BFGS-B's relative tolerance on the objective; scipy's default when None) stops early.
+    With ``warp_cols`` (feature columns), their input warps are fitted too (``_gp_warp``).
     """
     g = _identity_groups(x.shape[1]) if groups is None else np.asarray(groups)
     p = int(g.max()) + 1 if len(g) else 0
+    n_warped = 0 if warp_cols is None else len(warp_cols)
     prior = prior or Prior.for_groups(p)
+    bounds = prior.bounds(p, n_warped)
     pairs = pairs or pair_sq_diffs(x, g, p)
-    bounds = prior.bounds(p)
+    if n_warped:
+        objective: Callable[..., tuple[float, np.ndarray]] = neg_log_posterior_warped
+        args: tuple = (x, pairs, g, np.asarray(warp_cols), y, prior)
+    else:
+        objective, args = neg_log_posterior, (pairs, y, prior)
     lo, hi = np.array([b[0] for b in bounds]), np.array([b[1] for b in bounds])
-    points = [s for s in (starts or []) if len(s) == p + 2] or [prior.mode(p)]
+    points = [s for s in (starts or []) if len(s) == len(bounds)] or [prior.mode(p, n_warped)]
     for _ in range(restarts):
         points.append(np.r_[rng.normal(prior.length_mean, 0.5 * prior.length_sd, p), rng.normal(0, 0.5),
-                            prior.noise_mean])
+                            prior.noise_mean, np.zeros(2 * n_warped)])
     best, best_value = points[0], math.inf
     for start in points:
-        res = minimize(neg_log_posterior, np.clip(start, lo, hi), args=(pairs, y, prior), jac=True,
+        res = minimize(objective, np.clip(start, lo, hi), args=args, jac=True,
                        method="L-BFGS-B", bounds=bounds,
                        options={"maxiter": 200, **({"ftol": ftol} if ftol is not None else {})})
         if np.all(np.isfinite(res.x)) and res.fun < best_value:
@@ -213,14 +280,24 @@ class Posterior:
     """
 
     def __init__(
-        self, x: np.ndarray, y: np.ndarray, theta: np.ndarray, groups: np.ndarray | None = None
+        self, x: np.ndarray, y: np.ndarray, theta: np.ndarray, groups: np.ndarray | None = None,
+        warp_cols: np.ndarray | None = None,
     ) -> None:
         g = _identity_groups(x.shape[1]) if groups is None else np.asarray(groups)
-        p = len(theta) - 2
+        p = int(g.max()) + 1 if len(g) else 0
+        if len(theta) == p + 2 or warp_cols is None or not len(warp_cols):
+            p, self.warp_cols = len(theta) - 2, np.empty(0, dtype=int)
+        else:  # kernel hyperparameters, then the warps of ``warp_cols`` (``_gp_warp``)
+            self.warp_cols = np.asarray(warp_cols, dtype=int)
+            if len(theta) != p + 2 + 2 * len(self.warp_cols):
+                raise ValueError(f"theta has {len(theta)} entries; expected {p + 2} or "
+                                 f"{p + 2 + 2 * len(self.warp_cols)} with warps")
+        self.warp = theta[p + 2:]
         self.inv_l = np.exp(-theta[:p])[g]
         self.variance = math.exp(theta[p])
         self.x, self.theta = x, theta
-        self.xs = x * self.inv_l
+        self.xw = self._warped(x)
+        self.xs = self.xw * self.inv_l
         k = _from_r2(cross_r2(self.xs, self.xs), self.variance)[0]
         k[np.diag_indices(len(x))] += NOISE_FLOOR + math.exp(theta[p + 1])
         chol = _cholesky(k)
@@ -229,6 +306,17 @@ class Posterior:
         self.chol = chol
         self.alpha = cho_solve((chol, True), y)
         self._linv: np.ndarray | None = None
+
+    def _warped(self, x: np.ndarray) -> np.ndarray:
+        return _warp.warped(x, self.warp_cols, self.warp) if len(self.warp_cols) else x
+
+    def _chain(self, xq: np.ndarray, *grads: np.ndarray) -> None:
+        """Turn gradients in the warped features into gradients in ``xq`` (in place)."""
+        if len(self.warp_cols):
+            log_a, log_b = _warp.split(self.warp, len(self.warp_cols))
+            slope = _warp.kumaraswamy_slope(xq[:, self.warp_cols], log_a, log_b)
+            for grad in grads:
+                grad[:, self.warp_cols] *= slope
 
     @property
     def linv(self) -> np.ndarray:
@@ -241,10 +329,10 @@ class Posterior:
         return self._linv
 
     def _kernel(self, xq: np.ndarray) -> np.ndarray:
-        return _kernel_of_r2(cross_r2(xq * self.inv_l, self.xs), self.variance)
+        return _kernel_of_r2(cross_r2(self._warped(xq) * self.inv_l, self.xs), self.variance)
 
-    def _cross(self, xq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return _from_r2(cross_r2(xq * self.inv_l, self.xs), self.variance)
+    def _cross(self, xqw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return _from_r2(cross_r2(xqw * self.inv_l, self.xs), self.variance)
 
     def predict(self, xq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         ks = self._kernel(xq)
@@ -257,7 +345,8 @@ class Posterior:
         self, xq: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(mean, std, d mean / d xq, d std / d xq), the gradients shaped like ``xq``."""
-        ks, q = self._cross(xq)
+        xqw = self._warped(xq)
+        ks, q = self._cross(xqw)
         q = q * (self.variance * 5.0 / 3.0)  # dk/dxq_f = -q * (xq_f - x_f) / l_f^2
         mean = ks @ self.alpha
         v = ks @ self.linv.T  # L^-1 k: the variance from |v|^2 keeps its precision when K is ill-conditioned
@@ -267,18 +356,19 @@ class Posterior:
         std = np.sqrt(var)
         il2 = self.inv_l**2
         qa = q * self.alpha
-        dmean = -(qa.sum(axis=1)[:, None] * xq - qa @ self.x) * il2
+        dmean = -(qa.sum(axis=1)[:, None] * xqw - qa @ self.xw) * il2
         qb = q * beta
-        dvar = 2.0 * (qb.sum(axis=1)[:, None] * xq - qb @ self.x) * il2
+        dvar = 2.0 * (qb.sum(axis=1)[:, None] * xqw - qb @ self.xw) * il2
         dstd = np.where((var_raw > 1e-12)[:, None], dvar / (2.0 * std[:, None]), 0.0)
+        self._chain(xq, dmean, dstd)
         return mean, std, dmean, dstd
-
 
     def joint(self, xq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The posterior mean (m,) and covariance (m, m) of the latent values at ``xq`` jointly."""
         ks = self._kernel(xq)
         v = self.linv @ ks.T
-        prior = _kernel_of_r2(cross_r2(xq * self.inv_l, xq * self.inv_l), self.variance)
+        xqs = self._warped(xq) * self.inv_l
+        prior = _kernel_of_r2(cross_r2(xqs, xqs), self.variance)
         return ks @ self.alpha, prior - v.T @ v
 
     def predict_columns_with_grad(
@@ -287,7 +377,8 @@ class Posterior:
         """For targets of several columns (``y`` (n, S), one posterior per column sharing the
         kernel): (means (m, S), std, d std / d xq, ``mixture``), where ``mixture(w)`` is
         sum_s w[:, s] * d mean_s / d xq."""
-        ks, q = self._cross(xq)
+        xqw = self._warped(xq)
+        ks, q = self._cross(xqw)
         q = q * (self.variance * 5.0 / 3.0)
         v = ks @ self.linv.T
         beta = v @ self.linv
@@ -295,12 +386,15 @@ class Posterior:
         std = np.sqrt(np.maximum(var_raw, 1e-12))
         il2 = self.inv_l**2
         qb = q * beta
-        dvar = 2.0 * (qb.sum(axis=1)[:, None] * xq - qb @ self.x) * il2
+        dvar = 2.0 * (qb.sum(axis=1)[:, None] * xqw - qb @ self.xw) * il2
         dstd = np.where((var_raw > 1e-12)[:, None], dvar / (2.0 * std[:, None]), 0.0)
+        self._chain(xq, dstd)
 
         def mixture(weights: np.ndarray) -> np.ndarray:
             qa = q * (weights @ self.alpha.T)
-            return -(qa.sum(axis=1)[:, None] * xq - qa @ self.x) * il2
+            dmean = -(qa.sum(axis=1)[:, None] * xqw - qa @ self.xw) * il2
+            self._chain(xq, dmean)
+            return dmean
 
         return ks @ self.alpha, std, dstd, mixture
 

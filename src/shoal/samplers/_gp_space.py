@@ -70,6 +70,7 @@ class Encoder:
         self.numeric_cols = cols
         self.categorical_cols = cats
         self.feature_of = {j: c for j, c in cols}  # continuous/ordinal dimension -> its column
+        self.warp_cols = np.array([c for _, c in cols], dtype=int)  # numeric columns: input-warpable
         self.groups = np.array(groups, dtype=int)
         self.n_groups = n_groups
         self.n_features = len(groups)
