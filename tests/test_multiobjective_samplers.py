@@ -26,6 +26,7 @@ from shoal.samplers import (
     Sampler,
     SamplingContext,
     _mo,
+    mo_gp,
 )
 from shoal.samplers.nsga2 import parse_claim
 from shoal.stats.pareto import hypervolume, pareto_mask
@@ -188,7 +189,7 @@ def test_running_trials_are_believed_so_the_next_proposal_goes_elsewhere() -> No
 def test_mogp_models_objectives_on_their_own_scale_never_in_log() -> None:
     """The hypervolume is the objectives' own: a log would stretch their good end (3 nodes against 2
     weighing like 300 against 200), so MOGP tries no log transform even for positive values that span
-    orders of magnitude (the single-objective GP would)."""
+    orders of magnitude (the single-objective GP would), and models them as given after ``standardize``."""
     def sizes(config: dict[str, Any]) -> Values:
         return {"f1": 1.0 + config["x0"], "f2": float(10.0 ** (3.0 * config["x1"] + config["x2"]))}
 
@@ -196,7 +197,28 @@ def test_mogp_models_objectives_on_their_own_scale_never_in_log() -> None:
     run(sampler, CUBE4, TWO, sizes, 10)
     transforms = {key[-1] for key, fitted in sampler._theta.items()
                   if "objective" in key and isinstance(fitted, np.ndarray)}  # not the last-fit record
-    assert transforms == {"identity"}, transforms
+    assert transforms == {"given"}, transforms
+
+
+def test_standardized_objectives_keep_the_ratios_of_hypervolumes_even_with_a_long_bad_tail() -> None:
+    """MOGP's targets are an affine map of each objective (mean 0, SD 1), not GP's robust warp, which
+    compresses a bad tail: there one objective's bad tail (the largest forests) holds another's best
+    values (their low error), and compressing it shrank that end of the front for EHVI."""
+    rng = np.random.default_rng(0)
+    nodes = np.r_[rng.uniform(3, 60, 30), [400.0, 900.0, 1500.0]]  # a long bad tail
+    error = 0.3 / np.sqrt(nodes) + 0.01 * rng.random(len(nodes))
+    z = np.column_stack([mo_gp.standardize(error), mo_gp.standardize(nodes)])
+    assert np.allclose(z.mean(axis=0), 0.0) and np.allclose(z.std(axis=0), 1.0)
+    raw = np.column_stack([error, nodes])
+    scale = np.array([error.std(), nodes.std()])
+    ref = raw.max(axis=0) * 1.1
+    ref_z = (ref - raw.mean(axis=0)) / scale
+    # any two fronts' hypervolumes keep their ratio: the large forests' end counts as it does for the user
+    small, large = raw[nodes < 60], raw
+    expected = hypervolume(small, ref) / hypervolume(large, ref)
+    got = hypervolume(z[nodes < 60], ref_z) / hypervolume(z, ref_z)
+    assert got == pytest.approx(expected, rel=1e-9)
+    assert np.allclose(mo_gp.standardize(np.full(4, 2.5)), 0.0)  # constant: no division by zero
 
 
 def test_mogp_fits_an_input_warp_per_numeric_column_and_the_single_objective_gp_none() -> None:
