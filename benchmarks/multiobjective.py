@@ -108,21 +108,32 @@ def _breast_cancer() -> tuple[np.ndarray, np.ndarray]:
     return load_breast_cancer(return_X_y=True)
 
 
+def _error_and_nodes(data: tuple[np.ndarray, np.ndarray], make: Callable[[], Any],
+                     count: Callable[[Any], int]) -> dict[str, float]:
+    """3-fold CV error of the models ``make()`` builds and their node count (``count``), both averaged
+    over the folds."""
+    from sklearn.model_selection import StratifiedKFold
+
+    X, y = data
+    errors, nodes = [], 0
+    for train, test in StratifiedKFold(3, shuffle=True, random_state=0).split(X, y):
+        model = make().fit(X[train], y[train])
+        errors.append(1.0 - model.score(X[test], y[test]))
+        nodes += count(model)
+    return {"error": float(np.mean(errors)), "nodes": nodes / 3}
+
+
 def forest(config: Mapping[str, Any]) -> dict[str, float]:
     """3-fold CV error of a random forest (fixed random_state) and its total node count, both minimized."""
     from sklearn.ensemble import RandomForestClassifier
-    from sklearn.model_selection import StratifiedKFold
 
-    X, y = _breast_cancer()
-    errors, nodes = [], 0
-    for train, test in StratifiedKFold(3, shuffle=True, random_state=0).split(X, y):
-        model = RandomForestClassifier(
+    return _error_and_nodes(
+        _breast_cancer(),
+        lambda: RandomForestClassifier(
             n_estimators=config["n_estimators"], max_depth=config["max_depth"],
             min_samples_leaf=config["min_samples_leaf"], max_features=config["max_features"],
-            random_state=0, n_jobs=1).fit(X[train], y[train])
-        errors.append(1.0 - model.score(X[test], y[test]))
-        nodes += sum(tree.tree_.node_count for tree in model.estimators_)
-    return {"error": float(np.mean(errors)), "nodes": nodes / 3}
+            random_state=0, n_jobs=1),
+        lambda model: sum(tree.tree_.node_count for tree in model.estimators_))
 
 
 @lru_cache(maxsize=1)
@@ -135,19 +146,15 @@ def _digits() -> tuple[np.ndarray, np.ndarray]:
 def tree(config: Mapping[str, Any]) -> dict[str, float]:
     """3-fold CV error of a decision tree (fixed random_state) on the digits and its node count, both
     minimized."""
-    from sklearn.model_selection import StratifiedKFold
     from sklearn.tree import DecisionTreeClassifier
 
-    X, y = _digits()
-    errors, nodes = [], 0
-    for train, test in StratifiedKFold(3, shuffle=True, random_state=0).split(X, y):
-        model = DecisionTreeClassifier(
+    return _error_and_nodes(
+        _digits(),
+        lambda: DecisionTreeClassifier(
             max_depth=config["max_depth"], min_samples_leaf=config["min_samples_leaf"],
             min_samples_split=config["min_samples_split"], max_features=config["max_features"],
-            random_state=0).fit(X[train], y[train])
-        errors.append(1.0 - model.score(X[test], y[test]))
-        nodes += model.tree_.node_count
-    return {"error": float(np.mean(errors)), "nodes": nodes / 3}
+            random_state=0),
+        lambda model: model.tree_.node_count)
 
 
 @dataclass(frozen=True)
@@ -302,6 +309,41 @@ class OptunaRun:
         self.study.tell(handle, [values[o] for o in self.problem.objectives])
 
 
+class AxRun:
+    """Ax's ``Client`` with its default generation strategy (Sobol, then BoTorch's qLogNEHVI for several
+    objectives), constraints as outcome constraints ``c <= 0``. Ax lives in its own env
+    (``benchmarks/peers/envs.py ax``), so run this module with that env's python and shoal's ``src`` on
+    ``PYTHONPATH``."""
+
+    def __init__(self, problem: Problem, seed: int) -> None:
+        import torch
+        from ax import Client, RangeParameterConfig
+
+        warnings.filterwarnings("ignore")
+        for name in list(logging.root.manager.loggerDict):  # Ax sets INFO on each of its loggers
+            if name.split(".")[0] in ("ax", "botorch"):
+                logging.getLogger(name).setLevel(logging.ERROR)
+        torch.set_num_threads(1)
+        self.problem = problem
+        self.ints = {name for name, dim in shoal.Space(dict(problem.space)) if isinstance(dim, shoal.Int)}
+        parameters = [RangeParameterConfig(name=name, parameter_type="int" if name in self.ints else "float",
+                                           bounds=(dim.low, dim.high))
+                      for name, dim in shoal.Space(dict(problem.space))]
+        self.client = Client(random_seed=seed)
+        self.client.configure_experiment(parameters=parameters, name="bench-mo")
+        self.client.configure_optimization(
+            objective=", ".join(f"-{name}" for name in problem.objectives),
+            outcome_constraints=[f"{c} <= 0" for c in problem.constraints] or None)
+
+    def ask(self) -> tuple[Any, dict[str, Any]]:
+        [(index, params)] = self.client.get_next_trials(max_trials=1).items()
+        return index, {k: int(v) if k in self.ints else float(v) for k, v in params.items()}
+
+    def tell(self, handle: Any, values: dict[str, float]) -> None:
+        names = (*self.problem.objectives, *self.problem.constraints)
+        self.client.complete_trial(trial_index=handle, raw_data={n: float(values[n]) for n in names})
+
+
 OPTIMIZERS: dict[str, Callable[[Problem, int], Any]] = {
     "shoal-auto": lambda p, s: ShoalRun(p, s, None),
     "shoal-motpe": lambda p, s: ShoalRun(p, s, "MOTPE"),
@@ -309,6 +351,7 @@ OPTIMIZERS: dict[str, Callable[[Problem, int], Any]] = {
     "optuna-nsga2": lambda p, s: OptunaRun(p, s, "nsga2"),
     "optuna-tpe": lambda p, s: OptunaRun(p, s, "tpe"),
     "optuna-gp": lambda p, s: OptunaRun(p, s, "gp"),
+    "ax": AxRun,
 }
 DEFAULT_OPTIMIZERS = ("shoal-auto", "optuna-nsga2", "optuna-tpe", "optuna-gp")
 
