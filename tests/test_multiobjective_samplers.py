@@ -224,7 +224,7 @@ def test_standardized_objectives_keep_the_ratios_of_hypervolumes_even_with_a_lon
 def test_mogp_fits_an_input_warp_per_numeric_column_and_the_single_objective_gp_none() -> None:
     """A front spans each objective's whole range, so MOGP's models warp their numeric inputs
     (``_gp_warp``: here the tree count and the float, not the choice); GP's single-objective model
-    does not (measured worse there, RESULTS.md "Input warping")."""
+    does not (measured worse there, RESULTS.md "Two changes to MOGP that win the real group")."""
     space = shoal.Space({"trees": shoal.Int(1, 100), "x": shoal.Float(0.0, 1.0),
                          "kind": shoal.Choice(["a", "b"])})
 

@@ -13,7 +13,7 @@
   the peers benchmark's score on every group (10 seeds: BBOB 78.6 -> 66.8, synthetic 92.0 -> 87.6;
   integers only, scikit-learn tasks 67.0 -> 64.7). Likely why: one optimum needs the model right only
   near it, and two more shapes per column fitted to a few dozen points bend it wrongly there
-  (RESULTS.md, "Input warping").
+  (RESULTS.md, "Two changes to MOGP that win the real group", its last part).
 - Outputs: minimized (negated when maximizing), modelled as they are or, when all are positive,
   as their logarithm, whichever fit has the higher penalized marginal likelihood of the raw values
   (the transform's Jacobian included, see ``output_transforms``): a multiplicative scale such as

@@ -12,17 +12,18 @@ centre, see ``MOGP.start_at_centre``), until ``n_startup`` trials have values.
   warp compresses each objective's bad tail, and one objective's bad tail is where another is best
   (the largest forests have the lowest error): the front's low-error end shrank in the modelled units,
   and EHVI sent proposals to tiny forests instead. A log stretches the good end the same way (a forest
-  of 3 nodes against 2 counting as much as 300 against 200). Measured at 50 trials (``make bench-mo``,
-  with the input warp below): forest 234.9 -> 238.2 (seeds 0-9), the tree task 347.2 -> 347.6, ZDT3
-  11.91 -> 12.05, DTLZ2 9.38 -> 9.25 (9.80 at 100 trials, up from 9.79), the others within 0.1%.
+  of 3 nodes against 2 counting as much as 300 against 200).
 - Every model warps its numeric inputs (integers and floats; not choices): each column passes through
   a Kumaraswamy CDF whose two shapes are fitted with the kernel (``_gp_warp``, a log-normal prior
   around the identity). A front spans each objective's whole range, so a model must be right across
   the input space, not only near one optimum, and many responses are not stationary there: a forest's
-  error falls steeply over its first trees and hardly moves after 30. Measured (``make bench-mo``,
-  hypervolume at 50 trials): forest 230.5 -> 233.3 over 20 seeds (232.4 for Optuna's TPE), the tree
-  task 347.3 -> 347.2 and the synthetic and constrained tasks within 0.2%. The single-objective GP
-  does not warp: there it lowered every group (RESULTS.md, "Input warping").
+  error falls steeply over its first trees and hardly moves after 30. The single-objective GP does not
+  warp: there it lowered every group.
+- The two together, measured (``benchmarks/multiobjective.py``, hypervolume at 50 trials): the forest
+  231.5 -> 238.2 over seeds 0-9 and 229.6 -> 236.9 over seeds 10-19 (Optuna's TPE 234.1 and 230.6;
+  either change alone adds at most 3.4), the tree task level (347.3 -> 347.6), ZDT3 11.91 -> 12.05,
+  DTLZ2 9.40 -> 9.25 (9.80 at 100 trials, up from 9.79), the others within 0.2% (RESULTS.md, "Two
+  changes to MOGP that win the real group").
 - One GP per constraint on its slack (metric - bound for ``<=``, bound - metric for ``>=``; met when
   <= 0), standardized linearly so the bound maps to a known threshold; only trials that returned the
   metric inform it. P(feasible) is the product over constraints of P(slack <= 0).
