@@ -4,7 +4,8 @@ penalized marginal likelihood with its analytic gradient, the posterior with gra
 Feature columns are mapped to *length-scale groups* (``groups[f]`` is the group of column ``f``):
 a continuous or integer dimension is one column and one group; the one-hot columns of a choice
 share one group, so a choice costs one hyperparameter however many values it has.
-Hyperparameters are a vector ``theta = (log lengths per group..., log variance, log noise)``.
+Hyperparameters are a vector ``theta = (log lengths per group..., log variance, log noise)``, followed,
+when numeric columns are input-warped (``_gp_warp``), by ``log a`` and then ``log b`` of each warped column.
 """
 
 from __future__ import annotations
