@@ -213,15 +213,25 @@ def neg_log_posterior_warped(
     return value, grad
 
 
+def _objective(
+    x: np.ndarray, pairs: PairDistances, groups: np.ndarray, warp_cols: np.ndarray | None, y: np.ndarray,
+    prior: Prior,
+) -> Callable[[np.ndarray], tuple[float, np.ndarray]]:
+    """theta -> (penalized negative log likelihood, gradient): warped when ``warp_cols`` are given."""
+    if warp_cols is not None and len(warp_cols):
+        cols = np.asarray(warp_cols)
+        return lambda theta: neg_log_posterior_warped(theta, x, pairs, groups, cols, y, prior)
+    return lambda theta: neg_log_posterior(theta, pairs, y, prior)
+
+
 def penalized_nll(
     theta: np.ndarray, x: np.ndarray, pairs: PairDistances, y: np.ndarray, prior: Prior,
     groups: np.ndarray, warp_cols: np.ndarray | None,
 ) -> float:
     """The value of ``neg_log_posterior`` (``pairs``: of the unwarped ``x``), warped when ``theta``
     carries warp parameters."""
-    if warp_cols is not None and len(theta) > pairs.d2.shape[1] + 2:
-        return neg_log_posterior_warped(theta, x, pairs, groups, warp_cols, y, prior)[0]
-    return neg_log_posterior(theta, pairs, y, prior)[0]
+    warped = warp_cols is not None and len(theta) > pairs.d2.shape[1] + 2
+    return _objective(x, pairs, groups, warp_cols if warped else None, y, prior)(theta)[0]
 
 
 def fit_hyperparameters(
@@ -249,12 +259,7 @@ def fit_hyperparameters(
     n_warped = 0 if warp_cols is None else len(warp_cols)
     prior = prior or Prior.for_groups(p)
     bounds = prior.bounds(p, n_warped)
-    pairs = pairs or pair_sq_diffs(x, g, p)
-    if n_warped:
-        objective: Callable[..., tuple[float, np.ndarray]] = neg_log_posterior_warped
-        args: tuple = (x, pairs, g, np.asarray(warp_cols), y, prior)
-    else:
-        objective, args = neg_log_posterior, (pairs, y, prior)
+    objective = _objective(x, pairs or pair_sq_diffs(x, g, p), g, warp_cols, y, prior)
     lo, hi = np.array([b[0] for b in bounds]), np.array([b[1] for b in bounds])
     points = [s for s in (starts or []) if len(s) == len(bounds)] or [prior.mode(p, n_warped)]
     for _ in range(restarts):
@@ -262,7 +267,7 @@ def fit_hyperparameters(
                             prior.noise_mean, np.zeros(2 * n_warped)])
     best, best_value = points[0], math.inf
     for start in points:
-        res = minimize(objective, np.clip(start, lo, hi), args=args, jac=True,
+        res = minimize(objective, np.clip(start, lo, hi), jac=True,
                        method="L-BFGS-B", bounds=bounds,
                        options={"maxiter": 200, **({"ftol": ftol} if ftol is not None else {})})
         if np.all(np.isfinite(res.x)) and res.fun < best_value:
