@@ -278,3 +278,24 @@ def test_peer_runs_in_its_env_when_that_env_exists(name, tmp_path):
     assert len(record["values"]) == 12 and record["versions"][f"{name}:numpy"]
     written = json.loads((tmp_path / "levy6-mixed" / name / "seed1.json").read_text())
     assert written["values"] == record["values"]
+
+
+def test_continue_in_botorch_refuses_a_task_that_is_not_all_linear_floats(capsys):
+    from peers import continue_in_botorch
+
+    assert continue_in_botorch.main(["--task", "svc_digits", "--seeds", "1"]) == 2
+    [line] = capsys.readouterr().err.splitlines()
+    assert "--task svc_digits" in line and "linear float" in line
+    assert continue_in_botorch.main(["--task", "bbob-f8-d2", "--start", "10", "--budget", "10"]) == 2
+    assert "--start 10" in capsys.readouterr().err
+
+
+def test_continue_in_botorch_records_shoals_run_on_the_unit_cube():
+    from peers import continue_in_botorch
+
+    units, values = continue_in_botorch.shoal_history("bbob-f8-d2", seed=0, budget=8)
+    task = tasks.registry()["bbob-f8-d2"]
+    assert len(units) == len(values) == 8 and np.all((np.array(units) >= 0) & (np.array(units) <= 1))
+    again = [task.objective({"x0": -5 + 10 * u[0], "x1": -5 + 10 * u[1]}) for u in units]
+    assert again == pytest.approx(values)
+    assert units[0] == pytest.approx([0.5, 0.5])  # the GP's design starts at the centre

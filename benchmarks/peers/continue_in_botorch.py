@@ -1,0 +1,159 @@
+"""Continue shoal's own GP runs with BoTorch's model and acquisition, from the same history.
+
+Ax leads on some BBOB tasks. Is that its initial design, or what its model and acquisition do with
+the same points? This runs shoal's GP on a task and seed for ``--budget`` trials, keeps its first
+``--start`` trials, and lets BoTorch propose the rest in the Ax env (``benchmarks/peers/envs.py ax``)
+the way Ax's default strategy does: ``SingleTaskGP`` with its default kernel and priors, values
+clipped at Q3 + 1.5 IQR on the bad side (Ax's automatic winsorization) and standardized, then
+``qLogNoisyExpectedImprovement`` maximized by ``optimize_acqf`` (20 restarts from 1,024 raw samples).
+
+    PYTHONPATH=src .venv/bin/python benchmarks/peers/continue_in_botorch.py \
+        --task bbob-f15-d10 --seeds 5 --start 10 --budget 60
+
+Only tasks whose dimensions are all linear floats (the BBOB functions) are supported: their unit
+cube is the same for both. Prints, per seed, the best value of shoal's run at ``--start`` and at
+``--budget``, and BoTorch's at ``--budget``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import subprocess
+import sys
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from peers import envs  # noqa: E402
+from peers.tasks import registry  # noqa: E402
+
+RAW_SAMPLES = 1024
+RESTARTS = 20
+
+
+def _bounds(task_name: str) -> np.ndarray:
+    import shoal
+
+    if task_name not in registry():
+        raise ValueError(f"--task {task_name}: no such task (benchmarks/peers/run.py --list lists them)")
+    rows = []
+    for name, dim in registry()[task_name].space.items():
+        if not isinstance(dim, shoal.Float) or dim.scale != "linear" or dim.step is not None:
+            raise ValueError(f"--task {task_name}: dimension {name!r} is not a linear float; "
+                             "only all-float linear tasks such as bbob-* are supported")
+        rows.append((dim.low, dim.high))
+    return np.array(rows, dtype=float)
+
+
+def _evaluate(task_name: str, bounds: np.ndarray, unit: np.ndarray) -> float:
+    task = registry()[task_name]
+    values = bounds[:, 0] + unit * (bounds[:, 1] - bounds[:, 0])
+    config = {name: float(v) for name, v in zip(task.space, values, strict=True)}
+    return float(task.objective(config))
+
+
+def shoal_history(task_name: str, seed: int, budget: int) -> tuple[list[list[float]], list[float]]:
+    """Unit-cube points and values of shoal's GP run (the peers benchmark's adapter, same seed)."""
+    from peers.optimizers import ShoalAdapter
+    from shoal.samplers import GP
+
+    task, bounds = registry()[task_name], _bounds(task_name)
+    adapter = ShoalAdapter(task.space, seed, GP())
+    units, values = [], []
+    for _ in range(budget):
+        handle, config = adapter.ask()
+        value = float(task.objective(config))
+        adapter.tell(handle, value)
+        units.append([(config[n] - lo) / (hi - lo) for n, (lo, hi) in zip(task.space, bounds, strict=True)])
+        values.append(value)
+    return units, values
+
+
+def continue_with_botorch(task_name: str, units: list[list[float]], values: list[float], budget: int,
+                          seed: int) -> list[float]:
+    """BoTorch's proposals from the given history up to ``budget`` trials (run inside the Ax env)."""
+    import torch
+    from botorch.acquisition.logei import qLogNoisyExpectedImprovement
+    from botorch.fit import fit_gpytorch_mll
+    from botorch.models import SingleTaskGP
+    from botorch.models.transforms import Standardize
+    from botorch.optim import optimize_acqf
+    from gpytorch.mlls import ExactMarginalLogLikelihood
+
+    warnings.filterwarnings("ignore")  # BoTorch's restarts of failed line searches, as in the Ax adapter
+    torch.set_num_threads(1)
+    torch.manual_seed(seed)
+    bounds = _bounds(task_name)
+    x, y = [list(u) for u in units], list(values)
+    box = torch.tensor([[0.0] * len(bounds), [1.0] * len(bounds)], dtype=torch.double)
+    while len(y) < budget:
+        q1, q3 = np.percentile(y, 25, method="lower"), np.percentile(y, 75, method="higher")
+        clipped = np.minimum(y, q3 + 1.5 * (q3 - q1))
+        tx = torch.tensor(x, dtype=torch.double)
+        ty = -torch.tensor(clipped, dtype=torch.double)[:, None]  # BoTorch maximizes
+        model = SingleTaskGP(tx, ty, outcome_transform=Standardize(1))
+        fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model))
+        acquisition = qLogNoisyExpectedImprovement(model, tx)
+        candidate, _ = optimize_acqf(acquisition, box, q=1, num_restarts=RESTARTS, raw_samples=RAW_SAMPLES)
+        unit = candidate[0].numpy()
+        x.append(unit.tolist())
+        y.append(_evaluate(task_name, bounds, unit))
+    return y
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--task", default="bbob-f15-d10")
+    parser.add_argument("--seeds", type=int, default=5, help="seeds 0..N-1")
+    parser.add_argument("--start", type=int, default=10, help="trials of shoal's run BoTorch starts from")
+    parser.add_argument("--budget", type=int, default=60)
+    parser.add_argument("--inside", help=argparse.SUPPRESS)  # a history file: continue it in the Ax env
+    args = parser.parse_args(argv)
+    if args.inside:
+        history = json.loads(Path(args.inside).read_text())
+        values = continue_with_botorch(args.task, history["units"], history["values"], args.budget,
+                                       history["seed"])
+        Path(args.inside).write_text(json.dumps({**history, "botorch": values}))
+        return 0
+    try:  # bad input is refused before anything runs: one line, exit code 2
+        if args.start < 2 or args.budget <= args.start:
+            raise ValueError(f"--start {args.start}: must be >= 2 and below --budget ({args.budget})")
+        _bounds(args.task)
+        problem = envs.problem("ax")
+        if problem:
+            raise ValueError(f"the Ax env is needed: {problem}")
+    except ValueError as exc:
+        print(f"continue_in_botorch: {exc}", file=sys.stderr)
+        return 2
+    src = str(Path(__file__).resolve().parents[2] / "src")
+    rows = []
+    for seed in range(args.seeds):
+        units, values = shoal_history(args.task, seed, args.budget)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "history.json"
+            path.write_text(json.dumps({"units": units[:args.start], "values": values[:args.start],
+                                        "seed": seed}))
+            subprocess.run([str(envs.python("ax")), __file__, "--task", args.task, "--budget",
+                            str(args.budget), "--inside", str(path)],
+                           env={"PYTHONPATH": src, "OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"},
+                           check=True)
+            botorch = json.loads(path.read_text())["botorch"]
+        rows.append((min(values[:args.start]), min(values), min(botorch)))
+        print(f"seed {seed}: best after {args.start} {rows[-1][0]:.2f}; at {args.budget}: "
+              f"shoal {rows[-1][1]:.2f}, BoTorch {rows[-1][2]:.2f}", flush=True)
+    mean = np.mean(rows, axis=0)
+    wins = sum(b < s for _, s, b in rows)
+    print(f"{args.task}, {args.seeds} seeds, from shoal's first {args.start} trials to {args.budget}: "
+          f"mean best shoal {mean[1]:.2f}, BoTorch {mean[2]:.2f} (BoTorch lower on {wins} of "
+          f"{len(rows)} seeds){'' if math.isfinite(mean[2]) else ' (a run failed)'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
