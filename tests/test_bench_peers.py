@@ -299,3 +299,17 @@ def test_continue_in_botorch_records_shoals_run_on_the_unit_cube():
     again = [task.objective({"x0": -5 + 10 * u[0], "x1": -5 + 10 * u[1]}) for u in units]
     assert again == pytest.approx(values)
     assert units[0] == pytest.approx([0.5, 0.5])  # the GP's design starts at the centre
+
+
+def test_gp_acquisition_gap_measures_each_model_proposal_and_restores_the_search(capsys):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    import gp_acquisition_gap
+
+    import shoal.samplers._gp_acquisition as acquisition
+
+    before = acquisition.Acquisition.maximize, acquisition._N_REFINE
+    assert gp_acquisition_gap.main(["--task", "bbob-f8-d2", "--budget", "9", "--extra", "64",
+                                    "--starts", "6"]) == 0
+    assert "bbob-f8-d2 seed 0: 4 model proposals" in capsys.readouterr().out  # 9 trials, a 5-trial design
+    assert (acquisition.Acquisition.maximize, acquisition._N_REFINE) == before
+    assert gp_acquisition_gap.main(["--task", "nope"]) == 2
