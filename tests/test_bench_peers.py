@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -313,3 +314,14 @@ def test_gp_acquisition_gap_measures_each_model_proposal_and_restores_the_search
     assert "bbob-f8-d2 seed 0: 4 model proposals" in capsys.readouterr().out  # 9 trials, a 5-trial design
     assert (acquisition.Acquisition.maximize, acquisition._N_REFINE) == before
     assert gp_acquisition_gap.main(["--task", "nope"]) == 2
+
+
+def test_continue_in_botorch_targets_clip_the_bad_tail_as_ax_does():
+    from peers import continue_in_botorch
+
+    values = [1.0, 2.0, 3.0, 4.0, 100.0]  # Q1 2, Q3 4: clipped at 4 + 1.5 * 2 = 7
+    assert continue_in_botorch._targets(values, "none").tolist() == [1.0, 2.0, 3.0, 4.0, 7.0]
+    logs = continue_in_botorch._targets(values, "log-outputs")  # in log: clipped at log 4 + 1.5 log 2
+    assert logs[-1] == pytest.approx(math.log(4.0) + 1.5 * math.log(2.0)) and logs[0] == 0.0
+    with pytest.raises(ValueError, match="log-outputs"):
+        continue_in_botorch._targets([1.0, -2.0], "log-outputs")
