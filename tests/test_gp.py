@@ -97,42 +97,6 @@ def test_beyond_a_hundred_points_hyperparameters_are_refitted_once_the_data_grew
     assert again.fitted_on == 420 and not np.array_equal(again.theta, subset)
 
 
-def test_fresh_fits_start_from_short_length_scales_not_from_the_last_fit(monkeypatch) -> None:
-    prior = gm.Prior.for_groups(3)
-    start = prior.short_start(3)
-    assert np.allclose(np.exp(start[:3]), np.exp(prior.length_mean - prior.length_sd**2))
-    assert np.array_equal(start[3:], prior.mode(3)[3:])
-    space = shoal.Space({f"x{i}": shoal.Float(0, 1) for i in range(3)})
-    enc, rng = Encoder(space), np.random.default_rng(0)
-    x = rng.random((130, 3))
-    y = np.sin(6 * x[:, 0]) + x[:, 1] ** 2 + 0.1 * rng.normal(size=130)
-    seen_starts = []
-    real_fit = gm.fit_hyperparameters
-
-    def recording(*args, starts, **kwargs):
-        seen_starts.append([np.array(s) for s in starts])
-        return real_fit(*args, starts=starts, **kwargs)
-
-    monkeypatch.setattr(gm, "fit_hyperparameters", recording)
-
-    def fit(n: int, cache: dict, fresh: bool) -> np.ndarray:
-        seen_starts.clear()
-        return fit_targets(x[:n], y[:n], enc, np.random.default_rng(1), cache, ("s",), refit=False,
-                           fresh=fresh).theta
-
-    stale = {("s", 3, "identity"): np.r_[np.log([50.0, 50.0, 50.0]), 3.0, math.log(0.5)]}
-    fresh_theta = fit(40, dict(stale), fresh=True)
-    assert all(len(s) == 1 and np.array_equal(s[0], start) for s in seen_starts)  # the last fit unused
-    assert np.array_equal(fresh_theta, fit(40, {}, fresh=True))
-    fit(40, dict(stale), fresh=False)
-    assert np.array_equal(seen_starts[0][0], stale[("s", 3, "identity")])  # warm: from the last fit
-    cache: dict = {}
-    fit(110, cache, fresh=True)
-    assert any(np.array_equal(s[0], start) for s in seen_starts)  # the first fit beyond 100 points
-    fit(120, cache, fresh=True)  # grown 5 %: beyond 100 points refits start from the last fit (speed)
-    assert seen_starts and not any(np.array_equal(s[0], start) for s in seen_starts)
-
-
 def test_posterior_and_log_ei_gradients_match_finite_differences() -> None:
     x, y, groups = _problem()
     post = gm.Posterior(x, y, np.r_[np.log([0.3, 0.7, 1.2]), 0.2, math.log(1e-2)], groups)

@@ -48,14 +48,6 @@ class Prior:
         """The prior's mode; with ``n_warped`` warped columns, their identity warps after it."""
         return np.r_[np.full(n_groups, self.length_mean), 0.0, self.noise_mean, np.zeros(2 * n_warped)]
 
-    def short_start(self, n_groups: int, n_warped: int = 0) -> np.ndarray:
-        """``mode`` with the length scales at the log-normal prior's mode, exp(mean - sd^2) (about a
-        quarter of its median): a fit from there settles on a rougher optimum of the likelihood when the
-        data hold one, where a fit from the median or the last fit stays on a smooth one."""
-        theta = self.mode(n_groups, n_warped)
-        theta[:n_groups] -= self.length_sd**2
-        return theta
-
     def bounds(self, n_groups: int, n_warped: int = 0) -> list[tuple[float, float]]:
         kernel = [(math.log(1e-2), math.log(1e2))] * (n_groups + 1) + [(math.log(1e-8), 0.0)]
         return kernel + [_warp.BOUNDS] * (2 * n_warped)

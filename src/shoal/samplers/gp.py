@@ -5,16 +5,10 @@
   dimensions held at a placeholder plus an "active" column per condition (see ``_gp_space``).
 - Model: Matern-5/2 with one length scale per dimension (one per choice), signal variance and
   noise, fitted by maximizing the marginal likelihood plus log-normal priors (L-BFGS-B, analytic
-  gradients over the n(n-1)/2 kernel pairs). Up to 100 points every fit starts afresh from short
-  length scales (the length prior's mode, a quarter of its median: ``Prior.short_start``), not from
-  the last fit. On a multimodal function the likelihood of a few dozen points often has a smooth
-  optimum (the bumps read as noise) and a rougher one; a fit warm-started from the last one stayed
-  on the smooth one, whose confident bowl kept the search in one basin (BoTorch, which Ax runs,
-  also fits afresh at every proposal). Peers benchmark, 20 seeds: BBOB 77.4 -> 81.7, synthetic
-  89.7 -> 88.6 with more runs better than worse (RESULTS.md, "The GP fits afresh from short length
-  scales"). Beyond 100 points the fit is redone, from the last fit, only once the data grew 5% since
-  the last one (``REUSE_FROM``); in between, the posterior conditions on every point with the last
-  fit's hyperparameters.
+  gradients over the n(n-1)/2 kernel pairs, warm-started from the previous fit and from the prior
+  mode every tenth trial). Beyond 100 points the fit is redone only once the data grew 5% since the
+  last one (``REUSE_FROM``); in between, the posterior conditions on every point with the last fit's
+  hyperparameters.
 - Inputs are not warped (``MOGP``'s models are): a fitted Kumaraswamy warp per numeric column lowered
   the peers benchmark's score on every group (10 seeds: BBOB 78.6 -> 66.8, synthetic 92.0 -> 87.6;
   integers only, scikit-learn tasks 67.0 -> 64.7). Likely why: one optimum needs the model right only
@@ -240,7 +234,6 @@ def fit_targets(
     allow_log: bool = True,
     warped: bool = True,
     warp_inputs: bool = False,
-    fresh: bool = False,
     seen: int | None = None,
 ) -> Fit:
     """The ``Fit`` (modelled targets, hyperparameters, ...) of minimization targets ``y`` at ``x``: of the
@@ -249,11 +242,9 @@ def fit_targets(
     ``warped=False`` the targets are modelled as given (already standardized); ``warp_inputs`` fits an
     input warp of every numeric column with the kernel (``_gp_warp``). ``cache`` keeps the
     last fit under ``key + (n_groups, transform)`` as a warm start; ``refit`` also starts from the
-    prior mode. With ``fresh``, every fit up to ``REUSE_FROM`` points starts from short length scales
-    instead (``Prior.short_start``; see the module docstring). Beyond ``REUSE_FROM`` points, the last
-    fit is reused until the study has grown by ``REFIT_GROWTH`` since it: ``seen`` is the study's size
-    (default: the points given), so a study fitted on a subset of ``max_points`` still refits as it
-    grows."""
+    prior mode. Beyond ``REUSE_FROM`` points, the last fit is reused until the study has grown by
+    ``REFIT_GROWTH`` since it: ``seen`` is the study's size (default: the points given), so a study
+    fitted on a subset of ``max_points`` still refits as it grows."""
     transforms = output_transforms(y, allow_log=allow_log) if warped else [("given", y, 0.0)]
     seen = len(y) if seen is None else seen
     last = cache.get((*key, enc.n_groups, "last", allow_log))  # (study size, transform) of the last fit
@@ -273,12 +264,9 @@ def fit_targets(
         z, warp_jac = warp_with_jacobian(transformed) if warped else (transformed, 0.0)
         cache_key = (*key, enc.n_groups, name)
         cached = cache.get(cache_key)
-        if fresh and not large:
-            starts = [prior.short_start(enc.n_groups, n_warped)]
-        else:
-            starts = [cached] if cached is not None else []
-            if cached is None or (refit and not large):
-                starts.append(prior.mode(enc.n_groups, n_warped))
+        starts = [cached] if cached is not None else []
+        if cached is None or (refit and not large):
+            starts.append(prior.mode(enc.n_groups, n_warped))
         try:
             theta = gm.fit_hyperparameters(x, z, rng, enc.groups, starts=starts, restarts=0, prior=prior,
                                           pairs=pairs, ftol=REFIT_FTOL if large else None,
@@ -469,8 +457,7 @@ class GP(GPFamily):
         """(warped targets, hyperparameters) of the output transform (``output_transforms``) whose
         fit has the highest penalized marginal likelihood of the raw targets (Jacobian included)."""
         return fit_targets(x, y, enc, rng, self._theta, (context.study_name,),
-                           refit=context.trial_number % 10 == 0, warp_inputs=self.warp_inputs, fresh=True,
-                           seen=seen)
+                           refit=context.trial_number % 10 == 0, warp_inputs=self.warp_inputs, seen=seen)
 
     def _candidates(self, enc: Encoder, top: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         return candidate_points(enc, top, rng, self.n_candidates)
