@@ -54,26 +54,29 @@ def _bounds(task_name: str) -> np.ndarray:
     return np.array(rows, dtype=float)
 
 
-def _evaluate(task_name: str, bounds: np.ndarray, unit: np.ndarray) -> float:
+def _evaluate(task_name: str, unit: np.ndarray) -> float:
+    import shoal
+
     task = registry()[task_name]
-    values = bounds[:, 0] + unit * (bounds[:, 1] - bounds[:, 0])
-    config = {name: float(v) for name, v in zip(task.space, values, strict=True)}
-    return float(task.objective(config))
+    return float(task.objective(shoal.Space(dict(task.space)).decode(unit)[0]))
 
 
 def shoal_history(task_name: str, seed: int, budget: int) -> tuple[list[list[float]], list[float]]:
     """Unit-cube points and values of shoal's GP run (the peers benchmark's adapter, same seed)."""
+    import shoal
     from peers.optimizers import ShoalAdapter
     from shoal.samplers import GP
 
-    task, bounds = registry()[task_name], _bounds(task_name)
+    _bounds(task_name)  # only all-float linear tasks: their unit cube is BoTorch's box
+    task = registry()[task_name]
+    space = shoal.Space(dict(task.space))
     adapter = ShoalAdapter(task.space, seed, GP())
     units, values = [], []
     for _ in range(budget):
         handle, config = adapter.ask()
         value = float(task.objective(config))
         adapter.tell(handle, value)
-        units.append([(config[n] - lo) / (hi - lo) for n, (lo, hi) in zip(task.space, bounds, strict=True)])
+        units.append(space.encode(config).tolist())
         values.append(value)
     return units, values
 
@@ -162,7 +165,7 @@ def continue_with_botorch(task_name: str, units: list[list[float]], values: list
         candidate, _ = optimize_acqf(acquisition, box, q=1, num_restarts=RESTARTS, raw_samples=RAW_SAMPLES)
         unit = candidate[0].numpy()
         x.append(unit.tolist())
-        y.append(_evaluate(task_name, bounds, unit))
+        y.append(_evaluate(task_name, unit))
     return y
 
 
