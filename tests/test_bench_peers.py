@@ -316,6 +316,19 @@ def test_gp_acquisition_gap_measures_each_model_proposal_and_restores_the_search
     assert gp_acquisition_gap.main(["--task", "nope"]) == 2
 
 
+def test_gp_on_bounds_counts_the_model_proposals_on_a_face(capsys):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    import gp_on_bounds
+
+    on, total, early_on, early_total, _ = gp_on_bounds.count("bbob-f8-d2", 1, 12)
+    assert total == early_total == 7  # 12 trials, a 5-trial design
+    assert 0 <= early_on == on <= total
+    assert gp_on_bounds.main(["--tasks", "bbob-f8-d2", "--seeds", "1", "--budget", "8"]) == 0
+    assert "bbob-f8-d2: " in capsys.readouterr().out
+    assert gp_on_bounds.main(["--tasks", "nope"]) == 2
+    assert gp_on_bounds.main(["--tasks", "bbob-f8-d2", "--seeds", "0"]) == 2
+
+
 def test_continue_in_botorch_targets_clip_the_bad_tail_as_ax_does():
     from peers import continue_in_botorch
 
