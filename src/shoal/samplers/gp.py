@@ -9,15 +9,6 @@
   mode every tenth trial). Beyond 100 points the fit is redone only once the data grew 5% since the
   last one (``REUSE_FROM``); in between, the posterior conditions on every point with the last fit's
   hyperparameters.
-- Prior mean: the median modelled value of the initial design (``design_level``), not the median
-  of all trials. Far from every observed point the posterior reverts to its prior mean while its
-  variance grows; once the search has gathered good trials, the median of all is better than what an
-  unexplored point is likely to score, and expected improvement sent most proposals to the faces
-  and corners of the box (on 5- and 10-d BBOB functions 72-85 % of them had a coordinate on a
-  bound). The design's points are a uniform sample, so their median is what a point nobody has
-  looked at scores. Peers benchmark, 20 seeds: BBOB 77.2 -> 82.7, synthetic 89.9 -> 93.8; 10 seeds:
-  scikit-learn level (54.4 -> 53.5), the same classifiers scored by log-loss 57.0 -> 60.5 (RESULTS.md,
-  "The prior mean at the design's median").
 - Inputs are not warped (``MOGP``'s models are): a fitted Kumaraswamy warp per numeric column lowered
   the peers benchmark's score on every group (10 seeds: BBOB 78.6 -> 66.8, synthetic 92.0 -> 87.6;
   integers only, scikit-learn tasks 67.0 -> 64.7). Likely why: one optimum needs the model right only
@@ -188,14 +179,6 @@ def _config_key(config: dict[str, Any]) -> str:
 def default_n_startup(enc: Encoder) -> int:
     """Initial-design trials before a GP models: one more than the modelled dimensions, 5 to 10."""
     return min(10, max(5, enc.n_groups + 1))
-
-
-def design_level(z: np.ndarray, idx: np.ndarray, n_init: int) -> float:
-    """The median modelled target of the first ``n_init`` trials (the initial design) among the
-    points ``idx`` that ``z`` holds; 0 (the median of all) when none of them is there. The GP's
-    prior mean is moved to it (see the module docstring)."""
-    design = z[idx < n_init]
-    return float(np.median(design)) if len(design) else 0.0
 
 
 def in_initial_design(n_scored: int, n_running: int, n_init: int) -> bool:
@@ -448,13 +431,11 @@ class GP(GPFamily):
         self, context: SamplingContext, enc: Encoder, trials: list[Trial], n_scored: int
     ) -> tuple[np.ndarray, str]:
         rng = self.rng_for(context, _FIT_STREAM)
-        n_init = self.n_startup if self.n_startup is not None else default_n_startup(enc)
         y = self._targets(trials, n_scored, context.direction == MAXIMIZE)
         idx = self._subset(trials, y, rng)
         u_obs, act_obs = enc.from_trials([trials[i] for i in idx])
         x = enc.features(u_obs, act_obs)
         z, theta, transform, fitted_on = self._fit(context, enc, x, y[idx], rng, len(trials))
-        z = z - design_level(z, idx, n_init)
         post = gm.Posterior(x, z, theta, enc.groups, enc.warp_cols)
         best = float(post.predict(x)[0].min())  # the incumbent as the model sees it (noise-robust)
         tried = u_obs
