@@ -42,7 +42,7 @@ def count(task_name: str, seeds: int, budget: int) -> tuple[int, int, int, int, 
             trial = adapter.study.trials[-1]
             if "log EI" not in (trial.proposed_by or ""):
                 continue
-            unit = np.asarray(list(trial.unit.values()) if isinstance(trial.unit, dict) else trial.unit)
+            unit = np.fromiter(trial.unit.values(), dtype=float)
             on_bound = bool(np.any((unit <= 1e-9) | (unit >= 1 - 1e-9)))
             on, total = on + on_bound, total + 1
             if i < 20:

@@ -35,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from peers import envs  # noqa: E402
 from peers.tasks import registry  # noqa: E402
+from shoal import Space  # noqa: E402
 
 RAW_SAMPLES = 1024
 RESTARTS = 20
@@ -54,22 +55,18 @@ def _bounds(task_name: str) -> np.ndarray:
     return np.array(rows, dtype=float)
 
 
-def _evaluate(task_name: str, unit: np.ndarray) -> float:
-    import shoal
-
-    task = registry()[task_name]
-    return float(task.objective(shoal.Space(dict(task.space)).decode(unit)[0]))
+def _evaluate(task_name: str, space: Space, unit: np.ndarray) -> float:
+    return float(registry()[task_name].objective(space.decode(unit)[0]))
 
 
 def shoal_history(task_name: str, seed: int, budget: int) -> tuple[list[list[float]], list[float]]:
     """Unit-cube points and values of shoal's GP run (the peers benchmark's adapter, same seed)."""
-    import shoal
     from peers.optimizers import ShoalAdapter
     from shoal.samplers import GP
 
     _bounds(task_name)  # only all-float linear tasks: their unit cube is BoTorch's box
     task = registry()[task_name]
-    space = shoal.Space(dict(task.space))
+    space = Space(dict(task.space))
     adapter = ShoalAdapter(task.space, seed, GP())
     units, values = [], []
     for _ in range(budget):
@@ -149,6 +146,7 @@ def continue_with_botorch(task_name: str, units: list[list[float]], values: list
     torch.set_num_threads(1)
     torch.manual_seed(seed)
     bounds = _bounds(task_name)
+    space = Space(dict(registry()[task_name].space))
     x, y = [list(u) for u in units], list(values)
     box = torch.tensor([[0.0] * len(bounds), [1.0] * len(bounds)], dtype=torch.double)
     while len(y) < budget:
@@ -165,7 +163,7 @@ def continue_with_botorch(task_name: str, units: list[list[float]], values: list
         candidate, _ = optimize_acqf(acquisition, box, q=1, num_restarts=RESTARTS, raw_samples=RAW_SAMPLES)
         unit = candidate[0].numpy()
         x.append(unit.tolist())
-        y.append(_evaluate(task_name, unit))
+        y.append(_evaluate(task_name, space, unit))
     return y
 
 
