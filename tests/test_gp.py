@@ -18,6 +18,7 @@ from scipy.stats import multivariate_normal, norm
 
 import shoal
 from shoal.samplers import _gp_math as gm
+from shoal.samplers._gp_mean import BowlMean, fit_bowl
 from shoal.samplers._gp_space import Encoder
 from shoal.samplers.base import SamplingContext
 from shoal.samplers.gp import GP, fit_targets, output_transforms, warp, warp_with_jacobian
@@ -73,6 +74,89 @@ def test_likelihood_on_pairs_equals_the_gaussian_density_of_the_full_kernel_matr
     expected = -multivariate_normal(np.zeros(len(y)), k).logpdf(y)
     value, _ = gm.neg_log_posterior(theta, gm.pair_sq_diffs(x, groups, 3), y, prior)
     assert value == pytest.approx(expected, abs=1e-6)
+
+
+def _white_linv(x: np.ndarray) -> np.ndarray:
+    """L^-1 of a nearly white kernel matrix at ``x``: its GLS is ordinary least squares."""
+    k = gm.matern52(x, x, np.full(x.shape[1], 0.05), 1e-6)
+    k[np.diag_indices(len(x))] += 1e-2
+    return np.linalg.inv(np.linalg.cholesky(k))
+
+
+def test_the_bowl_mean_recovers_its_depth_and_never_bends_down() -> None:
+    x = np.random.default_rng(0).random((40, 3))
+    linv, cols = _white_linv(x), np.array([0, 1, 2])
+    bowl = fit_bowl(linv, x, 2.0 + 3.0 * ((x - 0.5) ** 2).sum(axis=1), cols)
+    assert bowl.level == pytest.approx(2.0) and bowl.curvature == pytest.approx(3.0)
+    centre, corner = np.full((1, 3), 0.5), np.zeros((1, 3))
+    assert bowl.value(corner)[0] == pytest.approx(2.0 + 3.0 * 0.75)
+    assert np.allclose(bowl.gradient(centre), 0.0)
+    dome = fit_bowl(linv, x, -4.0 * ((x - 0.5) ** 2).sum(axis=1), cols)  # best on the faces
+    assert dome.curvature == pytest.approx(0.0, abs=1e-9)
+    only_x = fit_bowl(linv, x, 5.0 * (x[:, 0] - 0.5) ** 2, np.array([0]))  # other columns left out
+    assert only_x.curvature == pytest.approx(5.0) and np.allclose(only_x.gradient(x)[:, 1:], 0.0)
+
+
+def test_far_from_the_data_the_posterior_reverts_to_the_bowl_and_its_gradients_hold() -> None:
+    x, y, groups = _problem()
+    theta = np.r_[np.log([0.1, 0.1, 1.2]), 0.0, math.log(1e-2)]
+    bowl = BowlMean(np.array([0, 1]), 0.5, 4.0)
+    post = gm.Posterior(x, y, theta, groups).with_mean(bowl)
+    far = np.array([[-3.0, -3.0, 1 / math.sqrt(2), 0.0], [4.0, 4.0, 0.0, 1 / math.sqrt(2)]])
+    assert np.allclose(post.predict(far)[0], bowl.value(far), atol=1e-6)
+    assert np.allclose(post.predict(x)[0], gm.Posterior(x, y, theta, groups, mean=bowl).predict(x)[0])
+    assert not np.allclose(post.predict(x)[0], gm.Posterior(x, y, theta, groups).predict(x)[0])
+    assert_posterior_gradients(post, np.random.default_rng(4).random((5, 4)))
+
+
+def _rippled_bowl(c: dict[str, Any]) -> float:
+    """A bowl with ripples in 5-d, its optimum well inside the box."""
+    u = np.array([c[f"x{i}"] for i in range(5)]) - 0.37
+    return float(np.sum(u**2 - 0.02 * np.cos(6 * math.pi * u)))
+
+
+def test_proposals_rarely_sit_on_a_bound_when_the_optimum_is_inside() -> None:
+    space = {f"x{i}": shoal.Float(0, 1) for i in range(5)}
+    study = shoal.Study("bounds", space, sampler=fast_gp(0))
+    study.optimize(_rippled_bowl, n_trials=40)  # with a flat mean 12-14 of 34 proposals were on a bound
+    model = [t for t in study.trials if "log EI" in (t.proposed_by or "")]
+    assert all("bowl mean" in t.proposed_by for t in model)
+    on_bound = [t for t in model if any(v in (0.0, 1.0) for v in t.config.values())]
+    assert len(on_bound) < len(model) / 6, f"{len(on_bound)} of {len(model)} proposals on a bound"
+
+
+def test_tied_values_keep_the_mean_flat_and_say_so() -> None:
+    space = {f"x{i}": shoal.Float(0, 1) for i in range(5)}
+    study = shoal.Study("steps", space, sampler=fast_gp(0))
+    calls = iter(range(10**6))
+
+    def coarser_later(c: dict[str, Any]) -> float:  # distinct values, then a stepped objective
+        return _rippled_bowl(c) if next(calls) < 10 else round(_rippled_bowl(c))
+
+    study.optimize(coarser_later, n_trials=20)
+    values = [t.value for t in study.trials]
+    tied_at = next(i for i in range(len(values)) if values[i] in values[:i])
+    model = [t for t in study.trials if "log EI" in (t.proposed_by or "")]
+    kinds = ["flat mean" if t.number > tied_at else "bowl mean" for t in model]
+    assert {"flat mean", "bowl mean"} <= set(kinds)
+    assert all(kind in t.proposed_by for kind, t in zip(kinds, model, strict=True))
+
+
+def test_failed_and_diverged_trials_do_not_count_as_ties() -> None:
+    space = {f"x{i}": shoal.Float(0, 1) for i in range(5)}
+    study = shoal.Study("fails", space, sampler=fast_gp(0))
+    calls = iter(range(10**6))
+
+    def sometimes_broken(c: dict[str, Any]) -> float:
+        k = next(calls)
+        if k in (3, 8):
+            raise FloatingPointError("diverged")
+        return math.nan if k in (4, 9) else _rippled_bowl(c)
+
+    study.optimize(sometimes_broken, n_trials=16)
+    assert sum(t.state == TrialState.FAILED for t in study.trials) == 4  # a NaN fails the trial too
+    model = [t for t in study.trials if "log EI" in (t.proposed_by or "")]
+    assert model and all("bowl mean" in t.proposed_by for t in model)
 
 
 def test_beyond_a_hundred_points_hyperparameters_are_refitted_once_the_data_grew_five_percent() -> None:
@@ -537,11 +621,13 @@ def test_each_proposal_says_what_the_model_was() -> None:
     assert design == "gp: initial Sobol design (1 of 5 trials with values)"
     growth = _history(space, 120, lambda c: math.exp(3 * c["x"] + 2 * c["y"]))
     first = sampler.propose(_ctx(space, growth, 120)).proposed_by
-    assert first == "gp: log EI of a GP on 120 trials (outputs in log)"
+    assert first == "gp: log EI of a GP on 120 trials (outputs in log; bowl mean)"
     config, unit = space.decode(np.array([0.3, 0.3]))
     growth.append(Trial(120, TrialState.RUNNING, config, unit))
     later = sampler.propose(_ctx(space, growth, 121)).proposed_by
-    assert later == "gp: log EI of a GP on 120 trials (outputs in log; 1 running trial as fantasies)"
+    assert later == ("gp: log EI of a GP on 120 trials (outputs in log; bowl mean; "
+                     "1 running trial as fantasies)")
     growth[-1] = dataclasses.replace(growth[-1], state=TrialState.COMPLETE, value=1.0)
     reused = sampler.propose(_ctx(space, growth, 122)).proposed_by
-    assert reused == "gp: log EI of a GP on 121 trials (outputs in log; hyperparameters fitted at 120 trials)"
+    assert reused == ("gp: log EI of a GP on 121 trials (outputs in log; bowl mean; "
+                      "hyperparameters fitted at 120 trials)")

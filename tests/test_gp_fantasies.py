@@ -10,22 +10,29 @@ import pytest
 import shoal
 from shoal.samplers import _gp_math as gm
 from shoal.samplers._gp_ei import FantasyLogEI, LogEI
+from shoal.samplers._gp_mean import BowlMean
 from shoal.samplers._gp_space import Encoder
 
 THETA = np.r_[np.log([0.3, 0.5]), 0.0, math.log(1e-4)]
 
 
-def _model(n: int = 15, seed: int = 0) -> tuple[Encoder, gm.Posterior, np.ndarray]:
+BOWL = BowlMean(np.array([0, 1]), 0.3, 2.0)
+
+
+def _model(
+    n: int = 15, seed: int = 0, mean: BowlMean | None = None
+) -> tuple[Encoder, gm.Posterior, np.ndarray]:
     rng = np.random.default_rng(seed)
     enc = Encoder(shoal.Space({"a": shoal.Float(0, 1), "b": shoal.Float(0, 1)}))
     x = rng.random((n, 2))
     z = np.sin(4 * x[:, 0]) + (x[:, 1] - 0.3) ** 2
     z = (z - z.mean()) / z.std()
-    return enc, gm.Posterior(x, z, THETA, enc.groups), z
+    return enc, gm.Posterior(x, z, THETA, enc.groups, mean=mean), z
 
 
-def test_joint_posterior_agrees_with_the_marginal_one() -> None:
-    _, post, _ = _model()
+@pytest.mark.parametrize("mean", [None, BOWL], ids=["zero-mean", "bowl-mean"])
+def test_joint_posterior_agrees_with_the_marginal_one(mean: BowlMean | None) -> None:
+    _, post, _ = _model(mean=mean)
     xq = np.random.default_rng(1).random((5, 2))
     mean, cov = post.joint(xq)
     marginal_mean, std = post.predict(xq)
@@ -34,22 +41,24 @@ def test_joint_posterior_agrees_with_the_marginal_one() -> None:
     assert np.all(np.linalg.eigvalsh(cov) > -1e-9)
 
 
-def test_columns_are_separate_posteriors_and_their_gradients_mix() -> None:
-    enc, post, z = _model()
+@pytest.mark.parametrize("prior_mean", [None, BOWL], ids=["zero-mean", "bowl-mean"])
+def test_columns_are_separate_posteriors_and_their_gradients_mix(prior_mean: BowlMean | None) -> None:
+    enc, post, z = _model(mean=prior_mean)
     other = np.cos(3 * post.x[:, 1])
-    both = gm.Posterior(post.x, np.column_stack([z, other]), THETA, enc.groups)
+    both = gm.Posterior(post.x, np.column_stack([z, other]), THETA, enc.groups, mean=prior_mean)
     xq = np.random.default_rng(2).random((4, 2))
     mean, std, dstd, mixture = both.predict_columns_with_grad(xq)
     first = post.predict_with_grad(xq)
-    second = gm.Posterior(post.x, other, THETA, enc.groups).predict_with_grad(xq)
+    second = gm.Posterior(post.x, other, THETA, enc.groups, mean=prior_mean).predict_with_grad(xq)
     assert np.allclose(mean, np.column_stack([first[0], second[0]]))
     assert np.allclose(std, first[1]) and np.allclose(dstd, first[3])
     weights = np.array([[0.2, 0.8]] * 4)
     assert np.allclose(mixture(weights), 0.2 * first[2] + 0.8 * second[2])
 
 
-def test_fantasy_ei_gradient_matches_finite_differences() -> None:
-    enc, post, z = _model()
+@pytest.mark.parametrize("mean", [None, BOWL], ids=["zero-mean", "bowl-mean"])
+def test_fantasy_ei_gradient_matches_finite_differences(mean: BowlMean | None) -> None:
+    enc, post, z = _model(mean=mean)
     rng = np.random.default_rng(3)
     best = float(post.predict(post.x)[0].min())
     acquisition = FantasyLogEI.of_running(enc, post, z, rng.random((3, 2)), best, rng)

@@ -65,7 +65,7 @@ class FantasyLogEI(Acquisition):
         draws = mean[:, None] + root @ rng.standard_normal((len(x_running), n_fantasies))
         targets = np.vstack([np.repeat(z[:, None], n_fantasies, axis=1), draws])
         fantasies = gm.Posterior(np.vstack([post.x, x_running]), targets, post.theta, enc.groups,
-                                 post.warp_cols)
+                                 post.warp_cols, post.mean)
         return cls(enc, fantasies, np.minimum(best, draws.min(axis=0)), rng)
 
     def values(self, x: np.ndarray) -> np.ndarray:

@@ -10,6 +10,7 @@ when numeric columns are input-warped (``_gp_warp``), by ``log a`` and then ``lo
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from scipy.special import log_ndtr
 
 from ..stats.ehvi import log_h as _log_h
 from . import _gp_warp as _warp
+from ._gp_mean import BowlMean
 
 NOISE_FLOOR = 1e-6
 _SQRT5 = math.sqrt(5.0)
@@ -282,12 +284,14 @@ class Posterior:
 
     The inverse of the Cholesky factor is formed once, on first use: an acquisition predicts at
     thousands of candidates and then at a few points per optimizer step, and a matrix product per
-    call is faster there than triangular solves (several times so for a few points).
+    call is faster there than triangular solves (several times so for a few points). The prior mean
+    is 0 unless a ``mean`` (``_gp_mean.BowlMean``, on the raw features) is given or set by
+    ``with_mean``.
     """
 
     def __init__(
         self, x: np.ndarray, y: np.ndarray, theta: np.ndarray, groups: np.ndarray | None = None,
-        warp_cols: np.ndarray | None = None,
+        warp_cols: np.ndarray | None = None, mean: BowlMean | None = None,
     ) -> None:
         g = _identity_groups(x.shape[1]) if groups is None else np.asarray(groups)
         p = int(g.max()) + 1 if len(g) else 0
@@ -309,9 +313,30 @@ class Posterior:
         chol = _cholesky(k)
         if chol is None:
             raise np.linalg.LinAlgError("posterior kernel matrix is not positive definite")
-        self.chol = chol
-        self.alpha = cho_solve((chol, True), y)
+        self.chol, self.y = chol, y
+        self.mean = mean
+        self.alpha = cho_solve((chol, True), self._residuals())
         self._linv: np.ndarray | None = None
+
+    def with_mean(self, mean: BowlMean) -> Posterior:
+        """This posterior with prior mean ``mean`` (the kernel's factorization is reused)."""
+        other = copy.copy(self)
+        other.mean = mean
+        other.alpha = cho_solve((self.chol, True), other._residuals())
+        return other
+
+    def _residuals(self) -> np.ndarray:
+        if self.mean is None:
+            return self.y
+        m = self.mean.value(self.x)
+        return self.y - (m[:, None] if self.y.ndim == 2 else m)
+
+    def _mean_at(self, xq: np.ndarray) -> np.ndarray | float:
+        """The prior mean at ``xq``, one column per target column when there are several."""
+        if self.mean is None:
+            return 0.0
+        m = self.mean.value(xq)
+        return m[:, None] if self.alpha.ndim == 2 else m
 
     def _warped(self, x: np.ndarray) -> np.ndarray:
         return _warp.warped(x, self.warp_cols, self.warp) if len(self.warp_cols) else x
@@ -342,7 +367,7 @@ class Posterior:
 
     def predict(self, xq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         ks = self._kernel(xq)
-        mean = ks @ self.alpha
+        mean = ks @ self.alpha + self._mean_at(xq)
         v = ks @ self.linv.T  # row i: L^-1 k_i
         var = np.maximum(self.variance - np.einsum("ij,ij->i", v, v), 1e-12)
         return mean, np.sqrt(var)
@@ -367,6 +392,8 @@ class Posterior:
         dvar = 2.0 * (qb.sum(axis=1)[:, None] * xqw - qb @ self.xw) * il2
         dstd = np.where((var_raw > 1e-12)[:, None], dvar / (2.0 * std[:, None]), 0.0)
         self._chain(xq, dmean, dstd)
+        if self.mean is not None:
+            mean, dmean = mean + self.mean.value(xq), dmean + self.mean.gradient(xq)
         return mean, std, dmean, dstd
 
     def joint(self, xq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -375,7 +402,7 @@ class Posterior:
         v = self.linv @ ks.T
         xqs = self._warped(xq) * self.inv_l
         prior = _kernel_of_r2(cross_r2(xqs, xqs), self.variance)
-        return ks @ self.alpha, prior - v.T @ v
+        return ks @ self.alpha + self._mean_at(xq), prior - v.T @ v
 
     def predict_columns_with_grad(
         self, xq: np.ndarray
@@ -400,9 +427,11 @@ class Posterior:
             qa = q * (weights @ self.alpha.T)
             dmean = -(qa.sum(axis=1)[:, None] * xqw - qa @ self.xw) * il2
             self._chain(xq, dmean)
+            if self.mean is not None:
+                dmean += weights.sum(axis=1)[:, None] * self.mean.gradient(xq)
             return dmean
 
-        return ks @ self.alpha, std, dstd, mixture
+        return ks @ self.alpha + self._mean_at(xq), std, dstd, mixture
 
 
 def log_ei(mean: np.ndarray, std: np.ndarray, best: float) -> np.ndarray:

@@ -25,6 +25,13 @@
   FAILED trials and values that are not finite count as ties with the worst observed value
   (the model steers away from where trials fail); PRUNED trials count with their last reported
   value; STALE ones are ignored.
+- Prior mean: a bowl, deepest at the centre of the numeric dimensions, its depth (at least 0)
+  fitted by generalized least squares (``_gp_mean``), so that far from the data the model no longer
+  expects the median and stops sending most proposals to the faces of the box (10 seeds: BBOB
+  76.1 -> 85.5, synthetic 91.2 -> 97.4). Once two trials tie the mean is flat, as before: a
+  stepped objective (an error rate, a tree that degenerates into one leaf over most of the box)
+  hides its better configurations in corners a flat mean explores (RESULTS.md, "A bowl-shaped
+  prior mean").
 - Acquisition: log EI (incumbent: the smallest posterior mean at an observed point, which
   tolerates noise) over a scrambled Sobol set plus mutations of the best points (continuous
   coordinates perturbed, discrete ones re-drawn), or over every point of a small all-discrete
@@ -77,6 +84,7 @@ from ..trial import Trial, TrialState
 from . import _gp_math as gm
 from ._gp_acquisition import Acquisition
 from ._gp_ei import FantasyLogEI, LogEI
+from ._gp_mean import fit_bowl
 from ._gp_space import Encoder
 from .base import Proposal, Sampler, SamplingContext
 from .quasirandom import QuasiRandom
@@ -437,6 +445,9 @@ class GP(GPFamily):
         x = enc.features(u_obs, act_obs)
         z, theta, transform, fitted_on = self._fit(context, enc, x, y[idx], rng, len(trials))
         post = gm.Posterior(x, z, theta, enc.groups, enc.warp_cols)
+        bowl = bool(enc.feature_of) and not _values_tie(trials, n_scored)  # ties: a stepped objective
+        if bowl:
+            post = post.with_mean(fit_bowl(post.linv, x, z, np.array(sorted(enc.feature_of.values()))))
         best = float(post.predict(x)[0].min())  # the incumbent as the model sees it (noise-robust)
         tried = u_obs
         pending = _in_flight(context)
@@ -450,7 +461,7 @@ class GP(GPFamily):
             tried = np.vstack([tried, u_all])
         unit = acquisition.maximize(
             self._candidates(enc, u_obs[np.argsort(z, kind="stable")[:5]], rng), tried)
-        return unit, _why(len(idx), len(trials), transform, fitted_on, len(pending))
+        return unit, _why(len(idx), len(trials), transform, fitted_on, len(pending), bowl)
 
     def _fit(self, context: SamplingContext, enc: Encoder, x: np.ndarray, y: np.ndarray,
              rng: np.random.Generator, seen: int | None = None) -> Fit:
@@ -467,10 +478,18 @@ class GP(GPFamily):
                 f"max_points={self.max_points}, seed={self.seed})")
 
 
-def _why(points: int, seen: int, transform: str, fitted_on: int, running: int) -> str:
-    """What a model proposal says of itself, e.g. "log EI of a GP on 40 trials (outputs in log; 3
-    running trials as fantasies)"."""
-    notes = ["outputs in log" if transform == "log" else "outputs as they are"]
+def _values_tie(trials: Sequence[Trial], n_scored: int) -> bool:
+    """Whether two of the first ``n_scored`` trials have the same finite value (failures aside)."""
+    values = np.array([_score(t) for t in trials[:n_scored]], dtype=float)
+    values = values[np.isfinite(values)]
+    return bool(np.unique(values).size < values.size)
+
+
+def _why(points: int, seen: int, transform: str, fitted_on: int, running: int, bowl: bool) -> str:
+    """What a model proposal says of itself, e.g. "log EI of a GP on 40 trials (outputs in log; bowl
+    mean; 3 running trials as fantasies)"."""
+    notes = ["outputs in log" if transform == "log" else "outputs as they are",
+             "bowl mean" if bowl else "flat mean"]
     if fitted_on != seen:
         notes.append(f"hyperparameters fitted at {fitted_on} trials")
     if running:
