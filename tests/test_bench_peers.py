@@ -208,6 +208,9 @@ def test_committed_peer_results_are_reused_merged_and_reported(tmp_path, monkeyp
     assert "hebo: 1 runs reused from" in text and "seed 0), made 2026-01-02" in text
     assert "scored apart below: hebo" in text  # one seed of two: not in the ranked table
     assert "| hebo | synthetic | 1 |" in text and "| hebo | **" not in text
+    paired = text.split("minus each peer's")[1].split("\n\n")[1].splitlines()  # scored on its one pair
+    assert paired[0] == "| peer | synthetic | all |" and paired[2].startswith("| hebo | ")
+    assert paired[2].endswith("(1) |") and len(paired) == 3
 
     _fake_peer(committed, "hebo", 1, [8.0] * 12, when="2026-01-05")  # the other seed lands
     capsys.readouterr()
@@ -218,6 +221,7 @@ def test_committed_peer_results_are_reused_merged_and_reported(tmp_path, monkeyp
     text = results.read_text()
     assert "hebo: 1 runs reused from" in text and "seed 1), made 2026-01-05" in text
     assert "scored apart" not in text
+    assert "(2) |" in text.split("minus each peer's")[1].split("\n\n")[1]  # both seeds now
     rows = [line for line in text.splitlines() if line.startswith("| hebo |")]
     assert rows and "hebo:HEBO 0.3.6" in text  # ranked with the others now, its version noted
     # The merged records: the fresh seed 0, the committed seed 1.
@@ -338,3 +342,28 @@ def test_continue_in_botorch_targets_clip_the_bad_tail_as_ax_does():
     assert logs[-1] == pytest.approx(math.log(4.0) + 1.5 * math.log(2.0)) and logs[0] == 0.0
     with pytest.raises(ValueError, match="log-outputs"):
         continue_in_botorch._targets([1.0, -2.0], "log-outputs")
+
+
+def test_paired_difference_is_the_tables_mean_with_a_bootstrap_interval():
+    task = _runs({
+        "shoal-random": [[5.0, 3.0], [5.0, 5.0], [5.0, 4.0]],  # random median after 2 trials: 4
+        "a": [[2.0, 1.0], [4.0, 4.0], [3.0, 3.0]],  # 1 -> 100, 4 -> 0, 3 -> 33.3
+        "b": [[4.0, 4.0], [4.0, 4.0], [4.0, 4.0]],  # 0 on every seed
+        "c": [[2.0, 2.0]],  # seed 0 only: 2 -> 66.7
+    })
+    final = scoring.final_scores(task, "shoal-random")
+    diff, low, high, pairs = scoring.paired_difference([task], "shoal-random", "a", "b")
+    assert diff == pytest.approx(final["a"] - final["b"]) and pairs == 3
+    assert low < diff < high and low >= 0.0 - 1e-9 and high <= 100.0 + 1e-9  # redrawn seeds of 100, 0, 33.3
+    assert scoring.paired_difference([task], "shoal-random", "a", "a")[:3] == (0.0, 0.0, 0.0)
+    # only the seeds both ran: a's seed 0 (100) against c's (66.7)
+    assert scoring.paired_difference([task], "shoal-random", "a", "c") == pytest.approx(
+        (100 / 3, 100 / 3, 100 / 3, 1))
+    assert scoring.paired_difference([task], "shoal-random", "a", "missing") is None
+    # two tasks: the mean of the task means, and a lead on every seed of every task stays above 0
+    other = dataclasses.replace(task, name="u", runs={**task.runs, "a": {s: np.array([1.0, 1.0])
+                                                                          for s in range(3)}})
+    diff2, low2, _, pairs2 = scoring.paired_difference([task, other], "shoal-random", "a", "b")
+    assert diff2 == pytest.approx((final["a"] + 100.0) / 2) and pairs2 == 6
+    assert scoring.paired_difference([other], "shoal-random", "a", "b")[:3] == pytest.approx((100, 100, 100))
+    assert low2 > 0.0

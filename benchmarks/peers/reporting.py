@@ -229,6 +229,8 @@ def build(out: Path, figures: Path, link_base: Path, budget: int | None = None,
                   f"pairs they have, next to {AUTO} on the same pairs (same normalization as above):", ""]
         lines += _table(["optimizer", "group", "runs", "score", f"{AUTO} score", f"score@{scoring.EARLY}",
                          f"{AUTO} score@{scoring.EARLY}", f"share of runs better than {AUTO}"], rows)
+    lines += _paired_rows(tasks, baseline, group_tasks, [
+        n for n in optimizers.OPTIMIZERS if n in present | set(running) and not n.startswith("shoal-")])
     # Plots.
     lines += ["", "Best-so-far curves (mean normalized score over the group's tasks and seeds):", ""]
     for g in groups:
@@ -269,6 +271,26 @@ def build(out: Path, figures: Path, link_base: Path, budget: int | None = None,
                 count = sum(1 for g in failures if (g["optimizer"], g["error"]) == key)
                 lines.append(f"- {f['optimizer']} ({count} runs, e.g. {f['task']}): {f['error'][:200]}")
     return "\n".join(line for line in lines if line is not None) + "\n", headline
+
+
+def _paired_rows(tasks: Mapping[str, scoring.TaskRuns], baseline: str, group_tasks: Mapping[str, list[str]],
+                 peers: Sequence[str]) -> list[str]:
+    """The table of shoal's default minus each peer per group, with bootstrap intervals."""
+    rows = []
+    for peer in peers:
+        row = [peer]
+        for names in group_tasks.values():
+            diff = scoring.paired_difference([tasks[t] for t in names], baseline, AUTO, peer)
+            row.append("" if diff is None else f"{diff[0]:+.1f} [{diff[1]:+.1f}, {diff[2]:+.1f}] ({diff[3]})")
+        if any(row[1:]):
+            rows.append(row)
+    if not rows:
+        return []
+    return ["", f"{AUTO}'s score minus each peer's, per group: the mean over tasks of the per-seed "
+            "differences on the (task, seed) pairs both ran, with a 95 % bootstrap interval (tasks "
+            "drawn with replacement, then each drawn task's seeds; 2,000 draws) and the number of "
+            "pairs. An interval above 0 is a lead beyond the spread of tasks and seeds:", "",
+            *_table(["peer", *group_tasks], rows)]
 
 
 def _peer_overhead(path: Path) -> list[str]:

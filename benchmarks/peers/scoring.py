@@ -142,3 +142,39 @@ def summarize(tasks: Mapping[str, TaskRuns], baseline: str, ranked: Iterable[str
     for name, t in tasks.items():
         groups[t.group].append(name)
     return Summary(scores, early, rank_table, dict(groups))
+
+
+def seed_scores(task: TaskRuns, baseline: str, optimizer: str) -> dict[int, float]:
+    """Seed -> ``optimizer``'s normalized score at its full budget on that seed (``final_scores`` is
+    their mean)."""
+    best, random_median = anchors(task, baseline)
+    out = {}
+    for seed, values in task.runs[optimizer].items():
+        last = min(len(values), len(random_median)) - 1
+        out[seed] = float(normalize(np.min(values[:last + 1]), best, random_median[last]))
+    return out
+
+
+def paired_difference(tasks: Iterable[TaskRuns], baseline: str, a: str, b: str, draws: int = 2000,
+                      seed: int = 0) -> tuple[float, float, float, int] | None:
+    """``a``'s score minus ``b``'s, per task the mean over the seeds both ran, then the mean over tasks
+    (as the group tables average), with a 95 % bootstrap interval (tasks drawn with replacement, then
+    each drawn task's seeds) and the number of (task, seed) pairs: (difference, low, high, pairs).
+    None where no task has both."""
+    diffs = []
+    for task in tasks:
+        if a in task.runs and b in task.runs:
+            score_a, score_b = seed_scores(task, baseline, a), seed_scores(task, baseline, b)
+            common = sorted(set(score_a) & set(score_b))
+            if common:
+                diffs.append(np.array([score_a[s] - score_b[s] for s in common]))
+    if not diffs:
+        return None
+    rng = np.random.default_rng(seed)
+    # per task, the mean of its seeds redrawn, once per bootstrap draw: shape (tasks, draws)
+    redrawn = np.array([d[rng.integers(len(d), size=(draws, len(d)))].mean(axis=1) for d in diffs])
+    picks = rng.integers(len(diffs), size=(draws, len(diffs)))
+    boots = redrawn[picks, np.arange(draws)[:, None]].mean(axis=1)
+    low, high = np.percentile(boots, [2.5, 97.5])
+    pairs = sum(len(d) for d in diffs)
+    return float(np.mean([d.mean() for d in diffs])), float(low), float(high), pairs
