@@ -64,10 +64,12 @@ def test_bbob_instances_have_their_optimum_at_xopt():
         assert f(f.xopt) == pytest.approx(0.0, abs=1e-9)
         assert f(f.xopt + 0.5) > 0
         assert np.all(np.abs(f.xopt) <= 4)
+        steps = np.random.default_rng(fid).normal(scale=0.05, size=(20, 5))
+        assert min(f(f.xopt + step) for step in steps) > 0  # a minimum, not a saddle
     again = bbob.make_instance(15, 5)
     assert np.array_equal(again.xopt, bbob.make_instance(15, 5).xopt)  # an instance is fixed by its numbers
     with pytest.raises(ValueError, match="fid"):
-        bbob.make_instance(3, 5)
+        bbob.make_instance(4, 5)
 
 
 def test_synthetic_functions_reach_their_known_minima():

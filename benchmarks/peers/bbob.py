@@ -2,8 +2,8 @@
 
 ``cocoex`` is not installable here, so these follow Hansen et al., "Real-Parameter Black-Box
 Optimization Benchmarking 2009: Noiseless Functions Definitions" (INRIA RR-6829): f1 sphere,
-f2 separable ellipsoid, f8 Rosenbrock, f10 rotated ellipsoid, f15 rotated Rastrigin and f17 Schaffers
-F7, on [-5, 5]^d. An instance draws its optimum ``xopt`` (uniform in [-4, 4]^d, [-3, 3]^d for f8) and
+f2 separable ellipsoid, f3 separable Rastrigin, f6 attractive sector, f8 Rosenbrock, f10 rotated
+ellipsoid, f12 bent cigar, f15 rotated Rastrigin and f17 Schaffers F7, on [-5, 5]^d. An instance draws its optimum ``xopt`` (uniform in [-4, 4]^d, [-3, 3]^d for f8) and
 its rotations from a seed; ``fopt`` is 0, since the scores are relative to other runs on the same
 instance.
 """
@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-FUNCTIONS = {1: "sphere", 2: "ellipsoid", 8: "rosenbrock", 10: "ellipsoid-rot", 15: "rastrigin-rot",
-             17: "schaffers-f7"}
+FUNCTIONS = {1: "sphere", 2: "ellipsoid", 3: "rastrigin", 6: "attractive-sector", 8: "rosenbrock",
+             10: "ellipsoid-rot", 12: "bent-cigar", 15: "rastrigin-rot", 17: "schaffers-f7"}
 
 
 def t_osz(x: np.ndarray) -> np.ndarray:
@@ -90,6 +90,25 @@ def _ellipsoid(f: Instance, x: np.ndarray) -> float:
     return np.sum(_ellipsoid_weights(f.dim) * z**2)
 
 
+def _rastrigin_terms(z: np.ndarray) -> float:
+    return 10.0 * (len(z) - np.sum(np.cos(2 * np.pi * z))) + np.sum(z**2)
+
+
+def _rastrigin(f: Instance, x: np.ndarray) -> float:
+    return _rastrigin_terms(conditioning(f.dim, 10.0) * t_asy(t_osz(x - f.xopt), 0.2))
+
+
+def _attractive_sector(f: Instance, x: np.ndarray) -> float:
+    z = f.q @ (conditioning(f.dim, 10.0) * (f.r @ (x - f.xopt)))
+    s = np.where(z * f.xopt > 0, 100.0, 1.0)
+    return t_osz(np.array([np.sum((s * z) ** 2)]))[0] ** 0.9
+
+
+def _bent_cigar(f: Instance, x: np.ndarray) -> float:
+    z = f.r @ t_asy(f.r @ (x - f.xopt), 0.5)
+    return z[0] ** 2 + 1e6 * np.sum(z[1:] ** 2)
+
+
 def _rosenbrock(f: Instance, x: np.ndarray) -> float:
     z = max(1.0, np.sqrt(f.dim) / 8.0) * (x - f.xopt) + 1.0
     return np.sum(100.0 * (z[:-1] ** 2 - z[1:]) ** 2 + (z[:-1] - 1.0) ** 2)
@@ -102,7 +121,7 @@ def _ellipsoid_rot(f: Instance, x: np.ndarray) -> float:
 
 def _rastrigin_rot(f: Instance, x: np.ndarray) -> float:
     z = f.r @ (conditioning(f.dim, 10.0) * (f.q @ t_asy(t_osz(f.r @ (x - f.xopt)), 0.2)))
-    return 10.0 * (f.dim - np.sum(np.cos(2 * np.pi * z))) + np.sum(z**2)
+    return _rastrigin_terms(z)
 
 
 def _schaffers(f: Instance, x: np.ndarray) -> float:
@@ -115,8 +134,11 @@ def _schaffers(f: Instance, x: np.ndarray) -> float:
 _EVAL: dict[int, Callable[[Instance, np.ndarray], float]] = {
     1: _sphere,
     2: _ellipsoid,
+    3: _rastrigin,
+    6: _attractive_sector,
     8: _rosenbrock,
     10: _ellipsoid_rot,
+    12: _bent_cigar,
     15: _rastrigin_rot,
     17: _schaffers,
 }
