@@ -3,9 +3,10 @@
 ``cocoex`` is not installable here, so these follow Hansen et al., "Real-Parameter Black-Box
 Optimization Benchmarking 2009: Noiseless Functions Definitions" (INRIA RR-6829): f1 sphere,
 f2 separable ellipsoid, f3 separable Rastrigin, f6 attractive sector, f8 Rosenbrock, f10 rotated
-ellipsoid, f12 bent cigar, f15 rotated Rastrigin and f17 Schaffers F7, on [-5, 5]^d. An instance draws its optimum ``xopt`` (uniform in [-4, 4]^d, [-3, 3]^d for f8) and
-its rotations from a seed; ``fopt`` is 0, since the scores are relative to other runs on the same
-instance.
+ellipsoid, f12 bent cigar, f15 rotated Rastrigin and f17 Schaffers F7, on [-5, 5]^d. An instance
+draws its optimum ``xopt`` (uniform in [-4, 4]^d, [-3, 3]^d for f8) and its rotations from a seed;
+``fopt`` is 0, since the scores are relative to other runs on the same instance. The table runs f8,
+f10, f15 and f17; the others are tasks outside it (``tasks.BBOB_DEFAULT``).
 """
 
 from __future__ import annotations
