@@ -32,7 +32,7 @@ import shoal
 ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src" / "shoal"
 SUPPORTED = ("3.10", "3.11", "3.12", "3.13")
-CORE = ("numpy", "scipy", "sqlalchemy", "rich", "pyyaml", "cloudpickle")
+CORE = ("numpy", "scipy", "sqlalchemy", "rich", "pyyaml", "cloudpickle", "threadpoolctl")
 
 # The README's quickstart with examples/quickstart.py's stand-in objective (its choice is named
 # "optimizer"), once with a seeded Random sampler as in the README and once with the default (Auto:

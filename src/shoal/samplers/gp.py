@@ -122,18 +122,16 @@ _BLAS_LOCK = threading.Lock()  # one limit at a time, so concurrent asks restore
 
 
 def one_blas_thread() -> contextlib.AbstractContextManager:
-    """Run BLAS on one thread (if threadpoolctl is installed): the GP's matrices (at most
-    ``max_points`` rows) are too small to gain from threads, and on a loaded machine idle BLAS
-    threads spinning for work made a 20-trial ask ten times slower."""
+    """Run BLAS on one thread: the GP's matrices (at most ``max_points`` rows) are too small to gain
+    from threads, on a loaded machine idle BLAS threads spinning for work made a 20-trial ask ten
+    times slower, and a threaded matrix product sums in another order, so the same seed would give
+    other trials wherever BLAS got more threads (the reason threadpoolctl is a core dependency)."""
     global _controller
     if _controller is None:
-        try:
-            from threadpoolctl import ThreadpoolController
-        except ImportError:
-            _controller = False
-        else:
-            _controller = ThreadpoolController()
-    return _controller.limit(limits=1, user_api="blas") if _controller else contextlib.nullcontext()
+        from threadpoolctl import ThreadpoolController
+
+        _controller = ThreadpoolController()
+    return _controller.limit(limits=1, user_api="blas")
 
 
 def warp(y: np.ndarray) -> np.ndarray:
