@@ -18,7 +18,6 @@ from scipy.stats import multivariate_normal, norm
 
 import shoal
 from shoal.samplers import _gp_math as gm
-from shoal.samplers._gp_ei import step_margin
 from shoal.samplers._gp_mean import BowlMean, fit_bowl
 from shoal.samplers._gp_space import Encoder
 from shoal.samplers.base import SamplingContext
@@ -141,44 +140,6 @@ def test_tied_values_keep_the_mean_flat_and_say_so() -> None:
     kinds = ["flat mean" if t.number > tied_at else "bowl mean" for t in model]
     assert {"flat mean", "bowl mean"} <= set(kinds)
     assert all(kind in t.proposed_by for kind, t in zip(kinds, model, strict=True))
-
-
-def test_the_step_margin_is_the_smallest_gap_near_the_top_once_the_best_value_ties() -> None:
-    assert step_margin(np.array([0.3, 0.1, 0.2, 0.5])) == 0.0  # the best value is not tied
-    assert step_margin(np.array([0.1, 0.3, 0.1, 0.5, 0.1])) == pytest.approx(0.2)
-    # gaps among the bad values (0.9 and 0.901) are not the objective's step near its optimum
-    z = np.array([0.1, 0.1, 0.15, 0.2, 0.3, 0.9, 0.901])
-    assert step_margin(z) == pytest.approx(0.05)
-    assert step_margin(np.array([0.4, 0.4, 0.4, 0.7])) == pytest.approx(0.3)
-
-
-@given(st.lists(st.integers(0, 30), min_size=2, max_size=40))
-@settings(max_examples=200, deadline=None)
-def test_the_step_margin_is_one_of_the_objectives_own_steps(levels: list[int]) -> None:
-    z = np.array(levels, dtype=float) / 10.0
-    margin, distinct = step_margin(z), np.unique(z)
-    if np.count_nonzero(z == z.min()) < 2 or distinct.size == 1:
-        assert margin == 0.0
-    else:  # a gap the objective has between two of its four best levels, at most the first one
-        assert 0.0 < margin <= distinct[1] - distinct[0] + 1e-12
-        assert np.isclose(margin, np.diff(distinct[:4])).any()
-
-
-def test_once_the_best_value_ties_proposals_say_ei_looks_a_step_below_it() -> None:
-    space = {f"x{i}": shoal.Float(0, 1) for i in range(3)}
-    study = shoal.Study("plateau", space, sampler=fast_gp(0))
-    # an error rate in steps of 0.05 with a flat floor: several configurations reach the best value
-    study.optimize(lambda c: max(0.1, round(sum((v - 0.4) ** 2 for v in c.values()) / 0.05) * 0.05),
-                   n_trials=25)
-    model = [t for t in study.trials if "log EI" in (t.proposed_by or "")]
-    for t in model:
-        before = [u.value for u in study.trials[: t.number]]
-        tied = before.count(min(before)) > 1
-        assert ("best value tied: EI one step below it" in t.proposed_by) == tied, (t.number, before)
-    assert any("one step below" in t.proposed_by for t in model)
-    smooth = shoal.Study("smooth", space, sampler=fast_gp(0))
-    smooth.optimize(lambda c: sum((v - 0.4) ** 2 for v in c.values()), n_trials=15)
-    assert not any("one step below" in (t.proposed_by or "") for t in smooth.trials)
 
 
 def test_failed_and_diverged_trials_do_not_count_as_ties() -> None:

@@ -103,14 +103,3 @@ def test_parallel_asks_on_a_log_modelled_objective_are_distinct_and_spread(worke
     points = np.array([[t.config["x"], t.config["y"]] for t in asked])
     gaps = np.linalg.norm(points[:, None] - points[None], axis=-1) + np.eye(workers) * 10
     assert gaps.min() > 0.02
-
-
-def test_each_fantasy_measures_improvement_a_margin_below_its_incumbent() -> None:
-    enc, post, z = _model()
-    best = float(post.predict(post.x)[0].min())
-    running = np.random.default_rng(6).random((2, 2))
-    plain = FantasyLogEI.of_running(enc, post, z, running, best, np.random.default_rng(7))
-    lowered = FantasyLogEI.of_running(enc, post, z, running, best, np.random.default_rng(7), margin=0.3)
-    assert np.allclose(lowered.best, plain.best - 0.3)  # the same draws, each incumbent a step lower
-    grid = np.random.default_rng(8).random((50, 2))
-    assert np.all(lowered.values(grid) < plain.values(grid))

@@ -13,7 +13,7 @@ from . import _gp_math as gm
 from ._gp_acquisition import Acquisition
 from ._gp_space import Encoder
 
-__all__ = ["LogEI", "FantasyLogEI", "N_FANTASIES", "step_margin"]
+__all__ = ["LogEI", "FantasyLogEI", "N_FANTASIES"]
 
 #: Joint posterior draws of the running trials' values per proposal (``FantasyLogEI``).
 N_FANTASIES = 32
@@ -55,11 +55,10 @@ class FantasyLogEI(Acquisition):
     @classmethod
     def of_running(
         cls, enc: Encoder, post: gm.Posterior, z: np.ndarray, x_running: np.ndarray, best: float,
-        rng: np.random.Generator, n_fantasies: int = N_FANTASIES, margin: float = 0.0,
+        rng: np.random.Generator, n_fantasies: int = N_FANTASIES,
     ) -> FantasyLogEI:
         """Fantasies of the running trials at features ``x_running``, from ``post`` (fitted on
-        ``post.x`` with targets ``z``); ``best`` is the observed incumbent, and each fantasy's
-        incumbent is lowered by ``margin`` (``step_margin``)."""
+        ``post.x`` with targets ``z``); ``best`` is the observed incumbent."""
         mean, cov = post.joint(x_running)
         eigval, eigvec = np.linalg.eigh(0.5 * (cov + cov.T))
         root = eigvec * np.sqrt(np.maximum(eigval, 0.0))
@@ -67,7 +66,7 @@ class FantasyLogEI(Acquisition):
         targets = np.vstack([np.repeat(z[:, None], n_fantasies, axis=1), draws])
         fantasies = gm.Posterior(np.vstack([post.x, x_running]), targets, post.theta, enc.groups,
                                  post.warp_cols, post.mean)
-        return cls(enc, fantasies, np.minimum(best, draws.min(axis=0)) - margin, rng)
+        return cls(enc, fantasies, np.minimum(best, draws.min(axis=0)), rng)
 
     def values(self, x: np.ndarray) -> np.ndarray:
         mean, std = self.post.predict(x)
@@ -85,18 +84,3 @@ class FantasyLogEI(Acquisition):
         c = np.exp(log_ei - total[:, None] + log_ndtr(z) - log_hz)
         grad = (dstd * (1.0 - (c * z).sum(axis=1))[:, None] - mixture(c)) / std[:, None]
         return total - math.log(len(self.best)), grad
-
-
-def step_margin(z: np.ndarray, levels: int = 4) -> float:
-    """How far below the incumbent EI measures improvement: on a stepped objective (an error rate)
-    whose best value is tied, a plateau of incumbents, the smallest gap between its ``levels``
-    lowest distinct targets, the step by which it can improve at least; 0 otherwise.
-
-    Next to such a plateau the posterior's small spread still promises a fraction of a step, so
-    plain EI keeps proposing near-copies of the tied configurations; an error rate cannot improve by
-    less than one step. The gaps near the top estimate that step; gaps among bad values do not.
-    """
-    if np.count_nonzero(z == z.min()) < 2:
-        return 0.0
-    low = np.unique(z)[:levels]
-    return float(np.diff(low).min()) if low.size > 1 else 0.0

@@ -33,8 +33,7 @@
   the box) hides its better configurations in corners a flat mean explores (RESULTS.md, "A
   bowl-shaped prior mean").
 - Acquisition: log EI (incumbent: the smallest posterior mean at an observed point, which
-  tolerates noise; once the best value is tied, one step of the objective below it, ``step_margin``:
-  svc_digits 32 -> 62 over 20 seeds) over a scrambled Sobol set plus mutations of the best points (continuous
+  tolerates noise) over a scrambled Sobol set plus mutations of the best points (continuous
   coordinates perturbed, discrete ones re-drawn), or over every point of a small all-discrete
   space; the best few are refined by L-BFGS-B on their continuous coordinates (analytic gradient,
   discrete ones held at exact bin centres) and by a sweep over each discrete dimension's values.
@@ -84,7 +83,7 @@ from ..space import Space
 from ..trial import Trial, TrialState
 from . import _gp_math as gm
 from ._gp_acquisition import Acquisition
-from ._gp_ei import FantasyLogEI, LogEI, step_margin
+from ._gp_ei import FantasyLogEI, LogEI
 from ._gp_mean import fit_bowl
 from ._gp_space import Encoder
 from .base import Proposal, Sampler, SamplingContext
@@ -448,21 +447,19 @@ class GP(GPFamily):
         if bowl:
             post = post.with_mean(fit_bowl(post.linv, x, z, np.array(sorted(enc.feature_of.values()))))
         best = float(post.predict(x)[0].min())  # the incumbent as the model sees it (noise-robust)
-        margin = step_margin(z)  # > 0 once the best value itself is tied: a step below it
         tried = u_obs
         pending = _in_flight(context)
-        acquisition: Acquisition = LogEI(enc, post, best - margin, rng)
+        acquisition: Acquisition = LogEI(enc, post, best, rng)
         if pending:
             u_p, act_p = enc.from_trials(pending)
-            acquisition = FantasyLogEI.of_running(enc, post, z, enc.features(u_p, act_p), best, rng,
-                                                    margin=margin)
+            acquisition = FantasyLogEI.of_running(enc, post, z, enc.features(u_p, act_p), best, rng)
             tried = np.vstack([tried, u_p])
         if len(idx) < len(trials):  # the points left out of the fit must not be proposed again
             u_all, _ = enc.from_trials(trials)
             tried = np.vstack([tried, u_all])
         unit = acquisition.maximize(
             self._candidates(enc, u_obs[np.argsort(z, kind="stable")[:5]], rng), tried)
-        return unit, _why(len(idx), len(trials), transform, fitted_on, len(pending), bowl, margin > 0)
+        return unit, _why(len(idx), len(trials), transform, fitted_on, len(pending), bowl)
 
     def _fit(self, context: SamplingContext, enc: Encoder, x: np.ndarray, y: np.ndarray,
              rng: np.random.Generator, seen: int | None = None) -> Fit:
@@ -486,12 +483,11 @@ def _values_tie(trials: Sequence[Trial], n_scored: int) -> bool:
     return bool(np.unique(values).size < values.size)
 
 
-def _why(points: int, seen: int, transform: str, fitted_on: int, running: int, bowl: bool,
-         stepped: bool = False) -> str:
+def _why(points: int, seen: int, transform: str, fitted_on: int, running: int, bowl: bool) -> str:
     """What a model proposal says of itself, e.g. "log EI of a GP on 40 trials (outputs in log; bowl
     mean; 3 running trials as fantasies)"."""
     notes = ["outputs in log" if transform == "log" else "outputs as they are",
-             "bowl mean" if bowl else "flat mean"] + ["best value tied: EI one step below it"] * stepped
+             "bowl mean" if bowl else "flat mean"]
     if fitted_on != seen:
         notes.append(f"hyperparameters fitted at {fitted_on} trials")
     if running:
