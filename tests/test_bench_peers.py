@@ -231,6 +231,12 @@ def test_committed_peer_results_are_reused_merged_and_reported(tmp_path, monkeyp
 
     merged = {r["seed"]: r for r in peer_results.records(out, committed) if r["optimizer"] == "hebo"}
     assert merged[0]["values"][0] == 0.4 and "reused" not in merged[0] and merged[1]["reused"]
+    # A committed seed the run did not cover (more seeds committed than run) stays out of the merge,
+    # or the peer would be scored on more seeds than the others and move everyone's normalization.
+    _fake_peer(committed, "hebo", 2, [0.1] * 12, when="2026-01-06")
+    assert {r["seed"] for r in peer_results.records(out, committed) if r["optimizer"] == "hebo"} == {0, 1}
+    assert cli.report_main(["--out", str(out), "--results", str(results), "--reuse", str(committed)]) == 0
+    assert "hebo: 1 runs reused from" in results.read_text()
     assert cli.report_main(["--out", str(out), "--no-reuse"]) == 0
     assert "reused" not in (out / "REPORT.md").read_text()
 

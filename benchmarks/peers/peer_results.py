@@ -37,12 +37,19 @@ def _read(folder: Path) -> dict[tuple[str, str, int], dict[str, Any]]:
 
 
 def records(out: Path, reuse: Path | None = None, budget: int | None = None) -> list[dict[str, Any]]:
-    """Every record of ``out`` and, for the peers' jobs ``out`` lacks, of ``reuse`` (marked ``reused``)."""
+    """Every record of ``out`` and, for the peers' jobs ``out`` lacks, of ``reuse`` (marked ``reused``).
+
+    A committed record joins only where ``out`` ran the same (task, seed) itself: committed seeds
+    beyond the run's (the scikit-learn group has more) would otherwise give the peer more seeds than
+    the others and move every optimizer's normalization.
+    """
+    fresh = _read(Path(out))
+    covered = {(task, seed) for task, _, seed in fresh}
     merged = {}
     if reuse is not None and Path(reuse).resolve() != Path(out).resolve():
         merged = {key: {**record, "reused": True} for key, record in _read(Path(reuse)).items()
-                  if key[1] in PEERS}
-    merged.update(_read(Path(out)))
+                  if key[1] in PEERS and (key[0], key[2]) in covered}
+    merged.update(fresh)
     return [r for r in merged.values() if budget is None or r.get("budget") == budget]
 
 
