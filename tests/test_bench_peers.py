@@ -163,6 +163,23 @@ def test_report_leaves_out_tasks_not_every_optimizer_finished():
         [{"task": "failed", "optimizer": "a", "seed": 1, "error": "ValueError: no choices"}])
     assert set(kept) == {"t", "failed"} and partial == ["half"]
 
+    # Seeds count per task: a task every optimizer ran on fewer seeds (a group given fewer) is kept,
+    # and one optimizer's missing seed there still leaves it out.
+    few = _runs({"shoal-random": [[1.0]], "a": [[1.0]]})
+    few.name = "few"
+    lopsided = _runs({"shoal-random": [[1.0]], "a": [[1.0], [2.0]]})
+    lopsided.name = "lopsided"
+    kept, partial = reporting.complete_tasks({"t": done, "few": few, "lopsided": lopsided}, [])
+    assert set(kept) == {"t", "few"} and partial == ["lopsided"]
+
+
+def test_seed_sets_are_described_per_task():
+    from peers import peer_results
+
+    assert peer_results.describe_seeds({"a": [0, 1, 2], "b": [2, 1, 0]}) == "2 tasks, seeds 0-2 (3)"
+    text = peer_results.describe_seeds({"a": range(10), "b": range(5), "c": range(5), "d": [0, 3]})
+    assert text == ("4 tasks: seeds 0-9 (10) on a; seeds 0, 3 (2) on d; seeds 0-4 (5) on the other 2")
+
 
 # -- peers in their own envs: committed results, merge and resume -----------------------------------
 def _fake_peer(folder: Path, optimizer: str, seed: int, values: list[float], when: str) -> None:

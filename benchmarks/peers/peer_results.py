@@ -71,6 +71,25 @@ def _seeds(seeds: Iterable[int]) -> str:
     return "seeds " + ", ".join(map(str, seeds))
 
 
+def describe_seeds(task_seeds: Mapping[str, Iterable[int]]) -> str:
+    """"28 tasks, seeds 0-4 (5)", or where tasks ran different seeds, each set with its tasks (the
+    most common set last, as "the other N")."""
+    def count(seeds: tuple[int, ...]) -> str:
+        return _seeds(seeds) + (f" ({len(seeds)})" if len(seeds) > 1 else "")
+
+    by_set: dict[tuple[int, ...], list[str]] = {}
+    for task, seeds in sorted(task_seeds.items()):
+        by_set.setdefault(tuple(sorted(set(seeds))), []).append(task)
+    if len(by_set) == 1:
+        (seeds, names), = by_set.items()
+        return f"{len(names)} task{'s' if len(names) > 1 else ''}, {count(seeds)}"
+    ordered = sorted(by_set.items(), key=lambda item: (len(item[1]), -len(item[0]), item[0]))
+    parts = [f"{count(seeds)} on {', '.join(names)}" for seeds, names in ordered[:-1]]
+    seeds, names = ordered[-1]
+    parts.append(f"{count(seeds)} on the other {len(names)}")
+    return f"{len(task_seeds)} tasks: " + "; ".join(parts)
+
+
 def reuse_notes(recs: Sequence[Mapping[str, Any]], reuse: Path | None) -> list[str]:
     """One line per optimizer with reused records: how many, which seeds, when they were made."""
     lines = []
@@ -81,9 +100,11 @@ def reuse_notes(recs: Sequence[Mapping[str, Any]], reuse: Path | None) -> list[s
     for name, rows in sorted(by_optimizer.items()):
         made = sorted(r.get("finished_at", "")[:10] for r in rows if r.get("finished_at"))
         when = (made[0] if made[0] == made[-1] else f"{made[0]} to {made[-1]}") if made else "unknown dates"
-        tasks = len({r["task"] for r in rows})
-        lines.append(f"{name}: {len(rows)} runs reused from `{_where(reuse)}` ({tasks} tasks, "
-                     f"{_seeds(r['seed'] for r in rows)}), made {when}, not rerun")
+        task_seeds: dict[str, list[int]] = {}
+        for r in rows:
+            task_seeds.setdefault(r["task"], []).append(r["seed"])
+        lines.append(f"{name}: {len(rows)} runs reused from `{_where(reuse)}` "
+                     f"({describe_seeds(task_seeds)}), made {when}, not rerun")
     return lines
 
 
