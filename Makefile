@@ -66,14 +66,17 @@ peer-envs: | $(BIN)/python
 ## benchmarks/peers/results/ are reused, not rerun), then the overhead and the report. The scikit-learn
 ## tasks get seeds 5-9 too: their error rates move in steps of one validation example, so 5 seeds cannot
 ## tell a few points apart (knn_digits stays at 5: the model-based optimizers find its best of 150
-## configurations on every seed, and a HEBO run there takes up to an hour)
+## configurations on every seed, and a HEBO run there takes up to an hour). The parallel target (the GP
+## with 4 trials outstanding against itself sequential) is judged on 20 seeds of those two and random search
 PEER_SEEDS_10 = dt_breast,hgb_breast,lasso_diabetes,mlp-adam_digits,mlp-sgd_breast,rf_wine,ridge_diabetes,svc_digits
 bench-peers: $(VENV)/.dev-installed $(VENV)/.torch-installed peer-envs
 	$(BIN)/python benchmarks/peers/run.py --jobs 2 --out .tmp/bench-peers
 	$(BIN)/python benchmarks/peers/run.py --jobs 2 --seeds 10 --tasks $(PEER_SEEDS_10) --out .tmp/bench-peers
+	$(BIN)/python benchmarks/peers/run.py --jobs 2 --seeds 20 --optimizers shoal-random,shoal-gp,shoal-gp-par4 \
+		--out .tmp/bench-parallel
 	$(BIN)/python benchmarks/peers/overhead.py --out .tmp/bench-peers
-	$(BIN)/python benchmarks/peers/report.py --out .tmp/bench-peers --figures benchmarks/peers/figures \
-		--results benchmarks/RESULTS.md --command "make bench-peers"
+	$(BIN)/python benchmarks/peers/report.py --out .tmp/bench-peers --parallel .tmp/bench-parallel \
+		--figures benchmarks/peers/figures --results benchmarks/RESULTS.md --command "make bench-peers"
 
 ## bench-mo: several objectives and constraints, shoal's default against Optuna's NSGA-II, TPE and GP
 ## (5 seeds, 100 trials, hypervolume at 50 and 100; resumes from .tmp/bench-mo), then the report

@@ -258,6 +258,38 @@ def test_committed_peer_results_are_reused_merged_and_reported(tmp_path, monkeyp
     assert "reused" not in (out / "REPORT.md").read_text()
 
 
+def _write_runs(folder: Path, runs: dict[str, list[float]], seeds: range) -> None:
+    """Records of 12 trials on branin: optimizer -> its values, the same on every seed."""
+    for name, values in runs.items():
+        for seed in seeds:
+            path = folder / "branin" / name / f"seed{seed}.json"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps({
+                "task": "branin", "optimizer": name, "seed": seed, "budget": 12, "group": "synthetic",
+                "pending": optimizers.pending(name), "values": values,
+                "ask_s": [0.01] * 12, "tell_s": [0.0] * 12, "objective_s": 0.0, "wall_s": 0.1}))
+
+
+def test_parallel_target_is_judged_on_the_extra_seeds_when_given(tmp_path):
+    out, extra = tmp_path / "run", tmp_path / "parallel"
+    _write_runs(out, {"shoal-random": [9.0] * 6 + [5.0] * 6, "shoal-gp": [9.0] * 6 + [1.0] * 6,
+                      "shoal-gp-par4": [9.0] * 6 + [3.0] * 6}, range(2))
+    assert cli.report_main(["--out", str(out), "--no-reuse"]) == 0
+    text = (out / "REPORT.md").read_text()
+    assert "| synthetic | 100.0 | 50.0 | 0.50 | +50.0 [+50.0, +50.0] (2) | no |" in text
+    assert json.loads((out / "headline.json").read_text())["parallel_synthetic"] == 0.5
+    # Over more seeds the parallel GP matches the sequential one: that judges, the table's runs stay shown.
+    _write_runs(extra, {"shoal-random": [9.0] * 6 + [5.0] * 6, "shoal-gp": [9.0] * 6 + [1.0] * 6,
+                        "shoal-gp-par4": [9.0] * 6 + [1.0] * 6, "shoal-tpe": [0.0] * 12}, range(4))
+    assert cli.report_main(["--out", str(out), "--no-reuse", "--parallel", str(extra)]) == 0
+    text = (out / "REPORT.md").read_text()
+    assert "| synthetic | 100.0 | 50.0 | 0.50 | +50.0 [+50.0, +50.0] (2) |\n" in text  # no target column
+    assert "The same over 1 task, seeds 0-3 (4)" in text and "judged on the seeds of the next table" in text
+    # shoal-tpe's 0 in that folder is not the best: only random search and the two GPs are normalized
+    assert "| synthetic | 100.0 | 100.0 | 1.00 | +0.0 [+0.0, +0.0] (4) | yes |" in text
+    assert json.loads((out / "headline.json").read_text())["parallel_synthetic"] == 1.0
+
+
 def test_report_shows_the_env_peers_overhead_and_judges_ax_and_hebo(tmp_path):
     out = tmp_path / "run"
     argv = ["--quick", "--tasks", "branin", "--optimizers", "shoal-random", "--out", str(out)]

@@ -95,6 +95,9 @@ def report_main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budget", type=_positive, help="score only runs of this budget")
     parser.add_argument("--command", default="", help="the run command to print in the report")
     parser.add_argument("--note", action="append", default=[], help="a line to add to the report's notes")
+    parser.add_argument("--parallel", type=Path,
+                        help="a run of shoal-random, shoal-gp and shoal-gp-par4 over more seeds that judges "
+                             "the parallel target (the table's own runs are still shown)")
     _reuse_options(parser, "merge in committed peer results for the jobs --out lacks")
     args = parser.parse_args(argv)
     figures = args.figures or args.out / "figures"
@@ -102,7 +105,7 @@ def report_main(argv: list[str] | None = None) -> int:
     link_base = args.results.resolve().parent if args.results else args.out.resolve()
     try:
         body, headline = reporting.build(args.out, figures.resolve(), link_base, args.budget, args.command,
-                                         args.note, _reuse(args))
+                                         args.note, _reuse(args), args.parallel)
     except ValueError as exc:
         parser.error(str(exc))
     report_path.parent.mkdir(parents=True, exist_ok=True)
@@ -110,7 +113,7 @@ def report_main(argv: list[str] | None = None) -> int:
         reporting.splice(args.results, body)
         print(f"updated {args.results}")
     local, _ = reporting.build(args.out, figures.resolve(), args.out.resolve(), args.budget, args.command,
-                               args.note, _reuse(args)) if args.results else (body, headline)
+                               args.note, _reuse(args), args.parallel) if args.results else (body, headline)
     report_path.write_text(local)
     (args.out / "headline.json").write_text(json.dumps(headline, indent=1))
     print(local)
