@@ -288,6 +288,10 @@ def test_parallel_target_is_judged_on_the_extra_seeds_when_given(tmp_path):
     # shoal-tpe's 0 in that folder is not the best: only random search and the two GPs are normalized
     assert "| synthetic | 100.0 | 100.0 | 1.00 | +0.0 [+0.0, +0.0] (4) | yes |" in text
     assert json.loads((out / "headline.json").read_text())["parallel_synthetic"] == 1.0
+    # A folder without those runs (a typo, a run not made yet) is an error naming the command, not a skip.
+    with pytest.raises(SystemExit) as exit_info:
+        cli.report_main(["--out", str(out), "--no-reuse", "--parallel", str(tmp_path / "nothing")])
+    assert exit_info.value.code == 2
 
 
 def test_report_shows_the_env_peers_overhead_and_judges_ax_and_hebo(tmp_path):

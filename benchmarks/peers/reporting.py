@@ -238,13 +238,16 @@ def build(out: Path, figures: Path, link_base: Path, budget: int | None = None,
                                                           if n in (baseline, GP, GP_PARALLEL)})
                  for name, t in extra.items()}
         extra, _ = complete_tasks({n: t for n, t in extra.items() if len(t.runs) == 3}, [])
-        if extra:
-            table, ratios = parallel_table(extra, baseline, True)
-            lines += ["", f"The same over {peer_results.describe_seeds(_task_seeds(extra))} (`{parallel}`; "
-                      f"normalized among {baseline}, {GP} and {GP_PARALLEL} only; the ratio of two of "
-                      "shoal's own settings needs more seeds than the table above to tell a few points "
-                      "apart, and they are cheap):", "", *table]
-            headline.update({f"parallel_{g}": r for g, r in ratios.items()})
+        if not extra:
+            raise ValueError(f"--parallel {parallel}: no task with runs of {baseline}, {GP} and "
+                             f"{GP_PARALLEL} on the same seeds; run benchmarks/peers/run.py --optimizers "
+                             f"{baseline},{GP},{GP_PARALLEL} --out {parallel} first")
+        table, ratios = parallel_table(extra, baseline, True)
+        lines += ["", f"The same over {peer_results.describe_seeds(_task_seeds(extra))} (`{parallel}`; "
+                  f"normalized among {baseline}, {GP} and {GP_PARALLEL} only; the ratio of two of "
+                  "shoal's own settings needs more seeds than the table above to tell a few points "
+                  "apart, and they are cheap):", "", *table]
+        headline.update({f"parallel_{g}": r for g, r in ratios.items()})
     # Overhead.
     overhead_path = out / "overhead.json"
     if overhead_path.exists():
