@@ -97,11 +97,11 @@ def _task_seeds(tasks: Mapping[str, scoring.TaskRuns]) -> dict[str, set[int]]:
     return {name: {s for runs in t.runs.values() for s in runs} for name, t in tasks.items()}
 
 
-def parallel_table(tasks: Mapping[str, scoring.TaskRuns], baseline: str, judged: bool
-                   ) -> tuple[list[str], dict[str, float]]:
-    """Per group (and all): the sequential GP's score, the parallel GP's, their ratio and the GP minus
-    the parallel GP with a 95 % bootstrap interval; ``judged`` adds the target column. Also the ratios."""
-    summary = scoring.summarize(tasks, baseline, [])
+def parallel_table(tasks: Mapping[str, scoring.TaskRuns], summary: scoring.Summary, baseline: str,
+                   judged: bool) -> tuple[list[str], dict[str, float]]:
+    """Per group (and all): the sequential GP's score, the parallel GP's (from ``summary`` of ``tasks``),
+    their ratio and the GP minus the parallel GP with a 95 % bootstrap interval; ``judged`` adds the
+    target column. Also the ratios."""
     group_tasks = {**{g: summary.groups[g] for g in GROUPS if g in summary.groups}, "all": list(tasks)}
     rows, ratios = [], {}
     for g, names in group_tasks.items():
@@ -228,7 +228,7 @@ def build(out: Path, figures: Path, link_base: Path, budget: int | None = None,
         lines += ["", f"Parallel: {GP} with 4 trials outstanding ({GP_PARALLEL}) against {GP} sequential, "
                   f"same tasks, seeds and budget (target: ratio >= {PARALLEL_TARGET:.2f}"
                   + ("" if judged_here else "; judged on the seeds of the next table") + "):", ""]
-        table, ratios = parallel_table(tasks, baseline, judged_here)
+        table, ratios = parallel_table(tasks, summary, baseline, judged_here)
         lines += table
         if judged_here:
             headline.update({f"parallel_{g}": r for g, r in ratios.items()})
@@ -242,7 +242,7 @@ def build(out: Path, figures: Path, link_base: Path, budget: int | None = None,
             raise ValueError(f"--parallel {parallel}: no task with runs of {baseline}, {GP} and "
                              f"{GP_PARALLEL} on the same seeds; run benchmarks/peers/run.py --optimizers "
                              f"{baseline},{GP},{GP_PARALLEL} --out {parallel} first")
-        table, ratios = parallel_table(extra, baseline, True)
+        table, ratios = parallel_table(extra, scoring.summarize(extra, baseline, []), baseline, True)
         lines += ["", f"The same over {peer_results.describe_seeds(_task_seeds(extra))} (`{parallel}`; "
                   f"normalized among {baseline}, {GP} and {GP_PARALLEL} only; the ratio of two of "
                   "shoal's own settings needs more seeds than the table above to tell a few points "
